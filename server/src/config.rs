@@ -1,0 +1,261 @@
+//! Environment → typed settings, resolved once at startup.
+//!
+//! Every knob is an environment variable so the same image runs unchanged
+//! behind AgentCore Runtime and on a laptop. [`Settings::from_lookup`] takes
+//! the lookup function so tests never touch the process environment.
+
+use std::{fmt, net::IpAddr, time::Duration};
+
+/// Default instructions for the Responses API call.
+pub const DEFAULT_INSTRUCTIONS: &str = "You are a web research assistant. Always search the web \
+before answering, even when you think you know the answer. Answer in the same language as the \
+question, concisely and accurately, and cite the sources you used.";
+
+/// An API key whose `Debug`/`Display` never reveal the value, so logging it
+/// by accident prints `(sensitive)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The only way to read the value: when building the `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(sensitive)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(sensitive)")
+    }
+}
+
+/// Settings of the OpenAI Responses API client.
+#[derive(Debug, Clone)]
+pub struct OpenAiSettings {
+    /// `OPENAI_BASE_URL`, without a trailing slash. Default `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// `OPENAI_API_KEY`. `None` keeps the server up; `web_search` then explains how to set it.
+    pub api_key: Option<ApiKey>,
+    /// `OPENAI_MODEL`, default `o3`.
+    pub model: String,
+    /// `OPENAI_REASONING_EFFORT`, default `low`; empty disables the `reasoning` field.
+    pub reasoning_effort: Option<String>,
+    /// `WEB_SEARCH_INSTRUCTIONS`.
+    pub instructions: String,
+    /// `OPENAI_TIMEOUT_SECS`, default 600: the deadline of one whole search, retries included.
+    pub timeout: Duration,
+    /// `OPENAI_MAX_RETRIES`, default 2: retries after a 429 or 5xx (so 3 attempts).
+    pub max_retries: u32,
+    /// `OPENAI_MAX_RETRY_WAIT_SECS`, default 30: the longest single wait, whatever `retry-after` says.
+    pub max_retry_wait: Duration,
+}
+
+/// Everything the server needs, resolved from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `HOST`, default `0.0.0.0`.
+    pub host: IpAddr,
+    /// `PORT`, default 8000 (0 picks a free port, for tests).
+    pub port: u16,
+    /// `ALLOWED_HOSTS`: comma-separated `Host` values (`name` or `name:port`).
+    /// Unset, empty or `*` accepts any host (the container default: AgentCore
+    /// forwards its own host names).
+    pub allowed_hosts: Vec<String>,
+    /// `SSE_KEEP_ALIVE_SECS`, default 15: interval of SSE keep-alive comments.
+    pub sse_keep_alive: Duration,
+    /// `PROGRESS_INTERVAL_SECS`, default 5: interval of progress notifications
+    /// during a search, when the client sent a progress token.
+    pub progress_interval: Duration,
+    /// `SHUTDOWN_GRACE_SECS`, default 30: how long in-flight calls may run after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// `MAX_BODY_BYTES`, default 1 MiB: larger request bodies get 413.
+    pub max_body_bytes: usize,
+    pub openai: OpenAiSettings,
+}
+
+/// A variable that is set but cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {name}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Resolves settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned());
+        let non_empty = |name: &str| get(name).filter(|v| !v.is_empty());
+
+        let host = parse(&get, "HOST", "0.0.0.0".parse().expect("valid default"))?;
+        let port = parse(&get, "PORT", 8000u16)?;
+        let allowed_hosts = match non_empty("ALLOWED_HOSTS") {
+            None => Vec::new(),
+            Some(list) => {
+                let hosts: Vec<String> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if hosts.iter().any(|h| h == "*") {
+                    Vec::new()
+                } else {
+                    hosts
+                }
+            }
+        };
+        let secs = |name: &'static str, default: f64| -> Result<Duration, ConfigError> {
+            let value: f64 = parse(&get, name, default)?;
+            Duration::try_from_secs_f64(value)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| ConfigError {
+                    name,
+                    value: value.to_string(),
+                    reason: "must be a positive number of seconds".into(),
+                })
+        };
+
+        let base_url = non_empty("OPENAI_BASE_URL")
+            .unwrap_or_else(|| "https://api.openai.com/v1".into())
+            .trim_end_matches('/')
+            .to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(ConfigError {
+                name: "OPENAI_BASE_URL",
+                value: base_url,
+                reason: "must start with http:// or https://".into(),
+            });
+        }
+
+        Ok(Self {
+            host,
+            port,
+            allowed_hosts,
+            sse_keep_alive: secs("SSE_KEEP_ALIVE_SECS", 15.0)?,
+            progress_interval: secs("PROGRESS_INTERVAL_SECS", 5.0)?,
+            shutdown_grace: secs("SHUTDOWN_GRACE_SECS", 30.0)?,
+            max_body_bytes: parse(&get, "MAX_BODY_BYTES", 1024 * 1024usize)?,
+            openai: OpenAiSettings {
+                base_url,
+                api_key: non_empty("OPENAI_API_KEY").map(ApiKey::new),
+                model: non_empty("OPENAI_MODEL").unwrap_or_else(|| "o3".into()),
+                reasoning_effort: match get("OPENAI_REASONING_EFFORT") {
+                    None => Some("low".into()),
+                    Some(v) if v.is_empty() => None,
+                    Some(v) => Some(v),
+                },
+                instructions: non_empty("WEB_SEARCH_INSTRUCTIONS")
+                    .unwrap_or_else(|| DEFAULT_INSTRUCTIONS.into()),
+                timeout: secs("OPENAI_TIMEOUT_SECS", 600.0)?,
+                max_retries: parse(&get, "OPENAI_MAX_RETRIES", 2u32)?,
+                max_retry_wait: secs("OPENAI_MAX_RETRY_WAIT_SECS", 30.0)?,
+            },
+        })
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    match get(name).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(value) => value.parse().map_err(|e: T::Err| ConfigError {
+            name,
+            reason: e.to_string(),
+            value,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_agentcore_contract() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.host.to_string(), "0.0.0.0");
+        assert_eq!(s.port, 8000);
+        assert!(s.allowed_hosts.is_empty(), "any Host accepted by default");
+        assert_eq!(s.sse_keep_alive, Duration::from_secs(15));
+        assert_eq!(s.openai.base_url, "https://api.openai.com/v1");
+        assert_eq!(s.openai.model, "o3");
+        assert_eq!(s.openai.reasoning_effort.as_deref(), Some("low"));
+        assert_eq!(s.openai.timeout, Duration::from_secs(600));
+        assert!(s.openai.api_key.is_none());
+    }
+
+    #[test]
+    fn overrides_and_lists() {
+        let s = settings(&[
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("ALLOWED_HOSTS", "localhost, example.com:8080,"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/"),
+            ("OPENAI_REASONING_EFFORT", ""),
+            ("SSE_KEEP_ALIVE_SECS", "0.5"),
+            ("OPENAI_API_KEY", "sk-secret"),
+        ])
+        .unwrap();
+        assert_eq!(s.port, 0);
+        assert_eq!(s.allowed_hosts, vec!["localhost", "example.com:8080"]);
+        assert_eq!(s.openai.base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(s.openai.reasoning_effort, None);
+        assert_eq!(s.sse_keep_alive, Duration::from_millis(500));
+        assert!(
+            settings(&[("ALLOWED_HOSTS", "a,*")])
+                .unwrap()
+                .allowed_hosts
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn api_key_never_prints() {
+        let s = settings(&[("OPENAI_API_KEY", "sk-secret")]).unwrap();
+        let shown = format!("{s:?} {}", s.openai.api_key.as_ref().unwrap());
+        assert!(!shown.contains("sk-secret"), "{shown}");
+        assert_eq!(s.openai.api_key.unwrap().expose(), "sk-secret");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = settings(&[("PORT", "http")]).unwrap_err();
+        assert_eq!(err.name, "PORT");
+        let err = settings(&[("OPENAI_TIMEOUT_SECS", "0")]).unwrap_err();
+        assert_eq!(err.name, "OPENAI_TIMEOUT_SECS");
+        let err = settings(&[("OPENAI_BASE_URL", "api.openai.com")]).unwrap_err();
+        assert_eq!(err.name, "OPENAI_BASE_URL");
+    }
+}

@@ -1,0 +1,329 @@
+//! The HTTP surface: `POST /mcp` (rmcp's Streamable HTTP service, stateless,
+//! SSE responses) and `GET /ping`, plus the wire hygiene around `/mcp`:
+//! body limit, JSON-RPC error bodies, cross-request cancellation and the
+//! escaping of U+0085/U+2028/U+2029.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use futures::{Stream, StreamExt};
+use rmcp::{
+    model::{CancelledNotificationParam, ErrorCode},
+    transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::never::NeverSessionManager,
+    },
+};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Settings,
+    tools::{AppState, WebSearchServer, session_of},
+};
+
+/// The rmcp transport configuration for AgentCore: stateless (no session
+/// handshake, so the platform's `Mcp-Session-Id` never yields 404), SSE
+/// responses with keep-alive, and the `Host` allow-list from `ALLOWED_HOSTS`
+/// (empty: any host).
+pub fn mcp_config(settings: &Settings, cancel: CancellationToken) -> StreamableHttpServerConfig {
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(false)
+        .with_sse_keep_alive(Some(settings.sse_keep_alive))
+        .with_sse_retry(None)
+        .with_max_request_body_bytes(settings.max_body_bytes)
+        .with_cancellation_token(cancel);
+    if settings.allowed_hosts.is_empty() {
+        config.disable_allowed_hosts()
+    } else {
+        config.with_allowed_hosts(settings.allowed_hosts.iter().cloned())
+    }
+}
+
+#[derive(Clone)]
+struct McpLayerState {
+    app: Arc<AppState>,
+    max_body_bytes: usize,
+}
+
+/// The whole application router. `cancel` stops rmcp's streams; cancel it
+/// only after axum has drained in-flight requests.
+pub fn router(settings: &Settings, state: Arc<AppState>, cancel: CancellationToken) -> Router {
+    let handler = WebSearchServer::new(state.clone());
+    let mcp = StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        Arc::new(NeverSessionManager::default()),
+        mcp_config(settings, cancel),
+    );
+    let layer_state = McpLayerState {
+        app: state,
+        max_body_bytes: settings.max_body_bytes,
+    };
+    Router::new()
+        .route_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(layer_state, mcp_layer))
+        .route("/ping", get(ping))
+}
+
+async fn ping() -> Json<Value> {
+    Json(json!({ "status": "Healthy" }))
+}
+
+fn jsonrpc_error(status: StatusCode, id: Value, code: ErrorCode, message: &str) -> Response {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": { "code": code.0, "message": message },
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn mcp_layer(State(state): State<McpLayerState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    if method == Method::DELETE {
+        // Stateless: there is no session to terminate (the spec allows 405).
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, HeaderValue::from_static("POST"))],
+            Json(
+                json!({"jsonrpc": "2.0", "id": null, "error": {"code": ErrorCode::INVALID_REQUEST.0,
+                "message": "this server is stateless: there is no session to delete"}}),
+            ),
+        )
+            .into_response();
+    }
+    let mut body_copy = None;
+    let request = if method == Method::POST {
+        let (parts, body) = request.into_parts();
+        let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                return jsonrpc_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    Value::Null,
+                    ErrorCode::INVALID_REQUEST,
+                    &format!(
+                        "request body exceeds {} bytes (MAX_BODY_BYTES)",
+                        state.max_body_bytes
+                    ),
+                );
+            }
+        };
+        if contains(&bytes, b"notifications/cancelled") {
+            cancel_named_call(&state.app, session_of(&parts.headers), &bytes);
+        }
+        body_copy = Some(bytes.clone());
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        request
+    };
+
+    let response = next.run(request).await;
+    let response = if response.status().is_client_error() || response.status().is_server_error() {
+        as_jsonrpc_error(response, body_copy.as_deref()).await
+    } else {
+        response
+    };
+    escape_response(response)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Handles `notifications/cancelled` for a call running on another request.
+fn cancel_named_call(state: &AppState, session: Option<String>, body: &[u8]) {
+    #[derive(serde::Deserialize)]
+    struct Notification {
+        method: String,
+        params: CancelledNotificationParam,
+    }
+    let Ok(notification) = serde_json::from_slice::<Notification>(body) else {
+        return;
+    };
+    if notification.method != "notifications/cancelled" {
+        return;
+    }
+    let Some(id) = notification.params.request_id else {
+        return;
+    };
+    let cancelled = state.in_flight.cancel(session, &id);
+    tracing::info!(request_id = %id, cancelled, reason = notification.params.reason.as_deref().unwrap_or(""), "cancellation requested");
+}
+
+/// Gives rmcp's plain-text error responses a JSON-RPC error body, and turns an
+/// undecodable body into 400 Parse error / Invalid Request instead of 415.
+async fn as_jsonrpc_error(response: Response, request_body: Option<&[u8]>) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => parts
+            .status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_owned(),
+    };
+    let mut code = ErrorCode::INVALID_REQUEST;
+    let mut message = text;
+    if parts.status == StatusCode::UNSUPPORTED_MEDIA_TYPE
+        && message.starts_with("fail to deserialize request body")
+    {
+        parts.status = StatusCode::BAD_REQUEST;
+        match request_body.map(serde_json::from_slice::<Value>) {
+            Some(Ok(_)) => {
+                message = format!(
+                    "Invalid Request: not a JSON-RPC 2.0 message this server accepts ({message})"
+                );
+            }
+            _ => {
+                code = ErrorCode::PARSE_ERROR;
+                message = format!("Parse error: the body is not valid JSON ({message})");
+            }
+        }
+    } else if parts.status.is_server_error() {
+        code = ErrorCode::INTERNAL_ERROR;
+    }
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code.0, "message": message },
+    });
+    let bytes = serde_json::to_vec(&body).expect("JSON value serializes");
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Escapes U+0085, U+2028 and U+2029 in the response body as `\u0085`,
+/// `\u2028`, `\u2029`. In JSON they can only occur inside strings, where the
+/// escape is equivalent; raw, they break clients that split lines on them
+/// (Python's `str.splitlines`, JavaScript line terminators).
+pub fn escape_response(response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let stream = escape_stream(body.into_data_stream());
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// Carries an incomplete UTF-8 sequence across chunk boundaries.
+fn escape_stream<S>(stream: S) -> impl Stream<Item = Result<Bytes, axum::Error>> + Send
+where
+    S: Stream<Item = Result<Bytes, axum::Error>> + Send + 'static,
+{
+    futures::stream::unfold(
+        (Box::pin(stream), Vec::<u8>::new(), false),
+        |(mut stream, mut carry, done)| async move {
+            if done {
+                return None;
+            }
+            match stream.next().await {
+                Some(Ok(chunk)) => {
+                    let out = escape_chunk(&mut carry, chunk);
+                    Some((Ok(out), (stream, carry, false)))
+                }
+                Some(Err(error)) => Some((Err(error), (stream, carry, true))),
+                None if carry.is_empty() => None,
+                None => {
+                    let rest = Bytes::from(std::mem::take(&mut carry));
+                    Some((Ok(rest), (stream, carry, true)))
+                }
+            }
+        },
+    )
+}
+
+/// Escapes one chunk. `carry` holds a trailing prefix of a sequence that may
+/// complete in the next chunk.
+pub fn escape_chunk(carry: &mut Vec<u8>, chunk: Bytes) -> Bytes {
+    if carry.is_empty() && !chunk.iter().any(|&b| b == 0xC2 || b == 0xE2) {
+        return chunk;
+    }
+    let mut input = std::mem::take(carry);
+    input.extend_from_slice(&chunk);
+    let mut out = Vec::with_capacity(input.len() + 16);
+    let mut i = 0;
+    while i < input.len() {
+        let rest = &input[i..];
+        match rest {
+            [0xC2, 0x85, ..] => {
+                out.extend_from_slice(br"\u0085");
+                i += 2;
+            }
+            [0xE2, 0x80, 0xA8, ..] => {
+                out.extend_from_slice(br"\u2028");
+                i += 3;
+            }
+            [0xE2, 0x80, 0xA9, ..] => {
+                out.extend_from_slice(br"\u2029");
+                i += 3;
+            }
+            [0xC2] | [0xE2] | [0xE2, 0x80] => {
+                carry.extend_from_slice(rest);
+                break;
+            }
+            _ => {
+                out.push(rest[0]);
+                i += 1;
+            }
+        }
+    }
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escape_all(chunks: &[&[u8]]) -> Vec<u8> {
+        let mut carry = Vec::new();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            out.extend_from_slice(&escape_chunk(&mut carry, Bytes::copy_from_slice(chunk)));
+        }
+        out.extend_from_slice(&carry);
+        out
+    }
+
+    #[test]
+    fn escapes_line_separators() {
+        let text = "a\u{85}b\u{2028}c\u{2029}d é €";
+        let json = serde_json::to_string(&json!({ "t": text })).unwrap();
+        assert!(json.contains('\u{85}'), "serde_json leaves it raw");
+        let escaped = escape_all(&[json.as_bytes()]);
+        let escaped = String::from_utf8(escaped).unwrap();
+        assert_eq!(escaped, r#"{"t":"a\u0085b\u2028c\u2029d é €"}"#);
+        let back: Value = serde_json::from_str(&escaped).unwrap();
+        assert_eq!(back["t"], text);
+    }
+
+    #[test]
+    fn escapes_across_chunk_boundaries() {
+        let bytes = "x\u{85}y\u{2029}z".as_bytes();
+        for split in 0..bytes.len() {
+            for split2 in split..bytes.len() {
+                let out = escape_all(&[&bytes[..split], &bytes[split..split2], &bytes[split2..]]);
+                assert_eq!(out, br"x\u0085y\u2029z", "splits {split} {split2}");
+            }
+        }
+        // An incomplete trailing prefix is passed through unchanged.
+        assert_eq!(escape_all(&[b"ab\xE2\x80"]), b"ab\xE2\x80");
+    }
+}

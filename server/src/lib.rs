@@ -1,0 +1,114 @@
+//! MCP server exposing OpenAI web search over stateless Streamable HTTP,
+//! built for AgentCore Runtime.
+//!
+//! `config` resolves the environment, `openai` talks to the Responses API,
+//! `tools` holds the MCP tools, `http` the axum router, and [`serve`] runs it
+//! with graceful shutdown.
+
+pub mod config;
+pub mod http;
+pub mod openai;
+pub mod tools;
+
+use std::{future::Future, sync::Arc};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Settings;
+use tools::{AppState, InFlight};
+
+/// Builds the shared state from settings.
+pub fn app_state(settings: &Settings) -> Arc<AppState> {
+    Arc::new(AppState {
+        openai: openai::OpenAi::new(settings.openai.clone()),
+        progress_interval: settings.progress_interval,
+        in_flight: InFlight::default(),
+    })
+}
+
+/// Serves until `shutdown` resolves, then stops accepting connections, lets
+/// in-flight requests finish for up to `SHUTDOWN_GRACE_SECS`, and only then
+/// cancels what is left.
+pub async fn serve(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if settings.openai.api_key.is_none() {
+        tracing::warn!(
+            "OPENAI_API_KEY is not set: the server runs and lists its tools, but web_search \
+             returns an error until the key is configured"
+        );
+    }
+    let state = app_state(&settings);
+    let mcp_cancel = CancellationToken::new();
+    let app = tools_router(&settings, state.clone(), mcp_cancel.clone());
+    let stop_accepting = CancellationToken::new();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => {
+            mcp_cancel.cancel();
+            return result;
+        }
+        () = shutdown => {}
+    }
+    let in_flight = state.in_flight.len();
+    tracing::info!(
+        in_flight,
+        grace_secs = settings.shutdown_grace.as_secs_f64(),
+        "shutdown requested: no new connections, draining in-flight requests"
+    );
+    stop_accepting.cancel();
+    match tokio::time::timeout(settings.shutdown_grace, &mut server).await {
+        Ok(result) => {
+            tracing::info!("drained, exiting");
+            mcp_cancel.cancel();
+            result
+        }
+        Err(_) => {
+            tracing::warn!(
+                in_flight = state.in_flight.len(),
+                "grace period over, cancelling remaining requests"
+            );
+            mcp_cancel.cancel();
+            Ok(())
+        }
+    }
+}
+
+fn tools_router(
+    settings: &Settings,
+    state: Arc<AppState>,
+    cancel: CancellationToken,
+) -> axum::Router {
+    http::router(settings, state, cancel)
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!(signal = "SIGINT", "signal received"),
+        () = term => tracing::info!(signal = "SIGTERM", "signal received"),
+    }
+}

@@ -1,0 +1,590 @@
+//! The OpenAI Responses API, reduced to what `web_search` needs.
+//!
+//! Plain reqwest + serde. Parsing is tolerant on purpose: every output item is
+//! decoded on its own and unknown item, content and annotation types are
+//! skipped, so a new item type from OpenAI never breaks the tool.
+
+use std::{
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::config::{ApiKey, OpenAiSettings};
+
+/// How much web context the search tool may pull in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchContextSize {
+    Low,
+    Medium,
+    High,
+}
+
+/// One web search, as the tool received it.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub query: String,
+    pub search_context_size: Option<SearchContextSize>,
+    pub allowed_domains: Vec<String>,
+}
+
+/// A source cited by the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Citation {
+    /// The cited page.
+    pub url: String,
+    /// The page title as the search reported it (may be empty).
+    pub title: String,
+}
+
+/// The tool's structured result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SearchAnswer {
+    /// The answer text, with the model's inline citation markers.
+    pub answer: String,
+    /// The sources cited in the answer, de-duplicated, in order of first citation.
+    pub citations: Vec<Citation>,
+}
+
+impl SearchAnswer {
+    /// The answer followed by its numbered sources, for clients that only read text.
+    pub fn to_text(&self) -> String {
+        let mut text = self.answer.trim_end().to_owned();
+        if !self.citations.is_empty() {
+            text.push_str("\n\nSources:");
+            for (i, c) in self.citations.iter().enumerate() {
+                let title = if c.title.trim().is_empty() {
+                    c.url.as_str()
+                } else {
+                    c.title.trim()
+                };
+                text.push_str(&format!("\n[{}] {} - {}", i + 1, title, c.url));
+            }
+        }
+        text
+    }
+}
+
+/// Why a search did not produce an answer. Every variant's message says what
+/// happened and, where the operator can act, what to do.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum UpstreamError {
+    #[error(
+        "web_search is not configured: OPENAI_API_KEY is not set. Set OPENAI_API_KEY in the \
+         server's environment (for AgentCore Runtime: the runtime's environment variables) and \
+         restart the server."
+    )]
+    MissingApiKey,
+    #[error("OpenAI rejected the API key (HTTP 401 Unauthorized): {detail}. Check OPENAI_API_KEY.")]
+    Unauthorized { detail: String },
+    #[error(
+        "OpenAI refused the request (HTTP 403 Forbidden): {detail}. Check that the key's \
+         project may use model and web search."
+    )]
+    Forbidden { detail: String },
+    #[error("OpenAI rate limit (HTTP 429) still hit after {attempts} attempts: {detail}")]
+    RateLimited { attempts: u32, detail: String },
+    #[error("OpenAI server error (HTTP {status}) after {attempts} attempts: {detail}")]
+    Server {
+        status: u16,
+        attempts: u32,
+        detail: String,
+    },
+    #[error("OpenAI rejected the request (HTTP {status}): {detail}")]
+    Rejected { status: u16, detail: String },
+    #[error("OpenAI did not answer within {}s (OPENAI_TIMEOUT_SECS)", .0.as_secs_f64())]
+    Timeout(Duration),
+    #[error("could not reach OpenAI after {attempts} attempts: {detail}")]
+    Transport { attempts: u32, detail: String },
+    #[error("OpenAI returned a response this server cannot read: {0}")]
+    InvalidResponse(String),
+    #[error("OpenAI's response contains no answer message ({0})")]
+    NoMessage(String),
+    #[error("OpenAI declined to answer: {0}")]
+    Refusal(String),
+}
+
+impl UpstreamError {
+    /// A short stable label for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::MissingApiKey => "missing_api_key",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Server { .. } => "upstream_5xx",
+            Self::Rejected { .. } => "rejected",
+            Self::Timeout(_) => "timeout",
+            Self::Transport { .. } => "transport",
+            Self::InvalidResponse(_) => "invalid_response",
+            Self::NoMessage(_) => "no_message",
+            Self::Refusal(_) => "refusal",
+        }
+    }
+}
+
+/// The Responses API client. Cheap to share; the HTTP client is built on first use
+/// so startup stays fast.
+#[derive(Debug)]
+pub struct OpenAi {
+    settings: OpenAiSettings,
+    http: OnceLock<reqwest::Client>,
+}
+
+impl OpenAi {
+    pub fn new(settings: OpenAiSettings) -> Self {
+        Self {
+            settings,
+            http: OnceLock::new(),
+        }
+    }
+
+    pub fn settings(&self) -> &OpenAiSettings {
+        &self.settings
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .pool_idle_timeout(Duration::from_secs(60))
+                .tcp_nodelay(true)
+                .user_agent(concat!("mcp-web-search/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("HTTP client configuration is valid")
+        })
+    }
+
+    /// The JSON body sent to `POST /responses`.
+    pub fn request_body(&self, request: &SearchRequest) -> Value {
+        let mut tool = json!({ "type": "web_search" });
+        if let Some(size) = request.search_context_size {
+            tool["search_context_size"] = json!(size);
+        }
+        if !request.allowed_domains.is_empty() {
+            tool["filters"] = json!({ "allowed_domains": request.allowed_domains });
+        }
+        let mut body = json!({
+            "model": self.settings.model,
+            "instructions": self.settings.instructions,
+            "input": request.query,
+            "tools": [tool],
+        });
+        if let Some(effort) = &self.settings.reasoning_effort {
+            body["reasoning"] = json!({ "effort": effort });
+        }
+        body
+    }
+
+    /// Runs one search: retries 429/5xx/connection failures a bounded number
+    /// of times (honouring `retry-after`), all within `OPENAI_TIMEOUT_SECS`.
+    /// Dropping the future aborts the upstream request.
+    pub async fn search(&self, request: &SearchRequest) -> Result<SearchAnswer, UpstreamError> {
+        let key = self
+            .settings
+            .api_key
+            .as_ref()
+            .ok_or(UpstreamError::MissingApiKey)?;
+        let deadline = self.settings.timeout;
+        match tokio::time::timeout(deadline, self.search_with_retries(key, request)).await {
+            Ok(result) => result,
+            Err(_) => Err(UpstreamError::Timeout(deadline)),
+        }
+    }
+
+    async fn search_with_retries(
+        &self,
+        key: &ApiKey,
+        request: &SearchRequest,
+    ) -> Result<SearchAnswer, UpstreamError> {
+        let url = format!("{}/responses", self.settings.base_url);
+        let body = serde_json::to_vec(&self.request_body(request))
+            .map_err(|e| UpstreamError::InvalidResponse(e.to_string()))?;
+        let max_attempts = self.settings.max_retries + 1;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let started = Instant::now();
+            let sent = self
+                .http()
+                .post(&url)
+                .bearer_auth(key.expose())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+                .send()
+                .await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(error) => {
+                    let detail = error_chain(&error);
+                    if attempt < max_attempts {
+                        let wait = self.backoff(attempt, None);
+                        tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, error = %detail, "OpenAI request failed, retrying");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(UpstreamError::Transport {
+                        attempts: attempt,
+                        detail,
+                    });
+                }
+            };
+            let status = response.status().as_u16();
+            let retry_after = retry_after(response.headers());
+            let bytes = match response.bytes().await {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    let detail = error_chain(&error);
+                    if attempt < max_attempts {
+                        tokio::time::sleep(self.backoff(attempt, None)).await;
+                        continue;
+                    }
+                    return Err(UpstreamError::Transport {
+                        attempts: attempt,
+                        detail,
+                    });
+                }
+            };
+            tracing::debug!(
+                status,
+                attempt,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "OpenAI answered"
+            );
+            match status {
+                200..=299 => return parse_response(&bytes),
+                401 => {
+                    return Err(UpstreamError::Unauthorized {
+                        detail: error_detail(&bytes),
+                    });
+                }
+                403 => {
+                    return Err(UpstreamError::Forbidden {
+                        detail: error_detail(&bytes),
+                    });
+                }
+                429 | 500..=599 => {
+                    if attempt < max_attempts {
+                        let wait = self.backoff(attempt, retry_after);
+                        tracing::warn!(
+                            status,
+                            attempt,
+                            wait_ms = wait.as_millis() as u64,
+                            "OpenAI asked to retry"
+                        );
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    let detail = error_detail(&bytes);
+                    return Err(if status == 429 {
+                        UpstreamError::RateLimited {
+                            attempts: attempt,
+                            detail,
+                        }
+                    } else {
+                        UpstreamError::Server {
+                            status,
+                            attempts: attempt,
+                            detail,
+                        }
+                    });
+                }
+                _ => {
+                    return Err(UpstreamError::Rejected {
+                        status,
+                        detail: error_detail(&bytes),
+                    });
+                }
+            }
+        }
+    }
+
+    /// `retry-after` when given, else exponential backoff from 500 ms; never
+    /// longer than `OPENAI_MAX_RETRY_WAIT_SECS`.
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let computed = Duration::from_millis(500u64.saturating_mul(1 << (attempt - 1).min(10)));
+        retry_after
+            .unwrap_or(computed)
+            .min(self.settings.max_retry_wait)
+    }
+}
+
+/// `retry-after-ms` (OpenAI's) or `retry-after` in seconds. HTTP dates are
+/// ignored (backoff applies).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let number = |name: &str| -> Option<f64> {
+        headers
+            .get(name)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    if let Some(ms) = number("retry-after-ms") {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
+    }
+    number("retry-after").map(Duration::from_secs_f64)
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The `error.message` of an OpenAI error body, or the start of the body.
+fn error_detail(bytes: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: ErrorObject,
+    }
+    #[derive(Deserialize)]
+    struct ErrorObject {
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        code: Option<Value>,
+    }
+    if let Ok(Envelope { error }) = serde_json::from_slice::<Envelope>(bytes) {
+        let message = error.message.unwrap_or_default();
+        return match error.code {
+            Some(Value::String(code)) if !code.is_empty() => format!("{message} ({code})"),
+            _ if message.is_empty() => "no error message".into(),
+            _ => message,
+        };
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    if text.is_empty() {
+        return "empty response body".into();
+    }
+    truncate(text, 300)
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ResponseBody {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    output: Vec<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(default)]
+    incomplete_details: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum OutputItem {
+    #[serde(rename = "message")]
+    Message {
+        #[serde(default)]
+        content: Vec<Value>,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum ContentPart {
+    #[serde(rename = "output_text")]
+    OutputText {
+        text: String,
+        #[serde(default)]
+        annotations: Vec<Value>,
+    },
+    #[serde(rename = "refusal")]
+    Refusal { refusal: String },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum Annotation {
+    #[serde(rename = "url_citation")]
+    UrlCitation {
+        url: String,
+        #[serde(default)]
+        title: Option<String>,
+    },
+    #[serde(other)]
+    Other,
+}
+
+/// Extracts the answer and its citations from a Responses API body.
+pub fn parse_response(bytes: &[u8]) -> Result<SearchAnswer, UpstreamError> {
+    let body: ResponseBody = serde_json::from_slice(bytes)
+        .map_err(|e| UpstreamError::InvalidResponse(format!("{e}")))?;
+    let mut texts: Vec<String> = Vec::new();
+    let mut refusal: Option<String> = None;
+    let mut citations: Vec<Citation> = Vec::new();
+    for item in body.output {
+        let Ok(OutputItem::Message { content }) = serde_json::from_value(item) else {
+            continue;
+        };
+        for part in content {
+            match serde_json::from_value(part) {
+                Ok(ContentPart::OutputText { text, annotations }) => {
+                    for annotation in annotations {
+                        if let Ok(Annotation::UrlCitation { url, title }) =
+                            serde_json::from_value(annotation)
+                            && !citations.iter().any(|c| c.url == url)
+                        {
+                            citations.push(Citation {
+                                url,
+                                title: title.unwrap_or_default(),
+                            });
+                        }
+                    }
+                    texts.push(text);
+                }
+                Ok(ContentPart::Refusal { refusal: r }) => refusal = Some(r),
+                Ok(ContentPart::Other) | Err(_) => {}
+            }
+        }
+    }
+    let answer = texts.join("\n\n");
+    if !answer.trim().is_empty() {
+        return Ok(SearchAnswer { answer, citations });
+    }
+    if let Some(refusal) = refusal {
+        return Err(UpstreamError::Refusal(refusal));
+    }
+    let mut why = format!("status: {}", body.status.as_deref().unwrap_or("unknown"));
+    if let Some(details) = body.incomplete_details.filter(|d| !d.is_null()) {
+        why.push_str(&format!(", incomplete_details: {details}"));
+    }
+    if let Some(error) = body.error.filter(|e| !e.is_null()) {
+        why.push_str(&format!(", error: {error}"));
+    }
+    Err(UpstreamError::NoMessage(why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_message_with_citations_and_ignores_unknown_items() {
+        let body = json!({
+            "id": "resp_1", "object": "response", "status": "completed",
+            "output": [
+                {"type": "reasoning", "id": "rs_1", "summary": []},
+                {"type": "web_search_call", "id": "ws_1", "status": "completed",
+                 "action": {"type": "search", "query": "rust"}},
+                {"type": "some_future_item", "payload": 1},
+                {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+                 "content": [{"type": "output_text", "text": "Rust 1.0 shipped in 2015 [1].",
+                   "annotations": [
+                     {"type": "url_citation", "start_index": 0, "end_index": 5,
+                      "url": "https://blog.rust-lang.org/", "title": "Rust Blog"},
+                     {"type": "url_citation", "start_index": 6, "end_index": 9,
+                      "url": "https://blog.rust-lang.org/"},
+                     {"type": "file_citation", "file_id": "f"},
+                     {"type": "url_citation", "url": "https://en.wikipedia.org/wiki/Rust"}
+                   ]},
+                   {"type": "future_part"}]}
+            ]
+        });
+        let answer = parse_response(body.to_string().as_bytes()).unwrap();
+        assert_eq!(answer.answer, "Rust 1.0 shipped in 2015 [1].");
+        assert_eq!(
+            answer.citations,
+            vec![
+                Citation {
+                    url: "https://blog.rust-lang.org/".into(),
+                    title: "Rust Blog".into()
+                },
+                Citation {
+                    url: "https://en.wikipedia.org/wiki/Rust".into(),
+                    title: String::new()
+                },
+            ]
+        );
+        let text = answer.to_text();
+        assert!(text.contains("[1] Rust Blog - https://blog.rust-lang.org/"));
+        assert!(text.contains(
+            "[2] https://en.wikipedia.org/wiki/Rust - https://en.wikipedia.org/wiki/Rust"
+        ));
+    }
+
+    #[test]
+    fn missing_message_is_a_clear_error() {
+        let body = json!({"status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"},
+                          "output": [{"type": "reasoning", "summary": []}]});
+        let err = parse_response(body.to_string().as_bytes()).unwrap_err();
+        assert!(matches!(err, UpstreamError::NoMessage(_)));
+        assert!(err.to_string().contains("max_output_tokens"), "{err}");
+        assert!(matches!(
+            parse_response(b"<html>"),
+            Err(UpstreamError::InvalidResponse(_))
+        ));
+        let refusal = json!({"output": [{"type": "message", "content": [{"type": "refusal", "refusal": "no"}]}]});
+        assert_eq!(
+            parse_response(refusal.to_string().as_bytes()),
+            Err(UpstreamError::Refusal("no".into()))
+        );
+    }
+
+    #[test]
+    fn error_details_and_retry_after() {
+        assert_eq!(
+            error_detail(br#"{"error":{"message":"Incorrect API key","code":"invalid_api_key"}}"#),
+            "Incorrect API key (invalid_api_key)"
+        );
+        assert_eq!(error_detail(b"   "), "empty response body");
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("retry-after", "2".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert("retry-after-ms", "250".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
+        headers.clear();
+        headers.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn request_body_carries_the_tool_options() {
+        let settings = crate::config::Settings::from_lookup(|_| None)
+            .unwrap()
+            .openai;
+        let client = OpenAi::new(settings);
+        let body = client.request_body(&SearchRequest {
+            query: "q".into(),
+            search_context_size: Some(SearchContextSize::High),
+            allowed_domains: vec!["example.com".into()],
+        });
+        assert_eq!(body["model"], "o3");
+        assert_eq!(body["input"], "q");
+        assert_eq!(body["reasoning"]["effort"], "low");
+        assert_eq!(body["tools"][0]["type"], "web_search");
+        assert_eq!(body["tools"][0]["search_context_size"], "high");
+        assert_eq!(
+            body["tools"][0]["filters"]["allowed_domains"][0],
+            "example.com"
+        );
+    }
+}
