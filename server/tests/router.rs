@@ -1,0 +1,322 @@
+//! HTTP tests of the axum router, in process (no server socket).
+
+mod support;
+
+use std::collections::HashMap;
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode},
+};
+use serde_json::{Value, json};
+use server::{Settings, app_state, http::router};
+use support::{
+    MockUpstream, TEST_KEY, agentcore_headers, call_body, final_result, initialize_body,
+    sse_messages,
+};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+fn app(vars: &[(&str, &str)]) -> Router {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    router(&settings, app_state(&settings), CancellationToken::new())
+}
+
+fn post() -> axum::http::request::Builder {
+    let mut builder = Request::post("/mcp").header("host", "agentcore.internal:8000");
+    for (k, v) in agentcore_headers() {
+        builder = builder.header(k, v);
+    }
+    builder
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String, Vec<u8>) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, content_type, body.to_vec())
+}
+
+async fn rpc(app: &Router, body: Value) -> (StatusCode, String, Vec<u8>) {
+    send(app, post().body(Body::from(body.to_string())).unwrap()).await
+}
+
+#[tokio::test]
+async fn ping_is_healthy() {
+    let app = app(&[]);
+    let (status, content_type, body) =
+        send(&app, Request::get("/ping").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("application/json"));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!({"status": "Healthy"})
+    );
+}
+
+#[tokio::test]
+async fn initialize_with_agentcore_session_headers_is_served_statelessly() {
+    let app = app(&[]);
+    let (status, content_type, body) = rpc(&app, initialize_body(1)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(content_type, "text/event-stream");
+    let result = final_result(&body);
+    assert_eq!(result["result"]["serverInfo"]["name"], "web-search");
+    assert!(result["result"]["capabilities"]["tools"].is_object());
+    // A follow-up carrying a session id the server never issued still works.
+    let (status, _, body) = rpc(&app, json!({"jsonrpc": "2.0", "id": 2, "method": "ping"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(final_result(&body)["result"], json!({}));
+}
+
+#[tokio::test]
+async fn tools_list_has_schemas_and_annotations() {
+    let app = app(&[]);
+    let (status, _, body) = rpc(
+        &app,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let tools = final_result(&body)["result"]["tools"].clone();
+    let by_name = |name: &str| {
+        tools
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let search = by_name("web_search");
+    assert_eq!(search["annotations"]["readOnlyHint"], true);
+    assert_eq!(search["annotations"]["openWorldHint"], true);
+    assert_eq!(search["inputSchema"]["required"], json!(["query"]));
+    assert!(search["inputSchema"]["properties"]["search_context_size"].is_object());
+    assert!(search["inputSchema"]["properties"]["allowed_domains"].is_object());
+    assert_eq!(
+        search["outputSchema"]["required"],
+        json!(["answer", "citations"])
+    );
+    let greet = by_name("greet_user");
+    assert_eq!(greet["annotations"]["readOnlyHint"], true);
+    assert_eq!(greet["inputSchema"]["required"], json!(["name"]));
+}
+
+#[tokio::test]
+async fn greet_user_and_missing_key_web_search() {
+    let app = app(&[]);
+    let (_, _, body) = rpc(
+        &app,
+        call_body(3, "greet_user", json!({"name": "Ada"}), None),
+    )
+    .await;
+    let result = final_result(&body);
+    assert_eq!(
+        result["result"]["content"][0]["text"],
+        "Hello, Ada! Welcome."
+    );
+    let (status, _, body) = rpc(
+        &app,
+        call_body(4, "web_search", json!({"query": "q"}), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let result = final_result(&body);
+    assert!(
+        result.get("error").is_none(),
+        "never a protocol error: {result}"
+    );
+    assert_eq!(result["result"]["isError"], true);
+    assert!(
+        result["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("OPENAI_API_KEY")
+    );
+}
+
+#[tokio::test]
+async fn answer_with_line_separators_is_escaped_in_the_body() {
+    let upstream = MockUpstream::start().await;
+    let base = upstream.base_url();
+    let app = app(&[("OPENAI_BASE_URL", &base), ("OPENAI_API_KEY", TEST_KEY)]);
+    let (status, _, body) = rpc(
+        &app,
+        call_body(5, "web_search", json!({"query": "q [x85]"}), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let raw = String::from_utf8(body.clone()).unwrap();
+    assert!(
+        raw.contains(r"one\u0085line two\u2028line three\u2029end"),
+        "{raw}"
+    );
+    assert!(!raw.contains('\u{85}') && !raw.contains('\u{2028}') && !raw.contains('\u{2029}'));
+    let result = final_result(&body);
+    assert_eq!(
+        result["result"]["structuredContent"]["answer"],
+        "Line one\u{85}line two\u{2028}line three\u{2029}end [1]."
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_get_jsonrpc_errors() {
+    let app = app(&[("MAX_BODY_BYTES", "1000")]);
+    // Not JSON.
+    let (status, content_type, body) =
+        send(&app, post().body(Body::from("{\"jsonrpc\":")).unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(content_type, "application/json");
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["error"]["code"], -32700);
+    // JSON, but not JSON-RPC.
+    let (status, _, body) = rpc(&app, json!({"hello": "world"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["error"]["code"],
+        -32600
+    );
+    // Unknown method: a JSON-RPC error, the process keeps serving.
+    let (_, _, body) = rpc(
+        &app,
+        json!({"jsonrpc": "2.0", "id": 9, "method": "no/such"}),
+    )
+    .await;
+    let messages = sse_messages(std::str::from_utf8(&body).unwrap());
+    let error = messages
+        .first()
+        .cloned()
+        .unwrap_or_else(|| serde_json::from_slice(&body).unwrap());
+    assert_eq!(error["error"]["code"], -32601);
+    // Unknown tool.
+    let (_, _, body) = rpc(&app, call_body(10, "nope", json!({}), None)).await;
+    assert!(final_result(&body)["error"]["code"].is_number());
+    // Bad tool arguments: a tool error, not a crash.
+    let (_, _, body) = rpc(&app, call_body(11, "web_search", json!({"query": 5}), None)).await;
+    assert_eq!(final_result(&body)["result"]["isError"], true);
+    // Wrong content type.
+    let request = Request::post("/mcp")
+        .header("host", "x")
+        .header("content-type", "text/plain")
+        .header("accept", "application/json, text/event-stream")
+        .body(Body::from(initialize_body(1).to_string()))
+        .unwrap();
+    let (status, content_type, body) = send(&app, request).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(content_type, "application/json");
+    assert!(
+        serde_json::from_slice::<Value>(&body).unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Content-Type")
+    );
+    // Accept without text/event-stream.
+    let request = Request::post("/mcp")
+        .header("host", "x")
+        .header("content-type", "application/json")
+        .header("accept", "text/html")
+        .body(Body::from(initialize_body(1).to_string()))
+        .unwrap();
+    assert_eq!(send(&app, request).await.0, StatusCode::NOT_ACCEPTABLE);
+    // Too large.
+    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "greet_user", "arguments": {"name": "x".repeat(2000)}}});
+    let (status, _, body) = rpc(&app, big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        serde_json::from_slice::<Value>(&body).unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MAX_BODY_BYTES")
+    );
+    // GET and DELETE are not offered by a stateless server.
+    let (status, _, _) = send(
+        &app,
+        Request::get("/mcp")
+            .header("host", "x")
+            .header("accept", "text/event-stream")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let (status, _, _) = send(
+        &app,
+        Request::delete("/mcp")
+            .header("host", "x")
+            .header("mcp-session-id", "s")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    // Still serving.
+    let (status, _, body) = rpc(&app, initialize_body(12)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(final_result(&body)["result"].is_object());
+}
+
+#[tokio::test]
+async fn notifications_are_accepted() {
+    let app = app(&[]);
+    let (status, _, _) = rpc(
+        &app,
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _, _) = rpc(&app, json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 77, "reason": "user"}})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn host_allow_list() {
+    let open = app(&[]);
+    let request = post()
+        .header("host", "bedrock-agentcore.us-east-1.amazonaws.com")
+        .body(Body::from(initialize_body(1).to_string()))
+        .unwrap();
+    assert_eq!(
+        send(&open, request).await.0,
+        StatusCode::OK,
+        "any Host by default"
+    );
+
+    let closed = app(&[("ALLOWED_HOSTS", "localhost,127.0.0.1:8000")]);
+    let with_host = |host: &str| {
+        let mut builder = Request::post("/mcp").header("host", host);
+        for (k, v) in agentcore_headers() {
+            builder = builder.header(k, v);
+        }
+        builder
+            .body(Body::from(initialize_body(1).to_string()))
+            .unwrap()
+    };
+    assert_eq!(
+        send(&closed, with_host("localhost:1234")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&closed, with_host("127.0.0.1:8000")).await.0,
+        StatusCode::OK
+    );
+    let (status, _, body) = send(&closed, with_host("evil.example")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(String::from_utf8_lossy(&body).contains("Host"));
+    assert_eq!(
+        send(&closed, with_host("127.0.0.1:9000")).await.0,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -1,0 +1,451 @@
+//! Test support: a local mock of the OpenAI Responses API, the real server
+//! binary on a loopback port, and small MCP-over-HTTP helpers.
+//!
+//! The mock picks its behaviour from markers in the query text:
+//! `[x85]` an answer containing U+0085/U+2028/U+2029, `[slow=MS]` a delay,
+//! `[hang]` no answer at all, `[429]` one 429 (retry-after: 1) then success,
+//! `[429-always]`, `[500]` always 500, `[401]`, `[403]`, `[no-message]` a
+//! response without a message item.
+#![allow(dead_code)]
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use serde_json::{Value, json};
+
+pub const TEST_KEY: &str = "sk-test-0123456789-secret";
+
+/// What the mock saw.
+#[derive(Default)]
+pub struct MockLog {
+    /// Every request: the `Authorization` header and the JSON body.
+    pub requests: Mutex<Vec<(String, Value)>>,
+    /// Requests whose handler was dropped before answering (client went away).
+    pub aborted: AtomicUsize,
+    /// Requests that ran to completion.
+    pub completed: AtomicUsize,
+    attempts: Mutex<HashMap<String, usize>>,
+}
+
+impl MockLog {
+    pub fn request_count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+    pub fn aborted(&self) -> usize {
+        self.aborted.load(Ordering::SeqCst)
+    }
+    pub fn completed(&self) -> usize {
+        self.completed.load(Ordering::SeqCst)
+    }
+}
+
+pub struct MockUpstream {
+    pub addr: SocketAddr,
+    pub log: Arc<MockLog>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MockUpstream {
+    /// Starts the mock on 127.0.0.1:0 in the current runtime.
+    pub async fn start() -> Self {
+        let log = Arc::new(MockLog::default());
+        let app = Router::new()
+            .route("/v1/responses", post(responses))
+            .with_state(log.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { addr, log, task }
+    }
+
+    /// The value for `OPENAI_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct AbortGuard {
+    log: Arc<MockLog>,
+    done: bool,
+}
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        if self.done {
+            self.log.completed.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.log.aborted.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn marker_value(query: &str, name: &str) -> Option<u64> {
+    let start = query.find(&format!("[{name}="))? + name.len() + 2;
+    let end = query[start..].find(']')? + start;
+    query[start..end].parse().ok()
+}
+
+async fn responses(
+    State(log): State<Arc<MockLog>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let query = body["input"].as_str().unwrap_or("").to_owned();
+    log.requests.lock().unwrap().push((auth, body.clone()));
+    let attempt = {
+        let mut attempts = log.attempts.lock().unwrap();
+        let n = attempts.entry(query.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    let mut guard = AbortGuard {
+        log: log.clone(),
+        done: false,
+    };
+
+    if query.contains("[hang]") {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    if let Some(ms) = marker_value(&query, "slow") {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let response = if query.contains("[401]") {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided: sk-test-***",
+            "invalid_api_key",
+        )
+    } else if query.contains("[403]") {
+        error(
+            StatusCode::FORBIDDEN,
+            "Project does not have access to model o3",
+            "model_not_found",
+        )
+    } else if query.contains("[429-always]") {
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Rate limit reached for o3",
+            "rate_limit_exceeded",
+        );
+        r.headers_mut().insert("retry-after", "0".parse().unwrap());
+        r
+    } else if query.contains("[429]") && attempt == 1 {
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Rate limit reached for o3",
+            "rate_limit_exceeded",
+        );
+        r.headers_mut().insert("retry-after", "1".parse().unwrap());
+        r
+    } else if query.contains("[500]") {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server had an error while processing your request.",
+            "server_error",
+        )
+    } else if query.contains("[no-message]") {
+        Json(json!({
+            "id": "resp_nomsg", "object": "response", "status": "incomplete",
+            "incomplete_details": {"reason": "max_output_tokens"},
+            "output": [
+                {"type": "reasoning", "id": "rs_1", "summary": []},
+                {"type": "web_search_call", "id": "ws_1", "status": "completed",
+                 "action": {"type": "search", "query": query}}
+            ]
+        }))
+        .into_response()
+    } else {
+        let answer = if query.contains("[x85]") {
+            "Line one\u{85}line two\u{2028}line three\u{2029}end [1].".to_owned()
+        } else {
+            format!("Answer to: {query}. Rust 1.0 was released on 15 May 2015 [1][2].")
+        };
+        Json(realistic_response(&answer)).into_response()
+    };
+    guard.done = true;
+    drop(guard);
+    response
+}
+
+fn error(status: StatusCode, message: &str, code: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}})),
+    )
+        .into_response()
+}
+
+/// A body shaped like a real o3 + web_search response.
+pub fn realistic_response(answer: &str) -> Value {
+    let len = answer.chars().count();
+    json!({
+        "id": "resp_68a1f0c2b3d48190a5e1c1f5f0e6d2a7",
+        "object": "response",
+        "created_at": 1755443394,
+        "status": "completed",
+        "background": false,
+        "error": null,
+        "incomplete_details": null,
+        "instructions": "…",
+        "model": "o3-2025-04-16",
+        "output": [
+            {"id": "rs_1", "type": "reasoning", "summary": []},
+            {"id": "ws_1", "type": "web_search_call", "status": "completed",
+             "action": {"type": "search", "query": "rust 1.0 release date"}},
+            {"id": "rs_2", "type": "reasoning", "summary": [], "encrypted_content": null},
+            {"id": "ws_2", "type": "web_search_call", "status": "completed",
+             "action": {"type": "open_page", "url": "https://blog.rust-lang.org/2015/05/15/Rust-1.0.html"}},
+            {"id": "msg_1", "type": "message", "status": "completed", "role": "assistant",
+             "content": [{
+                "type": "output_text",
+                "text": answer,
+                "logprobs": [],
+                "annotations": [
+                    {"type": "url_citation", "start_index": 0, "end_index": len.min(10),
+                     "url": "https://blog.rust-lang.org/2015/05/15/Rust-1.0.html",
+                     "title": "Announcing Rust 1.0 | Rust Blog"},
+                    {"type": "url_citation", "start_index": 0, "end_index": len.min(5),
+                     "url": "https://en.wikipedia.org/wiki/Rust_(programming_language)",
+                     "title": "Rust (programming language) - Wikipedia"},
+                    {"type": "url_citation", "start_index": 1, "end_index": len.min(6),
+                     "url": "https://blog.rust-lang.org/2015/05/15/Rust-1.0.html",
+                     "title": "Announcing Rust 1.0 | Rust Blog"}
+                ]
+             }]}
+        ],
+        "parallel_tool_calls": true,
+        "reasoning": {"effort": "low", "summary": null},
+        "tools": [{"type": "web_search", "search_context_size": "medium"}],
+        "usage": {"input_tokens": 8153, "output_tokens": 412, "total_tokens": 8565,
+                  "input_tokens_details": {"cached_tokens": 0},
+                  "output_tokens_details": {"reasoning_tokens": 256}}
+    })
+}
+
+/// The server binary on 127.0.0.1, with its stderr (JSON log lines) captured.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl ServerProcess {
+    /// Starts the binary with `OPENAI_BASE_URL` pointing at `upstream` (if any)
+    /// plus `env`, and waits for its "listening" log line.
+    pub fn start(upstream: Option<&str>, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(upstream) = upstream {
+            command.env("OPENAI_BASE_URL", upstream);
+        }
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start server binary");
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                let mut tx = Some(tx);
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(t) = &tx
+                        && let Ok(v) = serde_json::from_str::<Value>(&line)
+                        && v["message"] == "listening"
+                    {
+                        let _ = t.send(v["addr"].as_str().unwrap_or("").to_owned());
+                        tx = None;
+                    }
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("server logged its listening address");
+        Self {
+            child,
+            addr: addr.parse().unwrap(),
+            logs,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    pub fn log_values(&self) -> Vec<Value> {
+        self.logs()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `initialize` params of a plain 2025-06-18 client.
+pub fn initialize_body(id: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"}}})
+}
+
+pub fn call_body(id: u64, tool: &str, arguments: Value, progress_token: Option<&str>) -> Value {
+    let mut params = json!({"name": tool, "arguments": arguments});
+    if let Some(token) = progress_token {
+        params["_meta"] = json!({"progressToken": token});
+    }
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+}
+
+/// The headers AgentCore Runtime's proxy adds, plus the MCP ones.
+pub fn agentcore_headers() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", "2025-06-18"),
+        ("mcp-session-id", "5f0c2a3e-agentcore-session-0001"),
+        (
+            "x-amzn-bedrock-agentcore-runtime-session-id",
+            "5f0c2a3e-agentcore-session-0001",
+        ),
+    ]
+}
+
+/// The JSON-RPC messages in an SSE body (`data:` lines).
+pub fn sse_messages(body: &str) -> Vec<Value> {
+    body.split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
+            if data.is_empty() || data.iter().all(|d| d.is_empty()) {
+                None
+            } else {
+                serde_json::from_str(&data.join("\n")).ok()
+            }
+        })
+        .collect()
+}
+
+/// `POST /mcp` over a real socket; returns status, headers and raw body.
+pub async fn post_raw(url: &str, body: &Value) -> (u16, HeaderMap, Vec<u8>) {
+    let client = reqwest::Client::new();
+    let mut request = client.post(url).body(body.to_string());
+    for (k, v) in agentcore_headers() {
+        request = request.header(k, v);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap().to_vec();
+    (status, headers, bytes)
+}
+
+/// The final JSON-RPC response in an SSE body.
+pub fn final_result(body: &[u8]) -> Value {
+    let text = std::str::from_utf8(body).unwrap();
+    sse_messages(text)
+        .into_iter()
+        .find(|m| m.get("result").is_some() || m.get("error").is_some())
+        .unwrap_or_else(|| panic!("no response in body: {text}"))
+}
+
+/// Polls `f` until it holds, up to `timeout`.
+pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}
+
+/// `<repo>/.tools/<rel>`, or a failure telling how to install it.
+pub fn tool_path(rel: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(".tools")
+        .join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/server-tools.sh (it installs the MCP clients these tests drive)",
+        path.display()
+    );
+    path
+}
