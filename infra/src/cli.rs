@@ -1,0 +1,255 @@
+//! Arguments → settings → one function per command. Returns the process exit code.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::apply::{self, Progress};
+use crate::aws::{Aws, Connection};
+use crate::live;
+use crate::plan::{self, Plan};
+use crate::render::{self, Style};
+use crate::stack::Stack;
+
+/// Declarative, in-place deployment of an MCP server to Amazon Bedrock AgentCore Runtime.
+///
+/// Reads live AWS, compares it with the stack file, and changes only what differs. There is no
+/// state file: live AWS is the truth. Credentials, region and endpoint come from the standard
+/// AWS chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, SSO, instance roles, ...).
+#[derive(Debug, Parser)]
+#[command(name = "infra", version)]
+pub struct Cli {
+    /// The stack file.
+    #[arg(long, global = true, default_value = "stack.toml", value_name = "PATH")]
+    pub stack: PathBuf,
+    /// AWS region; overrides the stack file and the AWS chain.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Named profile from the AWS config files.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// When to use colour. `auto`: only on a terminal, and only when NO_COLOR is unset.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change. Makes only read calls.
+    Plan(PlanArgs),
+    /// Show the plan, ask for confirmation, change live AWS in place, then verify.
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Print the plan as JSON (for pipelines) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Apply without asking. Required when stdin is not a terminal (CI).
+    #[arg(long, short = 'y', alias = "auto-approve")]
+    pub yes: bool,
+}
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_CHANGES: u8 = 2;
+
+impl Cli {
+    fn style(&self) -> Style {
+        let color = match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        Style { color }
+    }
+
+    fn connection(&self) -> Connection {
+        Connection {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> u8 {
+    let stack = match Stack::load(&cli.stack, &|name| std::env::var(name).ok()) {
+        Ok(stack) => stack,
+        Err(errors) => {
+            eprintln!(
+                "error: {} is not valid; nothing was read or changed:",
+                cli.stack.display()
+            );
+            eprintln!("{errors}");
+            return EXIT_ERROR;
+        }
+    };
+    match &cli.command {
+        Command::Plan(args) => plan_command(&cli, &stack, args).await,
+        Command::Apply(args) => apply_command(&cli, &stack, args).await,
+    }
+}
+
+/// Connect, read live state and plan.
+async fn read_and_plan(cli: &Cli, stack: &Stack) -> Result<(Aws, live::Live, Plan), u8> {
+    let aws = Aws::connect(&cli.connection(), stack.region.as_deref())
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            EXIT_ERROR
+        })?;
+    let live = live::read(&aws, stack).await.map_err(|e| {
+        eprintln!("error: reading live state: {e}");
+        EXIT_ERROR
+    })?;
+    let plan = plan::plan(stack, &live);
+    Ok((aws, live, plan))
+}
+
+async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> u8 {
+    let plan = match read_and_plan(cli, stack).await {
+        Ok((_, _, plan)) => plan,
+        Err(code) => return code,
+    };
+    let mut out = io::stdout().lock();
+    let written = if args.json {
+        render::json(&plan, &mut out)
+    } else {
+        render::text(&plan, cli.style(), &mut out)
+    };
+    if written.and_then(|()| out.flush()).is_err() {
+        return EXIT_ERROR;
+    }
+    if !plan.blockers.is_empty() {
+        eprintln!(
+            "error: the plan has {} problem(s); nothing was changed",
+            plan.blockers.len()
+        );
+        return EXIT_ERROR;
+    }
+    if args.detailed_exitcode && plan.has_changes() {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    }
+}
+
+struct Printer(Mutex<io::Stdout>);
+
+impl Progress for Printer {
+    fn line(&self, text: &str) {
+        let out = self.0.lock().expect("stdout lock");
+        let mut out = out.lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+}
+
+async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> u8 {
+    if !args.yes && !io::stdin().is_terminal() {
+        eprintln!(
+            "error: apply needs confirmation, and stdin is not a terminal. \
+             Run `infra plan` to review, then `infra apply --yes` to apply without a prompt"
+        );
+        return EXIT_ERROR;
+    }
+    let (aws, live, plan) = match read_and_plan(cli, stack).await {
+        Ok(read) => read,
+        Err(code) => return code,
+    };
+    let style = cli.style();
+    if render::text(&plan, style, &mut io::stdout().lock()).is_err() {
+        return EXIT_ERROR;
+    }
+    if !plan.blockers.is_empty() {
+        eprintln!(
+            "error: the plan has {} problem(s); nothing was changed",
+            plan.blockers.len()
+        );
+        return EXIT_ERROR;
+    }
+    if !plan.has_changes() {
+        return EXIT_OK;
+    }
+    if !args.yes && !confirm() {
+        eprintln!("Apply cancelled; nothing was changed.");
+        return EXIT_ERROR;
+    }
+
+    let printer = Printer(Mutex::new(io::stdout()));
+    let applied = match apply::apply(&aws, stack, &live, &plan, &printer).await {
+        Ok(applied) => applied,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "Apply stopped. Resources not listed as complete above were not changed; \
+                 fix the cause and run apply again: it continues from the live state."
+            );
+            return EXIT_ERROR;
+        }
+    };
+    println!();
+    println!(
+        "{} Resources: {} created, {} updated, {} deleted.",
+        style.green(&style.bold("Apply complete!")),
+        applied.created,
+        applied.updated,
+        applied.deleted
+    );
+
+    // Prove it: read everything again; the new plan must be empty.
+    match read_and_plan(cli, stack).await {
+        Ok((_, _, after)) if !after.has_changes() && after.blockers.is_empty() => {
+            println!("Verified: live AWS matches the stack.");
+            EXIT_OK
+        }
+        Ok((_, _, after)) => {
+            eprintln!("error: apply did not converge; a fresh plan still shows changes:");
+            for r in after.changed() {
+                let fields: Vec<&str> = r.changes.iter().map(|c| c.field.as_str()).collect();
+                eprintln!(
+                    "  {} {} ({})",
+                    r.action.glyph(),
+                    r.address,
+                    fields.join(", ")
+                );
+            }
+            for b in &after.blockers {
+                eprintln!("  ✗ {}: {}", b.address, b.message);
+            }
+            EXIT_ERROR
+        }
+        Err(code) => code,
+    }
+}
+
+fn confirm() -> bool {
+    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    let _ = io::stdout().flush();
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim() == "yes"
+}

@@ -1,0 +1,9 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = infra::cli::Cli::parse();
+    ExitCode::from(infra::cli::run(cli).await)
+}
