@@ -14,7 +14,7 @@ use crate::resources::cognito_pool::LivePool;
 use crate::resources::cognito_user::{self, LiveUser};
 use crate::resources::iam_role::LiveRole;
 use crate::resources::{Lookup, cognito_client, cognito_pool, iam_role};
-use crate::stack::Stack;
+use crate::stack::{AuthFlow, Stack};
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -106,6 +106,14 @@ async fn read_cognito(aws: &Aws, stack: &Stack) -> Result<Cognito, AwsError> {
     );
     let (client, statuses) = tokio::try_join!(client, statuses)?;
 
+    let desired_client_verifies = stack.client.as_ref().is_some_and(|c| {
+        c.explicit_auth_flows.iter().any(|f| {
+            matches!(
+                f,
+                AuthFlow::AllowUserPasswordAuth | AuthFlow::AllowAdminUserPasswordAuth
+            )
+        })
+    });
     let checks = try_join_all(stack.users.iter().zip(&statuses).map(|(spec, status)| {
         let client = client.found();
         let pool_id = &pool_id;
@@ -113,7 +121,15 @@ async fn read_cognito(aws: &Aws, stack: &Stack) -> Result<Cognito, AwsError> {
             let Some(status) = status else {
                 return Ok(None);
             };
-            let password = cognito_user::check_password(aws, pool_id, client, spec, status).await?;
+            let password = cognito_user::check_password(
+                aws,
+                pool_id,
+                client,
+                desired_client_verifies,
+                spec,
+                status,
+            )
+            .await?;
             Ok::<_, AwsError>(Some(LiveUser {
                 status: status.clone(),
                 password,

@@ -237,6 +237,14 @@ impl Planner {
         });
     }
 
+    /// Whether the resource itself (not just one field) is blocked: its dependents are then not
+    /// planned either, as they would only restate the same problem.
+    pub fn is_blocked(&self, address: &str) -> bool {
+        self.blockers
+            .iter()
+            .any(|b| b.address == address && b.field.is_none())
+    }
+
     pub fn planned(&self, address: &str) -> Option<&ResourcePlan> {
         self.resources.iter().find(|r| r.address == address)
     }

@@ -100,6 +100,9 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     };
     let addr = address(spec);
     let pool_addr = cognito_pool::address(pool_spec);
+    if planner.is_blocked(&pool_addr) {
+        return;
+    }
     let live = match &cx.live.client {
         Lookup::Missing => None,
         Lookup::Found(c) => Some(c),

@@ -160,7 +160,7 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
             planner.block(
                 &addr,
                 None,
-                foreign_message("user pool", &pool.id, &cx.stack.name),
+                foreign_message("a user pool", &pool.id, &cx.stack.name),
             );
             return;
         }

@@ -53,6 +53,7 @@ pub async fn check_password(
     aws: &Aws,
     pool_id: &str,
     client: Option<&LiveClient>,
+    desired_client_verifies: bool,
     spec: &UserSpec,
     status: &str,
 ) -> Result<PasswordCheck, AwsError> {
@@ -102,6 +103,12 @@ pub async fn check_password(
             .await
             .map(|out| out.challenge_name().cloned())
             .map_err(|e| AwsError::new(&addr, "AdminInitiateAuth", e))
+    } else if desired_client_verifies {
+        // The client is about to allow a password flow; until then the password cannot be
+        // verified, so set it: the next run verifies it and changes nothing.
+        return Ok(PasswordCheck::MustSet(
+            "it cannot be verified until the app client allows password sign-in again".into(),
+        ));
     } else {
         return Ok(PasswordCheck::Unmanaged(
             "the app client allows neither ALLOW_USER_PASSWORD_AUTH nor ALLOW_ADMIN_USER_PASSWORD_AUTH, \
@@ -133,6 +140,9 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         return;
     };
     let pool_addr = cognito_pool::address(pool_spec);
+    if planner.is_blocked(&pool_addr) {
+        return;
+    }
     let mut depends_on = vec![pool_addr];
     if let Some(client) = &cx.stack.client {
         depends_on.push(cognito_client::address(client));

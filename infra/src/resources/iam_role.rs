@@ -127,7 +127,7 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
             planner.block(
                 &addr,
                 None,
-                foreign_message("IAM role", &role.arn, &cx.stack.name),
+                foreign_message("an IAM role", &role.arn, &cx.stack.name),
             );
             return;
         }

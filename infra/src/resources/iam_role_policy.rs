@@ -14,11 +14,7 @@ pub fn address(policy_name: &str) -> String {
 pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     let Some(spec) = &cx.stack.role else { return };
     let role_addr = iam_role::address(spec);
-    if planner
-        .blockers
-        .iter()
-        .any(|b| b.address == role_addr && b.field.is_none())
-    {
+    if planner.is_blocked(&role_addr) {
         return; // a foreign or ambiguous role: its policies are not ours to plan
     }
     let live_role = managed(cx);

@@ -64,10 +64,11 @@ pub fn tag_changes(
     }
 }
 
-/// The standard blocker for a same-named resource this stack does not own.
+/// The standard blocker for a same-named resource this stack does not own. `what` comes with
+/// its article: "a user pool".
 pub fn foreign_message(what: &str, id: &str, stack: &str) -> String {
     format!(
-        "a {what} with this name already exists ({id}) but is not tagged {}={stack}; \
+        "{what} with this name already exists ({id}) but is not tagged {}={stack}; \
          it is left untouched. To manage it with this stack, set `adopt = true` in its section \
          (apply then tags it), or choose another name",
         crate::stack::TAG_STACK

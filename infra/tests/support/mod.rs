@@ -1,0 +1,323 @@
+//! Test support: a moto server per test on a free loopback port, its request recorder, the
+//! `infra` binary run exactly as a user runs it, and AWS clients to read results back.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+
+/// The password the tests declare. It must never appear in any output.
+pub const PASSWORD: &str = "Str0ng-Passw0rd!";
+pub const STACK_NAME: &str = "web-search-mcp";
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    pub endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let bin = workspace_root().join(".venv/bin/moto_server");
+        assert!(
+            bin.exists(),
+            "{} is missing: run scripts/test-tools.sh (or scripts/test)",
+            bin.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        // Retry on the rare race where another process takes the port between probe and bind.
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_ENABLE_RECORDING", "True")
+                .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording"))
+                .current_dir(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto_server");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Some(status) = child.try_wait().unwrap() {
+                    eprintln!("moto_server exited early ({status}); retrying on another port");
+                    break;
+                }
+                if http(port, "GET", "/moto-api/data.json").is_some() {
+                    let moto = Moto {
+                        child,
+                        port,
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                        _dir: dir,
+                    };
+                    moto.start_recording();
+                    return moto;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("moto_server did not start");
+    }
+
+    /// Forget what was recorded so far and record from now on.
+    pub fn start_recording(&self) {
+        http(self.port, "POST", "/moto-api/recorder/reset-recording").expect("reset recording");
+        http(self.port, "POST", "/moto-api/recorder/start-recording").expect("start recording");
+    }
+
+    /// The AWS operations received since the last `start_recording`, in order.
+    pub fn operations(&self) -> Vec<String> {
+        let body = http(self.port, "GET", "/moto-api/recorder/download-recording")
+            .expect("download recording");
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(operation_of)
+            .collect()
+    }
+
+    /// The operations that change something.
+    pub fn writes(&self) -> Vec<String> {
+        self.operations()
+            .into_iter()
+            .filter(|op| !is_read(op))
+            .collect()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads: describe/list/get calls, and the sign-in that verifies a password.
+pub fn is_read(op: &str) -> bool {
+    ["Get", "List", "Describe", "AdminGet"]
+        .iter()
+        .any(|p| op.starts_with(p))
+        || op == "InitiateAuth"
+        || op == "AdminInitiateAuth"
+}
+
+fn operation_of(line: &str) -> String {
+    let record: serde_json::Value = serde_json::from_str(line).expect("recorder lines are JSON");
+    if let Some(target) = record["headers"]["X-Amz-Target"].as_str() {
+        return target.rsplit('.').next().unwrap().to_owned();
+    }
+    let body = record["body"].as_str().unwrap_or_default();
+    let body = if record["body_encoded"].as_bool() == Some(true) {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap(),
+        )
+        .unwrap()
+    } else {
+        body.to_owned()
+    };
+    body.split('&')
+        .find_map(|kv| kv.strip_prefix("Action="))
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{} {}", record["method"], record["url"]))
+}
+
+/// A minimal HTTP/1.0 request to the emulator's control API; `None` if it is not up.
+pub fn http(port: u16, method: &str, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+/// A directory with a stack file in it, as a user's checkout would have.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// The repository's own stack.toml, edited by `edit`.
+    pub fn from_repo(edit: impl FnOnce(String) -> String) -> Project {
+        let text = std::fs::read_to_string(workspace_root().join("stack.toml")).unwrap();
+        Project::with_stack(&edit(text))
+    }
+
+    pub fn with_stack(text: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("stack.toml"), text).unwrap();
+        Project { dir }
+    }
+
+    pub fn write_stack(&self, text: &str) {
+        std::fs::write(self.dir.path().join("stack.toml"), text).unwrap();
+    }
+
+    /// Run `infra ARGS` in this directory against `moto`, with the test password set.
+    pub fn infra(&self, moto: &Moto, args: &[&str]) -> Run {
+        self.infra_env(moto, args, &[("COGNITO_PASSWORD", PASSWORD)])
+    }
+
+    pub fn infra_env(&self, moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_infra"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.dir.path().join("no-aws-credentials"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run infra");
+        let run = Run {
+            code: out.status.code().expect("infra exits normally"),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        };
+        for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+            assert!(
+                !text.contains(PASSWORD),
+                "the password leaked into {name}:\n{text}"
+            );
+            assert!(
+                !text.contains('\x1b'),
+                "colour codes in a pipe ({name}):\n{text}"
+            );
+        }
+        run
+    }
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// AWS clients pointed at the emulator, for reading results back independently of `infra`.
+pub struct Aws {
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    pub iam: aws_sdk_iam::Client,
+}
+
+impl Aws {
+    pub async fn new(moto: &Moto) -> Aws {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&moto.endpoint)
+            .region(aws_config::Region::new("us-west-2"))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .load()
+            .await;
+        Aws {
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+        }
+    }
+
+    /// Ids of the pools with this name.
+    pub async fn pool_ids(&self, name: &str) -> Vec<String> {
+        let pools = self
+            .cognito
+            .list_user_pools()
+            .max_results(60)
+            .send()
+            .await
+            .unwrap();
+        pools
+            .user_pools()
+            .iter()
+            .filter(|p| p.name() == Some(name))
+            .map(|p| p.id().unwrap().to_owned())
+            .collect()
+    }
+
+    pub async fn client_ids(&self, pool_id: &str, name: &str) -> Vec<String> {
+        let clients = self
+            .cognito
+            .list_user_pool_clients()
+            .user_pool_id(pool_id)
+            .max_results(60)
+            .send()
+            .await
+            .unwrap();
+        clients
+            .user_pool_clients()
+            .iter()
+            .filter(|c| c.client_name() == Some(name))
+            .map(|c| c.client_id().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Sign in as a user; true when Cognito hands out tokens.
+    pub async fn can_sign_in(&self, client_id: &str, username: &str, password: &str) -> bool {
+        self.cognito
+            .initiate_auth()
+            .client_id(client_id)
+            .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", username)
+            .auth_parameters("PASSWORD", password)
+            .send()
+            .await
+            .is_ok_and(|out| out.authentication_result().is_some())
+    }
+}
+
+/// Parse a URL-encoded policy document as IAM returns it.
+pub fn policy(document: &str) -> serde_json::Value {
+    let decoded = percent_encoding::percent_decode_str(document)
+        .decode_utf8()
+        .unwrap();
+    serde_json::from_str(&decoded).unwrap()
+}
