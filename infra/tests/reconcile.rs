@@ -296,8 +296,11 @@ async fn out_of_band_drift_is_planned_field_by_field_and_repaired_in_place() {
     );
 
     // Repaired in place: same ids, declared settings back, the password signs in again.
-    assert_eq!(aws.pool_ids(POOL).await, [pool_id.clone()]);
-    assert_eq!(aws.client_ids(&pool_id, CLIENT).await, [client_id.clone()]);
+    assert_eq!(aws.pool_ids(POOL).await, vec![pool_id.clone()]);
+    assert_eq!(
+        aws.client_ids(&pool_id, CLIENT).await,
+        vec![client_id.clone()]
+    );
     let role = aws.iam.get_role().role_name(ROLE).send().await.unwrap();
     assert_eq!(role.role().unwrap().role_id(), role_id);
     assert!(aws.can_sign_in(&client_id, "testuser", PASSWORD).await);
@@ -411,7 +414,7 @@ async fn foreign_same_named_pool_and_role_are_not_touched_unless_adopted() {
         apply.stdout
     );
     assert_eq!(moto.writes(), Vec::<String>::new());
-    assert_eq!(aws.pool_ids(POOL).await, [foreign_pool.clone()]);
+    assert_eq!(aws.pool_ids(POOL).await, vec![foreign_pool.clone()]);
 
     // Adopting, declared in the stack file: the same resources are tagged and reconciled in place.
     let adopted = Project::from_repo(|s| {
@@ -430,7 +433,7 @@ async fn foreign_same_named_pool_and_role_are_not_touched_unless_adopted() {
         "{}",
         apply.stdout
     );
-    assert_eq!(aws.pool_ids(POOL).await, [foreign_pool.clone()]);
+    assert_eq!(aws.pool_ids(POOL).await, vec![foreign_pool.clone()]);
     // Once tagged it is the stack's own, with or without the adopt setting.
     project
         .infra(&moto, &["plan", "--detailed-exitcode"])

@@ -1,0 +1,208 @@
+//! The command line as a user meets it: bad stack files rejected before any AWS call, help,
+//! and snapshots of whole rendered plans (plain text, as in a pipe).
+
+mod support;
+
+use aws_sdk_cognitoidentityprovider::types::{PasswordPolicyType, UserPoolPolicyType};
+use support::{Aws, Moto, Project, STACK_NAME, assert_snapshot};
+
+/// Each case: an edit of the repository's stack.toml and what the error must say.
+const BAD_STACKS: &[(&str, &str, &str, &str)] = &[
+    (
+        "unknown key",
+        "password_policy = { minimum_length = 8 }",
+        "password_policy = { minimum_length = 8 }\nmfa = \"ON\"",
+        "stack.toml:11:1: unknown field `mfa`, expected one of `name`, `password_policy`",
+    ),
+    (
+        "wrong type",
+        "minimum_length = 8",
+        "minimum_length = \"eight\"",
+        "stack.toml:10:38: invalid type: string \"eight\", expected an integer",
+    ),
+    (
+        "password policy out of range",
+        "minimum_length = 8",
+        "minimum_length = 100",
+        "stack.toml:10:38: cognito.user_pool.password_policy.minimum_length: 100 is out of range; allowed: 6 to 99",
+    ),
+    (
+        "pool name breaks the AWS pattern",
+        "name = \"MCPServerPool\"",
+        "name = \"MCP/ServerPool\"",
+        "stack.toml:9:8: cognito.user_pool.name: \"MCP/ServerPool\" is not a valid name; allowed: 1-128 characters",
+    ),
+    (
+        "role name too long",
+        "name = \"agentcore-web-search-mcp-role\"",
+        "name = \"agentcore-web-search-mcp-role-with-a-name-much-longer-than-iam-allows\"",
+        "stack.toml:21:8: iam.role.name: \"agentcore-web-search-mcp-role-with-a-name-much-longer-than-iam-allows\" is not a valid name; allowed: 1-64 characters",
+    ),
+    (
+        "literal password",
+        "password = { env = \"COGNITO_PASSWORD\" }",
+        "password = \"Hunter2-Literal!\"",
+        "stack.toml:18:12: cognito.users.password: a literal password is not allowed in the stack file",
+    ),
+    (
+        "unknown placeholder",
+        "repository/web-search-mcp",
+        "repository/${repo_name}",
+        "iam.role.policies.AgentCoreRuntime.document: unknown placeholder ${repo_name}; allowed: ${region}, ${account_id}, ${partition}, ${stack}",
+    ),
+    (
+        "unknown auth flow",
+        "\"ALLOW_REFRESH_TOKEN_AUTH\"]",
+        "\"ALLOW_REFRESH_TOKEN\"]",
+        "unknown variant `ALLOW_REFRESH_TOKEN`, expected one of `ALLOW_ADMIN_USER_PASSWORD_AUTH`",
+    ),
+];
+
+#[test]
+fn a_bad_stack_file_is_rejected_with_file_line_and_field_and_no_aws_call() {
+    let moto = Moto::start();
+    for (case, from, to, expected) in BAD_STACKS {
+        let project = Project::from_repo(|s| {
+            assert!(
+                s.contains(from),
+                "{case}: the repository's stack.toml no longer contains {from:?}"
+            );
+            s.replacen(from, to, 1)
+        });
+        moto.start_recording();
+        for args in [&["plan"][..], &["apply", "--yes"][..]] {
+            let run = project.infra(&moto, args).expect(1);
+            assert!(
+                run.stderr.contains(expected),
+                "{case}: expected {expected:?} in:\n{}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains("nothing was read or changed"),
+                "{case}:\n{}",
+                run.stderr
+            );
+            assert!(run.stdout.is_empty(), "{case}:\n{}", run.stdout);
+            assert!(
+                !run.stderr.contains("Hunter2-Literal!"),
+                "{case}: the literal password was echoed"
+            );
+        }
+        assert_eq!(
+            moto.operations(),
+            Vec::<String>::new(),
+            "{case}: AWS was called"
+        );
+    }
+}
+
+#[test]
+fn a_missing_stack_file_is_named() {
+    let moto = Moto::start();
+    let project = Project::with_stack("");
+    let run = project
+        .infra(&moto, &["--stack", "nowhere.toml", "plan"])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("nowhere.toml: cannot read the stack file"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn help_lists_the_commands_and_global_options() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_infra"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in [
+        "plan",
+        "apply",
+        "--stack",
+        "--region",
+        "--profile",
+        "--color",
+    ] {
+        assert!(help.contains(word), "{word} missing from --help:\n{help}");
+    }
+}
+
+/// The repository's AgentCoreRuntime document as deployed to the emulator's account.
+fn declared_policy() -> String {
+    let stack = std::fs::read_to_string(support::workspace_root().join("stack.toml")).unwrap();
+    let start = stack.find("document = '''").unwrap() + "document = '''".len();
+    let end = start + stack[start..].find("'''").unwrap();
+    stack[start..end]
+        .replace("${partition}", "aws")
+        .replace("${region}", "us-west-2")
+        .replace("${account_id}", "123456789012")
+}
+
+/// Ids are random per run: replace them with stable names.
+fn redact(text: &str, ids: &[(&str, &str)]) -> String {
+    ids.iter()
+        .fold(text.to_owned(), |acc, (id, name)| acc.replace(id, name))
+}
+
+#[tokio::test]
+async fn snapshot_of_the_plan_from_empty_and_of_a_drift_plan() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+
+    let create = project.infra(&moto, &["plan"]).expect(0);
+    assert_snapshot("plan_from_empty", &create.stdout);
+
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let pool_id = aws.pool_ids("MCPServerPool").await.remove(0);
+    let client_id = aws
+        .client_ids(&pool_id, "MCPServerPoolClient")
+        .await
+        .remove(0);
+    let role = aws
+        .iam
+        .get_role()
+        .role_name("agentcore-web-search-mcp-role")
+        .send()
+        .await
+        .unwrap();
+    let role_id = role.role().unwrap().role_id().to_owned();
+
+    aws.iam
+        .put_role_policy()
+        .role_name("agentcore-web-search-mcp-role")
+        .policy_name("AgentCoreRuntime")
+        .policy_document(declared_policy().replace("\"logs:DescribeLogGroups\"", "\"logs:*\""))
+        .send()
+        .await
+        .unwrap();
+    aws.cognito
+        .update_user_pool()
+        .user_pool_id(&pool_id)
+        .policies(
+            UserPoolPolicyType::builder()
+                .password_policy(
+                    PasswordPolicyType::builder()
+                        .minimum_length(10)
+                        .temporary_password_validity_days(7)
+                        .build(),
+                )
+                .build(),
+        )
+        .user_pool_tags("infra:stack", STACK_NAME)
+        .send()
+        .await
+        .unwrap();
+
+    let drift = project.infra(&moto, &["plan"]).expect(0);
+    let ids = [
+        (pool_id.as_str(), "<pool-id>"),
+        (client_id.as_str(), "<client-id>"),
+        (role_id.as_str(), "<role-id>"),
+    ];
+    assert_snapshot("plan_drift", &redact(&drift.stdout, &ids));
+}
