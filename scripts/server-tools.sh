@@ -10,6 +10,8 @@ set -euo pipefail
 
 MCP_SEED_VERSION=1.12.2
 HTTPX_SSE_VERSION=0.4.1
+# mcp 1.12.2 predates pydantic 2.12 (it imports a private helper 2.12 removed).
+PYDANTIC_FOR_SEED=2.11.7
 MCP_LATEST_VERSION=2.3.0
 INSPECTOR_VERSION=0.22.0
 
@@ -52,7 +54,7 @@ install_inspector() {
     printf '%s' "$want" >"$marker"
 }
 
-install_venv "$tools/mcp-$MCP_SEED_VERSION" "mcp==$MCP_SEED_VERSION" "httpx-sse==$HTTPX_SSE_VERSION" &
+install_venv "$tools/mcp-$MCP_SEED_VERSION" "mcp==$MCP_SEED_VERSION" "httpx-sse==$HTTPX_SSE_VERSION" "pydantic==$PYDANTIC_FOR_SEED" &
 seed=$!
 install_venv "$tools/mcp-latest" "mcp==$MCP_LATEST_VERSION" &
 latest=$!

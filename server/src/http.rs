@@ -3,7 +3,7 @@
 //! body limit, JSON-RPC error bodies, cross-request cancellation and the
 //! escaping of U+0085/U+2028/U+2029.
 
-use std::sync::Arc;
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
@@ -52,6 +52,7 @@ pub fn mcp_config(settings: &Settings, cancel: CancellationToken) -> StreamableH
 struct McpLayerState {
     app: Arc<AppState>,
     max_body_bytes: usize,
+    keep_alive: Duration,
 }
 
 /// The whole application router. `cancel` stops rmcp's streams; cancel it
@@ -66,6 +67,7 @@ pub fn router(settings: &Settings, state: Arc<AppState>, cancel: CancellationTok
     let layer_state = McpLayerState {
         app: state,
         max_body_bytes: settings.max_body_bytes,
+        keep_alive: settings.sse_keep_alive,
     };
     Router::new()
         .route_service("/mcp", mcp)
@@ -101,6 +103,7 @@ async fn mcp_layer(State(state): State<McpLayerState>, request: Request, next: N
             .into_response();
     }
     let mut body_copy = None;
+    let mut is_tool_call = false;
     let request = if method == Method::POST {
         let (parts, body) = request.into_parts();
         let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
@@ -120,19 +123,91 @@ async fn mcp_layer(State(state): State<McpLayerState>, request: Request, next: N
         if contains(&bytes, b"notifications/cancelled") {
             cancel_named_call(&state.app, session_of(&parts.headers), &bytes);
         }
+        is_tool_call = contains(&bytes, b"tools/call");
         body_copy = Some(bytes.clone());
         Request::from_parts(parts, Body::from(bytes))
     } else {
         request
     };
 
-    let response = next.run(request).await;
-    let response = if response.status().is_client_error() || response.status().is_server_error() {
-        as_jsonrpc_error(response, body_copy.as_deref()).await
+    let inner = async move {
+        let response = next.run(request).await;
+        if response.status().is_client_error() || response.status().is_server_error() {
+            as_jsonrpc_error(response, body_copy.as_deref()).await
+        } else {
+            response
+        }
+    };
+    let response = if is_tool_call {
+        early_sse(Box::pin(inner), state.keep_alive).await
     } else {
-        response
+        inner.await
     };
     escape_response(response)
+}
+
+type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// Guarantees a tool call's SSE stream starts within `min(keep_alive, 1 s)`.
+///
+/// rmcp answers requests negotiated per request (protocol 2026-07-28) only
+/// once the handler emits its first message, because the HTTP status must be
+/// known first; a minute-long search would then send no byte at all and trip
+/// the client's read timeout. If the inner response is not ready in time,
+/// this sends `200 text/event-stream` headers and keep-alive comments until
+/// it is, then forwards its SSE events (a JSON body becomes one `data:` event).
+/// Validation errors come back in microseconds, so they keep their status.
+async fn early_sse(mut inner: ResponseFuture, keep_alive: Duration) -> Response {
+    let wait = keep_alive.min(Duration::from_secs(1));
+    tokio::select! {
+        response = &mut inner => return response,
+        () = tokio::time::sleep(wait) => {}
+    }
+    enum Phase {
+        Waiting(ResponseFuture, tokio::time::Interval),
+        Forwarding(axum::body::BodyDataStream),
+        Done,
+    }
+    let ticker = tokio::time::interval(keep_alive);
+    let stream = futures::stream::unfold(Phase::Waiting(inner, ticker), |phase| async move {
+        match phase {
+            Phase::Waiting(mut inner, mut ticker) => tokio::select! {
+                response = &mut inner => {
+                    let is_sse = response
+                        .headers()
+                        .get(header::CONTENT_TYPE)
+                        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+                    if is_sse {
+                        let body = response.into_body().into_data_stream();
+                        Some((Ok(Bytes::new()), Phase::Forwarding(body)))
+                    } else {
+                        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                            .await
+                            .unwrap_or_default();
+                        let mut event = b"data: ".to_vec();
+                        event.extend(bytes.iter().filter(|b| **b != b'\n' && **b != b'\r'));
+                        event.extend_from_slice(b"\n\n");
+                        Some((Ok(Bytes::from(event)), Phase::Done))
+                    }
+                }
+                _ = ticker.tick() => {
+                    Some((Ok(Bytes::from_static(b": keep-alive\n\n")), Phase::Waiting(inner, ticker)))
+                }
+            },
+            Phase::Forwarding(mut body) => {
+                let item = body.next().await?;
+                Some((item, Phase::Forwarding(body)))
+            }
+            Phase::Done => None,
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header("x-accel-buffering", "no")
+        .body(Body::from_stream(stream))
+        .expect("valid response")
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

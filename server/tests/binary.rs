@@ -419,3 +419,82 @@ async fn upstream_failures_are_tool_errors_and_logged_once_per_call_without_the_
     );
     assert_eq!(calls.last().unwrap()["tool"], "greet_user");
 }
+
+/// A tools/call in the per-request (2026-07-28) protocol style, which rmcp
+/// answers only once the handler's first message exists.
+fn modern_call(url: &str, id: u64, query: &str) -> reqwest::RequestBuilder {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+    "name": "web_search", "arguments": {"query": query},
+    "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"}
+    }}});
+    client()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "web_search")
+        .header("x-amzn-bedrock-agentcore-runtime-session-id", "s-1")
+        .body(body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_request_protocol_calls_also_stream_keep_alives_from_the_start() {
+    let upstream = MockUpstream::start().await;
+    let server = ServerProcess::start(
+        Some(&upstream.base_url()),
+        &[("OPENAI_API_KEY", TEST_KEY), ("SSE_KEEP_ALIVE_SECS", "1")],
+    );
+    let started = Instant::now();
+    let mut response = modern_call(&server.url(), 3, "q [slow=3500]")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "headers after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = String::new();
+    let mut last = Instant::now();
+    let mut longest_gap = Duration::ZERO;
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        longest_gap = longest_gap.max(last.elapsed());
+        last = Instant::now();
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(
+        longest_gap < Duration::from_millis(1600),
+        "silent for {longest_gap:?}: {body}"
+    );
+    assert!(
+        body.lines().filter(|l| l.starts_with(':')).count() >= 2,
+        "{body}"
+    );
+    let result = final_result(body.as_bytes());
+    assert_eq!(result["id"], 3);
+    assert_eq!(result["result"]["isError"], false, "{result}");
+
+    // A fast call keeps the plain path, and a disconnect still aborts upstream.
+    let (status, _, _) = post_raw(
+        &server.url(),
+        &call_body(4, "greet_user", json!({"name": "A"}), None),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let response = modern_call(&server.url(), 5, "q [slow=20000]")
+        .send()
+        .await
+        .unwrap();
+    assert!(eventually(Duration::from_secs(5), || upstream.log.request_count() == 2).await);
+    drop(response);
+    assert!(
+        eventually(Duration::from_secs(5), || upstream.log.aborted() == 1).await,
+        "upstream not aborted"
+    );
+}
