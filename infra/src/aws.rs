@@ -18,10 +18,18 @@ pub struct Connection {
     pub profile: Option<String>,
 }
 
+/// How independent reads are issued. Sequential exists to measure what concurrency buys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    Concurrent,
+    Sequential,
+}
+
 /// The clients every command shares.
 #[derive(Clone)]
 pub struct Aws {
     pub region: String,
+    pub reads: Reads,
     pub iam: aws_sdk_iam::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub sts: aws_sdk_sts::Client,
@@ -44,6 +52,11 @@ impl Aws {
             loader = loader.region(aws_config::Region::new(region));
         }
         let config = loader.load().await;
+        Aws::from_config(&config)
+    }
+
+    /// Clients for an already loaded configuration, which must name a region.
+    pub fn from_config(config: &aws_config::SdkConfig) -> anyhow::Result<Aws> {
         let Some(region) = config.region().map(|r| r.as_ref().to_owned()) else {
             anyhow::bail!(
                 "no AWS region: pass --region, set `region` in [stack], or set AWS_REGION / a profile region"
@@ -51,10 +64,40 @@ impl Aws {
         };
         Ok(Aws {
             region,
-            iam: aws_sdk_iam::Client::new(&config),
-            cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
+            reads: Reads::Concurrent,
+            iam: aws_sdk_iam::Client::new(config),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
         })
+    }
+
+    /// Run independent reads: all at once, or one after another.
+    pub async fn all<T, F>(&self, reads: impl IntoIterator<Item = F>) -> Result<Vec<T>, AwsError>
+    where
+        F: Future<Output = Result<T, AwsError>>,
+    {
+        match self.reads {
+            Reads::Concurrent => futures::future::try_join_all(reads).await,
+            Reads::Sequential => {
+                let mut out = Vec::new();
+                for read in reads {
+                    out.push(read.await?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Run two independent reads.
+    pub async fn both<A, B>(
+        &self,
+        a: impl Future<Output = Result<A, AwsError>>,
+        b: impl Future<Output = Result<B, AwsError>>,
+    ) -> Result<(A, B), AwsError> {
+        match self.reads {
+            Reads::Concurrent => futures::future::try_join(a, b).await,
+            Reads::Sequential => Ok((a.await?, b.await?)),
+        }
     }
 }
 

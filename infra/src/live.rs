@@ -5,8 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::try_join_all;
-
 use crate::aws::{Aws, AwsError, partition_of};
 use crate::policy::Vars;
 use crate::resources::cognito_client::LiveClient;
@@ -59,7 +57,9 @@ pub async fn read(aws: &Aws, stack: &Stack) -> Result<Live, AwsError> {
             None => Ok(Lookup::Missing),
         }
     };
-    let (identity, cognito, role) = tokio::try_join!(identity, read_cognito(aws, stack), role)?;
+    let (identity, (cognito, role)) = aws
+        .both(identity, aws.both(read_cognito(aws, stack), role))
+        .await?;
     let arn = identity.arn().unwrap_or_default();
     Ok(Live {
         region: aws.region.clone(),
@@ -98,13 +98,13 @@ async fn read_cognito(aws: &Aws, stack: &Stack) -> Result<Cognito, AwsError> {
             None => Ok(Lookup::Missing),
         }
     };
-    let statuses = try_join_all(
+    let statuses = aws.all(
         stack
             .users
             .iter()
             .map(|u| cognito_user::read(aws, &pool_id, u)),
     );
-    let (client, statuses) = tokio::try_join!(client, statuses)?;
+    let (client, statuses) = aws.both(client, statuses).await?;
 
     let desired_client_verifies = stack.client.as_ref().is_some_and(|c| {
         c.explicit_auth_flows.iter().any(|f| {
@@ -114,29 +114,30 @@ async fn read_cognito(aws: &Aws, stack: &Stack) -> Result<Cognito, AwsError> {
             )
         })
     });
-    let checks = try_join_all(stack.users.iter().zip(&statuses).map(|(spec, status)| {
-        let client = client.found();
-        let pool_id = &pool_id;
-        async move {
-            let Some(status) = status else {
-                return Ok(None);
-            };
-            let password = cognito_user::check_password(
-                aws,
-                pool_id,
-                client,
-                desired_client_verifies,
-                spec,
-                status,
-            )
-            .await?;
-            Ok::<_, AwsError>(Some(LiveUser {
-                status: status.clone(),
-                password,
-            }))
-        }
-    }))
-    .await?;
+    let checks = aws
+        .all(stack.users.iter().zip(&statuses).map(|(spec, status)| {
+            let client = client.found();
+            let pool_id = &pool_id;
+            async move {
+                let Some(status) = status else {
+                    return Ok(None);
+                };
+                let password = cognito_user::check_password(
+                    aws,
+                    pool_id,
+                    client,
+                    desired_client_verifies,
+                    spec,
+                    status,
+                )
+                .await?;
+                Ok::<_, AwsError>(Some(LiveUser {
+                    status: status.clone(),
+                    password,
+                }))
+            }
+        }))
+        .await?;
     out.users = stack
         .users
         .iter()

@@ -284,3 +284,274 @@ pub fn plan(stack: &Stack, live: &Live) -> Plan {
         summary,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use aws_sdk_cognitoidentityprovider::types::{UserPoolClientType, UserPoolType};
+    use serde_json::json;
+
+    use super::*;
+    use crate::resources::Lookup;
+    use crate::resources::cognito_client::LiveClient;
+    use crate::resources::cognito_pool::LivePool;
+    use crate::resources::cognito_user::{LiveUser, PasswordCheck};
+    use crate::resources::iam_role::LiveRole;
+    use crate::stack::PasswordPolicy;
+
+    const STACK: &str = r#"
+[stack]
+name = "demo"
+[cognito.user_pool]
+name = "Pool"
+password_policy = { minimum_length = 10 }
+[cognito.client]
+name = "Client"
+explicit_auth_flows = ["ALLOW_USER_PASSWORD_AUTH"]
+[[cognito.users]]
+username = "alice"
+password = { env = "PW" }
+[iam.role]
+name = "role"
+[iam.role.policies.Logs]
+document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": "arn:aws:logs:${region}:${account_id}:*"}]}'
+"#;
+
+    fn stack(text: &str) -> Stack {
+        Stack::parse(Path::new("stack.toml"), text, &|_| {
+            Some("Password-123".to_owned())
+        })
+        .unwrap()
+    }
+
+    fn empty() -> Live {
+        Live {
+            region: "us-west-2".into(),
+            account_id: "111122223333".into(),
+            partition: "aws".into(),
+            user_pool: Lookup::Missing,
+            client: Lookup::Missing,
+            users: BTreeMap::from([("alice".to_owned(), None)]),
+            role: Lookup::Missing,
+        }
+    }
+
+    fn tags(stack: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("infra:stack".to_owned(), stack.to_owned()),
+            ("infra:managed-by".to_owned(), "infra".to_owned()),
+        ])
+    }
+
+    /// Live state exactly as the stack declares it, with AWS's own formatting of documents.
+    fn converged() -> Live {
+        let mut live = empty();
+        live.user_pool = Lookup::Found(LivePool {
+            id: "us-west-2_abc".into(),
+            owned: true,
+            tags: tags("demo"),
+            password_policy: PasswordPolicy {
+                minimum_length: 10,
+                ..PasswordPolicy::default()
+            },
+            username_attributes: Vec::new(),
+            deletion_protection: false,
+            raw: UserPoolType::builder().build(),
+        });
+        live.client = Lookup::Found(LiveClient {
+            id: "client1".into(),
+            explicit_auth_flows: vec!["ALLOW_USER_PASSWORD_AUTH".into()],
+            has_secret: false,
+            raw: UserPoolClientType::builder().build(),
+        });
+        live.users.insert(
+            "alice".into(),
+            Some(LiveUser {
+                status: "CONFIRMED".into(),
+                password: PasswordCheck::Matches,
+            }),
+        );
+        let trust = crate::policy::render(
+            crate::stack::DEFAULT_TRUST_POLICY,
+            &live.vars(&stack(STACK)),
+        );
+        live.role = Lookup::Found(LiveRole {
+            id: "AROA1".into(),
+            arn: "arn:aws:iam::111122223333:role/role".into(),
+            owned: true,
+            path: "/".into(),
+            description: None,
+            max_session_duration: 3600,
+            trust_policy: serde_json::from_str(&trust).unwrap(),
+            tags: tags("demo"),
+            // Reordered keys and a bare string where the stack has a one-element list.
+            policies: BTreeMap::from([(
+                "Logs".to_owned(),
+                json!({"Statement": [{"Resource": "arn:aws:logs:us-west-2:111122223333:*", "Action": "logs:PutLogEvents", "Effect": "Allow"}], "Version": "2012-10-17"}),
+            )]),
+        });
+        live
+    }
+
+    fn action_of<'a>(plan: &'a Plan, address: &str) -> Option<&'a ResourcePlan> {
+        plan.resources.iter().find(|r| r.address == address)
+    }
+
+    #[test]
+    fn from_nothing_everything_is_created_in_dependency_order() {
+        let plan = plan(&stack(STACK), &empty());
+        assert_eq!(
+            plan.summary,
+            Summary {
+                create: 5,
+                update: 0,
+                delete: 0
+            }
+        );
+        assert!(plan.blockers.is_empty());
+        let client = action_of(&plan, "cognito_user_pool_client.Client").unwrap();
+        assert!(
+            client
+                .changes
+                .iter()
+                .any(|c| c.field == "user_pool_id" && c.after == Shown::KnownAfterApply)
+        );
+        let levels: Vec<Vec<&str>> = crate::apply::levels(&plan)
+            .iter()
+            .map(|l| l.iter().map(|r| r.address.as_str()).collect())
+            .collect();
+        assert_eq!(
+            levels,
+            vec![
+                vec!["cognito_user_pool.Pool", "iam_role.role"],
+                vec!["cognito_user_pool_client.Client", "iam_role_policy.Logs"],
+                vec!["cognito_user.alice"],
+            ]
+        );
+    }
+
+    #[test]
+    fn converged_live_state_plans_nothing_even_when_aws_formats_documents_differently() {
+        let plan = plan(&stack(STACK), &converged());
+        let changed: Vec<_> = plan.changed().map(|r| (&r.address, &r.changes)).collect();
+        assert!(changed.is_empty(), "{changed:#?}");
+        assert!(plan.blockers.is_empty());
+    }
+
+    #[test]
+    fn drift_names_each_field_and_keeps_ids() {
+        let mut live = converged();
+        if let Lookup::Found(pool) = &mut live.user_pool {
+            pool.password_policy.minimum_length = 6;
+        }
+        if let Lookup::Found(role) = &mut live.role {
+            role.policies.insert(
+                "Logs".into(),
+                json!({"Version": "2012-10-17", "Statement": []}),
+            );
+            role.policies.insert(
+                "Extra".into(),
+                json!({"Version": "2012-10-17", "Statement": []}),
+            );
+        }
+        if let Some(Some(user)) = live.users.get_mut("alice") {
+            user.password =
+                PasswordCheck::MustSet("the declared password does not authenticate".into());
+        }
+        let plan = plan(&stack(STACK), &live);
+        assert_eq!(
+            plan.summary,
+            Summary {
+                create: 0,
+                update: 3,
+                delete: 1
+            }
+        );
+        let pool = action_of(&plan, "cognito_user_pool.Pool").unwrap();
+        assert_eq!(pool.id.as_deref(), Some("us-west-2_abc"));
+        assert_eq!(pool.changes.len(), 1);
+        assert_eq!(pool.changes[0].field, "password_policy.minimum_length");
+        assert_eq!(pool.changes[0].before, Shown::Value(json!(6)));
+        let user = action_of(&plan, "cognito_user.alice").unwrap();
+        assert_eq!(user.changes[0].after, Shown::Sensitive);
+        assert_eq!(
+            action_of(&plan, "iam_role_policy.Extra").unwrap().action,
+            Action::Delete
+        );
+    }
+
+    #[test]
+    fn a_foreign_pool_blocks_it_and_its_dependents() {
+        let mut live = converged();
+        if let Lookup::Found(pool) = &mut live.user_pool {
+            pool.owned = false;
+            pool.tags.clear();
+        }
+        let plan = plan(&stack(STACK), &live);
+        assert_eq!(plan.blockers.len(), 1);
+        assert_eq!(plan.blockers[0].address, "cognito_user_pool.Pool");
+        assert!(
+            plan.blockers[0]
+                .message
+                .contains("not tagged infra:stack=demo")
+        );
+        assert!(action_of(&plan, "cognito_user_pool_client.Client").is_none());
+        assert!(action_of(&plan, "cognito_user.alice").is_none());
+        assert!(action_of(&plan, "iam_role.role").is_some());
+    }
+
+    #[test]
+    fn adopting_a_foreign_pool_only_adds_the_stack_tags() {
+        let mut live = converged();
+        if let Lookup::Found(pool) = &mut live.user_pool {
+            pool.owned = false;
+            pool.tags = BTreeMap::from([("team".to_owned(), "search".to_owned())]);
+        }
+        let text = STACK.replace("name = \"Pool\"", "name = \"Pool\"\nadopt = true");
+        let plan = plan(&stack(&text), &live);
+        assert!(plan.blockers.is_empty());
+        let pool = action_of(&plan, "cognito_user_pool.Pool").unwrap();
+        assert_eq!(pool.action, Action::Update);
+        assert_eq!(pool.reason, "adopting: tags it for this stack");
+        assert_eq!(pool.changes.len(), 1);
+        assert_eq!(pool.changes[0].field, "tags");
+    }
+
+    #[test]
+    fn fields_aws_cannot_change_in_place_are_blockers() {
+        let mut live = converged();
+        if let Lookup::Found(role) = &mut live.role {
+            role.path = "/service/".into();
+        }
+        if let Lookup::Found(client) = &mut live.client {
+            client.has_secret = true;
+        }
+        let plan = plan(&stack(STACK), &live);
+        let fields: Vec<_> = plan
+            .blockers
+            .iter()
+            .map(|b| (b.address.as_str(), b.field.as_deref()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("cognito_user_pool_client.Client", Some("generate_secret")),
+                ("iam_role.role", Some("path"))
+            ]
+        );
+    }
+
+    #[test]
+    fn two_owned_pools_are_never_guessed_between() {
+        let mut live = empty();
+        live.user_pool = Lookup::Many {
+            ids: vec!["p1".into(), "p2".into()],
+            owned: true,
+        };
+        let plan = plan(&stack(STACK), &live);
+        assert_eq!(plan.blockers.len(), 1);
+        assert!(plan.blockers[0].message.contains("p1, p2"));
+    }
+}

@@ -1,7 +1,6 @@
 //! `cognito_user_pool_client`: found by name inside the stack's pool.
 
 use aws_sdk_cognitoidentityprovider::types::{ExplicitAuthFlowsType, UserPoolClientType};
-use futures::future::try_join_all;
 
 use super::Lookup;
 use super::cognito_pool::{self, default_reason};
@@ -58,11 +57,7 @@ pub async fn read(
             let client = describe(aws, &addr, pool_id, &ids[0]).await?;
             Ok(Lookup::Found(client))
         }
-        _ => {
-            // Describe them anyway so the error can list real ids; never pick one.
-            try_join_all(ids.iter().map(|id| describe(aws, &addr, pool_id, id))).await?;
-            Ok(Lookup::Many { ids, owned: true })
-        }
+        _ => Ok(Lookup::Many { ids, owned: true }),
     }
 }
 

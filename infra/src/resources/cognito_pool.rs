@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use aws_sdk_cognitoidentityprovider::types::{
     PasswordPolicyType, UserPoolPolicyType, UserPoolType, UsernameAttributeType,
 };
-use futures::future::try_join_all;
 
 use super::{Lookup, foreign_message, owned_by, tag_changes};
 use crate::apply::ApplyContext;
@@ -52,7 +51,9 @@ pub async fn read(
                 .filter_map(|p| p.id().map(str::to_owned)),
         );
     }
-    let pools = try_join_all(ids.iter().map(|id| describe(aws, &addr, id, stack))).await?;
+    let pools = aws
+        .all(ids.iter().map(|id| describe(aws, &addr, id, stack)))
+        .await?;
     let (owned, foreign): (Vec<LivePool>, Vec<LivePool>) = pools.into_iter().partition(|p| p.owned);
     Ok(choose(owned, foreign))
 }

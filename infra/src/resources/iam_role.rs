@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_iam::types::Tag;
-use futures::future::try_join_all;
 use serde_json::Value;
 
 use super::cognito_pool::default_reason;
@@ -65,21 +64,22 @@ pub async fn read(aws: &Aws, spec: &RoleSpec, stack: &str) -> Result<Lookup<Live
         let page = page.map_err(|e| AwsError::new(&addr, "ListRolePolicies", e))?;
         names.extend(page.policy_names().iter().cloned());
     }
-    let documents = try_join_all(names.iter().map(|name| {
-        let addr = &addr;
-        async move {
-            let out = aws
-                .iam
-                .get_role_policy()
-                .role_name(&spec.name)
-                .policy_name(name)
-                .send()
-                .await
-                .map_err(|e| AwsError::new(addr, "GetRolePolicy", e))?;
-            decode(addr, out.policy_document())
-        }
-    }))
-    .await?;
+    let documents = aws
+        .all(names.iter().map(|name| {
+            let addr = &addr;
+            async move {
+                let out = aws
+                    .iam
+                    .get_role_policy()
+                    .role_name(&spec.name)
+                    .policy_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(addr, "GetRolePolicy", e))?;
+                decode(addr, out.policy_document())
+            }
+        }))
+        .await?;
 
     Ok(Lookup::Found(LiveRole {
         id: role.role_id().to_owned(),
