@@ -20,6 +20,11 @@ tools="$root/.tools"
 python="${PYTHON:-python3}"
 mkdir -p "$tools"
 
+if ! "$python" -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    printf 'server-tools: %s must be Python >= 3.10 with the venv module (Debian: apt-get install python3-venv); set PYTHON to another interpreter\n' "$python" >&2
+    exit 1
+fi
+
 log() { printf 'server-tools: %s\n' "$*" >&2; }
 
 # install_venv DIR PACKAGE...

@@ -12,6 +12,7 @@ pub mod tools;
 
 use std::{future::Future, sync::Arc};
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -45,6 +46,13 @@ pub async fn serve(
     let mcp_cancel = CancellationToken::new();
     let app = tools_router(&settings, state.clone(), mcp_cancel.clone());
     let stop_accepting = CancellationToken::new();
+    // SSE responses go out as several small writes: without TCP_NODELAY,
+    // Nagle's algorithm and delayed ACKs add ~40 ms to every call.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
         .into_future();

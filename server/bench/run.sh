@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Benchmark of the release server against the mock Responses API.
+#
+#   server/bench/run.sh [DURATION_SECS]      (default 10)
+#
+# Needs wrk (Debian: apt-get install wrk), taskset and python3. The server is
+# pinned to CPU 0; wrk and the mock upstream share CPU 1. Prints one line
+# per measurement. Not part of the test command.
+set -euo pipefail
+
+duration="${1:-10}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bench="$root/server/bench"
+target="${CARGO_TARGET_DIR:-$root/target}"
+export CARGO_TARGET_DIR="$target"
+cargo build -q -p server --release --bin server --example mock_upstream
+server_bin="$target/release/server"
+mock_bin="$target/release/examples/mock_upstream"
+port=18766
+url="http://127.0.0.1:$port/mcp"
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+start_mock() { # delay_ms port
+    MOCK_DELAY_MS="$1" MOCK_ADDR="127.0.0.1:$2" taskset -c 1 "$mock_bin" 2>/dev/null &
+    pids+=($!)
+    sleep 0.3
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+start_mock 0 9100
+start_mock 100 9101
+
+echo "## binary: $(stat -c %s "$server_bin") bytes"
+echo "## cold start and idle RSS (20 starts)"
+python3 "$bench/coldstart.py" "$server_bin" "http://127.0.0.1:9100/v1" 20
+
+run_wrk() { # label script connections
+    local out
+    out="$(taskset -c 1 wrk -t1 -c"$3" -d"${duration}s" --latency -s "$bench/$2" "$url")"
+    local rps p50 p99 errors
+    rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+    p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
+    p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+    errors="$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)"
+    printf '%-28s c=%-3s %10s req/s  p50 %-9s p99 %-9s %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$errors"
+}
+
+for upstream in 0 100; do
+    RUST_LOG=warn HOST=127.0.0.1 PORT=$port OPENAI_API_KEY=sk-bench \
+        OPENAI_BASE_URL="http://127.0.0.1:$((9100 + upstream / 100))/v1" \
+        taskset -c 0 "$server_bin" 2>/dev/null &
+    server_pid=$!
+    pids+=("$server_pid")
+    sleep 0.3
+    echo "## upstream delay ${upstream} ms; idle RSS $(rss_kb "$server_pid") kB"
+    for c in 1 8 64; do
+        if [[ $upstream == 0 ]]; then run_wrk "tools/list" tools_list.lua "$c"; fi
+        run_wrk "web_search (${upstream} ms upstream)" web_search.lua "$c"
+    done
+    echo "## RSS after load: $(rss_kb "$server_pid") kB"
+    kill "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+done
