@@ -30,6 +30,9 @@ start_mock() { # delay_ms port
 }
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# CPU time (user + system) of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks_per_sec="$(getconf CLK_TCK)"
 
 start_mock 0 9100
 start_mock 100 9101
@@ -38,15 +41,19 @@ echo "## binary: $(stat -c %s "$server_bin") bytes"
 echo "## cold start and idle RSS (20 starts)"
 python3 "$bench/coldstart.py" "$server_bin" "http://127.0.0.1:9100/v1" 20
 
-run_wrk() { # label script connections
-    local out
-    out="$(taskset -c 1 wrk -t1 -c"$3" -d"${duration}s" --latency -s "$bench/$2" "$url")"
-    local rps p50 p99 errors
+run_wrk() { # label script connections [url]
+    local out before after
+    before="$(cpu_ticks "$server_pid")"
+    out="$(taskset -c 1 wrk -t1 -c"$3" -d"${duration}s" --latency -s "$bench/$2" "${4:-$url}")"
+    after="$(cpu_ticks "$server_pid")"
+    local rps p50 p99 errors requests cpu
     rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
     p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
     p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+    requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+    cpu="$(awk -v t=$((after - before)) -v hz="$ticks_per_sec" -v n="$requests" 'BEGIN {printf "%.3f", t * 1000 / hz / n}')"
     errors="$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)"
-    printf '%-28s c=%-3s %10s req/s  p50 %-9s p99 %-9s %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$errors"
+    printf '%-28s c=%-3s %10s req/s  p50 %-9s p99 %-9s server CPU %s ms/req %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$cpu" "$errors"
 }
 
 for upstream in 0 100; do
@@ -61,6 +68,9 @@ for upstream in 0 100; do
         if [[ $upstream == 0 ]]; then run_wrk "tools/list" tools_list.lua "$c"; fi
         run_wrk "web_search (${upstream} ms upstream)" web_search.lua "$c"
     done
+    if [[ $upstream == 100 ]]; then
+        run_wrk "upstream alone (baseline)" upstream.lua 64 "http://127.0.0.1:9101/v1/responses"
+    fi
     echo "## RSS after load: $(rss_kb "$server_pid") kB"
     kill "$server_pid"
     wait "$server_pid" 2>/dev/null || true
