@@ -380,3 +380,48 @@ impl ServerHandler for WebSearchServer {
             )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancellation_matches_session_and_id() {
+        let registry = InFlight::default();
+        let a = CancellationToken::new();
+        let b = CancellationToken::new();
+        let id = RequestId::Number(1);
+        let _ga = registry.register(Some("s-a".into()), &id, a.clone());
+        let gb = registry.register(Some("s-b".into()), &id, b.clone());
+        assert_eq!(
+            registry.cancel(Some("s-a".into()), &RequestId::Number(2)),
+            0
+        );
+        assert_eq!(registry.cancel(Some("s-a".into()), &id), 1);
+        assert!(a.is_cancelled() && !b.is_cancelled());
+        drop(gb);
+        assert_eq!(
+            registry.cancel(Some("s-b".into()), &id),
+            0,
+            "finished calls are gone"
+        );
+        assert_eq!(registry.len(), 1);
+    }
+
+    #[test]
+    fn without_session_only_an_unambiguous_call_is_cancelled() {
+        let registry = InFlight::default();
+        let id = RequestId::String("abc".into());
+        let first = CancellationToken::new();
+        let g1 = registry.register(None, &id, first.clone());
+        let second = CancellationToken::new();
+        let g2 = registry.register(None, &id, second.clone());
+        assert_eq!(registry.cancel(None, &id), 0, "two clients use the same id");
+        assert!(!first.is_cancelled() && !second.is_cancelled());
+        drop(g2);
+        assert_eq!(registry.cancel(None, &id), 1);
+        assert!(first.is_cancelled());
+        drop(g1);
+        assert!(registry.is_empty());
+    }
+}

@@ -498,3 +498,39 @@ async fn per_request_protocol_calls_also_stream_keep_alives_from_the_start() {
         "upstream not aborted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn searches_run_concurrently() {
+    let upstream = MockUpstream::start().await;
+    let server = ServerProcess::start(Some(&upstream.base_url()), &[("OPENAI_API_KEY", TEST_KEY)]);
+    let started = Instant::now();
+    let calls: Vec<_> = (0..16)
+        .map(|i| {
+            let url = server.url();
+            tokio::spawn(async move {
+                post_raw(
+                    &url,
+                    &call_body(
+                        i,
+                        "web_search",
+                        json!({"query": format!("q{i} [slow=1000]")}),
+                        None,
+                    ),
+                )
+                .await
+            })
+        })
+        .collect();
+    for call in calls {
+        let (status, _, body) = call.await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(final_result(&body)["result"]["isError"], false);
+    }
+    // One at a time would take 16 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(upstream.log.completed(), 16);
+}
