@@ -142,7 +142,7 @@ async fn run(
             r.action.past(),
             started.elapsed().as_secs_f64()
         )),
-        Err(e) => progress.line(&format!("{}: failed: {e}", r.address)),
+        Err(e) => progress.line(&format!("{}: {} failed", r.address, e.operation)),
     }
     result
 }

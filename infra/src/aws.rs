@@ -9,7 +9,6 @@ use std::fmt;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_sdk_iam::error::ProvideErrorMetadata;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 /// How the caller chose to reach AWS: the command-line overrides; everything else is the chain.
 #[derive(Debug, Clone, Default)]
@@ -130,7 +129,7 @@ impl AwsError {
         let code = err.code().map(str::to_owned);
         let message = match (&code, err.message()) {
             (Some(_), Some(message)) => message.to_owned(),
-            _ => DisplayErrorContext(&err).to_string(),
+            _ => error_chain(&err),
         };
         AwsError {
             resource: resource.to_owned(),
@@ -143,6 +142,21 @@ impl AwsError {
     pub fn code_is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
+}
+
+/// An error and its sources, joined by ": ", each message once (the SDK nests many layers that
+/// repeat each other). Unlike `DisplayErrorContext`, no `Debug` dump at the end.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// `Ok(None)` for the service's "not found" error, so callers never match on error codes twice.

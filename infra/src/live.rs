@@ -49,7 +49,7 @@ pub async fn read(aws: &Aws, stack: &Stack) -> Result<Live, AwsError> {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| AwsError::new("stack", "sts:GetCallerIdentity", e))
+            .map_err(|e| AwsError::new("aws account", "sts:GetCallerIdentity", e))
     };
     let role = async {
         match &stack.role {

@@ -570,3 +570,50 @@ async fn json_plan_is_machine_readable_and_hides_the_password() {
         serde_json::json!(["cognito_user_pool.MCPServerPool"])
     );
 }
+
+#[tokio::test]
+async fn a_failed_apply_names_resource_call_and_aws_message_and_a_rerun_converges() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let broken = Project::from_repo(|s| {
+        s.replacen(
+            "\"Sid\": \"ECRTokenAccess\",\n      \"Effect\": \"Allow\"",
+            "\"Sid\": \"ECRTokenAccess\",\n      \"Effect\": \"Maybe\"",
+            1,
+        )
+    });
+    let run = broken.infra(&moto, &["apply", "--yes"]).expect(1);
+    assert!(
+        run.stderr.contains(
+            "iam_role_policy.AgentCoreRuntime: PutRolePolicy failed: MalformedPolicyDocument:"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("run apply again"), "{}", run.stderr);
+    // What came before the failure stays; the user was never reached (it is in a later level).
+    let pool_id = aws.pool_ids(POOL).await.remove(0);
+    let role_id = aws
+        .iam
+        .get_role()
+        .role_name(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .role_id()
+        .to_owned();
+
+    let fixed = Project::from_repo(|s| s);
+    let run = fixed.infra(&moto, &["apply", "--yes"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("Resources: 2 created, 0 updated, 0 deleted."),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(aws.pool_ids(POOL).await, vec![pool_id]);
+    let role = aws.iam.get_role().role_name(ROLE).send().await.unwrap();
+    assert_eq!(role.role().unwrap().role_id(), role_id);
+}
