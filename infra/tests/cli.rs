@@ -206,3 +206,45 @@ async fn snapshot_of_the_plan_from_empty_and_of_a_drift_plan() {
     ];
     assert_snapshot("plan_drift", &redact(&drift.stdout, &ids));
 }
+
+#[test]
+fn on_a_terminal_apply_asks_first_and_only_yes_applies() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+
+    moto.start_recording();
+    let run = project
+        .infra_on_terminal(&moto, "apply", "no\n", &[])
+        .expect(1);
+    assert!(
+        run.stdout
+            .contains("Do you want to perform these actions? Only 'yes' will be accepted:"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Apply cancelled; nothing was changed."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("\x1b[32m+\x1b[0m"),
+        "a terminal gets colour:\n{}",
+        run.stdout
+    );
+    assert_eq!(moto.writes(), Vec::<String>::new());
+
+    let run = project
+        .infra_on_terminal(&moto, "apply", "yes\n", &[("NO_COLOR", "1")])
+        .expect(0);
+    assert!(
+        run.stdout.contains("Apply complete! Resources: 5 created"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains('\x1b'),
+        "NO_COLOR is honoured on a terminal:\n{}",
+        run.stdout
+    );
+}

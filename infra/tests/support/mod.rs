@@ -186,9 +186,52 @@ impl Project {
     }
 
     pub fn infra_env(&self, moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_infra"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
+        let mut cmd = self.command(moto, Command::new(env!("CARGO_BIN_EXE_infra")));
+        cmd.args(args).stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let run = Run::of(cmd);
+        for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+            assert!(
+                !text.contains('\x1b'),
+                "colour codes in a pipe ({name}):\n{text}"
+            );
+        }
+        run
+    }
+
+    /// Run `infra ARGS` on a pseudo-terminal (util-linux `script`), typing `input`.
+    /// Everything the program prints, stdout and stderr, comes back in `stdout`.
+    pub fn infra_on_terminal(
+        &self,
+        moto: &Moto,
+        args: &str,
+        input: &str,
+        env: &[(&str, &str)],
+    ) -> Run {
+        let mut script = Command::new("script");
+        script.args([
+            "--quiet",
+            "--return",
+            "--command",
+            &format!("{} {args}", env!("CARGO_BIN_EXE_infra")),
+            "/dev/null",
+        ]);
+        let mut cmd = self.command(moto, script);
+        cmd.env("COGNITO_PASSWORD", PASSWORD).env("TERM", "xterm");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let input_file = self.dir.path().join("typed-input");
+        std::fs::write(&input_file, input).unwrap();
+        cmd.stdin(std::fs::File::open(input_file).unwrap());
+        Run::of(cmd)
+    }
+
+    /// A command with the environment of a user pointed at the emulator, and nothing else.
+    fn command(&self, moto: &Moto, mut cmd: Command) -> Command {
+        cmd.current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
@@ -200,28 +243,8 @@ impl Project {
                 "AWS_SHARED_CREDENTIALS_FILE",
                 self.dir.path().join("no-aws-credentials"),
             )
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("run infra");
-        let run = Run {
-            code: out.status.code().expect("infra exits normally"),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        };
-        for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
-            assert!(
-                !text.contains(PASSWORD),
-                "the password leaked into {name}:\n{text}"
-            );
-            assert!(
-                !text.contains('\x1b'),
-                "colour codes in a pipe ({name}):\n{text}"
-            );
-        }
-        run
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        cmd
     }
 }
 
@@ -233,6 +256,23 @@ pub struct Run {
 }
 
 impl Run {
+    /// Run to completion; the password must not appear in anything it printed.
+    fn of(mut cmd: Command) -> Run {
+        let out = cmd.output().expect("run infra");
+        let run = Run {
+            code: out.status.code().expect("infra exits normally"),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+            assert!(
+                !text.contains(PASSWORD),
+                "the password leaked into {name}:\n{text}"
+            );
+        }
+        run
+    }
+
     #[track_caller]
     pub fn expect(self, code: i32) -> Run {
         assert_eq!(
