@@ -221,8 +221,19 @@ async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> u8 {
         applied.deleted
     );
 
-    // Prove it: read everything again; the new plan must be empty.
-    match read_and_plan(cli, stack).await {
+    // Prove it: read everything again; the new plan must be empty. IAM and Cognito are
+    // eventually consistent, so a fresh write may take a moment to show: retry briefly.
+    let mut verified = read_and_plan(cli, stack).await;
+    for delay in [1, 2, 4] {
+        match &verified {
+            Ok((_, _, after)) if after.has_changes() || !after.blockers.is_empty() => {
+                tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+                verified = read_and_plan(cli, stack).await;
+            }
+            _ => break,
+        }
+    }
+    match verified {
         Ok((_, _, after)) if !after.has_changes() && after.blockers.is_empty() => {
             println!("Verified: live AWS matches the stack.");
             EXIT_OK

@@ -82,7 +82,8 @@ async fn read_cognito(aws: &Aws, stack: &Stack) -> Result<Cognito, AwsError> {
         return Ok(out);
     };
     out.user_pool = cognito_pool::read(aws, pool_spec, &stack.name).await?;
-    let Some(pool) = out.user_pool.found() else {
+    // A pool that is not the stack's (and not being adopted) is not looked into: plan refuses it.
+    let Some(pool) = out.user_pool.found().filter(|p| p.owned || pool_spec.adopt) else {
         out.users = stack
             .users
             .iter()
@@ -132,7 +133,7 @@ async fn read_cognito(aws: &Aws, stack: &Stack) -> Result<Cognito, AwsError> {
                 )
                 .await?;
                 Ok::<_, AwsError>(Some(LiveUser {
-                    status: status.clone(),
+                    status: status.0.clone(),
                     password,
                 }))
             }

@@ -309,7 +309,7 @@ name = "Pool"
 password_policy = { minimum_length = 10 }
 [cognito.client]
 name = "Client"
-explicit_auth_flows = ["ALLOW_USER_PASSWORD_AUTH"]
+explicit_auth_flows = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
 [[cognito.users]]
 username = "alice"
 password = { env = "PW" }
@@ -362,7 +362,10 @@ document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action"
         });
         live.client = Lookup::Found(LiveClient {
             id: "client1".into(),
-            explicit_auth_flows: vec!["ALLOW_USER_PASSWORD_AUTH".into()],
+            explicit_auth_flows: vec![
+                "ALLOW_REFRESH_TOKEN_AUTH".into(),
+                "ALLOW_USER_PASSWORD_AUTH".into(),
+            ],
             has_secret: false,
             raw: UserPoolClientType::builder().build(),
         });

@@ -51,10 +51,12 @@ pub fn placeholders(text: &str) -> Result<Vec<&str>, String> {
     Ok(found)
 }
 
-/// The names in `text` that are not known placeholders.
+/// The names in `text` that are not known placeholders. IAM's own policy variables, such as
+/// `${aws:username}` (they contain a `:`), pass through untouched.
 pub fn unknown_placeholders(text: &str) -> Result<Vec<String>, String> {
     Ok(placeholders(text)?
         .into_iter()
+        .filter(|name| !name.contains(':'))
         .filter(|name| !PLACEHOLDERS.iter().any(|(known, _)| known == name))
         .map(str::to_owned)
         .collect())
@@ -153,6 +155,9 @@ mod tests {
             vec!["acount_id"]
         );
         assert!(unknown_placeholders("arn:${region").is_err());
+        let iam_variable = "arn:aws:s3:::bucket/${aws:username}/*";
+        assert!(unknown_placeholders(iam_variable).unwrap().is_empty());
+        assert_eq!(render(iam_variable, &vars()), iam_variable);
         assert!(
             unknown_placeholders("no placeholders, $ alone is fine")
                 .unwrap()

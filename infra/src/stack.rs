@@ -76,8 +76,7 @@ struct RawPasswordPolicy {
 #[serde(deny_unknown_fields)]
 struct RawClient {
     name: Spanned<String>,
-    #[serde(default)]
-    explicit_auth_flows: Vec<AuthFlow>,
+    explicit_auth_flows: Spanned<Vec<AuthFlow>>,
     #[serde(default)]
     generate_secret: bool,
 }
@@ -309,7 +308,10 @@ impl Stack {
                 position: e.span().map(|span| line_col(text, span.start)),
                 field: String::new(),
                 message: humanize(e.message()),
-                snippet: e.span().and_then(|span| snippet(text, &span)),
+                snippet: e
+                    .span()
+                    .filter(|span| !may_hold_a_secret(text, span.start))
+                    .and_then(|span| snippet(text, &span)),
             }],
         })?;
         let mut v = Validator {
@@ -398,6 +400,26 @@ fn snippet(text: &str, span: &Range<usize>) -> Option<String> {
     ))
 }
 
+/// Whether the line at `offset` may hold a secret (a user's table, or a key naming one), so a
+/// syntax error there must not quote it.
+fn may_hold_a_secret(text: &str, offset: usize) -> bool {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let line = text[line_start..line_end].to_ascii_lowercase();
+    let table = before
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('['))
+        .unwrap_or("");
+    ["pass", "secret", "token", "key"]
+        .iter()
+        .any(|w| line.contains(w))
+        || table.contains("users")
+}
+
 /// Make serde's wording readable for people who write TOML, not Rust.
 fn humanize(message: &str) -> String {
     message
@@ -435,8 +457,10 @@ struct NameRule {
 
 const POOL_NAME: NameRule = NameRule {
     max: 128,
-    allowed: |c| c.is_alphanumeric() || c == '_' || c.is_whitespace() || "+=,.@-".contains(c),
-    described: "1-128 characters: letters, digits, spaces and _+=,.@-",
+    allowed: |c| {
+        c.is_ascii_alphanumeric() || c == '_' || c.is_ascii_whitespace() || "+=,.@-".contains(c)
+    },
+    described: "1-128 characters: ASCII letters, digits, spaces and _+=,.@-",
 };
 const CLIENT_NAME: NameRule = POOL_NAME;
 const ROLE_NAME: NameRule = NameRule {
@@ -664,7 +688,15 @@ impl Validator<'_> {
 
     fn client(&mut self, raw: RawClient) -> ClientSpec {
         let name = self.name(&raw.name, "cognito.client.name", &CLIENT_NAME);
-        let mut flows = raw.explicit_auth_flows;
+        let span = raw.explicit_auth_flows.span();
+        let mut flows = raw.explicit_auth_flows.into_inner();
+        if !flows.contains(&AuthFlow::AllowRefreshTokenAuth) {
+            self.error(
+                span,
+                "cognito.client.explicit_auth_flows",
+                "must include \"ALLOW_REFRESH_TOKEN_AUTH\" (Cognito requires it), plus the sign-in flows the client uses",
+            );
+        }
         flows.sort();
         flows.dedup();
         ClientSpec {
@@ -726,10 +758,10 @@ impl Validator<'_> {
         if value.chars().count() < policy.minimum_length as usize {
             missing.push(format!("at least {} characters", policy.minimum_length));
         }
-        if policy.require_uppercase && !value.chars().any(char::is_uppercase) {
+        if policy.require_uppercase && !value.chars().any(|c| c.is_ascii_uppercase()) {
             missing.push("an uppercase letter".to_owned());
         }
-        if policy.require_lowercase && !value.chars().any(char::is_lowercase) {
+        if policy.require_lowercase && !value.chars().any(|c| c.is_ascii_lowercase()) {
             missing.push("a lowercase letter".to_owned());
         }
         if policy.require_numbers && !value.chars().any(|c| c.is_ascii_digit()) {
@@ -770,11 +802,17 @@ impl Validator<'_> {
             }
             None => "/".to_owned(),
         };
-        let description = raw.description.map(|d| {
-            if d.get_ref().chars().count() > 1000 {
-                self.error(d.span(), "iam.role.description", "at most 1000 characters");
+        let description = raw.description.and_then(|d| {
+            let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}');
+            if d.get_ref().chars().count() > 1000 || !d.get_ref().chars().all(allowed) {
+                self.error(
+                    d.span(),
+                    "iam.role.description",
+                    "at most 1000 characters: printable ASCII, Latin-1 letters, tabs and newlines",
+                );
             }
-            d.into_inner()
+            // IAM stores an empty description as none at all.
+            Some(d.into_inner()).filter(|d| !d.is_empty())
         });
         let max_session_duration = raw.max_session_duration.map_or(3600, |d| {
             self.range(&d, "iam.role.max_session_duration", 3600, 43200)
@@ -994,6 +1032,43 @@ document = '''{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Ac
         assert!(errs[0].contains("${account_id}"));
         let errs = errors(&GOOD.replace("\"Resource\"", "Resource"));
         assert!(errs[0].contains("not valid JSON"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn a_client_without_refresh_token_auth_is_refused() {
+        let errs = errors(&GOOD.replace(", \"ALLOW_REFRESH_TOKEN_AUTH\"", ""));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains(
+                "cognito.client.explicit_auth_flows: must include \"ALLOW_REFRESH_TOKEN_AUTH\""
+            ),
+            "{}",
+            errs[0]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_on_a_password_line_do_not_quote_it() {
+        for bad in [
+            "password = \"Unterminated-S3cret",
+            "password = { env = \"X\", value = \"Inline-S3cret\" }",
+        ] {
+            let text = GOOD.replace("password = { env = \"COGNITO_PASSWORD\" }", bad);
+            let errs = errors(&text);
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert!(errs[0].starts_with("stack.toml:16:"), "{}", errs[0]);
+            assert!(!errs[0].contains("S3cret"), "{}", errs[0]);
+        }
+    }
+
+    #[test]
+    fn an_empty_role_description_is_no_description() {
+        let text = GOOD.replace(
+            "name = \"agentcore-web-search-mcp-role\"",
+            "name = \"agentcore-web-search-mcp-role\"\ndescription = \"\"",
+        );
+        let stack = Stack::parse(Path::new("stack.toml"), &text, &env_with_password).unwrap();
+        assert_eq!(stack.role.unwrap().description, None);
     }
 
     #[test]

@@ -414,6 +414,13 @@ async fn foreign_same_named_pool_and_role_are_not_touched_unless_adopted() {
         apply.stdout
     );
     assert_eq!(moto.writes(), Vec::<String>::new());
+    // Someone else's pool is not even looked into: no client listing, no sign-in attempts.
+    let looked_in: Vec<String> = moto
+        .operations()
+        .into_iter()
+        .filter(|op| ["ListUserPoolClients", "AdminGetUser", "InitiateAuth"].contains(&op.as_str()))
+        .collect();
+    assert_eq!(looked_in, Vec::<String>::new());
     assert_eq!(aws.pool_ids(POOL).await, vec![foreign_pool.clone()]);
 
     // Adopting, declared in the stack file: the same resources are tagged and reconciled in place.
@@ -616,4 +623,33 @@ async fn a_failed_apply_names_resource_call_and_aws_message_and_a_rerun_converge
     assert_eq!(aws.pool_ids(POOL).await, vec![pool_id]);
     let role = aws.iam.get_role().role_name(ROLE).send().await.unwrap();
     assert_eq!(role.role().unwrap().role_id(), role_id);
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_reported_and_its_password_left_alone() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let pool_id = aws.pool_ids(POOL).await.remove(0);
+    aws.cognito
+        .admin_disable_user()
+        .user_pool_id(&pool_id)
+        .username("testuser")
+        .send()
+        .await
+        .unwrap();
+
+    moto.start_recording();
+    let plan = project
+        .infra(&moto, &["plan", "--detailed-exitcode"])
+        .expect(0);
+    assert!(
+        plan.stdout
+            .contains("# note: password: the user is disabled"),
+        "{}",
+        plan.stdout
+    );
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    assert_eq!(moto.writes(), Vec::<String>::new());
 }

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_cognitoidentityprovider::types::{
-    PasswordPolicyType, UserPoolPolicyType, UserPoolType, UsernameAttributeType,
+    AdminCreateUserConfigType, PasswordPolicyType, UserPoolPolicyType, UserPoolType,
+    UsernameAttributeType,
 };
 
 use super::{Lookup, foreign_message, owned_by, tag_changes};
@@ -326,8 +327,13 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
             // UpdateUserPool resets every field it is not sent: send the desired values for what
             // the stack manages and carry over the live values for everything else.
             let live = &pool.raw;
+            let mut desired_password_policy = password_policy(&spec.password_policy);
+            desired_password_policy.password_history_size = live
+                .policies()
+                .and_then(|p| p.password_policy())
+                .and_then(|p| p.password_history_size());
             let policies = UserPoolPolicyType::builder()
-                .password_policy(password_policy(&spec.password_policy))
+                .password_policy(desired_password_policy)
                 .set_sign_in_policy(live.policies().and_then(|p| p.sign_in_policy()).cloned())
                 .build();
             let mut all_tags = pool.tags.clone();
@@ -359,16 +365,31 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
                 .set_device_configuration(live.device_configuration().cloned())
                 .set_email_configuration(live.email_configuration().cloned())
                 .set_sms_configuration(live.sms_configuration().cloned())
-                .set_admin_create_user_config(live.admin_create_user_config().cloned())
+                .set_admin_create_user_config(
+                    live.admin_create_user_config()
+                        .map(admin_create_user_config),
+                )
                 .set_user_pool_add_ons(live.user_pool_add_ons().cloned())
                 .set_account_recovery_setting(live.account_recovery_setting().cloned())
                 .set_user_pool_tier(live.user_pool_tier().cloned())
+                .set_key_configuration(live.key_configuration().cloned())
+                .set_issuer_configuration(live.issuer_configuration().cloned())
+                .set_acr_configuration(live.acr_configuration().cloned())
                 .send()
                 .await
                 .map_err(|e| AwsError::new(addr, "UpdateUserPool", e))?;
             Ok(pool.id.clone())
         }
     }
+}
+
+/// The live admin-create-user settings, minus `UnusedAccountValidityDays`: Cognito describes it
+/// but rejects it in an update ("use TemporaryPasswordValidityDays in PasswordPolicy instead").
+fn admin_create_user_config(live: &AdminCreateUserConfigType) -> AdminCreateUserConfigType {
+    AdminCreateUserConfigType::builder()
+        .allow_admin_create_user_only(live.allow_admin_create_user_only())
+        .set_invite_message_template(live.invite_message_template().cloned())
+        .build()
 }
 
 /// The OIDC discovery URL of a pool, for JWT authorizers.

@@ -30,7 +30,12 @@ pub fn address(spec: &UserSpec) -> String {
     format!("cognito_user.{}", spec.username)
 }
 
-pub async fn read(aws: &Aws, pool_id: &str, spec: &UserSpec) -> Result<Option<String>, AwsError> {
+/// The user's status and whether it is enabled; `None` when there is no such user.
+pub async fn read(
+    aws: &Aws,
+    pool_id: &str,
+    spec: &UserSpec,
+) -> Result<Option<(String, bool)>, AwsError> {
     let result = aws
         .cognito
         .admin_get_user()
@@ -41,21 +46,22 @@ pub async fn read(aws: &Aws, pool_id: &str, spec: &UserSpec) -> Result<Option<St
         .map_err(|e| AwsError::new(&address(spec), "AdminGetUser", e));
     Ok(
         not_found_as_none(result, "UserNotFoundException")?.map(|u| {
-            u.user_status()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default()
+            let status = u.user_status().map(|s| s.as_str().to_owned());
+            (status.unwrap_or_default(), u.enabled())
         }),
     )
 }
 
 /// Verify the declared password by authenticating with it through the stack's client.
+/// `desired_client_verifies`: the declared client allows a password flow (so once it is
+/// applied, a later run can verify).
 pub async fn check_password(
     aws: &Aws,
     pool_id: &str,
     client: Option<&LiveClient>,
     desired_client_verifies: bool,
     spec: &UserSpec,
-    status: &str,
+    (status, enabled): &(String, bool),
 ) -> Result<PasswordCheck, AwsError> {
     let Some(password) = &spec.password else {
         return Ok(PasswordCheck::Unmanaged(format!(
@@ -63,22 +69,37 @@ pub async fn check_password(
             spec.password_env
         )));
     };
+    if !enabled {
+        return Ok(unverifiable("the user is disabled"));
+    }
     if status == "FORCE_CHANGE_PASSWORD" || status == "RESET_REQUIRED" {
         return Ok(PasswordCheck::MustSet(format!(
             "the user's status is {status}"
         )));
     }
-    let Some(client) = client else {
-        return Ok(PasswordCheck::MustSet(
-            "there is no app client to verify it with yet".into(),
-        ));
+    let client = match client {
+        Some(client) if client.has_secret => {
+            return Ok(unverifiable("the app client has a secret"));
+        }
+        Some(client)
+            if client.allows("ALLOW_USER_PASSWORD_AUTH")
+                || client.allows("ALLOW_ADMIN_USER_PASSWORD_AUTH") =>
+        {
+            client
+        }
+        // The declared client will allow a password flow once applied; until then the
+        // password cannot be verified, so set it: the next run verifies it and changes nothing.
+        _ if desired_client_verifies => {
+            return Ok(PasswordCheck::MustSet(
+                "it cannot be verified until the app client allows password sign-in".into(),
+            ));
+        }
+        _ => {
+            return Ok(unverifiable(
+                "no app client allows ALLOW_USER_PASSWORD_AUTH or ALLOW_ADMIN_USER_PASSWORD_AUTH",
+            ));
+        }
     };
-    if client.has_secret {
-        return Ok(PasswordCheck::Unmanaged(
-            "the app client has a secret, so the password cannot be verified; it is not changed"
-                .into(),
-        ));
-    }
     let addr = address(spec);
     let result = if client.allows("ALLOW_USER_PASSWORD_AUTH") {
         aws.cognito
@@ -91,7 +112,7 @@ pub async fn check_password(
             .await
             .map(|out| out.challenge_name().cloned())
             .map_err(|e| AwsError::new(&addr, "InitiateAuth", e))
-    } else if client.allows("ALLOW_ADMIN_USER_PASSWORD_AUTH") {
+    } else {
         aws.cognito
             .admin_initiate_auth()
             .user_pool_id(pool_id)
@@ -103,18 +124,6 @@ pub async fn check_password(
             .await
             .map(|out| out.challenge_name().cloned())
             .map_err(|e| AwsError::new(&addr, "AdminInitiateAuth", e))
-    } else if desired_client_verifies {
-        // The client is about to allow a password flow; until then the password cannot be
-        // verified, so set it: the next run verifies it and changes nothing.
-        return Ok(PasswordCheck::MustSet(
-            "it cannot be verified until the app client allows password sign-in again".into(),
-        ));
-    } else {
-        return Ok(PasswordCheck::Unmanaged(
-            "the app client allows neither ALLOW_USER_PASSWORD_AUTH nor ALLOW_ADMIN_USER_PASSWORD_AUTH, \
-             so the password cannot be verified; it is not changed"
-                .into(),
-        ));
     };
     match result {
         Ok(Some(ChallengeNameType::NewPasswordRequired)) => Ok(PasswordCheck::MustSet(
@@ -124,15 +133,34 @@ pub async fn check_password(
         Ok(_) => Ok(PasswordCheck::Matches),
         Err(e)
             if e.code_is("NotAuthorizedException")
-                || e.code_is("PasswordResetRequiredException")
-                || e.code_is("UserNotConfirmedException") =>
+                && e.message.contains("Incorrect username or password") =>
         {
             Ok(PasswordCheck::MustSet(
                 "the declared password does not authenticate".into(),
             ))
         }
+        // Locked out after failed attempts, and the like: setting the password would not help.
+        Err(e) if e.code_is("NotAuthorizedException") => Ok(unverifiable(&format!(
+            "Cognito refused the sign-in: {}",
+            e.message
+        ))),
+        Err(e)
+            if e.code_is("PasswordResetRequiredException")
+                || e.code_is("UserNotConfirmedException") =>
+        {
+            Ok(PasswordCheck::MustSet(format!(
+                "Cognito requires it to be set ({})",
+                e.message
+            )))
+        }
         Err(e) => Err(e),
     }
+}
+
+fn unverifiable(why: &str) -> PasswordCheck {
+    PasswordCheck::Unmanaged(format!(
+        "{why}, so the password cannot be verified; it is not changed"
+    ))
 }
 
 pub fn plan(cx: &PlanContext, planner: &mut Planner) {

@@ -6,6 +6,7 @@ use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
 use super::cognito_pool::default_reason;
+use super::iam_role_policy;
 use super::{Lookup, foreign_message, owned_by, tag_changes};
 use crate::apply::ApplyContext;
 use crate::aws::{Aws, AwsError, not_found_as_none};
@@ -51,7 +52,11 @@ pub async fn read(aws: &Aws, spec: &RoleSpec, stack: &str) -> Result<Lookup<Live
         .iter()
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
         .collect();
-    let trust_policy = decode(&addr, role.assume_role_policy_document().unwrap_or("{}"))?;
+    let trust_policy = decode(
+        &addr,
+        "GetRole",
+        role.assume_role_policy_document().unwrap_or("{}"),
+    )?;
 
     let mut names = Vec::new();
     let mut pages = aws
@@ -76,7 +81,11 @@ pub async fn read(aws: &Aws, spec: &RoleSpec, stack: &str) -> Result<Lookup<Live
                     .send()
                     .await
                     .map_err(|e| AwsError::new(addr, "GetRolePolicy", e))?;
-                decode(addr, out.policy_document())
+                decode(
+                    &iam_role_policy::address(name),
+                    "GetRolePolicy",
+                    out.policy_document(),
+                )
             }
         }))
         .await?;
@@ -97,10 +106,10 @@ pub async fn read(aws: &Aws, spec: &RoleSpec, stack: &str) -> Result<Lookup<Live
     }))
 }
 
-fn decode(addr: &str, document: &str) -> Result<Value, AwsError> {
+fn decode(addr: &str, operation: &'static str, document: &str) -> Result<Value, AwsError> {
     policy::decode(document).map_err(|e| AwsError {
         resource: addr.to_owned(),
-        operation: "GetRole",
+        operation,
         code: None,
         message: format!("AWS returned a policy document that is not JSON: {e}"),
     })
