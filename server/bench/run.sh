@@ -41,7 +41,16 @@ echo "## binary: $(stat -c %s "$server_bin") bytes"
 echo "## cold start and idle RSS (20 starts)"
 python3 "$bench/coldstart.py" "$server_bin" "http://127.0.0.1:9100/v1" 20
 
-run_wrk() { # label script connections [url]
+to_ms() { # wrk duration (950.00us, 102.23ms, 1.02s) -> ms
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 }
+        else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 }
+        else print v }'
+}
+
+# run_wrk LABEL SCRIPT CONNECTIONS [URL]; sets p50_ms/p99_ms for the caller.
+run_wrk() {
     local out before after
     before="$(cpu_ticks "$server_pid")"
     out="$(taskset -c 1 wrk -t1 -c"$3" -d"${duration}s" --latency -s "$bench/$2" "${4:-$url}")"
@@ -50,10 +59,16 @@ run_wrk() { # label script connections [url]
     rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
     p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
     p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+    p50_ms="$(to_ms "$p50")"
+    p99_ms="$(to_ms "$p99")"
     requests="$(awk '/requests in/ {print $1}' <<<"$out")"
     cpu="$(awk -v t=$((after - before)) -v hz="$ticks_per_sec" -v n="$requests" 'BEGIN {printf "%.3f", t * 1000 / hz / n}')"
     errors="$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)"
-    printf '%-28s c=%-3s %10s req/s  p50 %-9s p99 %-9s server CPU %s ms/req %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$cpu" "$errors"
+    if [[ -n "${4:-}" ]]; then
+        printf '%-28s c=%-3s %10s req/s  p50 %-9s p99 %-9s %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$errors"
+    else
+        printf '%-28s c=%-3s %10s req/s  p50 %-9s p99 %-9s server CPU %s ms/req %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$cpu" "$errors"
+    fi
 }
 
 for upstream in 0 100; do
@@ -64,13 +79,19 @@ for upstream in 0 100; do
     pids+=("$server_pid")
     sleep 0.3
     echo "## upstream delay ${upstream} ms; idle RSS $(rss_kb "$server_pid") kB"
+    # Warm-up (not reported): the OpenAI client is built on the first call and
+    # its connection pool fills up to the concurrency.
+    taskset -c 1 wrk -t1 -c64 -d2s -s "$bench/web_search.lua" "$url" >/dev/null
     for c in 1 8 64; do
         if [[ $upstream == 0 ]]; then run_wrk "tools/list" tools_list.lua "$c"; fi
         run_wrk "web_search (${upstream} ms upstream)" web_search.lua "$c"
+        if [[ $upstream == 100 ]]; then
+            server_p50=$p50_ms server_p99=$p99_ms
+            run_wrk "  upstream alone (baseline)" upstream.lua "$c" "http://127.0.0.1:9101/v1/responses"
+            awk -v a="$server_p50" -v b="$p50_ms" -v c="$server_p99" -v d="$p99_ms" \
+                'BEGIN {printf "  added by the server: p50 %+.2f ms, p99 %+.2f ms\n", a - b, c - d}'
+        fi
     done
-    if [[ $upstream == 100 ]]; then
-        run_wrk "upstream alone (baseline)" upstream.lua 64 "http://127.0.0.1:9101/v1/responses"
-    fi
     echo "## RSS after load: $(rss_kb "$server_pid") kB"
     kill "$server_pid"
     wait "$server_pid" 2>/dev/null || true

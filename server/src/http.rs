@@ -160,6 +160,7 @@ type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 async fn early_sse(mut inner: ResponseFuture, keep_alive: Duration) -> Response {
     let wait = keep_alive.min(Duration::from_secs(1));
     tokio::select! {
+        biased;
         response = &mut inner => return response,
         () = tokio::time::sleep(wait) => {}
     }

@@ -240,14 +240,13 @@ A search can take a minute or more.",
             .state
             .in_flight
             .register(session, &context.id, context.ct.clone());
-        let progress = context.meta.get_progress_token();
-        let peer = context.peer.clone();
-        let result = self
-            .run_search(args, context.ct.clone(), |elapsed| {
+        // Progress only when the client asked for it (sent a progress token).
+        let on_progress = context.meta.get_progress_token().map(|token| {
+            let peer = context.peer.clone();
+            move |elapsed: Duration| {
                 let peer = peer.clone();
-                let token = progress.clone();
+                let token = token.clone();
                 async move {
-                    let Some(token) = token else { return };
                     let secs = elapsed.as_secs();
                     let mut param = ProgressNotificationParam::new(token, secs as f64);
                     param.message = Some(format!("searching the web ({secs}s)"));
@@ -255,8 +254,9 @@ A search can take a minute or more.",
                         tracing::debug!(%error, "progress notification not delivered");
                     }
                 }
-            })
-            .await;
+            }
+        });
+        let result = self.run_search(args, context.ct.clone(), on_progress).await;
         let outcome = match &result {
             SearchOutcome::Answer(_) => Outcome::Ok,
             SearchOutcome::Failed(kind, _) => Outcome::Error(kind),
@@ -316,13 +316,13 @@ impl SearchOutcome {
 impl WebSearchServer {
     /// The search itself, independent of the MCP context: validates the
     /// arguments, calls OpenAI, reports progress every `progress_interval`
-    /// through `on_progress`, and stops (dropping the upstream request) as
-    /// soon as `cancel` fires.
+    /// through `on_progress` (if any), and stops (dropping the upstream
+    /// request) as soon as `cancel` fires.
     pub async fn run_search<F, Fut>(
         &self,
         args: WebSearchArgs,
         cancel: CancellationToken,
-        on_progress: F,
+        on_progress: Option<F>,
     ) -> SearchOutcome
     where
         F: Fn(Duration) -> Fut,
@@ -346,8 +346,11 @@ impl WebSearchServer {
         };
         let started = tokio::time::Instant::now();
         let interval = self.state.progress_interval;
-        let mut ticker = tokio::time::interval_at(started + interval, interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticker = on_progress.as_ref().map(|_| {
+            let mut ticker = tokio::time::interval_at(started + interval, interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker
+        });
         let search = self.state.openai.search(&request);
         tokio::pin!(search);
         loop {
@@ -360,10 +363,29 @@ impl WebSearchServer {
                         Err(error) => SearchOutcome::Failed(error.kind(), error.to_string()),
                     };
                 }
-                _ = ticker.tick() => on_progress(started.elapsed()).await,
+                () = tick(&mut ticker) => {
+                    if let Some(on_progress) = &on_progress {
+                        on_progress(started.elapsed()).await;
+                    }
+                }
             }
         }
     }
+}
+
+/// The next tick of `ticker`, or never without one.
+async fn tick(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(ticker) => {
+            ticker.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// `None` for [`WebSearchServer::run_search`]'s `on_progress`.
+pub fn no_progress() -> Option<fn(Duration) -> std::future::Ready<()>> {
+    None
 }
 
 #[tool_handler(router = self.tool_router)]

@@ -11,7 +11,7 @@ use std::{
 use server::{
     Settings, app_state,
     openai::{Citation, SearchContextSize},
-    tools::{SearchOutcome, WebSearchArgs, WebSearchServer},
+    tools::{SearchOutcome, WebSearchArgs, WebSearchServer, no_progress},
 };
 use support::{MockUpstream, TEST_KEY, eventually};
 use tokio_util::sync::CancellationToken;
@@ -39,7 +39,7 @@ fn args(query: &str) -> WebSearchArgs {
 
 async fn search(server: &WebSearchServer, args: WebSearchArgs) -> SearchOutcome {
     server
-        .run_search(args, CancellationToken::new(), |_| async {})
+        .run_search(args, CancellationToken::new(), no_progress())
         .await
 }
 
@@ -241,7 +241,7 @@ async fn cancellation_aborts_the_upstream_request() {
         let cancel = cancel.clone();
         tokio::spawn(async move {
             server
-                .run_search(args("q [slow=10000]"), cancel, |_| async {})
+                .run_search(args("q [slow=10000]"), cancel, no_progress())
                 .await
         })
     };
@@ -269,10 +269,10 @@ async fn progress_ticks_while_waiting() {
         .run_search(
             args("q [slow=1100]"),
             CancellationToken::new(),
-            move |elapsed| {
+            Some(move |elapsed| {
                 seen.lock().unwrap().push(elapsed);
                 async {}
-            },
+            }),
         )
         .await;
     assert!(matches!(outcome, SearchOutcome::Answer(_)));
