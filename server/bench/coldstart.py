@@ -52,7 +52,7 @@ def rss_kb(pid):
 
 def start():
     env = dict(os.environ, HOST="127.0.0.1", PORT=str(PORT), OPENAI_BASE_URL=UPSTREAM,
-               OPENAI_API_KEY="sk-bench", RUST_LOG="warn")
+               OPENAI_API_KEY="sk-bench")
     cmd = ["taskset", "-c", "0", BINARY]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -5,7 +5,8 @@
 #
 # Needs wrk (Debian: apt-get install wrk), taskset and python3. The server is
 # pinned to CPU 0; wrk and the mock upstream share CPU 1. Prints one line
-# per measurement. Not part of the test command.
+# per measurement. Not part of the test command. The server runs with its
+# production logging (JSON lines, one per tool call) sent to /dev/null.
 set -euo pipefail
 
 duration="${1:-10}"
@@ -72,7 +73,7 @@ run_wrk() {
 }
 
 for upstream in 0 100; do
-    RUST_LOG=warn HOST=127.0.0.1 PORT=$port OPENAI_API_KEY=sk-bench \
+    HOST=127.0.0.1 PORT=$port OPENAI_API_KEY=sk-bench \
         OPENAI_BASE_URL="http://127.0.0.1:$((9100 + upstream / 100))/v1" \
         taskset -c 0 "$server_bin" 2>/dev/null &
     server_pid=$!

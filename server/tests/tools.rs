@@ -277,6 +277,6 @@ async fn progress_ticks_while_waiting() {
         .await;
     assert!(matches!(outcome, SearchOutcome::Answer(_)));
     let ticks = ticks.lock().unwrap();
-    assert!((4..=6).contains(&ticks.len()), "{ticks:?}");
+    assert!((3..=8).contains(&ticks.len()), "{ticks:?}");
     assert!(ticks.windows(2).all(|w| w[0] < w[1]));
 }
