@@ -1,0 +1,373 @@
+"""moto server, made more faithful to AWS for Bedrock AgentCore Control.
+
+Usage (same flags as ``moto_server``: -H/--host, -p/--port, -r, -s, -c, -k):
+
+    .venv/bin/python scripts/emulator.py -H 127.0.0.1 -p 5000
+
+It serves every moto service on the one port, exactly like ``moto_server``
+(threaded, ``/moto-api/...`` routes and the request recorder included). At
+import time it wraps a few moto 5.2.5 functions; no moto code is copied.
+
+Deviations from stock moto, and why:
+
+1. AgentRuntime ARN has AWS's shape and is stable:
+   ``arn:{partition}:bedrock-agentcore:{region}:{account}:runtime/{agentRuntimeId}``.
+   moto invents ``agent/{uuid}:{version}`` and rewrites it on every update,
+   so tags (keyed by ARN) and ARNs stored by clients go stale. The ARN is set
+   before tags given at create are stored; version snapshots
+   (ListAgentRuntimeVersions) carry it too. agentRuntimeVersion still
+   increments per update.
+2. After UpdateAgentRuntime, UPDATING progresses to READY like CREATING does
+   (moto has no UPDATING->READY transition, so runtimes stayed UPDATING
+   forever). The progression mode is moto's (default: immediate), so the
+   update response says UPDATING and the next GetAgentRuntime says READY.
+3. CreateAgentRuntime validates agentRuntimeName against AWS's pattern
+   ``[a-zA-Z][a-zA-Z0-9_]{0,47}`` (ValidationException, HTTP 400, reason
+   FieldValidationFailed) and rejects a name already used in the same
+   account/region (ConflictException, HTTP 409). moto accepted both.
+4. CreateAgentRuntime honours ``clientToken``: a repeat with the same token and
+   identical parameters returns the runtime it created (no conflict, no second
+   runtime); the same token with different parameters is a ValidationException
+   with reason IdempotentParameterMismatchException, as AWS's model declares.
+5. Failure driving for tests (not an AWS API; never recorded by the moto
+   recorder): ``POST /_emulator/agentcore/fail-next`` with JSON
+   ``{"reason": "..."}`` arms one failure and answers ``{"armed": true}``.
+   The next CreateAgentRuntime or UpdateAgentRuntime (whichever comes first,
+   any account/region) then progresses to CREATE_FAILED / UPDATE_FAILED
+   instead of READY, and GetAgentRuntime includes ``failureReason`` while the
+   runtime is in a *_FAILED status. Each arm is one failure (arms queue up).
+   ``POST /moto-api/reset`` also drops pending arms.
+6. Quiet: werkzeug's per-request log lines are dropped (set
+   EMULATOR_LOG_REQUESTS=1 to keep them); one line is printed to stderr once
+   the socket is bound. SIGTERM/SIGINT exit with status 0 (moto's handlers).
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import json
+import os
+import re
+import sys
+import threading
+from typing import Any, Callable
+
+import moto.server
+from moto.bedrockagentcorecontrol import exceptions as bac_exceptions
+from moto.bedrockagentcorecontrol import models as bac_models
+from moto.bedrockagentcorecontrol import responses as bac_responses
+from moto.utilities.utils import get_partition
+from werkzeug import serving
+
+AGENT_RUNTIME_NAME_PATTERN = "[a-zA-Z][a-zA-Z0-9_]{0,47}"
+_NAME_RE = re.compile(AGENT_RUNTIME_NAME_PATTERN)
+CONTROL_PREFIX = "/_emulator/"
+FAIL_NEXT_PATH = "/_emulator/agentcore/fail-next"
+DEFAULT_FAILURE_REASON = "Failure injected by the emulator"
+
+
+class ValidationException(bac_exceptions.BedrockAgentCoreControlClientError):
+    code = "ValidationException"
+
+    def __init__(self, message: str, reason: str, field: str | None = None):
+        super().__init__(message)
+        # Extra members of the ValidationException shape; serialized by moto.
+        self.reason = reason
+        if field is not None:
+            self.fieldList = [{"name": field, "message": message}]
+
+
+# --------------------------------------------------------------------------
+# Failure arming (process-wide queue of failure reasons)
+# --------------------------------------------------------------------------
+
+_arms: collections.deque[str] = collections.deque()
+_arms_lock = threading.Lock()
+
+
+def arm_failure(reason: str) -> None:
+    with _arms_lock:
+        _arms.append(reason)
+
+
+def _take_arm() -> str | None:
+    with _arms_lock:
+        return _arms.popleft() if _arms else None
+
+
+def _clear_arms() -> None:
+    with _arms_lock:
+        _arms.clear()
+
+
+def _wrap(owner: Any, name: str) -> Callable[[Callable[..., Any]], Any]:
+    """Replace owner.name by decorator(original), keeping the original callable."""
+
+    def decorator(make: Callable[..., Any]) -> Any:
+        original = getattr(owner, name)
+        wrapper = make(original)
+        functools.update_wrapper(wrapper, original)
+        setattr(owner, name, wrapper)
+        return wrapper
+
+    return decorator
+
+
+def _stable_arn(runtime: Any) -> str:
+    return (
+        f"arn:{get_partition(runtime.region_name)}:bedrock-agentcore:"
+        f"{runtime.region_name}:{runtime.account_id}:runtime/{runtime.agent_runtime_id}"
+    )
+
+
+def _set_transitions(runtime: Any, create_to: str, update_to: str) -> None:
+    # The first pair's source is the initial status (ManagedState convention).
+    runtime._transitions = [("CREATING", create_to), ("UPDATING", update_to)]
+
+
+# --------------------------------------------------------------------------
+# Model patches
+# --------------------------------------------------------------------------
+
+AgentRuntime = bac_models.AgentRuntime
+Backend = bac_models.BedrockAgentCoreControlBackend
+Response = bac_responses.BedrockAgentCoreControlResponse
+
+
+@_wrap(AgentRuntime, "__init__")
+def _(original: Callable[..., None]) -> Callable[..., None]:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        # moto's update() parses its own ARN shape; keep it aside for that.
+        self._emulator_moto_arn = self.agent_runtime_arn
+        self.agent_runtime_arn = _stable_arn(self)
+        reason = _take_arm()
+        self._emulator_failure_reason = reason
+        self._emulator_client_token = None
+        self._emulator_request = None
+        _set_transitions(self, "CREATE_FAILED" if reason else "READY", "READY")
+        # moto's constructor already read `status` for its version snapshot
+        # (which may have progressed it); restart from CREATING and retake the
+        # snapshot with the ARN and transitions above.
+        self.status = "CREATING"
+        self.versions.clear()
+        self._snapshot_version()
+
+    return __init__
+
+
+@_wrap(AgentRuntime, "update")
+def _(original: Callable[..., None]) -> Callable[..., None]:
+    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+        arn = self.agent_runtime_arn
+        reason = _take_arm()
+        self._emulator_failure_reason = reason
+        create_to = self._transitions[0][1] if self._transitions else "READY"
+        _set_transitions(self, create_to, "UPDATE_FAILED" if reason else "READY")
+        self.agent_runtime_arn = self._emulator_moto_arn
+        try:
+            original(self, *args, **kwargs)
+        finally:
+            self._emulator_moto_arn = self.agent_runtime_arn
+            self.agent_runtime_arn = arn
+        if self.versions:
+            self.versions[-1]["agentRuntimeArn"] = arn
+
+    return update
+
+
+@_wrap(Backend, "create_agent_runtime")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_agent_runtime(self: Any, *args: Any, **kwargs: Any) -> Any:
+        name = kwargs["agent_runtime_name"] if "agent_runtime_name" in kwargs else args[0]
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+            raise ValidationException(
+                f"1 validation error detected: Value '{name}' at 'agentRuntimeName' "
+                "failed to satisfy constraint: Member must satisfy regular "
+                f"expression pattern: {AGENT_RUNTIME_NAME_PATTERN}",
+                reason="FieldValidationFailed",
+                field="agentRuntimeName",
+            )
+        for existing in self.agent_runtimes.values():
+            if existing.agent_runtime_name == name:
+                raise bac_exceptions.ConflictException(
+                    f"An agent runtime with the name '{name}' already exists "
+                    f"({existing.agent_runtime_id})"
+                )
+        return original(self, *args, **kwargs)
+
+    return create_agent_runtime
+
+
+# --------------------------------------------------------------------------
+# Response patches
+# --------------------------------------------------------------------------
+
+
+@_wrap(Response, "create_agent_runtime")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_agent_runtime(self: Any) -> Any:
+        params = dict(self._get_params())
+        token = params.pop("clientToken", None)
+        if token:
+            for runtime in self.backend.agent_runtimes.values():
+                if getattr(runtime, "_emulator_client_token", None) != token:
+                    continue
+                if runtime._emulator_request != params:
+                    raise ValidationException(
+                        "The request uses the same client token as a previous, "
+                        "but non-identical request. Do not reuse a client token "
+                        "with different requests, unless the requests are identical.",
+                        reason="IdempotentParameterMismatchException",
+                    )
+                return bac_responses.ActionResult(
+                    {
+                        "agentRuntimeArn": runtime.agent_runtime_arn,
+                        "workloadIdentityDetails": runtime.workload_identity_details,
+                        "agentRuntimeId": runtime.agent_runtime_id,
+                        "agentRuntimeVersion": runtime.agent_runtime_version,
+                        "createdAt": runtime.created_at,
+                        "status": runtime.status,
+                    }
+                )
+        result = original(self)
+        if token:
+            runtime = self.backend.agent_runtimes.get(result.result["agentRuntimeId"])
+            if runtime is not None:
+                runtime._emulator_client_token = token
+                runtime._emulator_request = params
+        return result
+
+    return create_agent_runtime
+
+
+@_wrap(Response, "get_agent_runtime")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_agent_runtime(self: Any) -> Any:
+        result = original(self)
+        body = result.result
+        runtime = self.backend.agent_runtimes.get(body.get("agentRuntimeId"))
+        reason = getattr(runtime, "_emulator_failure_reason", None)
+        if reason and str(body.get("status", "")).endswith("_FAILED"):
+            body["failureReason"] = reason
+        return result
+
+    return get_agent_runtime
+
+
+# --------------------------------------------------------------------------
+# WSGI: control routes in front of moto's app
+# --------------------------------------------------------------------------
+
+
+def _json_response(start_response: Any, status: str, payload: Any) -> list[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(
+        status,
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+class EmulatorMiddleware:
+    """Serves /_emulator/* itself; everything else goes to moto's app."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(path, method, environ, start_response)
+        if path.rstrip("/") == "/moto-api/reset" and method == "POST":
+            _clear_arms()
+        return self.app(environ, start_response)
+
+    def _control(
+        self, path: str, method: str, environ: dict[str, Any], start_response: Any
+    ) -> list[bytes]:
+        if path.rstrip("/") != FAIL_NEXT_PATH:
+            return _json_response(
+                start_response, "404 Not Found", {"error": f"no route {path}"}
+            )
+        if method != "POST":
+            return _json_response(
+                start_response, "405 Method Not Allowed", {"error": "use POST"}
+            )
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        raw = environ["wsgi.input"].read(length) if length > 0 else b""
+        try:
+            payload = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return _json_response(
+                start_response, "400 Bad Request", {"error": "body is not JSON"}
+            )
+        reason = payload.get("reason") if isinstance(payload, dict) else None
+        if reason is None:
+            reason = DEFAULT_FAILURE_REASON
+        if not isinstance(reason, str) or not reason:
+            return _json_response(
+                start_response,
+                "400 Bad Request",
+                {"error": "reason must be a non-empty string"},
+            )
+        arm_failure(reason)
+        return _json_response(start_response, "200 OK", {"armed": True})
+
+
+# --------------------------------------------------------------------------
+# Server: moto.server.main with our middleware and a quiet request handler
+# --------------------------------------------------------------------------
+
+
+def _quiet(handler: type[serving.WSGIRequestHandler]) -> type:
+    if os.environ.get("EMULATOR_LOG_REQUESTS") == "1":
+        return handler
+
+    class QuietRequestHandler(handler):  # type: ignore[misc, valid-type]
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    return QuietRequestHandler
+
+
+def _run_simple(hostname: str, port: int, application: Any, **kwargs: Any) -> None:
+    app = EmulatorMiddleware(application)
+    handler = _quiet(kwargs.get("request_handler") or serving.WSGIRequestHandler)
+    if kwargs.get("use_reloader"):
+        kwargs["request_handler"] = handler
+        serving.run_simple(hostname, port, app, **kwargs)
+        return
+    server = serving.make_server(
+        hostname,
+        port,
+        app,
+        threaded=kwargs.get("threaded", True),
+        request_handler=handler,
+        ssl_context=kwargs.get("ssl_context"),
+    )
+    scheme = "https" if kwargs.get("ssl_context") else "http"
+    print(
+        f"emulator: moto with AgentCore patches listening on "
+        f"{scheme}://{hostname}:{server.port}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    moto.server.run_simple = _run_simple
+    moto.server.main(argv)
+
+
+if __name__ == "__main__":
+    main()
