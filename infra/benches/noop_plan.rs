@@ -23,8 +23,10 @@ fn main() {
     project.infra(&moto, &["apply", "--yes"]).expect(0);
 
     let stack_path = project.dir.path().join("stack.toml");
-    let stack = Stack::load(&stack_path, &|name| {
-        (name == "COGNITO_PASSWORD").then(|| PASSWORD.to_owned())
+    let stack = Stack::load(&stack_path, &|name| match name {
+        "COGNITO_PASSWORD" => Some(PASSWORD.to_owned()),
+        "OPENAI_API_KEY" => Some(support::OPENAI_KEY.to_owned()),
+        _ => None,
     })
     .unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -47,7 +49,9 @@ fn main() {
     let noop_plan = |aws: &Aws| {
         runtime.block_on(async {
             let started = Instant::now();
-            let live = infra::live::read(aws, &stack).await.unwrap();
+            let live = infra::live::read(aws, &stack, infra::live::Passwords::Verify)
+                .await
+                .unwrap();
             let plan = infra::plan::plan(&stack, &live);
             let elapsed = started.elapsed();
             assert!(

@@ -14,7 +14,9 @@ use crate::aws::{Aws, AwsError};
 use crate::live::Live;
 use crate::plan::{Action, Kind, Plan, ResourcePlan};
 use crate::policy::Vars;
-use crate::resources::{cognito_client, cognito_pool, cognito_user, iam_role, iam_role_policy};
+use crate::resources::{
+    cognito_client, cognito_pool, cognito_user, ecr_repository, iam_role, iam_role_policy, runtime,
+};
 use crate::stack::Stack;
 
 /// What the resource appliers may use: the stack, what was read, and the ids known so far.
@@ -23,6 +25,9 @@ pub struct ApplyContext<'a> {
     pub stack: &'a Stack,
     pub live: &'a Live,
     pub vars: Vars,
+    pub progress: &'a dyn Progress,
+    /// How long to wait for a resource to become ready.
+    pub timeout: std::time::Duration,
     ids: Mutex<BTreeMap<String, String>>,
 }
 
@@ -41,7 +46,10 @@ impl ApplyContext<'_> {
 
 /// Receives progress lines while apply runs.
 pub trait Progress: Sync {
+    /// A line that stays.
     fn line(&self, text: &str);
+    /// A status that the next one replaces (a spinner on a terminal; nothing otherwise).
+    fn transient(&self, _text: &str) {}
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +88,7 @@ pub async fn apply(
     live: &Live,
     plan: &Plan,
     progress: &dyn Progress,
+    timeout: std::time::Duration,
 ) -> Result<Applied, Vec<AwsError>> {
     let ids = plan
         .resources
@@ -91,6 +100,8 @@ pub async fn apply(
         stack,
         live,
         vars: live.vars(stack),
+        progress,
+        timeout,
         ids: Mutex::new(ids),
     };
     let mut applied = Applied::default();
@@ -134,6 +145,8 @@ async fn run(
         Kind::User(username) => cognito_user::apply(cx, r, username).await,
         Kind::Role => iam_role::apply(cx, r).await,
         Kind::RolePolicy(name) => iam_role_policy::apply(cx, r, name).await,
+        Kind::Repository => ecr_repository::apply(cx, r).await,
+        Kind::Runtime => runtime::apply(cx, r).await,
     };
     match &result {
         Ok(id) => progress.line(&format!(

@@ -32,6 +32,8 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub sts: aws_sdk_sts::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub agentcore: aws_sdk_bedrockagentcorecontrol::Client,
 }
 
 impl Aws {
@@ -67,6 +69,8 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(config),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
+            agentcore: aws_sdk_bedrockagentcorecontrol::Client::new(config),
         })
     }
 
@@ -76,7 +80,9 @@ impl Aws {
         F: Future<Output = Result<T, AwsError>>,
     {
         match self.reads {
-            Reads::Concurrent => futures::future::try_join_all(reads).await,
+            Reads::Concurrent => {
+                futures::future::try_join_all(reads.into_iter().map(Box::pin)).await
+            }
             Reads::Sequential => {
                 let mut out = Vec::new();
                 for read in reads {
@@ -93,6 +99,8 @@ impl Aws {
         a: impl Future<Output = Result<A, AwsError>>,
         b: impl Future<Output = Result<B, AwsError>>,
     ) -> Result<(A, B), AwsError> {
+        // Boxed: SDK futures are large, and nesting them inline overflows the stack.
+        let (a, b) = (Box::pin(a), Box::pin(b));
         match self.reads {
             Reads::Concurrent => futures::future::try_join(a, b).await,
             Reads::Sequential => Ok((a.await?, b.await?)),

@@ -50,6 +50,15 @@ pub enum Command {
     Plan(PlanArgs),
     /// Show the plan, ask for confirmation, change live AWS in place, then verify.
     Apply(ApplyArgs),
+    /// Print the deployment's identifiers and endpoints, read from live AWS.
+    Output(OutputArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print JSON instead of `name = value` lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +76,9 @@ pub struct ApplyArgs {
     /// Apply without asking. Required when stdin is not a terminal (CI).
     #[arg(long, short = 'y', alias = "auto-approve")]
     pub yes: bool,
+    /// How long to wait for the runtime to become READY, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1200)]
+    pub timeout: u64,
 }
 
 pub const EXIT_OK: u8 = 0;
@@ -109,6 +121,7 @@ pub async fn run(cli: Cli) -> u8 {
     match &cli.command {
         Command::Plan(args) => plan_command(&cli, &stack, args).await,
         Command::Apply(args) => apply_command(&cli, &stack, args).await,
+        Command::Output(args) => output_command(&cli, &stack, args).await,
     }
 }
 
@@ -120,10 +133,12 @@ async fn read_and_plan(cli: &Cli, stack: &Stack) -> Result<(Aws, live::Live, Pla
             eprintln!("error: {e}");
             EXIT_ERROR
         })?;
-    let live = live::read(&aws, stack).await.map_err(|e| {
-        eprintln!("error: reading live state: {e}");
-        EXIT_ERROR
-    })?;
+    let live = live::read(&aws, stack, live::Passwords::Verify)
+        .await
+        .map_err(|e| {
+            eprintln!("error: reading live state: {e}");
+            EXIT_ERROR
+        })?;
     let plan = plan::plan(stack, &live);
     Ok((aws, live, plan))
 }
@@ -156,13 +171,39 @@ async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> u8 {
     }
 }
 
-struct Printer(Mutex<io::Stdout>);
+/// Progress on stdout: lines, and on a terminal a spinner line that the next status replaces.
+struct Printer {
+    out: Mutex<(io::Stdout, usize)>,
+    terminal: bool,
+}
+
+impl Printer {
+    fn new() -> Printer {
+        Printer {
+            out: Mutex::new((io::stdout(), 0)),
+            terminal: io::stdout().is_terminal(),
+        }
+    }
+}
 
 impl Progress for Printer {
     fn line(&self, text: &str) {
-        let out = self.0.lock().expect("stdout lock");
-        let mut out = out.lock();
-        let _ = writeln!(out, "{text}");
+        let guard = self.out.lock().expect("stdout lock");
+        let clear = if self.terminal { "\r\x1b[2K" } else { "" };
+        let mut out = guard.0.lock();
+        let _ = writeln!(out, "{clear}{text}");
+        let _ = out.flush();
+    }
+
+    fn transient(&self, text: &str) {
+        if !self.terminal {
+            return;
+        }
+        let mut guard = self.out.lock().expect("stdout lock");
+        guard.1 = (guard.1 + 1) % 10;
+        let frame = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'][guard.1];
+        let mut out = guard.0.lock();
+        let _ = write!(out, "\r\x1b[2K{frame} {text}");
         let _ = out.flush();
     }
 }
@@ -198,8 +239,9 @@ async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> u8 {
         return EXIT_ERROR;
     }
 
-    let printer = Printer(Mutex::new(io::stdout()));
-    let applied = match apply::apply(&aws, stack, &live, &plan, &printer).await {
+    let printer = Printer::new();
+    let timeout = std::time::Duration::from_secs(args.timeout);
+    let applied = match apply::apply(&aws, stack, &live, &plan, &printer, timeout).await {
         Ok(applied) => applied,
         Err(errors) => {
             for e in &errors {
@@ -255,6 +297,37 @@ async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> u8 {
             EXIT_ERROR
         }
         Err(code) => code,
+    }
+}
+
+async fn output_command(cli: &Cli, stack: &Stack, args: &OutputArgs) -> u8 {
+    let aws = match Aws::connect(&cli.connection(), stack.region.as_deref()).await {
+        Ok(aws) => aws,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let live = match live::read(&aws, stack, live::Passwords::Skip).await {
+        Ok(live) => live,
+        Err(e) => {
+            eprintln!("error: reading live state: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let outputs = crate::output::Outputs::from_live(&live);
+    let mut out = io::stdout().lock();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &outputs)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        outputs.write_text(&mut out)
+    };
+    if written.is_err() {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
     }
 }
 

@@ -7,6 +7,7 @@ pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod live;
+pub mod output;
 pub mod plan;
 pub mod policy;
 pub mod render;

@@ -1,7 +1,8 @@
 //! Read the live state of every declared resource. The only reader: plan never calls AWS.
 //!
 //! Independent reads run concurrently: the caller identity, the Cognito chain (pool, then its
-//! client and users together, then the password checks) and the IAM role with its policies.
+//! client and users together, then the password checks), the IAM role with its policies, the
+//! ECR repository and the AgentCore runtime.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +11,10 @@ use crate::policy::Vars;
 use crate::resources::cognito_client::LiveClient;
 use crate::resources::cognito_pool::LivePool;
 use crate::resources::cognito_user::{self, LiveUser};
+use crate::resources::ecr_repository::LiveRepository;
 use crate::resources::iam_role::LiveRole;
-use crate::resources::{Lookup, cognito_client, cognito_pool, iam_role};
+use crate::resources::runtime::LiveRuntime;
+use crate::resources::{Lookup, cognito_client, cognito_pool, ecr_repository, iam_role, runtime};
 use crate::stack::{AuthFlow, Stack};
 
 #[derive(Debug, Clone)]
@@ -24,15 +27,43 @@ pub struct Live {
     /// By username; `None` when the user does not exist.
     pub users: BTreeMap<String, Option<LiveUser>>,
     pub role: Lookup<LiveRole>,
+    pub repository: Lookup<LiveRepository>,
+    pub runtime: Lookup<LiveRuntime>,
+}
+
+/// Whether reading signs in to verify users' passwords (plan and apply do; `output` does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passwords {
+    Verify,
+    Skip,
 }
 
 impl Live {
     pub fn vars(&self, stack: &Stack) -> Vars {
+        let repository = stack.repository.as_ref();
         Vars {
             region: self.region.clone(),
             account_id: self.account_id.clone(),
             partition: self.partition.clone(),
             stack: stack.name.clone(),
+            repository_arn: repository.map(|r| {
+                format!(
+                    "arn:{}:ecr:{}:{}:repository/{}",
+                    self.partition, self.region, self.account_id, r.name
+                )
+            }),
+            repository_uri: repository.map(|r| {
+                let domain = if self.partition == "aws-cn" {
+                    "amazonaws.com.cn"
+                } else {
+                    "amazonaws.com"
+                };
+                format!(
+                    "{}.dkr.ecr.{}.{domain}/{}",
+                    self.account_id, self.region, r.name
+                )
+            }),
+            runtime_name: stack.runtime.as_ref().map(|r| r.name.clone()),
         }
     }
 }
@@ -43,7 +74,7 @@ struct Cognito {
     users: BTreeMap<String, Option<LiveUser>>,
 }
 
-pub async fn read(aws: &Aws, stack: &Stack) -> Result<Live, AwsError> {
+pub async fn read(aws: &Aws, stack: &Stack, passwords: Passwords) -> Result<Live, AwsError> {
     let identity = async {
         aws.sts
             .get_caller_identity()
@@ -57,8 +88,27 @@ pub async fn read(aws: &Aws, stack: &Stack) -> Result<Live, AwsError> {
             None => Ok(Lookup::Missing),
         }
     };
-    let (identity, (cognito, role)) = aws
-        .both(identity, aws.both(read_cognito(aws, stack), role))
+    let repository = async {
+        match &stack.repository {
+            Some(spec) => ecr_repository::read(aws, spec, &stack.name).await,
+            None => Ok(Lookup::Missing),
+        }
+    };
+    let runtime = async {
+        match &stack.runtime {
+            Some(spec) => runtime::read(aws, spec, &stack.name).await,
+            None => Ok(Lookup::Missing),
+        }
+    };
+    let hosting = aws.both(repository, runtime);
+    let ((identity, (cognito, role)), (repository, runtime)) = aws
+        .both(
+            aws.both(
+                identity,
+                aws.both(read_cognito(aws, stack, passwords), role),
+            ),
+            hosting,
+        )
         .await?;
     let arn = identity.arn().unwrap_or_default();
     Ok(Live {
@@ -69,10 +119,12 @@ pub async fn read(aws: &Aws, stack: &Stack) -> Result<Live, AwsError> {
         client: cognito.client,
         users: cognito.users,
         role,
+        repository,
+        runtime,
     })
 }
 
-async fn read_cognito(aws: &Aws, stack: &Stack) -> Result<Cognito, AwsError> {
+async fn read_cognito(aws: &Aws, stack: &Stack, passwords: Passwords) -> Result<Cognito, AwsError> {
     let mut out = Cognito {
         user_pool: Lookup::Missing,
         client: Lookup::Missing,
@@ -123,15 +175,22 @@ async fn read_cognito(aws: &Aws, stack: &Stack) -> Result<Cognito, AwsError> {
                 let Some(status) = status else {
                     return Ok(None);
                 };
-                let password = cognito_user::check_password(
-                    aws,
-                    pool_id,
-                    client,
-                    desired_client_verifies,
-                    spec,
-                    status,
-                )
-                .await?;
+                let password = match passwords {
+                    Passwords::Verify => {
+                        cognito_user::check_password(
+                            aws,
+                            pool_id,
+                            client,
+                            desired_client_verifies,
+                            spec,
+                            status,
+                        )
+                        .await?
+                    }
+                    Passwords::Skip => cognito_user::PasswordCheck::Unmanaged(
+                        "not verified by this command".into(),
+                    ),
+                };
                 Ok::<_, AwsError>(Some(LiveUser {
                     status: status.0.clone(),
                     password,

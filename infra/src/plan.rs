@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use crate::live::Live;
 use crate::policy::Vars;
-use crate::resources::{cognito_client, cognito_pool, cognito_user, iam_role, iam_role_policy};
+use crate::resources::{
+    cognito_client, cognito_pool, cognito_user, ecr_repository, iam_role, iam_role_policy, runtime,
+};
 use crate::stack::Stack;
 
 /// The closed set of things apply may do to a resource. Never delete-and-recreate.
@@ -95,6 +97,8 @@ pub enum Kind {
     User(String),
     Role,
     RolePolicy(String),
+    Repository,
+    Runtime,
 }
 
 impl Kind {
@@ -105,6 +109,8 @@ impl Kind {
             Kind::User(_) => "cognito_user",
             Kind::Role => "iam_role",
             Kind::RolePolicy(_) => "iam_role_policy",
+            Kind::Repository => "ecr_repository",
+            Kind::Runtime => "agentcore_runtime",
         }
     }
 }
@@ -184,15 +190,15 @@ impl Changes {
         }
     }
 
-    /// Compare JSON documents canonically; show them canonically too.
+    /// Compared canonically; shown as written (keys sorted), so a list stays a list.
     pub fn document(&mut self, field: &str, live: Option<&Value>, desired: &Value) {
-        let after = crate::policy::canonical(desired);
-        let before = live.map(crate::policy::canonical);
-        if before.as_ref() != Some(&after) {
+        let equal =
+            live.is_some_and(|l| crate::policy::canonical(l) == crate::policy::canonical(desired));
+        if !equal {
             self.0.push(FieldChange {
                 field: field.to_owned(),
-                before: before.map_or(Shown::Absent, Shown::Document),
-                after: Shown::Document(after),
+                before: live.cloned().map_or(Shown::Absent, Shown::Document),
+                after: Shown::Document(desired.clone()),
             });
         }
     }
@@ -264,6 +270,8 @@ pub fn plan(stack: &Stack, live: &Live) -> Plan {
     cognito_user::plan(&cx, &mut planner);
     iam_role::plan(&cx, &mut planner);
     iam_role_policy::plan(&cx, &mut planner);
+    ecr_repository::plan(&cx, &mut planner);
+    runtime::plan(&cx, &mut planner);
 
     let mut summary = Summary::default();
     for r in &planner.resources {
@@ -335,6 +343,8 @@ document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action"
             client: Lookup::Missing,
             users: BTreeMap::from([("alice".to_owned(), None)]),
             role: Lookup::Missing,
+            repository: Lookup::Missing,
+            runtime: Lookup::Missing,
         }
     }
 

@@ -13,6 +13,9 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("account_id", "the AWS account id of the caller"),
     ("partition", "the AWS partition (aws, aws-cn, aws-us-gov)"),
     ("stack", "the stack name"),
+    ("repository_arn", "the ARN of [ecr.repository]"),
+    ("repository_uri", "the URI of [ecr.repository]"),
+    ("runtime_name", "the name of [runtime]"),
 ];
 
 /// Values for the placeholders, known once the region and account are.
@@ -22,6 +25,9 @@ pub struct Vars {
     pub account_id: String,
     pub partition: String,
     pub stack: String,
+    pub repository_arn: Option<String>,
+    pub repository_uri: Option<String>,
+    pub runtime_name: Option<String>,
 }
 
 impl Vars {
@@ -31,7 +37,23 @@ impl Vars {
             "account_id" => Some(&self.account_id),
             "partition" => Some(&self.partition),
             "stack" => Some(&self.stack),
+            "repository_arn" => self.repository_arn.as_deref(),
+            "repository_uri" => self.repository_uri.as_deref(),
+            "runtime_name" => self.runtime_name.as_deref(),
             _ => None,
+        }
+    }
+
+    /// Stand-in values, to check that a template renders to valid JSON before any AWS call.
+    pub fn sample() -> Vars {
+        Vars {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            partition: "aws".into(),
+            stack: "stack".into(),
+            repository_arn: Some("arn:aws:ecr:us-east-1:000000000000:repository/repo".into()),
+            repository_uri: Some("000000000000.dkr.ecr.us-east-1.amazonaws.com/repo".into()),
+            runtime_name: Some("runtime".into()),
         }
     }
 }
@@ -136,6 +158,7 @@ mod tests {
             account_id: "123456789012".into(),
             partition: "aws".into(),
             stack: "demo".into(),
+            ..Vars::sample()
         }
     }
 

@@ -29,6 +29,71 @@ struct RawFile {
     cognito: Option<RawCognito>,
     #[serde(default)]
     iam: Option<RawIam>,
+    #[serde(default)]
+    ecr: Option<RawEcr>,
+    #[serde(default)]
+    image: Option<Spanned<RawImage>>,
+    #[serde(default)]
+    runtime: Option<Spanned<RawRuntime>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEcr {
+    repository: Option<Spanned<RawRepository>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRepository {
+    name: Spanned<String>,
+    #[serde(default)]
+    image_tag_mutability: TagMutability,
+    #[serde(default)]
+    scan_on_push: bool,
+    #[serde(default)]
+    keep_images: Option<Spanned<i64>>,
+    #[serde(default)]
+    encryption: Encryption,
+    #[serde(default)]
+    kms_key: Option<String>,
+    #[serde(default)]
+    adopt: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    uri: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRuntime {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: Option<Spanned<String>>,
+    #[serde(default)]
+    protocol: ServerProtocol,
+    #[serde(default)]
+    network_mode: NetworkMode,
+    #[serde(default)]
+    environment: BTreeMap<String, Spanned<RawEnvValue>>,
+    #[serde(default)]
+    idle_timeout_seconds: Option<Spanned<i64>>,
+    #[serde(default)]
+    max_lifetime_seconds: Option<Spanned<i64>>,
+    #[serde(default)]
+    authorizer: Option<Authorizer>,
+}
+
+/// An environment value: a literal, or `{ env = "NAME" }`, read from the local environment and
+/// treated as a secret.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawEnvValue {
+    Literal(String),
+    FromEnv(RawEnv),
 }
 
 #[derive(Deserialize)]
@@ -192,6 +257,116 @@ pub struct Stack {
     pub client: Option<ClientSpec>,
     pub users: Vec<UserSpec>,
     pub role: Option<RoleSpec>,
+    pub repository: Option<RepositorySpec>,
+    /// The image the runtime runs: a template that may use `${repository_uri}`.
+    pub image: Option<String>,
+    pub runtime: Option<RuntimeSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum TagMutability {
+    #[default]
+    #[serde(rename = "MUTABLE")]
+    Mutable,
+    #[serde(rename = "IMMUTABLE")]
+    Immutable,
+}
+
+impl TagMutability {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::Mutable => "MUTABLE",
+            Self::Immutable => "IMMUTABLE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum Encryption {
+    #[default]
+    #[serde(rename = "AES256")]
+    Aes256,
+    #[serde(rename = "KMS")]
+    Kms,
+}
+
+impl Encryption {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::Aes256 => "AES256",
+            Self::Kms => "KMS",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RepositorySpec {
+    pub name: String,
+    pub image_tag_mutability: TagMutability,
+    pub scan_on_push: bool,
+    /// Lifecycle policy: expire all but the newest N images. `None`: no policy is managed.
+    pub keep_images: Option<i32>,
+    pub encryption: Encryption,
+    pub kms_key: Option<String>,
+    pub adopt: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum ServerProtocol {
+    #[serde(rename = "HTTP")]
+    Http,
+    #[default]
+    #[serde(rename = "MCP")]
+    Mcp,
+    #[serde(rename = "A2A")]
+    A2a,
+}
+
+impl ServerProtocol {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::Http => "HTTP",
+            Self::Mcp => "MCP",
+            Self::A2a => "A2A",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum NetworkMode {
+    #[default]
+    #[serde(rename = "PUBLIC")]
+    Public,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Authorizer {
+    /// A JWT authorizer trusting the stack's Cognito pool and app client.
+    Cognito,
+}
+
+/// A runtime environment variable's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvValue {
+    Plain(String),
+    /// From the local environment variable `var`; `None` when it is unset.
+    Secret {
+        var: String,
+        value: Option<Sensitive<String>>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RuntimeSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub protocol: ServerProtocol,
+    pub network_mode: NetworkMode,
+    pub environment: BTreeMap<String, EnvValue>,
+    pub idle_timeout_seconds: i32,
+    pub max_lifetime_seconds: i32,
+    pub authorizer: Option<Authorizer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -318,6 +493,8 @@ impl Stack {
             path,
             text,
             errors: Vec::new(),
+            has_repository: false,
+            runtime_name: None,
         };
         let stack = v.stack(raw, env);
         if v.errors.is_empty() {
@@ -446,6 +623,9 @@ struct Validator<'a> {
     path: &'a Path,
     text: &'a str,
     errors: Vec<StackError>,
+    /// What the placeholders of policy documents may refer to.
+    has_repository: bool,
+    runtime_name: Option<String>,
 }
 
 /// A name rule from the AWS API reference.
@@ -482,6 +662,16 @@ const STACK_NAME: NameRule = NameRule {
     max: 128,
     allowed: |c| c.is_ascii_alphanumeric() || "_.:/=+-@".contains(c),
     described: "1-128 characters: ASCII letters, digits and _.:/=+-@",
+};
+const REPOSITORY_NAME: NameRule = NameRule {
+    max: 256,
+    allowed: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c),
+    described: "2-256 characters: lowercase letters, digits and ._-/",
+};
+const RUNTIME_NAME: NameRule = NameRule {
+    max: 48,
+    allowed: |c| c.is_ascii_alphanumeric() || c == '_',
+    described: "AWS pattern [a-zA-Z][a-zA-Z0-9_]{0,47}",
 };
 const ENV_NAME: NameRule = NameRule {
     max: 256,
@@ -557,14 +747,17 @@ impl Validator<'_> {
                     ),
                 );
             }
+            Ok(_) if self.unavailable(text).is_some() => {
+                let (name, needs) = self.unavailable(text).expect("checked");
+                self.error(
+                    value.span(),
+                    field,
+                    format!("${{{name}}} needs {needs} in the stack"),
+                );
+            }
             Ok(_) => {
                 // Check it is JSON with sample values, so a typo fails here and not at AWS.
-                let sample = policy::Vars {
-                    region: "us-east-1".into(),
-                    account_id: "000000000000".into(),
-                    partition: "aws".into(),
-                    stack: "stack".into(),
-                };
+                let sample = policy::Vars::sample();
                 match serde_json::from_str::<serde_json::Value>(&policy::render(text, &sample)) {
                     Ok(doc) if doc.get("Statement").is_some() => {}
                     Ok(_) => self.error(
@@ -577,6 +770,164 @@ impl Validator<'_> {
             }
         }
         text.clone()
+    }
+
+    /// A placeholder used in `text` whose resource is not declared, with what it needs.
+    fn unavailable<'t>(&self, text: &'t str) -> Option<(&'t str, &'static str)> {
+        let names = policy::placeholders(text).ok()?;
+        names.into_iter().find_map(|name| match name {
+            "repository_arn" | "repository_uri" if !self.has_repository => {
+                Some((name, "[ecr.repository]"))
+            }
+            "runtime_name" if self.runtime_name.is_none() => Some((name, "[runtime]")),
+            _ => None,
+        })
+    }
+
+    fn repository(&mut self, raw: RawRepository) -> RepositorySpec {
+        let name = self.name(&raw.name, "ecr.repository.name", &REPOSITORY_NAME);
+        if name
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_ascii_lowercase() && !c.is_ascii_digit())
+        {
+            self.error(
+                raw.name.span(),
+                "ecr.repository.name",
+                "must start with a lowercase letter or digit",
+            );
+        }
+        let keep_images = raw
+            .keep_images
+            .map(|n| self.range(&n, "ecr.repository.keep_images", 1, 10_000));
+        if raw.kms_key.is_some() && raw.encryption != Encryption::Kms {
+            self.error(
+                raw.name.span(),
+                "ecr.repository.kms_key",
+                "only with encryption = \"KMS\"",
+            );
+        }
+        RepositorySpec {
+            name,
+            image_tag_mutability: raw.image_tag_mutability,
+            scan_on_push: raw.scan_on_push,
+            keep_images,
+            encryption: raw.encryption,
+            kms_key: raw.kms_key,
+            adopt: raw.adopt,
+        }
+    }
+
+    fn image_uri(&mut self, uri: &Spanned<String>, span: Range<usize>) -> String {
+        let text = uri.get_ref();
+        let unknown: Vec<&str> = policy::placeholders(text)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| *n != "repository_uri")
+            .collect();
+        if !unknown.is_empty() {
+            self.error(
+                uri.span(),
+                "image.uri",
+                "the only placeholder allowed here is ${repository_uri}",
+            );
+        } else if text.contains("${repository_uri}") && !self.has_repository {
+            self.error(
+                uri.span(),
+                "image.uri",
+                "${repository_uri} needs [ecr.repository] in the stack",
+            );
+        }
+        let rendered = text.replace(
+            "${repository_uri}",
+            "000000000000.dkr.ecr.us-east-1.amazonaws.com/repo",
+        );
+        let (path, reference) = match rendered.split_once('@') {
+            Some((path, digest)) => (path, Some(digest)),
+            None => (rendered.as_str(), None),
+        };
+        let has_tag = path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'));
+        let digest_ok = reference.is_none_or(|d| {
+            d.strip_prefix("sha256:")
+                .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        });
+        if !path.contains('/') || !(has_tag || reference.is_some()) || !digest_ok {
+            self.error(
+                span,
+                "image.uri",
+                "a container image reference: REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:<64 hex digits>",
+            );
+        }
+        text.clone()
+    }
+
+    fn runtime(&mut self, raw: RawRuntime, env: &dyn Fn(&str) -> Option<String>) -> RuntimeSpec {
+        let name = self.name(&raw.name, "runtime.name", &RUNTIME_NAME);
+        if !raw
+            .name
+            .get_ref()
+            .starts_with(|c: char| c.is_ascii_alphabetic())
+        {
+            self.error(
+                raw.name.span(),
+                "runtime.name",
+                "must start with a letter (AWS pattern [a-zA-Z][a-zA-Z0-9_]{0,47})",
+            );
+        }
+        let description = raw.description.and_then(|d| {
+            if d.get_ref().chars().count() > 4096 {
+                self.error(d.span(), "runtime.description", "at most 4096 characters");
+            }
+            Some(d.into_inner()).filter(|d| !d.is_empty())
+        });
+        let mut environment = BTreeMap::new();
+        for (key, value) in raw.environment {
+            let field = format!("runtime.environment.{key}");
+            if key.is_empty()
+                || key.len() > 100
+                || !key.chars().all(ENV_NAME.allowed)
+                || key.starts_with(|c: char| c.is_ascii_digit())
+            {
+                self.error(value.span(), &field, "not a valid variable name: ASCII letters, digits and _, not starting with a digit");
+            }
+            let parsed = match value.into_inner() {
+                RawEnvValue::Literal(text) => EnvValue::Plain(text),
+                RawEnvValue::FromEnv(RawEnv { env: var }) => {
+                    let value = env(&var).filter(|v| !v.is_empty()).map(Sensitive::new);
+                    EnvValue::Secret { var, value }
+                }
+            };
+            environment.insert(key, parsed);
+        }
+        let idle = raw.idle_timeout_seconds.map_or(900, |n| {
+            self.range(&n, "runtime.idle_timeout_seconds", 60, 28_800)
+        });
+        let max = match &raw.max_lifetime_seconds {
+            Some(n) => self.range(n, "runtime.max_lifetime_seconds", 60, 28_800),
+            None => 28_800,
+        };
+        if idle > max
+            && let Some(n) = &raw.max_lifetime_seconds
+        {
+            self.error(
+                n.span(),
+                "runtime.max_lifetime_seconds",
+                format!("must be at least idle_timeout_seconds ({idle})"),
+            );
+        }
+        RuntimeSpec {
+            name,
+            description,
+            protocol: raw.protocol,
+            network_mode: raw.network_mode,
+            environment,
+            idle_timeout_seconds: idle,
+            max_lifetime_seconds: max,
+            authorizer: raw.authorizer,
+        }
     }
 
     fn stack(&mut self, raw: RawFile, env: &dyn Fn(&str) -> Option<String>) -> Stack {
@@ -634,10 +985,46 @@ impl Validator<'_> {
             }
             users.push(user);
         }
+        let repository = raw
+            .ecr
+            .and_then(|ecr| ecr.repository)
+            .map(|r| self.repository(r.into_inner()));
+        self.has_repository = repository.is_some();
+        let runtime_span = raw.runtime.as_ref().map(Spanned::span);
+        let runtime = raw.runtime.map(|r| self.runtime(r.into_inner(), env));
+        if let (Some(span), Some(runtime)) = (&runtime_span, &runtime)
+            && runtime.authorizer == Some(Authorizer::Cognito)
+            && (user_pool.is_none() || client.is_none())
+        {
+            self.error(
+                span.clone(),
+                "runtime.authorizer",
+                "\"cognito\" needs [cognito.user_pool] and [cognito.client]",
+            );
+        }
+        self.runtime_name = runtime.as_ref().map(|r| r.name.clone());
+        let image = raw.image.map(|i| {
+            let span = i.span();
+            self.image_uri(&i.into_inner().uri, span)
+        });
+        if let (Some(span), None) = (&runtime_span, &image) {
+            self.error(
+                span.clone(),
+                "runtime",
+                "a runtime needs [image] uri = \"...\"",
+            );
+        }
         let role = raw
             .iam
             .and_then(|iam| iam.role)
             .map(|r| self.role(r.into_inner()));
+        if let (Some(span), None) = (runtime_span, &role) {
+            self.error(
+                span,
+                "runtime",
+                "a runtime needs [iam.role], its execution role",
+            );
+        }
 
         Stack {
             path: self.path.to_owned(),
@@ -647,6 +1034,9 @@ impl Validator<'_> {
             client,
             users,
             role,
+            repository,
+            image,
+            runtime,
         }
     }
 

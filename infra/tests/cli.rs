@@ -46,8 +46,8 @@ const BAD_STACKS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "unknown placeholder",
-        "repository/web-search-mcp",
-        "repository/${repo_name}",
+        "\"${repository_arn}\"",
+        "\"${repo_name}\"",
         "iam.role.policies.AgentCoreRuntime.document: unknown placeholder ${repo_name}; allowed: ${region}, ${account_id}, ${partition}, ${stack}",
     ),
     (
@@ -140,6 +140,11 @@ fn declared_policy() -> String {
         .replace("${partition}", "aws")
         .replace("${region}", "us-west-2")
         .replace("${account_id}", "123456789012")
+        .replace(
+            "${repository_arn}",
+            "arn:aws:ecr:us-west-2:123456789012:repository/web-search-mcp",
+        )
+        .replace("${runtime_name}", "web_search_mcp")
 }
 
 /// Ids are random per run: replace them with stable names.
@@ -238,12 +243,13 @@ fn on_a_terminal_apply_asks_first_and_only_yes_applies() {
         .infra_on_terminal(&moto, "apply", "yes\n", &[("NO_COLOR", "1")])
         .expect(0);
     assert!(
-        run.stdout.contains("Apply complete! Resources: 5 created"),
+        run.stdout.contains("Apply complete! Resources: 7 created"),
         "{}",
         run.stdout
     );
+    // Cursor control for the progress line is fine; colour (SGR) is not.
     assert!(
-        !run.stdout.contains('\x1b'),
+        !run.stdout.contains("\x1b[3") && !run.stdout.contains("\x1b[1m"),
         "NO_COLOR is honoured on a terminal:\n{}",
         run.stdout
     );

@@ -23,7 +23,7 @@ async fn apply_from_empty_creates_the_declared_stack_and_a_second_apply_writes_n
         .expect(2);
     assert!(
         plan.stdout
-            .contains("Plan: 5 to create, 0 to update, 0 to delete."),
+            .contains("Plan: 7 to create, 0 to update, 0 to delete."),
         "{}",
         plan.stdout
     );
@@ -33,7 +33,7 @@ async fn apply_from_empty_creates_the_declared_stack_and_a_second_apply_writes_n
     assert!(
         apply
             .stdout
-            .contains("Apply complete! Resources: 5 created, 0 updated, 0 deleted."),
+            .contains("Apply complete! Resources: 7 created, 0 updated, 0 deleted."),
         "{}",
         apply.stdout
     );
@@ -550,7 +550,7 @@ async fn json_plan_is_machine_readable_and_hides_the_password() {
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
         plan["summary"],
-        serde_json::json!({"create": 5, "update": 0, "delete": 0})
+        serde_json::json!({"create": 7, "update": 0, "delete": 0})
     );
     let user = plan["resources"]
         .as_array()
@@ -616,7 +616,7 @@ async fn a_failed_apply_names_resource_call_and_aws_message_and_a_rerun_converge
     let run = fixed.infra(&moto, &["apply", "--yes"]).expect(0);
     assert!(
         run.stdout
-            .contains("Resources: 2 created, 0 updated, 0 deleted."),
+            .contains("Resources: 3 created, 0 updated, 0 deleted."),
         "{}",
         run.stdout
     );

@@ -49,11 +49,7 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
             continue;
         }
         let mut changes = Changes::default();
-        changes.push(
-            "document",
-            Shown::Document(crate::policy::canonical(document)),
-            Shown::Absent,
-        );
+        changes.push("document", Shown::Document(document.clone()), Shown::Absent);
         let mut r = resource(
             address(name),
             name,

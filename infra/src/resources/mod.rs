@@ -5,8 +5,10 @@
 pub mod cognito_client;
 pub mod cognito_pool;
 pub mod cognito_user;
+pub mod ecr_repository;
 pub mod iam_role;
 pub mod iam_role_policy;
+pub mod runtime;
 
 use std::collections::BTreeMap;
 

@@ -13,6 +13,8 @@ use base64::Engine;
 
 /// The password the tests declare. It must never appear in any output.
 pub const PASSWORD: &str = "Str0ng-Passw0rd!";
+/// The OpenAI key the runtime's environment takes from `$OPENAI_API_KEY`; a secret too.
+pub const OPENAI_KEY: &str = "sk-test-0123456789abcdef";
 pub const STACK_NAME: &str = "web-search-mcp";
 
 pub fn workspace_root() -> PathBuf {
@@ -31,11 +33,12 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        let bin = workspace_root().join(".venv/bin/moto_server");
+        let python = workspace_root().join(".venv/bin/python");
+        let launcher = workspace_root().join("scripts/emulator.py");
         assert!(
-            bin.exists(),
+            python.exists(),
             "{} is missing: run scripts/test-tools.sh (or scripts/test)",
-            bin.display()
+            python.display()
         );
         let dir = tempfile::tempdir().unwrap();
         // Retry on the rare race where another process takes the port between probe and bind.
@@ -45,7 +48,8 @@ impl Moto {
                 .local_addr()
                 .unwrap()
                 .port();
-            let mut child = Command::new(&bin)
+            let mut child = Command::new(&python)
+                .arg(&launcher)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_ENABLE_RECORDING", "True")
                 .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording"))
@@ -53,11 +57,11 @@ impl Moto {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("start moto_server");
+                .expect("start the emulator");
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if let Some(status) = child.try_wait().unwrap() {
-                    eprintln!("moto_server exited early ({status}); retrying on another port");
+                    eprintln!("the emulator exited early ({status}); retrying on another port");
                     break;
                 }
                 if http(port, "GET", "/moto-api/data.json").is_some() {
@@ -75,7 +79,7 @@ impl Moto {
             let _ = child.kill();
             let _ = child.wait();
         }
-        panic!("moto_server did not start");
+        panic!("the emulator did not start");
     }
 
     /// Forget what was recorded so far and record from now on.
@@ -92,6 +96,22 @@ impl Moto {
             .filter(|l| !l.trim().is_empty())
             .map(operation_of)
             .collect()
+    }
+
+    /// Make the next AgentCore runtime create or update fail with `reason` (the launcher's
+    /// control route).
+    pub fn fail_next_runtime(&self, reason: &str) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let body = serde_json::json!({ "reason": reason }).to_string();
+        write!(
+            stream,
+            "POST /_emulator/agentcore/fail-next HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.contains("armed"), "{response}");
     }
 
     /// The operations that change something.
@@ -121,9 +141,34 @@ pub fn is_read(op: &str) -> bool {
 
 fn operation_of(line: &str) -> String {
     let record: serde_json::Value = serde_json::from_str(line).expect("recorder lines are JSON");
+    // JSON protocols (Cognito, ECR) name the operation in a header.
     if let Some(target) = record["headers"]["X-Amz-Target"].as_str() {
         return target.rsplit('.').next().unwrap().to_owned();
     }
+    let method = record["method"].as_str().unwrap_or_default();
+    let url = record["url"].as_str().unwrap_or_default();
+    let path = url
+        .splitn(4, '/')
+        .nth(3)
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    // REST-JSON (AgentCore control): the method and path name it.
+    let segments: Vec<&str> = path.split('/').collect();
+    let rest = match (method, segments.as_slice()) {
+        ("POST", ["runtimes"]) => Some("ListAgentRuntimes"),
+        ("PUT", ["runtimes"]) => Some("CreateAgentRuntime"),
+        ("GET", ["runtimes", _]) => Some("GetAgentRuntime"),
+        ("PUT", ["runtimes", _]) => Some("UpdateAgentRuntime"),
+        ("DELETE", ["runtimes", _]) => Some("DeleteAgentRuntime"),
+        ("GET", ["tags", ..]) => Some("ListTagsForResource"),
+        ("POST", ["tags", ..]) => Some("TagResource"),
+        ("DELETE", ["tags", ..]) => Some("UntagResource"),
+        _ => None,
+    };
+    if let Some(op) = rest {
+        return op.to_owned();
+    }
+    // Query protocols (IAM, STS) send `Action=...` in the form body.
     let body = record["body"].as_str().unwrap_or_default();
     let body = if record["body_encoded"].as_bool() == Some(true) {
         String::from_utf8(
@@ -138,7 +183,7 @@ fn operation_of(line: &str) -> String {
     body.split('&')
         .find_map(|kv| kv.strip_prefix("Action="))
         .map(str::to_owned)
-        .unwrap_or_else(|| format!("{} {}", record["method"], record["url"]))
+        .unwrap_or_else(|| format!("{method} /{path}"))
 }
 
 /// A minimal HTTP/1.0 request to the emulator's control API; `None` if it is not up.
@@ -182,7 +227,14 @@ impl Project {
 
     /// Run `infra ARGS` in this directory against `moto`, with the test password set.
     pub fn infra(&self, moto: &Moto, args: &[&str]) -> Run {
-        self.infra_env(moto, args, &[("COGNITO_PASSWORD", PASSWORD)])
+        self.infra_env(
+            moto,
+            args,
+            &[
+                ("COGNITO_PASSWORD", PASSWORD),
+                ("OPENAI_API_KEY", OPENAI_KEY),
+            ],
+        )
     }
 
     pub fn infra_env(&self, moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -219,7 +271,9 @@ impl Project {
             "/dev/null",
         ]);
         let mut cmd = self.command(moto, script);
-        cmd.env("COGNITO_PASSWORD", PASSWORD).env("TERM", "xterm");
+        cmd.env("COGNITO_PASSWORD", PASSWORD)
+            .env("OPENAI_API_KEY", OPENAI_KEY)
+            .env("TERM", "xterm");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -269,6 +323,10 @@ impl Run {
                 !text.contains(PASSWORD),
                 "the password leaked into {name}:\n{text}"
             );
+            assert!(
+                !text.contains(OPENAI_KEY),
+                "the OpenAI key leaked into {name}:\n{text}"
+            );
         }
         run
     }
@@ -288,6 +346,8 @@ impl Run {
 pub struct Aws {
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub iam: aws_sdk_iam::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub agentcore: aws_sdk_bedrockagentcorecontrol::Client,
 }
 
 impl Aws {
@@ -303,6 +363,8 @@ impl Aws {
         Aws {
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
+            ecr: aws_sdk_ecr::Client::new(&config),
+            agentcore: aws_sdk_bedrockagentcorecontrol::Client::new(&config),
         }
     }
 

@@ -1,0 +1,313 @@
+//! `ecr_repository`: found by name (unique per registry), owned when tagged for the stack.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
+};
+use serde_json::{Value, json};
+
+use super::cognito_pool::default_reason;
+use super::{Lookup, foreign_message, owned_by, tag_changes};
+use crate::apply::ApplyContext;
+use crate::aws::{Aws, AwsError, not_found_as_none};
+use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan};
+use crate::stack::RepositorySpec;
+
+#[derive(Debug, Clone)]
+pub struct LiveRepository {
+    pub arn: String,
+    pub uri: String,
+    pub owned: bool,
+    pub tags: BTreeMap<String, String>,
+    pub image_tag_mutability: String,
+    pub scan_on_push: bool,
+    pub encryption: String,
+    pub kms_key: Option<String>,
+    pub lifecycle_policy: Option<Value>,
+}
+
+pub fn address(spec: &RepositorySpec) -> String {
+    format!("ecr_repository.{}", spec.name)
+}
+
+/// The lifecycle policy for "keep the newest `n` images".
+pub fn lifecycle_policy(n: i32) -> Value {
+    json!({
+        "rules": [{
+            "rulePriority": 1,
+            "description": format!("Keep the newest {n} images"),
+            "selection": { "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": n },
+            "action": { "type": "expire" }
+        }]
+    })
+}
+
+pub async fn read(
+    aws: &Aws,
+    spec: &RepositorySpec,
+    stack: &str,
+) -> Result<Lookup<LiveRepository>, AwsError> {
+    let addr = address(spec);
+    let result = aws
+        .ecr
+        .describe_repositories()
+        .repository_names(&spec.name)
+        .send()
+        .await
+        .map_err(|e| AwsError::new(&addr, "DescribeRepositories", e));
+    let Some(out) = not_found_as_none(result, "RepositoryNotFoundException")? else {
+        return Ok(Lookup::Missing);
+    };
+    let Some(repo) = out.repositories().first() else {
+        return Ok(Lookup::Missing);
+    };
+    let arn = repo.repository_arn().unwrap_or_default().to_owned();
+    let tags = async {
+        let out = aws
+            .ecr
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(&addr, "ListTagsForResource", e))?;
+        Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect::<BTreeMap<_, _>>())
+    };
+    let lifecycle = async {
+        let result = aws
+            .ecr
+            .get_lifecycle_policy()
+            .repository_name(&spec.name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(&addr, "GetLifecyclePolicy", e));
+        let Some(out) = not_found_as_none(result, "LifecyclePolicyNotFoundException")? else {
+            return Ok(None);
+        };
+        let text = out.lifecycle_policy_text().unwrap_or("{}");
+        serde_json::from_str(text).map(Some).map_err(|e| AwsError {
+            resource: addr.clone(),
+            operation: "GetLifecyclePolicy",
+            code: None,
+            message: format!("AWS returned a lifecycle policy that is not JSON: {e}"),
+        })
+    };
+    let (tags, lifecycle_policy) = aws.both(tags, lifecycle).await?;
+    let encryption = repo.encryption_configuration();
+    Ok(Lookup::Found(LiveRepository {
+        owned: owned_by(&tags, stack),
+        uri: repo.repository_uri().unwrap_or_default().to_owned(),
+        arn,
+        tags,
+        image_tag_mutability: repo
+            .image_tag_mutability()
+            .map_or("MUTABLE", |m| m.as_str())
+            .to_owned(),
+        scan_on_push: repo
+            .image_scanning_configuration()
+            .is_some_and(|c| c.scan_on_push()),
+        encryption: encryption
+            .map_or("AES256", |e| e.encryption_type().as_str())
+            .to_owned(),
+        kms_key: encryption.and_then(|e| e.kms_key()).map(str::to_owned),
+        lifecycle_policy,
+    }))
+}
+
+/// The live repository when this stack may change it (owned, or adopted).
+pub fn managed<'a>(cx: &PlanContext<'a>) -> Option<&'a LiveRepository> {
+    let spec = cx.stack.repository.as_ref()?;
+    cx.live.repository.found().filter(|r| r.owned || spec.adopt)
+}
+
+pub fn plan(cx: &PlanContext, planner: &mut Planner) {
+    let Some(spec) = &cx.stack.repository else {
+        return;
+    };
+    let addr = address(spec);
+    let live = match &cx.live.repository {
+        Lookup::Missing => None,
+        Lookup::Found(repo) if !repo.owned && !spec.adopt => {
+            planner.block(
+                &addr,
+                None,
+                foreign_message("an ECR repository", &repo.arn, &cx.stack.name),
+            );
+            return;
+        }
+        Lookup::Found(repo) => Some(repo),
+        Lookup::Many { ids, .. } => {
+            planner.block(
+                &addr,
+                None,
+                format!("several repositories: {}", ids.join(", ")),
+            );
+            return;
+        }
+    };
+    if let Some(repo) = live {
+        let kms_differs = spec.kms_key.is_some() && repo.kms_key != spec.kms_key;
+        if repo.encryption != spec.encryption.as_aws() || kms_differs {
+            planner.block(
+                &addr,
+                Some("encryption"),
+                format!(
+                    "is {}{} in AWS and {}{} in the stack; ECR fixes a repository's encryption at creation. \
+                     Keep the live setting, or declare a repository under another name",
+                    repo.encryption,
+                    repo.kms_key.as_deref().map(|k| format!(" ({k})")).unwrap_or_default(),
+                    spec.encryption.as_aws(),
+                    spec.kms_key.as_deref().map(|k| format!(" ({k})")).unwrap_or_default(),
+                ),
+            );
+        }
+    }
+    let mut changes = Changes::default();
+    changes.value(
+        "image_tag_mutability",
+        live.map(|r| r.image_tag_mutability.as_str()),
+        spec.image_tag_mutability.as_aws(),
+    );
+    changes.value(
+        "scan_on_push",
+        live.map(|r| r.scan_on_push),
+        spec.scan_on_push,
+    );
+    if live.is_none() {
+        changes.value("encryption", None, spec.encryption.as_aws());
+    }
+    if let Some(n) = spec.keep_images {
+        changes.document(
+            "lifecycle_policy",
+            live.and_then(|r| r.lifecycle_policy.as_ref()),
+            &lifecycle_policy(n),
+        );
+    }
+    tag_changes(&mut changes, live.map(|r| &r.tags), &cx.stack.tags());
+    let action = match live {
+        None => Action::Create,
+        Some(_) if changes.is_empty() => Action::NoOp,
+        Some(_) => Action::Update,
+    };
+    let reason = match live {
+        Some(r) if !r.owned && action == Action::Update => {
+            "adopting: tags it for this stack".into()
+        }
+        _ => default_reason(action),
+    };
+    planner.resources.push(ResourcePlan {
+        address: addr,
+        type_name: Kind::Repository.type_name(),
+        name: spec.name.clone(),
+        kind: Kind::Repository,
+        action,
+        id: live.map(|r| r.uri.clone()),
+        reason,
+        changes: changes.into_vec(),
+        notes: Vec::new(),
+        depends_on: Vec::new(),
+    });
+}
+
+fn tags(stack_tags: BTreeMap<String, String>) -> Vec<Tag> {
+    stack_tags
+        .into_iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value are set")
+        })
+        .collect()
+}
+
+/// Create, or change what differs in place. Returns the repository URI.
+pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, AwsError> {
+    let spec = cx
+        .stack
+        .repository
+        .as_ref()
+        .expect("planned repositories are declared");
+    let addr = &r.address;
+    let changed = |field: &str| r.changes.iter().any(|c| c.field == field);
+    let mutability = ImageTagMutability::from(spec.image_tag_mutability.as_aws());
+    let scanning = ImageScanningConfiguration::builder()
+        .scan_on_push(spec.scan_on_push)
+        .build();
+    let uri = match cx.live.repository.found() {
+        None => {
+            let encryption = EncryptionConfiguration::builder()
+                .encryption_type(EncryptionType::from(spec.encryption.as_aws()))
+                .set_kms_key(spec.kms_key.clone())
+                .build()
+                .expect("encryption type is set");
+            let out = cx
+                .aws
+                .ecr
+                .create_repository()
+                .repository_name(&spec.name)
+                .image_tag_mutability(mutability)
+                .image_scanning_configuration(scanning)
+                .encryption_configuration(encryption)
+                .set_tags(Some(tags(cx.stack.tags())))
+                .send()
+                .await
+                .map_err(|e| AwsError::new(addr, "CreateRepository", e))?;
+            out.repository()
+                .and_then(|r| r.repository_uri())
+                .unwrap_or_default()
+                .to_owned()
+        }
+        Some(live) => {
+            if changed("image_tag_mutability") {
+                cx.aws
+                    .ecr
+                    .put_image_tag_mutability()
+                    .repository_name(&spec.name)
+                    .image_tag_mutability(mutability)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(addr, "PutImageTagMutability", e))?;
+            }
+            if changed("scan_on_push") {
+                cx.aws
+                    .ecr
+                    .put_image_scanning_configuration()
+                    .repository_name(&spec.name)
+                    .image_scanning_configuration(scanning)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(addr, "PutImageScanningConfiguration", e))?;
+            }
+            if changed("tags") {
+                cx.aws
+                    .ecr
+                    .tag_resource()
+                    .resource_arn(&live.arn)
+                    .set_tags(Some(tags(cx.stack.tags())))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(addr, "TagResource", e))?;
+            }
+            live.uri.clone()
+        }
+    };
+    if let Some(n) = spec.keep_images
+        && changed("lifecycle_policy")
+    {
+        cx.aws
+            .ecr
+            .put_lifecycle_policy()
+            .repository_name(&spec.name)
+            .lifecycle_policy_text(lifecycle_policy(n).to_string())
+            .send()
+            .await
+            .map_err(|e| AwsError::new(addr, "PutLifecyclePolicy", e))?;
+    }
+    Ok(uri)
+}

@@ -1,0 +1,627 @@
+//! `agentcore_runtime`: found by name (`ListAgentRuntimes`, paginated), then read by id.
+//!
+//! `UpdateAgentRuntime` resets every field it is not sent and makes a new version, so it is
+//! called only when something differs, and always with the whole desired configuration.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use aws_sdk_bedrockagentcorecontrol::types::{
+    AgentRuntimeArtifact, AuthorizerConfiguration, ContainerConfiguration,
+    CustomJwtAuthorizerConfiguration, LifecycleConfiguration, NetworkConfiguration, NetworkMode,
+    ProtocolConfiguration, ServerProtocol,
+};
+
+use super::cognito_pool::{self, default_reason, discovery_url};
+use super::{
+    Lookup, cognito_client, ecr_repository, foreign_message, iam_role, owned_by, tag_changes,
+};
+use crate::apply::ApplyContext;
+use crate::aws::{Aws, AwsError};
+use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan, Shown};
+use crate::policy;
+use crate::stack::{Authorizer, EnvValue, RuntimeSpec, Stack};
+
+#[derive(Debug, Clone)]
+pub struct LiveRuntime {
+    pub id: String,
+    pub arn: String,
+    pub version: String,
+    pub status: String,
+    pub failure_reason: Option<String>,
+    pub owned: bool,
+    pub tags: BTreeMap<String, String>,
+    pub container_uri: Option<String>,
+    pub role_arn: String,
+    pub network_mode: String,
+    pub protocol: Option<String>,
+    pub description: Option<String>,
+    pub environment: BTreeMap<String, String>,
+    pub idle_timeout_seconds: Option<i32>,
+    pub max_lifetime_seconds: Option<i32>,
+    /// (discovery URL, allowed clients) of a JWT authorizer.
+    pub authorizer: Option<(String, Vec<String>)>,
+}
+
+pub fn address(spec: &RuntimeSpec) -> String {
+    format!("agentcore_runtime.{}", spec.name)
+}
+
+pub async fn read(
+    aws: &Aws,
+    spec: &RuntimeSpec,
+    stack: &str,
+) -> Result<Lookup<LiveRuntime>, AwsError> {
+    let addr = address(spec);
+    let mut ids = Vec::new();
+    let mut pages = aws.agentcore.list_agent_runtimes().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::new(&addr, "ListAgentRuntimes", e))?;
+        ids.extend(
+            page.agent_runtimes()
+                .iter()
+                .filter(|r| r.agent_runtime_name() == spec.name)
+                .map(|r| r.agent_runtime_id().to_owned()),
+        );
+    }
+    match ids.as_slice() {
+        [] => Ok(Lookup::Missing),
+        [id] => Ok(Lookup::Found(get(aws, &addr, id, stack).await?)),
+        _ => Ok(Lookup::Many { ids, owned: false }),
+    }
+}
+
+/// Read one runtime by id, with its tags.
+pub async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRuntime, AwsError> {
+    let out = aws
+        .agentcore
+        .get_agent_runtime()
+        .agent_runtime_id(id)
+        .send()
+        .await
+        .map_err(|e| AwsError::new(addr, "GetAgentRuntime", e))?;
+    let tags = aws
+        .agentcore
+        .list_tags_for_resource()
+        .resource_arn(out.agent_runtime_arn())
+        .send()
+        .await
+        .map_err(|e| AwsError::new(addr, "ListTagsForResource", e))?;
+    let tags: BTreeMap<String, String> = tags
+        .tags()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let container_uri = match out.agent_runtime_artifact() {
+        Some(AgentRuntimeArtifact::ContainerConfiguration(c)) => Some(c.container_uri().to_owned()),
+        _ => None,
+    };
+    let authorizer = match out.authorizer_configuration() {
+        Some(AuthorizerConfiguration::CustomJwtAuthorizer(jwt)) => {
+            let mut clients = jwt.allowed_clients().to_vec();
+            clients.sort();
+            Some((jwt.discovery_url().to_owned(), clients))
+        }
+        _ => None,
+    };
+    let lifecycle = out.lifecycle_configuration();
+    Ok(LiveRuntime {
+        id: out.agent_runtime_id().to_owned(),
+        arn: out.agent_runtime_arn().to_owned(),
+        version: out.agent_runtime_version().to_owned(),
+        status: out.status().as_str().to_owned(),
+        failure_reason: out.failure_reason().map(str::to_owned),
+        owned: owned_by(&tags, stack),
+        tags,
+        container_uri,
+        role_arn: out.role_arn().to_owned(),
+        network_mode: out
+            .network_configuration()
+            .map_or("PUBLIC", |n| n.network_mode().as_str())
+            .to_owned(),
+        protocol: out
+            .protocol_configuration()
+            .map(|p| p.server_protocol().as_str().to_owned()),
+        description: out
+            .description()
+            .map(str::to_owned)
+            .filter(|d| !d.is_empty()),
+        environment: out
+            .environment_variables()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        idle_timeout_seconds: lifecycle.and_then(|l| l.idle_runtime_session_timeout()),
+        max_lifetime_seconds: lifecycle.and_then(|l| l.max_lifetime()),
+        authorizer,
+    })
+}
+
+/// The execution role's ARN, known from its name before it exists.
+pub fn role_arn(stack: &Stack, vars: &policy::Vars) -> Option<String> {
+    let role = stack.role.as_ref()?;
+    Some(format!(
+        "arn:{}:iam::{}:role{}{}",
+        vars.partition, vars.account_id, role.path, role.name
+    ))
+}
+
+pub fn plan(cx: &PlanContext, planner: &mut Planner) {
+    let Some(spec) = &cx.stack.runtime else {
+        return;
+    };
+    let addr = address(spec);
+    let live = match &cx.live.runtime {
+        Lookup::Missing => None,
+        Lookup::Found(r) if !r.owned => {
+            planner.block(
+                &addr,
+                None,
+                foreign_message("an AgentCore runtime", &r.arn, &cx.stack.name),
+            );
+            return;
+        }
+        Lookup::Found(r) => Some(r),
+        Lookup::Many { ids, .. } => {
+            planner.block(
+                &addr,
+                None,
+                format!("several runtimes answer to this name: {}", ids.join(", ")),
+            );
+            return;
+        }
+    };
+    let pool_addr = cx.stack.user_pool.as_ref().map(cognito_pool::address);
+    let client_addr = cx.stack.client.as_ref().map(cognito_client::address);
+    let depends_on: Vec<String> = [
+        pool_addr.clone(),
+        client_addr.clone(),
+        cx.stack.role.as_ref().map(iam_role::address),
+        cx.stack.repository.as_ref().map(ecr_repository::address),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if depends_on.iter().any(|a| planner.is_blocked(a)) {
+        return; // the blocker on what it needs says it all
+    }
+    let id_of = |a: &Option<String>| {
+        a.as_ref()
+            .and_then(|a| planner.planned(a))
+            .and_then(|p| p.id.clone())
+    };
+    let (pool_id, client_id) = (id_of(&pool_addr), id_of(&client_addr));
+
+    let mut changes = Changes::default();
+    let image = policy::render(cx.stack.image.as_deref().unwrap_or_default(), cx.vars);
+    changes.value(
+        "container_uri",
+        live.map(|r| r.container_uri.clone()),
+        Some(image),
+    );
+    changes.value(
+        "role_arn",
+        live.map(|r| Some(r.role_arn.clone())),
+        role_arn(cx.stack, cx.vars),
+    );
+    changes.value(
+        "network_mode",
+        live.map(|r| r.network_mode.as_str()),
+        "PUBLIC",
+    );
+    changes.value(
+        "protocol",
+        live.map(|r| r.protocol.as_deref()),
+        Some(spec.protocol.as_aws()),
+    );
+    changes.value(
+        "description",
+        live.map(|r| r.description.clone()),
+        spec.description.clone(),
+    );
+    changes.value(
+        "idle_timeout_seconds",
+        live.map(|r| r.idle_timeout_seconds),
+        Some(spec.idle_timeout_seconds),
+    );
+    changes.value(
+        "max_lifetime_seconds",
+        live.map(|r| r.max_lifetime_seconds),
+        Some(spec.max_lifetime_seconds),
+    );
+    let mut notes = Vec::new();
+    for (field, message) in environment_changes(spec, live, &mut changes, &mut notes) {
+        planner.block(&addr, Some(&field), message);
+    }
+
+    if spec.authorizer == Some(Authorizer::Cognito) {
+        let live_auth = live.map(|r| r.authorizer.clone());
+        match pool_id {
+            Some(id) => changes.value(
+                "authorizer.discovery_url",
+                live_auth.clone().map(|a| a.map(|(url, _)| url)),
+                Some(discovery_url(&cx.live.region, &id)),
+            ),
+            None => changes.push(
+                "authorizer.discovery_url",
+                live_auth
+                    .clone()
+                    .flatten()
+                    .map_or(Shown::Absent, |(url, _)| Shown::Value(url.into())),
+                Shown::KnownAfterApply,
+            ),
+        }
+        match client_id {
+            Some(id) => changes.value(
+                "authorizer.allowed_clients",
+                live_auth.map(|a| a.map(|(_, clients)| clients)),
+                Some(vec![id]),
+            ),
+            None => changes.push(
+                "authorizer.allowed_clients",
+                Shown::Absent,
+                Shown::KnownAfterApply,
+            ),
+        }
+    } else if let Some(Some((url, _))) = live.map(|r| r.authorizer.clone()) {
+        changes.push(
+            "authorizer.discovery_url",
+            Shown::Value(url.into()),
+            Shown::Absent,
+        );
+    }
+    if let Some(r) = live
+        && r.status.ends_with("_FAILED")
+    {
+        changes.push(
+            "status",
+            Shown::Value(r.status.clone().into()),
+            Shown::Value("READY".into()),
+        );
+        notes.push(format!(
+            "{}: {}",
+            r.status,
+            r.failure_reason.as_deref().unwrap_or("no reason given")
+        ));
+    }
+    tag_changes(&mut changes, live.map(|r| &r.tags), &cx.stack.tags());
+    let action = match live {
+        None => Action::Create,
+        Some(_) if changes.is_empty() => Action::NoOp,
+        Some(_) => Action::Update,
+    };
+    planner.resources.push(ResourcePlan {
+        address: addr,
+        type_name: Kind::Runtime.type_name(),
+        name: spec.name.clone(),
+        kind: Kind::Runtime,
+        action,
+        id: live.map(|r| r.id.clone()),
+        reason: default_reason(action),
+        changes: changes.into_vec(),
+        notes,
+        depends_on,
+    });
+}
+
+/// Per-variable changes. Secrets show as `(sensitive)`; an unset secret keeps the live value
+/// (noted), or is a blocker when there is none. Returns the blockers as (field, message).
+fn environment_changes(
+    spec: &RuntimeSpec,
+    live: Option<&LiveRuntime>,
+    changes: &mut Changes,
+    notes: &mut Vec<String>,
+) -> Vec<(String, String)> {
+    let mut blockers = Vec::new();
+    let live_env = live.map(|r| &r.environment);
+    for (key, value) in &spec.environment {
+        let field = format!("environment.{key}");
+        let before = live_env.and_then(|e| e.get(key));
+        match value {
+            EnvValue::Plain(text) => {
+                changes.value(&field, live.map(|_| before.cloned()), Some(text.clone()))
+            }
+            EnvValue::Secret {
+                value: Some(secret),
+                ..
+            } => {
+                if before.map(String::as_str) != Some(secret.expose().as_str()) {
+                    let shown_before = if before.is_some() {
+                        Shown::Sensitive
+                    } else {
+                        Shown::Absent
+                    };
+                    changes.push(&field, shown_before, Shown::Sensitive);
+                }
+            }
+            EnvValue::Secret { var, value: None } => {
+                if before.is_some() {
+                    notes.push(format!(
+                        "{field}: ${var} is unset, so the live value is kept"
+                    ));
+                } else {
+                    blockers.push((
+                        field,
+                        format!("${var} is unset, and the runtime has no value for it yet"),
+                    ));
+                }
+            }
+        }
+    }
+    for key in live_env.into_iter().flat_map(|e| e.keys()) {
+        if !spec.environment.contains_key(key) {
+            changes.push(
+                &format!("environment.{key}"),
+                Shown::Sensitive,
+                Shown::Absent,
+            );
+        }
+    }
+    blockers
+}
+
+/// The errors AWS returns while a new role, or its permissions, are still propagating.
+fn is_propagation_error(e: &AwsError) -> bool {
+    [
+        "Role validation failed",
+        "cannot be assumed",
+        "Access denied while validating ECR URI",
+    ]
+    .iter()
+    .any(|m| e.message.contains(m))
+}
+
+/// Create, or update with the whole configuration, then wait for READY. Returns the id.
+pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, AwsError> {
+    let spec = cx
+        .stack
+        .runtime
+        .as_ref()
+        .expect("planned runtimes are declared");
+    let addr = &r.address;
+    let live = cx.live.runtime.found();
+    let only_tags = live.is_some() && r.changes.iter().all(|c| c.field == "tags");
+    if only_tags {
+        let live = live.expect("checked");
+        cx.aws
+            .agentcore
+            .tag_resource()
+            .resource_arn(&live.arn)
+            .set_tags(Some(cx.stack.tags().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::new(addr, "TagResource", e))?;
+        return Ok(live.id.clone());
+    }
+
+    let image = policy::render(cx.stack.image.as_deref().unwrap_or_default(), &cx.vars);
+    let artifact = AgentRuntimeArtifact::ContainerConfiguration(
+        ContainerConfiguration::builder()
+            .container_uri(image)
+            .build()
+            .expect("uri is set"),
+    );
+    let network = NetworkConfiguration::builder()
+        .network_mode(NetworkMode::Public)
+        .build()
+        .expect("mode is set");
+    let protocol = ProtocolConfiguration::builder()
+        .server_protocol(ServerProtocol::from(spec.protocol.as_aws()))
+        .build()
+        .expect("protocol is set");
+    let lifecycle = LifecycleConfiguration::builder()
+        .idle_runtime_session_timeout(spec.idle_timeout_seconds)
+        .max_lifetime(spec.max_lifetime_seconds)
+        .build();
+    let authorizer = match spec.authorizer {
+        Some(Authorizer::Cognito) => {
+            let pool_id = cx.id_of(&cognito_pool::address(
+                cx.stack.user_pool.as_ref().expect("validated"),
+            ));
+            let client_id = cx.id_of(&cognito_client::address(
+                cx.stack.client.as_ref().expect("validated"),
+            ));
+            Some(AuthorizerConfiguration::CustomJwtAuthorizer(
+                CustomJwtAuthorizerConfiguration::builder()
+                    .discovery_url(discovery_url(&cx.vars.region, &pool_id))
+                    .allowed_clients(client_id)
+                    .build()
+                    .expect("discovery URL is set"),
+            ))
+        }
+        None => None,
+    };
+    let environment: HashMap<String, String> = spec
+        .environment
+        .iter()
+        .filter_map(|(key, value)| {
+            let value = match value {
+                EnvValue::Plain(text) => text.clone(),
+                EnvValue::Secret {
+                    value: Some(secret),
+                    ..
+                } => secret.expose().clone(),
+                // Unset locally: keep what the runtime has (plan refused when it has nothing).
+                EnvValue::Secret { value: None, .. } => live?.environment.get(key)?.clone(),
+            };
+            Some((key.clone(), value))
+        })
+        .collect();
+    let role_arn = role_arn(cx.stack, &cx.vars).expect("validated: a runtime needs a role");
+
+    let (operation, id) = match live {
+        None => {
+            let out = retry_propagation(cx, addr, "CreateAgentRuntime", || {
+                cx.aws
+                    .agentcore
+                    .create_agent_runtime()
+                    .agent_runtime_name(&spec.name)
+                    .agent_runtime_artifact(artifact.clone())
+                    .role_arn(&role_arn)
+                    .network_configuration(network.clone())
+                    .protocol_configuration(protocol.clone())
+                    .lifecycle_configuration(lifecycle.clone())
+                    .set_description(spec.description.clone())
+                    .set_authorizer_configuration(authorizer.clone())
+                    .set_environment_variables(Some(environment.clone()).filter(|e| !e.is_empty()))
+                    .set_tags(Some(cx.stack.tags().into_iter().collect()))
+                    .send()
+            })
+            .await?;
+            ("CreateAgentRuntime", out.agent_runtime_id().to_owned())
+        }
+        Some(live) => {
+            retry_propagation(cx, addr, "UpdateAgentRuntime", || {
+                cx.aws
+                    .agentcore
+                    .update_agent_runtime()
+                    .agent_runtime_id(&live.id)
+                    .agent_runtime_artifact(artifact.clone())
+                    .role_arn(&role_arn)
+                    .network_configuration(network.clone())
+                    .protocol_configuration(protocol.clone())
+                    .lifecycle_configuration(lifecycle.clone())
+                    .set_description(spec.description.clone())
+                    .set_authorizer_configuration(authorizer.clone())
+                    .set_environment_variables(Some(environment.clone()))
+                    .send()
+            })
+            .await?;
+            if r.changes.iter().any(|c| c.field == "tags") {
+                cx.aws
+                    .agentcore
+                    .tag_resource()
+                    .resource_arn(&live.arn)
+                    .set_tags(Some(cx.stack.tags().into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(addr, "TagResource", e))?;
+            }
+            ("UpdateAgentRuntime", live.id.clone())
+        }
+    };
+    wait_until_ready(cx, addr, operation, &id).await?;
+    Ok(id)
+}
+
+/// Call `send` again while AWS reports IAM propagation errors, with a bounded backoff.
+async fn retry_propagation<T, E, F, Fut>(
+    cx: &ApplyContext<'_>,
+    addr: &str,
+    operation: &'static str,
+    send: F,
+) -> Result<T, AwsError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: aws_sdk_bedrockagentcorecontrol::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut delay = Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        match send().await.map_err(|e| AwsError::new(addr, operation, e)) {
+            Err(e) if is_propagation_error(&e) && Instant::now() + delay < deadline => {
+                cx.progress.line(&format!(
+                    "{addr}: the execution role is still propagating ({}); retrying in {}s",
+                    e.message,
+                    delay.as_secs()
+                ));
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Poll until READY; `*_FAILED` is an error carrying AWS's `failureReason`.
+async fn wait_until_ready(
+    cx: &ApplyContext<'_>,
+    addr: &str,
+    operation: &'static str,
+    id: &str,
+) -> Result<(), AwsError> {
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    loop {
+        let out = cx
+            .aws
+            .agentcore
+            .get_agent_runtime()
+            .agent_runtime_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(addr, "GetAgentRuntime", e))?;
+        let status = out.status().as_str();
+        match status {
+            "READY" => return Ok(()),
+            "CREATE_FAILED" | "UPDATE_FAILED" => {
+                return Err(AwsError {
+                    resource: addr.to_owned(),
+                    operation,
+                    code: Some(status.to_owned()),
+                    message: out
+                        .failure_reason()
+                        .unwrap_or("AWS gave no failureReason")
+                        .to_owned(),
+                });
+            }
+            _ => {}
+        }
+        let waited = started.elapsed();
+        if waited >= cx.timeout {
+            return Err(AwsError {
+                resource: addr.to_owned(),
+                operation,
+                code: Some("Timeout".into()),
+                message: format!(
+                    "still {status} after {}s (--timeout); apply again later to continue",
+                    waited.as_secs()
+                ),
+            });
+        }
+        cx.progress.transient(&format!(
+            "{addr}: {status}, waiting for READY ({}s)",
+            waited.as_secs()
+        ));
+        if last_report.elapsed() >= Duration::from_secs(10) {
+            cx.progress.line(&format!(
+                "{addr}: still {status} after {}s",
+                waited.as_secs()
+            ));
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// The MCP endpoint of a runtime, as clients call it.
+pub fn mcp_url(region: &str, arn: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let encoded = percent_encoding::utf8_percent_encode(arn, KEEP);
+    format!(
+        "https://bedrock-agentcore.{region}.amazonaws.com/runtimes/{encoded}/invocations?qualifier=DEFAULT"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mcp_url_encodes_the_whole_arn() {
+        assert_eq!(
+            super::mcp_url(
+                "us-west-2",
+                "arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/web_search_mcp-AbC123"
+            ),
+            "https://bedrock-agentcore.us-west-2.amazonaws.com/runtimes/\
+             arn%3Aaws%3Abedrock-agentcore%3Aus-west-2%3A123456789012%3Aruntime%2Fweb_search_mcp-AbC123\
+             /invocations?qualifier=DEFAULT"
+        );
+    }
+}
