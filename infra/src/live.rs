@@ -29,6 +29,8 @@ pub struct Live {
     pub role: Lookup<LiveRole>,
     pub repository: Lookup<LiveRepository>,
     pub runtime: Lookup<LiveRuntime>,
+    /// The stack's runtimes under names other than the declared one: (name, ARN).
+    pub runtime_named_otherwise: Vec<(String, String)>,
 }
 
 /// Whether reading signs in to verify users' passwords (plan and apply do; `output` does not).
@@ -97,7 +99,10 @@ pub async fn read(aws: &Aws, stack: &Stack, passwords: Passwords) -> Result<Live
     let runtime = async {
         match &stack.runtime {
             Some(spec) => runtime::read(aws, spec, &stack.name).await,
-            None => Ok(Lookup::Missing),
+            None => Ok(runtime::Found {
+                runtime: Lookup::Missing,
+                named_otherwise: Vec::new(),
+            }),
         }
     };
     let hosting = aws.both(repository, runtime);
@@ -120,7 +125,8 @@ pub async fn read(aws: &Aws, stack: &Stack, passwords: Passwords) -> Result<Live
         users: cognito.users,
         role,
         repository,
-        runtime,
+        runtime: runtime.runtime,
+        runtime_named_otherwise: runtime.named_otherwise,
     })
 }
 

@@ -345,6 +345,7 @@ document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action"
             role: Lookup::Missing,
             repository: Lookup::Missing,
             runtime: Lookup::Missing,
+            runtime_named_otherwise: Vec::new(),
         }
     }
 

@@ -47,28 +47,67 @@ pub fn address(spec: &RuntimeSpec) -> String {
     format!("agentcore_runtime.{}", spec.name)
 }
 
-pub async fn read(
-    aws: &Aws,
-    spec: &RuntimeSpec,
-    stack: &str,
-) -> Result<Lookup<LiveRuntime>, AwsError> {
+/// What the search by name found, and, when nothing has the declared name, the stack's runtimes
+/// under other names (a rename, which AWS cannot do in place).
+pub struct Found {
+    pub runtime: Lookup<LiveRuntime>,
+    pub named_otherwise: Vec<(String, String)>,
+}
+
+pub async fn read(aws: &Aws, spec: &RuntimeSpec, stack: &str) -> Result<Found, AwsError> {
     let addr = address(spec);
-    let mut ids = Vec::new();
+    let mut all = Vec::new();
     let mut pages = aws.agentcore.list_agent_runtimes().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::new(&addr, "ListAgentRuntimes", e))?;
-        ids.extend(
-            page.agent_runtimes()
-                .iter()
-                .filter(|r| r.agent_runtime_name() == spec.name)
-                .map(|r| r.agent_runtime_id().to_owned()),
-        );
+        all.extend(page.agent_runtimes().iter().map(|r| {
+            let name = r.agent_runtime_name().to_owned();
+            (
+                name,
+                r.agent_runtime_id().to_owned(),
+                r.agent_runtime_arn().to_owned(),
+            )
+        }));
     }
-    match ids.as_slice() {
-        [] => Ok(Lookup::Missing),
-        [id] => Ok(Lookup::Found(get(aws, &addr, id, stack).await?)),
-        _ => Ok(Lookup::Many { ids, owned: false }),
+    let ids: Vec<String> = all
+        .iter()
+        .filter(|(name, ..)| *name == spec.name)
+        .map(|(_, id, _)| id.clone())
+        .collect();
+    let runtime = match ids.as_slice() {
+        [] => Lookup::Missing,
+        [id] => Lookup::Found(get(aws, &addr, id, stack).await?),
+        _ => Lookup::Many { ids, owned: false },
+    };
+    let mut named_otherwise = Vec::new();
+    if matches!(runtime, Lookup::Missing) {
+        // Only when the declared name is absent (a first create, or a rename): which of the
+        // account's runtimes carry this stack's tag?
+        let addr = &addr;
+        let tagged = aws
+            .all(all.iter().map(|(name, _, arn)| async move {
+                let tags = aws
+                    .agentcore
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(addr, "ListTagsForResource", e))?;
+                let tags: BTreeMap<String, String> = tags
+                    .tags()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
+                Ok(owned_by(&tags, stack).then(|| (name.clone(), arn.clone())))
+            }))
+            .await?;
+        named_otherwise = tagged.into_iter().flatten().collect();
     }
+    Ok(Found {
+        runtime,
+        named_otherwise,
+    })
 }
 
 /// Read one runtime by id, with its tags.
@@ -153,6 +192,19 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         return;
     };
     let addr = address(spec);
+    if let (Lookup::Missing, Some((old, arn))) =
+        (&cx.live.runtime, cx.live.runtime_named_otherwise.first())
+    {
+        planner.block(
+            &addr,
+            Some("name"),
+            format!(
+                "this stack's runtime is named {old:?} ({arn}); AWS cannot rename a runtime in place, \
+                 and a new one would get a new ARN and endpoint URL. Keep name = {old:?}"
+            ),
+        );
+        return;
+    }
     let live = match &cx.live.runtime {
         Lookup::Missing => None,
         Lookup::Found(r) if !r.owned => {

@@ -1,0 +1,436 @@
+//! The ECR repository and the AgentCore runtime, against the AgentCore-faithful emulator
+//! (`scripts/emulator.py`). Results are read back through the AWS API.
+
+mod support;
+
+use std::collections::HashMap;
+
+use aws_sdk_bedrockagentcorecontrol::types::{
+    AgentRuntimeArtifact, ContainerConfiguration, NetworkConfiguration, NetworkMode,
+};
+use aws_sdk_ecr::types::ImageTagMutability;
+use support::{Aws, Moto, OPENAI_KEY, Project};
+
+const RUNTIME: &str = "web_search_mcp";
+const REPOSITORY: &str = "web-search-mcp";
+
+async fn runtime_id(aws: &Aws) -> String {
+    let list = aws.agentcore.list_agent_runtimes().send().await.unwrap();
+    let ids: Vec<&str> = list
+        .agent_runtimes()
+        .iter()
+        .filter(|r| r.agent_runtime_name() == RUNTIME)
+        .map(|r| r.agent_runtime_id())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    ids[0].to_owned()
+}
+
+#[tokio::test]
+async fn apply_from_empty_makes_a_ready_runtime_behind_the_stacks_cognito_and_a_second_apply_writes_nothing()
+ {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+
+    // The repository, with every declared setting.
+    let repos = aws
+        .ecr
+        .describe_repositories()
+        .repository_names(REPOSITORY)
+        .send()
+        .await
+        .unwrap();
+    let repo = &repos.repositories()[0];
+    assert_eq!(
+        repo.image_tag_mutability(),
+        Some(&ImageTagMutability::Immutable)
+    );
+    assert!(repo.image_scanning_configuration().unwrap().scan_on_push());
+    let tags = aws
+        .ecr
+        .list_tags_for_resource()
+        .resource_arn(repo.repository_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == "infra:stack" && t.value() == "web-search-mcp")
+    );
+    let lifecycle = aws
+        .ecr
+        .get_lifecycle_policy()
+        .repository_name(REPOSITORY)
+        .send()
+        .await
+        .unwrap();
+    let lifecycle: serde_json::Value =
+        serde_json::from_str(lifecycle.lifecycle_policy_text().unwrap()).unwrap();
+    assert_eq!(lifecycle["rules"][0]["selection"]["countNumber"], 10);
+    assert_eq!(lifecycle["rules"][0]["action"]["type"], "expire");
+
+    // The runtime: READY, every setting, the authorizer on the stack's pool and client.
+    let id = runtime_id(&aws).await;
+    let runtime = aws
+        .agentcore
+        .get_agent_runtime()
+        .agent_runtime_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(runtime.status().as_str(), "READY");
+    assert_eq!(runtime.agent_runtime_version(), "1");
+    let Some(AgentRuntimeArtifact::ContainerConfiguration(container)) =
+        runtime.agent_runtime_artifact()
+    else {
+        panic!("no container artifact");
+    };
+    assert_eq!(
+        container.container_uri(),
+        "123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:0.1.0"
+    );
+    assert_eq!(
+        runtime.role_arn(),
+        "arn:aws:iam::123456789012:role/agentcore-web-search-mcp-role"
+    );
+    assert_eq!(
+        runtime.network_configuration().unwrap().network_mode(),
+        &NetworkMode::Public
+    );
+    assert_eq!(
+        runtime
+            .protocol_configuration()
+            .unwrap()
+            .server_protocol()
+            .as_str(),
+        "MCP"
+    );
+    assert_eq!(runtime.description(), Some("OpenAI web search over MCP"));
+    let lifecycle = runtime.lifecycle_configuration().unwrap();
+    assert_eq!(
+        (
+            lifecycle.idle_runtime_session_timeout(),
+            lifecycle.max_lifetime()
+        ),
+        (Some(900), Some(28800))
+    );
+    let env = runtime.environment_variables().unwrap();
+    assert_eq!(env.get("OPENAI_MODEL").map(String::as_str), Some("o3"));
+    assert_eq!(
+        env.get("OPENAI_REASONING_EFFORT").map(String::as_str),
+        Some("low")
+    );
+    assert_eq!(
+        env.get("OPENAI_API_KEY").map(String::as_str),
+        Some(OPENAI_KEY)
+    );
+    let pool_id = aws.pool_ids("MCPServerPool").await.remove(0);
+    let client_id = aws
+        .client_ids(&pool_id, "MCPServerPoolClient")
+        .await
+        .remove(0);
+    let Some(aws_sdk_bedrockagentcorecontrol::types::AuthorizerConfiguration::CustomJwtAuthorizer(
+        jwt,
+    )) = runtime.authorizer_configuration()
+    else {
+        panic!("no JWT authorizer");
+    };
+    assert_eq!(
+        jwt.discovery_url(),
+        format!(
+            "https://cognito-idp.us-west-2.amazonaws.com/{pool_id}/.well-known/openid-configuration"
+        )
+    );
+    assert_eq!(jwt.allowed_clients(), [client_id]);
+
+    // Second apply: reads only; the runtime keeps its version.
+    moto.start_recording();
+    let again = project.infra(&moto, &["apply", "--yes"]).expect(0);
+    assert!(
+        again
+            .stdout
+            .contains("No changes. Live AWS matches the stack (7 resources)."),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(moto.writes(), Vec::<String>::new());
+    let runtime = aws
+        .agentcore
+        .get_agent_runtime()
+        .agent_runtime_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(runtime.agent_runtime_version(), "1");
+}
+
+#[tokio::test]
+async fn drift_in_runtime_and_repository_is_named_and_repaired_with_one_new_version() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let id = runtime_id(&aws).await;
+    let before = aws
+        .agentcore
+        .get_agent_runtime()
+        .agent_runtime_id(&id)
+        .send()
+        .await
+        .unwrap();
+
+    // Out of band: a new image and a changed variable in one update, as a console user would.
+    let mut env: HashMap<String, String> = before.environment_variables().cloned().unwrap();
+    env.insert("OPENAI_MODEL".into(), "gpt-4.1".into());
+    aws.agentcore
+        .update_agent_runtime()
+        .agent_runtime_id(&id)
+        .agent_runtime_artifact(AgentRuntimeArtifact::ContainerConfiguration(
+            ContainerConfiguration::builder()
+                .container_uri("123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:hotfix")
+                .build()
+                .unwrap(),
+        ))
+        .role_arn(before.role_arn())
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .network_mode(NetworkMode::Public)
+                .build()
+                .unwrap(),
+        )
+        .set_protocol_configuration(before.protocol_configuration().cloned())
+        .set_lifecycle_configuration(before.lifecycle_configuration().cloned())
+        .set_authorizer_configuration(before.authorizer_configuration().cloned())
+        .set_description(before.description().map(str::to_owned))
+        .set_environment_variables(Some(env))
+        .send()
+        .await
+        .unwrap();
+    aws.ecr
+        .put_image_tag_mutability()
+        .repository_name(REPOSITORY)
+        .image_tag_mutability(ImageTagMutability::Mutable)
+        .send()
+        .await
+        .unwrap();
+    aws.ecr
+        .delete_lifecycle_policy()
+        .repository_name(REPOSITORY)
+        .send()
+        .await
+        .unwrap();
+    let drifted = aws
+        .agentcore
+        .get_agent_runtime()
+        .agent_runtime_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let drifted_version: u32 = drifted.agent_runtime_version().parse().unwrap();
+
+    let plan = project
+        .infra(&moto, &["plan", "--detailed-exitcode"])
+        .expect(2);
+    for expected in [
+        "~ container_uri: \"123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:hotfix\" -> \"123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:0.1.0\"",
+        "~ environment.OPENAI_MODEL: \"gpt-4.1\" -> \"o3\"",
+        "~ image_tag_mutability: \"MUTABLE\" -> \"IMMUTABLE\"",
+        "+ lifecycle_policy =",
+        "Plan: 0 to create, 2 to update, 0 to delete.",
+    ] {
+        assert!(
+            plan.stdout.contains(expected),
+            "missing {expected:?} in:\n{}",
+            plan.stdout
+        );
+    }
+
+    moto.start_recording();
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let mut writes = moto.writes();
+    writes.sort();
+    assert_eq!(
+        writes,
+        [
+            "PutImageTagMutability",
+            "PutLifecyclePolicy",
+            "UpdateAgentRuntime"
+        ]
+    );
+    assert_eq!(
+        runtime_id(&aws).await,
+        id,
+        "the runtime is updated in place"
+    );
+    let after = aws
+        .agentcore
+        .get_agent_runtime()
+        .agent_runtime_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.agent_runtime_version(),
+        (drifted_version + 1).to_string(),
+        "exactly one new version"
+    );
+    assert_eq!(after.agent_runtime_arn(), before.agent_runtime_arn());
+    assert_eq!(after.status().as_str(), "READY");
+    assert_eq!(
+        after
+            .environment_variables()
+            .unwrap()
+            .get("OPENAI_MODEL")
+            .map(String::as_str),
+        Some("o3")
+    );
+    // UpdateAgentRuntime was sent the whole configuration: nothing was reset.
+    assert_eq!(
+        after
+            .environment_variables()
+            .unwrap()
+            .get("OPENAI_API_KEY")
+            .map(String::as_str),
+        Some(OPENAI_KEY)
+    );
+    assert!(after.authorizer_configuration().is_some());
+    project
+        .infra(&moto, &["plan", "--detailed-exitcode"])
+        .expect(0);
+}
+
+#[tokio::test]
+async fn renaming_the_runtime_or_changing_repository_encryption_is_refused() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+
+    let renamed = Project::from_repo(|s| {
+        s.replace("name = \"web_search_mcp\"", "name = \"web_search_mcp_v2\"")
+    });
+    moto.start_recording();
+    let plan = renamed.infra(&moto, &["plan"]).expect(1);
+    assert!(
+        plan.stdout.contains("agentcore_runtime.web_search_mcp_v2: name: this stack's runtime is named \"web_search_mcp\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("AWS cannot rename a runtime in place"),
+        "{}",
+        plan.stdout
+    );
+
+    let kms = Project::from_repo(|s| {
+        s.replace(
+            "scan_on_push = true",
+            "scan_on_push = true\nencryption = \"KMS\"",
+        )
+    });
+    let plan = kms.infra(&moto, &["apply", "--yes"]).expect(1);
+    assert!(
+        plan.stdout.contains(
+            "ecr_repository.web-search-mcp: encryption: is AES256 in AWS and KMS in the stack"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(moto.writes(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_runtime_that_fails_to_create_stops_apply_with_the_reason() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    moto.fail_next_runtime("Image not found: web-search-mcp:0.1.0 (manifest unknown)");
+    let run = project.infra(&moto, &["apply", "--yes"]).expect(1);
+    assert!(
+        run.stderr.contains(
+            "agentcore_runtime.web_search_mcp: CreateAgentRuntime failed: CREATE_FAILED: Image not found: web-search-mcp:0.1.0 (manifest unknown)"
+        ),
+        "{}",
+        run.stderr
+    );
+    // The failed runtime is the stack's: the next plan offers to update it back to READY.
+    let plan = project
+        .infra(&moto, &["plan", "--detailed-exitcode"])
+        .expect(2);
+    assert!(
+        plan.stdout
+            .contains("~ status: \"CREATE_FAILED\" -> \"READY\""),
+        "{}",
+        plan.stdout
+    );
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+}
+
+#[tokio::test]
+async fn output_reads_identifiers_and_the_encoded_mcp_url_from_live_aws() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    let before = project.infra(&moto, &["output", "--json"]).expect(0);
+    let before: serde_json::Value = serde_json::from_str(&before.stdout).unwrap();
+    assert_eq!(before["runtime_arn"], serde_json::Value::Null);
+
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    moto.start_recording();
+    let run = project.infra(&moto, &["output", "--json"]).expect(0);
+    assert_eq!(moto.writes(), Vec::<String>::new());
+    assert!(
+        !moto.operations().iter().any(|op| op == "InitiateAuth"),
+        "output does not sign in"
+    );
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+
+    let id = runtime_id(&aws).await;
+    let runtime = aws
+        .agentcore
+        .get_agent_runtime()
+        .agent_runtime_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let pool_id = aws.pool_ids("MCPServerPool").await.remove(0);
+    let arn = runtime.agent_runtime_arn();
+    assert_eq!(out["user_pool_id"], pool_id.as_str());
+    assert_eq!(
+        out["client_id"],
+        aws.client_ids(&pool_id, "MCPServerPoolClient").await[0].as_str()
+    );
+    assert_eq!(
+        out["discovery_url"],
+        format!(
+            "https://cognito-idp.us-west-2.amazonaws.com/{pool_id}/.well-known/openid-configuration"
+        )
+    );
+    assert_eq!(
+        out["role_arn"],
+        "arn:aws:iam::123456789012:role/agentcore-web-search-mcp-role"
+    );
+    assert_eq!(
+        out["repository_uri"],
+        "123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp"
+    );
+    assert_eq!(out["runtime_arn"], arn);
+    assert_eq!(out["runtime_id"], id.as_str());
+    assert_eq!(out["runtime_version"], "1");
+    let encoded = arn.replace(':', "%3A").replace('/', "%2F");
+    assert_eq!(
+        out["mcp_url"],
+        format!(
+            "https://bedrock-agentcore.us-west-2.amazonaws.com/runtimes/{encoded}/invocations?qualifier=DEFAULT"
+        )
+    );
+
+    let text = project.infra(&moto, &["output"]).expect(0);
+    assert!(
+        text.stdout
+            .starts_with(&format!("user_pool_id = {pool_id}\n")),
+        "{}",
+        text.stdout
+    );
+}
