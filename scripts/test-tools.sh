@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the infra tests need, idempotently, under the repository (ignored by git):
-#   .venv/  moto server, pinned: the AWS-compatible endpoint the tests start on 127.0.0.1.
+#   .venv/  moto server, pinned: the AWS-compatible endpoint the tests start on 127.0.0.1
+#           (through scripts/emulator.py, which makes its AgentCore emulation more faithful).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
