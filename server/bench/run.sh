@@ -87,10 +87,21 @@ for upstream in 0 100; do
         if [[ $upstream == 0 ]]; then run_wrk "tools/list" tools_list.lua "$c"; fi
         run_wrk "web_search (${upstream} ms upstream)" web_search.lua "$c"
         if [[ $upstream == 100 ]]; then
-            server_p50=$p50_ms server_p99=$p99_ms
-            run_wrk "  upstream alone (baseline)" upstream.lua "$c" "http://127.0.0.1:9101/v1/responses"
-            awk -v a="$server_p50" -v b="$p50_ms" -v c="$server_p99" -v d="$p99_ms" \
-                'BEGIN {printf "  added by the server: p50 %+.2f ms, p99 %+.2f ms\n", a - b, c - d}'
+            # Alternate server and baseline runs; report the median of 3 each,
+            # so a burst of noise from a neighbour does not decide the figure.
+            s50=("$p50_ms") s99=("$p99_ms") b50=() b99=()
+            for round in 1 2 3; do
+                run_wrk "  upstream alone (baseline)" upstream.lua "$c" "http://127.0.0.1:9101/v1/responses"
+                b50+=("$p50_ms") b99+=("$p99_ms")
+                if [[ $round -lt 3 ]]; then
+                    run_wrk "web_search (${upstream} ms upstream)" web_search.lua "$c"
+                    s50+=("$p50_ms") s99+=("$p99_ms")
+                fi
+            done
+            median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+            awk -v a="$(median "${s50[@]}")" -v b="$(median "${b50[@]}")" \
+                -v c="$(median "${s99[@]}")" -v d="$(median "${b99[@]}")" \
+                'BEGIN {printf "  c=%s medians: server p50 %.2f ms p99 %.2f ms; upstream p50 %.2f ms p99 %.2f ms; added p50 %+.2f ms, p99 %+.2f ms\n", "'"$c"'", a, c, b, d, a - b, c - d}'
         fi
     done
     echo "## RSS after load: $(rss_kb "$server_pid") kB"
