@@ -40,6 +40,8 @@ Deviations from stock moto, and why:
 6. Quiet: werkzeug's per-request log lines are dropped (set
    EMULATOR_LOG_REQUESTS=1 to keep them); one line is printed to stderr once
    the socket is bound. SIGTERM/SIGINT exit with status 0 (moto's handlers).
+7. EMULATOR_LATENCY_MS (default 0) delays every AWS call by that much, standing in
+   for the network round trip to AWS in benchmarks of concurrent reads.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ import os
 import re
 import sys
 import threading
+import time
 from typing import Any, Callable
 
 import moto.server
@@ -275,6 +278,9 @@ class EmulatorMiddleware:
 
     def __init__(self, app: Any):
         self.app = app
+        # EMULATOR_LATENCY_MS: added to every AWS call, to stand in for the network round trip
+        # to a real AWS endpoint (benchmarks of concurrent reads; 0 by default).
+        self.latency = float(os.environ.get("EMULATOR_LATENCY_MS", "0")) / 1000.0
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -283,6 +289,8 @@ class EmulatorMiddleware:
             return self._control(path, method, environ, start_response)
         if path.rstrip("/") == "/moto-api/reset" and method == "POST":
             _clear_arms()
+        if self.latency and not path.startswith("/moto-api"):
+            time.sleep(self.latency)
         return self.app(environ, start_response)
 
     def _control(

@@ -2,7 +2,9 @@
 //! with independent reads issued concurrently versus the same reads one after another.
 //!
 //! Run: `scripts/test-tools.sh && cargo bench -p infra --bench noop_plan`
-//! (`NOOP_PLAN_RUNS=N` sets the number of timed runs per mode, default 40).
+//! (`NOOP_PLAN_RUNS=N` sets the number of timed runs per mode, default 40;
+//! `EMULATOR_LATENCY_MS=20` makes the emulator answer each call 20 ms later, standing in for
+//! the round trip to a real AWS endpoint; moto alone answers in a few ms of Python CPU).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -85,8 +87,10 @@ fn main() {
     for op in &operations {
         *counts.entry(op).or_default() += 1;
     }
+    let latency = std::env::var("EMULATOR_LATENCY_MS").unwrap_or_else(|_| "0".into());
     println!(
-        "no-op plan of the repository's stack.toml against moto ({runs} runs per mode, medians)"
+        "no-op plan of the repository's stack.toml against the emulator, {latency} ms added per call \
+         ({runs} runs per mode, medians)"
     );
     println!("  calls: {} (all reads): {counts:?}", operations.len());
     println!("  concurrent reads: {:>7.1} ms", ms(c));
