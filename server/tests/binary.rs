@@ -534,3 +534,54 @@ async fn searches_run_concurrently() {
     );
     assert_eq!(upstream.log.completed(), 16);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_get_errors_and_the_process_keeps_serving() {
+    let server = ServerProcess::start(None, &[("MAX_BODY_BYTES", "1000")]);
+    let url = server.url();
+    let send = |body: String, content_type: &'static str| {
+        client()
+            .post(&url)
+            .header("content-type", content_type)
+            .header("accept", "application/json, text/event-stream")
+            .body(body)
+            .send()
+    };
+    let response = send("{not json".into(), "application/json").await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        -32700
+    );
+    let response = send("[1, 2]".into(), "application/json").await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        -32600
+    );
+    let response = send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string(),
+        "text/plain",
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 415);
+    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "greet_user", "arguments": {"name": "x".repeat(5000)}}});
+    let response = send(big.to_string(), "application/json").await.unwrap();
+    assert_eq!(response.status(), 413);
+    // Still serving, and nothing crashed.
+    let (status, _, body) = post_raw(
+        &url,
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        final_result(&body)["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(server.logs().iter().all(|l| !l.contains("panicked")));
+}
