@@ -31,6 +31,18 @@ pub struct Live {
     pub runtime: Lookup<LiveRuntime>,
     /// The stack's runtimes under names other than the declared one: (name, ARN).
     pub runtime_named_otherwise: Vec<(String, String)>,
+    /// The image built from `[image] build`, and whether the registry has it.
+    pub image: Option<LiveImage>,
+}
+
+/// An image built locally for `[image] build = "..."`: its digest is known before any push.
+#[derive(Debug, Clone)]
+pub struct LiveImage {
+    /// `REPOSITORY_URI@sha256:...`: what the runtime runs.
+    pub uri: String,
+    pub digest: String,
+    /// Whether the registry already has this manifest (then nothing is pushed).
+    pub in_registry: bool,
 }
 
 /// Whether reading signs in to verify users' passwords (plan and apply do; `output` does not).
@@ -127,6 +139,7 @@ pub async fn read(aws: &Aws, stack: &Stack, passwords: Passwords) -> Result<Live
         repository,
         runtime: runtime.runtime,
         runtime_named_otherwise: runtime.named_otherwise,
+        image: None,
     })
 }
 

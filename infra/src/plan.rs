@@ -346,6 +346,7 @@ document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action"
             repository: Lookup::Missing,
             runtime: Lookup::Missing,
             runtime_named_otherwise: Vec::new(),
+            image: None,
         }
     }
 

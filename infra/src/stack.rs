@@ -64,7 +64,12 @@ struct RawRepository {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawImage {
-    uri: Spanned<String>,
+    #[serde(default)]
+    uri: Option<Spanned<String>>,
+    #[serde(default)]
+    build: Option<Spanned<String>>,
+    #[serde(default)]
+    platform: Option<Platform>,
 }
 
 #[derive(Deserialize)]
@@ -258,9 +263,27 @@ pub struct Stack {
     pub users: Vec<UserSpec>,
     pub role: Option<RoleSpec>,
     pub repository: Option<RepositorySpec>,
-    /// The image the runtime runs: a template that may use `${repository_uri}`.
-    pub image: Option<String>,
+    pub image: Option<ImageSpec>,
     pub runtime: Option<RuntimeSpec>,
+}
+
+/// The image the runtime runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSpec {
+    /// A prebuilt image: a template that may use `${repository_uri}`.
+    Uri(String),
+    /// Build this workspace package into an image, push it to the stack's repository, and run
+    /// it by digest.
+    Build { package: String, platform: Platform },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum Platform {
+    #[default]
+    #[serde(rename = "linux/arm64")]
+    LinuxArm64,
+    #[serde(rename = "linux/amd64")]
+    LinuxAmd64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -1003,15 +1026,38 @@ impl Validator<'_> {
             );
         }
         self.runtime_name = runtime.as_ref().map(|r| r.name.clone());
-        let image = raw.image.map(|i| {
+        let image = raw.image.and_then(|i| {
             let span = i.span();
-            self.image_uri(&i.into_inner().uri, span)
+            match i.into_inner() {
+                RawImage { uri: Some(uri), build: None, platform: None } => {
+                    Some(ImageSpec::Uri(self.image_uri(&uri, span)))
+                }
+                RawImage { uri: None, build: Some(package), platform } => {
+                    let valid = !package.get_ref().is_empty()
+                        && package.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                    if !valid {
+                        self.error(package.span(), "image.build", "the name of a cargo package in this workspace");
+                    }
+                    if !self.has_repository {
+                        self.error(package.span(), "image.build", "a built image is pushed to [ecr.repository]; declare one");
+                    }
+                    Some(ImageSpec::Build { package: package.into_inner(), platform: platform.unwrap_or_default() })
+                }
+                RawImage { uri: Some(_), platform: Some(_), .. } => {
+                    self.error(span, "image.platform", "only with build = \"...\"; a uri names its platform itself");
+                    None
+                }
+                _ => {
+                    self.error(span, "image", "declare exactly one of uri = \"...\" (a prebuilt image) or build = \"PACKAGE\"");
+                    None
+                }
+            }
         });
         if let (Some(span), None) = (&runtime_span, &image) {
             self.error(
                 span.clone(),
                 "runtime",
-                "a runtime needs [image] uri = \"...\"",
+                "a runtime needs [image] with uri = \"...\" or build = \"PACKAGE\"",
             );
         }
         let role = raw
@@ -1459,6 +1505,47 @@ document = '''{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Ac
         );
         let stack = Stack::parse(Path::new("stack.toml"), &text, &env_with_password).unwrap();
         assert_eq!(stack.role.unwrap().description, None);
+    }
+
+    #[test]
+    fn image_is_a_uri_or_a_build_never_both() {
+        let hosting = "\n[ecr.repository]\nname = \"web-search-mcp\"\n[image]\n";
+        let stack = |image: &str| {
+            Stack::parse(
+                Path::new("stack.toml"),
+                &format!("{GOOD}{hosting}{image}"),
+                &env_with_password,
+            )
+        };
+        let built = stack("build = \"server\"").unwrap();
+        assert_eq!(
+            built.image,
+            Some(ImageSpec::Build {
+                package: "server".into(),
+                platform: Platform::LinuxArm64
+            })
+        );
+        let amd = stack("build = \"server\"\nplatform = \"linux/amd64\"").unwrap();
+        assert!(matches!(
+            amd.image,
+            Some(ImageSpec::Build {
+                platform: Platform::LinuxAmd64,
+                ..
+            })
+        ));
+        let both = stack("build = \"server\"\nuri = \"${repository_uri}:1\"")
+            .unwrap_err()
+            .to_string();
+        assert!(both.contains("image: declare exactly one of uri"), "{both}");
+        let arch = stack("build = \"server\"\nplatform = \"linux/s390x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            arch.contains("linux/arm64") && arch.contains("linux/amd64"),
+            "{arch}"
+        );
+        let bad_uri = stack("uri = \"web-search-mcp\"").unwrap_err().to_string();
+        assert!(bad_uri.contains("REGISTRY/REPOSITORY:TAG"), "{bad_uri}");
     }
 
     #[test]

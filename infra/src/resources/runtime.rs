@@ -18,9 +18,10 @@ use super::{
 };
 use crate::apply::ApplyContext;
 use crate::aws::{Aws, AwsError};
+use crate::live::Live;
 use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan, Shown};
 use crate::policy;
-use crate::stack::{Authorizer, EnvValue, RuntimeSpec, Stack};
+use crate::stack::{Authorizer, EnvValue, ImageSpec, RuntimeSpec, Stack};
 
 #[derive(Debug, Clone)]
 pub struct LiveRuntime {
@@ -178,6 +179,14 @@ pub async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRun
     })
 }
 
+/// The image the runtime should run: the declared URI, or the built image by digest.
+pub fn container_uri(stack: &Stack, live: &Live, vars: &policy::Vars) -> Option<String> {
+    match stack.image.as_ref()? {
+        ImageSpec::Uri(template) => Some(policy::render(template, vars)),
+        ImageSpec::Build { .. } => live.image.as_ref().map(|i| i.uri.clone()),
+    }
+}
+
 /// The execution role's ARN, known from its name before it exists.
 pub fn role_arn(stack: &Stack, vars: &policy::Vars) -> Option<String> {
     let role = stack.role.as_ref()?;
@@ -247,11 +256,10 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     let (pool_id, client_id) = (id_of(&pool_addr), id_of(&client_addr));
 
     let mut changes = Changes::default();
-    let image = policy::render(cx.stack.image.as_deref().unwrap_or_default(), cx.vars);
     changes.value(
         "container_uri",
         live.map(|r| r.container_uri.clone()),
-        Some(image),
+        container_uri(cx.stack, cx.live, cx.vars),
     );
     changes.value(
         "role_arn",
@@ -448,7 +456,7 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
         return Ok(live.id.clone());
     }
 
-    let image = policy::render(cx.stack.image.as_deref().unwrap_or_default(), &cx.vars);
+    let image = container_uri(cx.stack, cx.live, &cx.vars).unwrap_or_default();
     let artifact = AgentRuntimeArtifact::ContainerConfiguration(
         ContainerConfiguration::builder()
             .container_uri(image)
