@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod aws;
 pub mod cli;
+pub mod image;
 pub mod live;
 pub mod output;
 pub mod plan;

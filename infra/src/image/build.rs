@@ -1,0 +1,314 @@
+//! Cross-compile a workspace package to a static Linux binary with `cargo zigbuild`.
+//!
+//! The build is made reproducible: source paths are remapped (`--remap-path-prefix`, so the
+//! checkout and cargo home locations do not reach the binary), symbols are stripped,
+//! `SOURCE_DATE_EPOCH` is fixed for C build scripts, and `--locked` pins dependencies. It runs
+//! in its own target directory (default `<workspace>/target/image`) so it never invalidates the
+//! development build.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context as _, Result, bail};
+
+/// A Linux platform the image can be built for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Arch {
+    /// `linux/arm64` (`aarch64-unknown-linux-musl`): what AgentCore Runtime runs.
+    #[default]
+    Arm64,
+    /// `linux/amd64` (`x86_64-unknown-linux-musl`).
+    Amd64,
+}
+
+impl Arch {
+    /// The Rust target triple of the static build.
+    pub fn triple(self) -> &'static str {
+        match self {
+            Arch::Arm64 => "aarch64-unknown-linux-musl",
+            Arch::Amd64 => "x86_64-unknown-linux-musl",
+        }
+    }
+
+    /// The OCI / Go architecture name (`arm64`, `amd64`).
+    pub fn oci(self) -> &'static str {
+        match self {
+            Arch::Arm64 => "arm64",
+            Arch::Amd64 => "amd64",
+        }
+    }
+
+    /// Parses `linux/arm64`, `arm64`, `aarch64`, `linux/amd64`, `amd64` or `x86_64`.
+    pub fn from_platform(platform: &str) -> Result<Arch> {
+        match platform.strip_prefix("linux/").unwrap_or(platform) {
+            "arm64" | "arm64/v8" | "aarch64" => Ok(Arch::Arm64),
+            "amd64" | "x86_64" => Ok(Arch::Amd64),
+            _ => bail!("unsupported platform {platform:?}; supported: linux/arm64, linux/amd64"),
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "linux/{}", self.oci())
+    }
+}
+
+/// What to build.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// The cargo workspace (or package) directory to build in.
+    pub workspace: PathBuf,
+    /// The package to build; its binary must have the package's name.
+    pub package: String,
+    pub arch: Arch,
+    /// Where cargo puts the build; `None` = `<workspace>/target/image`.
+    pub target_dir: Option<PathBuf>,
+}
+
+impl BuildOptions {
+    /// Build `package` of the workspace at `workspace` for linux/arm64 into `target/image`.
+    pub fn new(workspace: impl Into<PathBuf>, package: impl Into<String>) -> Self {
+        BuildOptions {
+            workspace: workspace.into(),
+            package: package.into(),
+            arch: Arch::default(),
+            target_dir: None,
+        }
+    }
+
+    fn target_dir(&self) -> PathBuf {
+        self.target_dir
+            .clone()
+            .unwrap_or_else(|| self.workspace.join("target").join("image"))
+    }
+}
+
+/// A built binary.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// Path of the static binary inside the target directory.
+    pub binary: PathBuf,
+    /// `sha256:<hex>` of the binary.
+    pub digest: String,
+}
+
+/// The tools a build needs, found on this machine.
+#[derive(Clone, Debug)]
+pub struct Toolchain {
+    cargo: OsString,
+    /// Directory of `cargo-zigbuild`, put first on `PATH` for the build.
+    zigbuild_dir: PathBuf,
+    /// A Python with the `ziglang` package, if zig is not on `PATH` itself.
+    ziglang_python: Option<PathBuf>,
+}
+
+/// Finds cargo-zigbuild, zig and the rustup target for `arch`; looks on `PATH` and where
+/// `scripts/image-tools.sh` installs them (`<workspace>/.tools/cargo/bin`, `<workspace>/.tools/zig`,
+/// `<workspace>/.venv`, `~/.cargo/bin`). The error lists every missing tool with its install
+/// command.
+pub fn check_tools(workspace: &Path, arch: Arch) -> Result<Toolchain> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut missing: Vec<String> = Vec::new();
+
+    if !target_installed(arch)? {
+        missing.push(format!(
+            "the Rust target {t}: rustup target add {t}",
+            t = arch.triple()
+        ));
+    }
+
+    let zigbuild_dir = find_zigbuild(workspace);
+    if zigbuild_dir.is_none() {
+        missing.push("cargo-zigbuild: cargo install cargo-zigbuild --locked".into());
+    }
+
+    let zig_on_path = std::env::var_os("CARGO_ZIGBUILD_ZIG_PATH")
+        .map(PathBuf::from)
+        .or_else(|| find_on_path("zig"))
+        .is_some_and(|zig| runs(Command::new(zig).arg("version")));
+    let ziglang_python = if zig_on_path {
+        None
+    } else {
+        let found = python_candidates(workspace)
+            .into_iter()
+            .find(|python| runs(Command::new(python).args(["-m", "ziglang", "version"])));
+        if found.is_none() {
+            missing
+                .push("zig (PyPI ziglang, or zig on PATH): python3 -m pip install ziglang".into());
+        }
+        found
+    };
+
+    if !missing.is_empty() {
+        bail!(
+            "cannot build the image for {arch}; missing:\n  - {}\nor run scripts/image-tools.sh, which installs all of them",
+            missing.join("\n  - ")
+        );
+    }
+    Ok(Toolchain {
+        cargo,
+        zigbuild_dir: zigbuild_dir.expect("checked above"),
+        ziglang_python,
+    })
+}
+
+/// Cross-compiles `options.package` to a static binary for `options.arch` with
+/// `cargo zigbuild --release --locked`, after [`check_tools`]. Cargo's output goes to stderr.
+pub fn build(options: &BuildOptions) -> Result<Built> {
+    let tools = check_tools(&options.workspace, options.arch)?;
+    let workspace = options
+        .workspace
+        .canonicalize()
+        .with_context(|| format!("workspace {}", options.workspace.display()))?;
+    let target_dir = options.target_dir();
+    let triple = options.arch.triple();
+
+    let mut path = vec![tools.zigbuild_dir.clone()];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let cargo_home = cargo_home();
+    // CARGO_ENCODED_RUSTFLAGS (0x1f-separated) keeps paths with spaces intact.
+    let mut rustflags = vec![format!(
+        "--remap-path-prefix={}=/build",
+        workspace.display()
+    )];
+    if let Some(home) = &cargo_home {
+        rustflags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
+    }
+
+    let mut command = Command::new(&tools.cargo);
+    command
+        .current_dir(&workspace)
+        .args(["zigbuild", "--release", "--locked", "-p"])
+        .arg(&options.package)
+        .args(["--target", triple, "--target-dir"])
+        .arg(&target_dir)
+        .env("PATH", std::env::join_paths(path)?)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"))
+        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_INCREMENTAL", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    if std::env::var_os("SOURCE_DATE_EPOCH").is_none() {
+        command.env("SOURCE_DATE_EPOCH", "0");
+    }
+    if let Some(python) = &tools.ziglang_python {
+        command.env("CARGO_ZIGBUILD_PYTHON_PATH", python);
+    }
+    let status = command
+        .status()
+        .with_context(|| format!("running {:?} zigbuild", tools.cargo))?;
+    if !status.success() {
+        bail!(
+            "cargo zigbuild -p {} --target {triple} failed ({status}); its output is above",
+            options.package
+        );
+    }
+
+    let binary = target_dir
+        .join(triple)
+        .join("release")
+        .join(&options.package);
+    let bytes = std::fs::read(&binary).with_context(|| {
+        format!(
+            "the build succeeded but {} is missing (the binary must be named like the package)",
+            binary.display()
+        )
+    })?;
+    Ok(Built {
+        binary,
+        digest: super::sha256_digest(&bytes),
+    })
+}
+
+fn target_installed(arch: Arch) -> Result<bool> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .with_context(|| format!("running {rustc:?} --print sysroot"))?;
+    if !output.status.success() {
+        bail!("{rustc:?} --print sysroot failed");
+    }
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    Ok(sysroot
+        .join("lib/rustlib")
+        .join(arch.triple())
+        .join("lib")
+        .is_dir())
+}
+
+fn find_zigbuild(workspace: &Path) -> Option<PathBuf> {
+    let mut dirs = vec![workspace.join(".tools/cargo/bin")];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    dirs.extend(cargo_home().map(|home| home.join("bin")));
+    dirs.into_iter().find(|dir| {
+        let exe = dir.join("cargo-zigbuild");
+        exe.is_file() && runs(Command::new(&exe).arg("--version"))
+    })
+}
+
+fn python_candidates(workspace: &Path) -> Vec<PathBuf> {
+    let mut candidates = vec![
+        workspace.join(".tools/zig/bin/python3"),
+        workspace.join(".venv/bin/python3"),
+    ];
+    candidates.retain(|path| path.is_file());
+    candidates.extend(find_on_path("python3"));
+    candidates
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .and_then(|home| home.canonicalize().ok())
+}
+
+fn runs(command: &mut Command) -> bool {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_parse_and_print() {
+        assert_eq!(Arch::from_platform("linux/arm64").unwrap(), Arch::Arm64);
+        assert_eq!(Arch::from_platform("aarch64").unwrap(), Arch::Arm64);
+        assert_eq!(Arch::from_platform("linux/amd64").unwrap(), Arch::Amd64);
+        assert!(Arch::from_platform("linux/s390x").is_err());
+        assert_eq!(Arch::Arm64.to_string(), "linux/arm64");
+        assert_eq!(Arch::Amd64.triple(), "x86_64-unknown-linux-musl");
+    }
+
+    #[test]
+    fn default_target_dir_is_separate_from_the_dev_build() {
+        let options = BuildOptions::new("/w", "server");
+        assert_eq!(options.target_dir(), PathBuf::from("/w/target/image"));
+        assert_eq!(options.arch, Arch::Arm64);
+    }
+}

@@ -1,0 +1,349 @@
+//! A minimal, reproducible OCI image: one layer holding one static binary.
+//!
+//! Reproducible means the same binary gives the same bytes, hence the same manifest digest:
+//! the layer is a ustar archive with one entry (fixed mode, owner and mtime, no PAX headers),
+//! gzip-compressed at a fixed level with a fixed header (no file name, mtime 0); the config and
+//! manifest are serialized from structs, so their key order is fixed, and the config carries no
+//! `created` timestamp.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+
+use anyhow::{Context as _, Result};
+use flate2::{Compression, GzBuilder};
+use serde::Serialize;
+
+use super::{Arch, sha256_digest};
+
+pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
+pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// How the binary is packaged and started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageSpec {
+    pub arch: Arch,
+    /// File name of the binary at the image root; the entrypoint is `/<name>`.
+    pub name: String,
+    /// Numeric user and group the process runs as (and owner of the binary).
+    pub uid: u32,
+    pub gid: u32,
+    /// The TCP port declared in `ExposedPorts`.
+    pub port: u16,
+    /// `Env`, in this order.
+    pub env: Vec<(String, String)>,
+    /// Modification time of the binary in the layer (seconds since the epoch).
+    pub mtime: u64,
+}
+
+impl ImageSpec {
+    /// The MCP server image: `/server` as 65532:65532, port 8000, `HOST=0.0.0.0`, `PORT=8000`,
+    /// mtime 0.
+    pub fn server(arch: Arch) -> Self {
+        ImageSpec {
+            arch,
+            name: "server".into(),
+            uid: 65532,
+            gid: 65532,
+            port: 8000,
+            env: vec![
+                ("HOST".into(), "0.0.0.0".into()),
+                ("PORT".into(), "8000".into()),
+            ],
+            mtime: 0,
+        }
+    }
+}
+
+/// An assembled image: the three blobs and their digests.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Image {
+    /// The manifest bytes, exactly as pushed.
+    pub manifest: Vec<u8>,
+    /// `sha256:<hex>` of [`Image::manifest`]: what the image is deployed by.
+    pub digest: String,
+    pub config: Vec<u8>,
+    pub config_digest: String,
+    /// The gzip-compressed layer.
+    pub layer: Vec<u8>,
+    pub layer_digest: String,
+    /// `sha256:<hex>` of the uncompressed layer tar (the config's `rootfs.diff_ids`).
+    pub diff_id: String,
+}
+
+impl Image {
+    /// Bytes of layer + config + manifest: the compressed size of the image.
+    pub fn compressed_size(&self) -> usize {
+        self.layer.len() + self.config.len() + self.manifest.len()
+    }
+
+    /// The blobs the manifest refers to, as `(digest, bytes)`: config first, then the layer.
+    pub fn blobs(&self) -> [(&str, &[u8]); 2] {
+        [
+            (&self.config_digest, &self.config),
+            (&self.layer_digest, &self.layer),
+        ]
+    }
+}
+
+impl std::fmt::Debug for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Image")
+            .field("digest", &self.digest)
+            .field("config_digest", &self.config_digest)
+            .field("layer_digest", &self.layer_digest)
+            .field("layer_bytes", &self.layer.len())
+            .field("diff_id", &self.diff_id)
+            .finish()
+    }
+}
+
+/// Assembles the image for `binary` (the file's bytes) as described by `spec`.
+pub fn assemble(binary: &[u8], spec: &ImageSpec) -> Result<Image> {
+    let tar = layer_tar(binary, spec)?;
+    let diff_id = sha256_digest(&tar);
+    let layer = gzip(&tar)?;
+    let layer_digest = sha256_digest(&layer);
+
+    let entrypoint = format!("/{}", spec.name);
+    let config = Config {
+        architecture: spec.arch.oci(),
+        os: "linux",
+        variant: (spec.arch == Arch::Arm64).then_some("v8"),
+        config: RunConfig {
+            user: format!("{}:{}", spec.uid, spec.gid),
+            exposed_ports: BTreeMap::from([(format!("{}/tcp", spec.port), Empty {})]),
+            env: spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            entrypoint: vec![entrypoint],
+            working_dir: "/",
+        },
+        rootfs: RootFs {
+            kind: "layers",
+            diff_ids: vec![diff_id.clone()],
+        },
+    };
+    let config = serde_json::to_vec(&config).context("serializing the image config")?;
+    let config_digest = sha256_digest(&config);
+
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: MANIFEST_MEDIA_TYPE,
+        config: Descriptor {
+            media_type: CONFIG_MEDIA_TYPE,
+            digest: &config_digest,
+            size: config.len(),
+        },
+        layers: vec![Descriptor {
+            media_type: LAYER_MEDIA_TYPE,
+            digest: &layer_digest,
+            size: layer.len(),
+        }],
+    };
+    let manifest = serde_json::to_vec(&manifest).context("serializing the image manifest")?;
+    Ok(Image {
+        digest: sha256_digest(&manifest),
+        manifest,
+        config_digest,
+        config,
+        layer_digest,
+        layer,
+        diff_id,
+    })
+}
+
+/// The uncompressed layer: one ustar entry `<name>`, mode 0755, owned by uid:gid, fixed mtime.
+fn layer_tar(binary: &[u8], spec: &ImageSpec) -> Result<Vec<u8>> {
+    let mut header = tar::Header::new_ustar();
+    header
+        .set_path(&spec.name)
+        .with_context(|| format!("{:?} as a tar path", spec.name))?;
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_size(binary.len() as u64);
+    header.set_mode(0o755);
+    header.set_uid(spec.uid.into());
+    header.set_gid(spec.gid.into());
+    header.set_mtime(spec.mtime);
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::with_capacity(binary.len() + 2048));
+    builder.append(&header, binary)?;
+    Ok(builder.into_inner()?)
+}
+
+/// gzip at level 9 with a fixed header: no file name, mtime 0 (flate2's pure-Rust backend).
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut encoder = GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(Vec::with_capacity(bytes.len() / 2), Compression::new(9));
+    encoder.write_all(bytes)?;
+    Ok(encoder.finish()?)
+}
+
+// Field order below is the serialized key order.
+
+#[derive(Serialize)]
+struct Config {
+    architecture: &'static str,
+    os: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<&'static str>,
+    config: RunConfig,
+    rootfs: RootFs,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RunConfig {
+    user: String,
+    exposed_ports: BTreeMap<String, Empty>,
+    env: Vec<String>,
+    entrypoint: Vec<String>,
+    working_dir: &'static str,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+struct RootFs {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    diff_ids: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Manifest<'a> {
+    schema_version: u32,
+    media_type: &'static str,
+    config: Descriptor<'a>,
+    layers: Vec<Descriptor<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor<'a> {
+    media_type: &'static str,
+    digest: &'a str,
+    size: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn fake_binary() -> Vec<u8> {
+        (0..100_000u32).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn same_input_gives_the_same_bytes_and_digest() {
+        let spec = ImageSpec::server(Arch::Arm64);
+        let a = assemble(&fake_binary(), &spec).unwrap();
+        let b = assemble(&fake_binary(), &spec).unwrap();
+        assert_eq!(a, b);
+        assert!(a.digest.starts_with("sha256:") && a.digest.len() == 71);
+    }
+
+    #[test]
+    fn one_changed_byte_changes_every_digest() {
+        let spec = ImageSpec::server(Arch::Arm64);
+        let mut binary = fake_binary();
+        let a = assemble(&binary, &spec).unwrap();
+        binary[50_000] ^= 1;
+        let b = assemble(&binary, &spec).unwrap();
+        assert_ne!(a.digest, b.digest);
+        assert_ne!(a.layer_digest, b.layer_digest);
+        assert_ne!(a.diff_id, b.diff_id);
+        assert_ne!(a.config_digest, b.config_digest);
+    }
+
+    #[test]
+    fn the_architecture_changes_the_digest_but_not_the_layer() {
+        let arm = assemble(&fake_binary(), &ImageSpec::server(Arch::Arm64)).unwrap();
+        let amd = assemble(&fake_binary(), &ImageSpec::server(Arch::Amd64)).unwrap();
+        assert_eq!(arm.layer_digest, amd.layer_digest);
+        assert_ne!(arm.digest, amd.digest);
+    }
+
+    #[test]
+    fn layer_holds_only_the_binary_with_fixed_metadata() {
+        let binary = fake_binary();
+        let image = assemble(&binary, &ImageSpec::server(Arch::Arm64)).unwrap();
+        // gzip header: magic, deflate, no flags (no file name), mtime 0, OS 255.
+        assert_eq!(&image.layer[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&image.layer[..])
+            .read_to_end(&mut tar)
+            .unwrap();
+        assert_eq!(sha256_digest(&tar), image.diff_id);
+        let mut archive = tar::Archive::new(&tar[..]);
+        let mut entries = archive.entries().unwrap();
+        let mut entry = entries.next().unwrap().unwrap();
+        let header = entry.header().clone();
+        assert_eq!(entry.path().unwrap().to_str(), Some("server"));
+        assert_eq!(header.mode().unwrap(), 0o755);
+        assert_eq!(
+            (header.uid().unwrap(), header.gid().unwrap()),
+            (65532, 65532)
+        );
+        assert_eq!(header.mtime().unwrap(), 0);
+        assert_eq!(header.entry_type(), tar::EntryType::Regular);
+        assert!(
+            header.as_ustar().is_some(),
+            "a plain ustar header, no PAX/GNU extensions"
+        );
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).unwrap();
+        assert_eq!(content, binary);
+        assert!(entries.next().is_none(), "exactly one entry");
+    }
+
+    #[test]
+    fn config_and_manifest_are_what_a_runtime_expects() {
+        let image = assemble(&fake_binary(), &ImageSpec::server(Arch::Arm64)).unwrap();
+        let config: Value = serde_json::from_slice(&image.config).unwrap();
+        assert_eq!(
+            config,
+            json!({
+                "architecture": "arm64",
+                "os": "linux",
+                "variant": "v8",
+                "config": {
+                    "User": "65532:65532",
+                    "ExposedPorts": {"8000/tcp": {}},
+                    "Env": ["HOST=0.0.0.0", "PORT=8000"],
+                    "Entrypoint": ["/server"],
+                    "WorkingDir": "/",
+                },
+                "rootfs": {"type": "layers", "diff_ids": [image.diff_id]},
+            })
+        );
+        assert!(config.get("created").is_none());
+        let manifest: Value = serde_json::from_slice(&image.manifest).unwrap();
+        assert_eq!(
+            manifest,
+            json!({
+                "schemaVersion": 2,
+                "mediaType": MANIFEST_MEDIA_TYPE,
+                "config": {"mediaType": CONFIG_MEDIA_TYPE, "digest": image.config_digest, "size": image.config.len()},
+                "layers": [{"mediaType": LAYER_MEDIA_TYPE, "digest": image.layer_digest, "size": image.layer.len()}],
+            })
+        );
+        // Key order is fixed by the struct definitions, whatever serde_json's map features are.
+        let text = String::from_utf8(image.manifest.clone()).unwrap();
+        assert!(
+            text.starts_with(r#"{"schemaVersion":2,"mediaType":"#),
+            "{text}"
+        );
+        assert_eq!(image.digest, sha256_digest(&image.manifest));
+        assert_eq!(
+            image.compressed_size(),
+            image.layer.len() + image.config.len() + image.manifest.len()
+        );
+    }
+}
