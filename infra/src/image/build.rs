@@ -66,6 +66,9 @@ pub struct BuildOptions {
     pub arch: Arch,
     /// Where cargo puts the build; `None` = `<workspace>/target/image`.
     pub target_dir: Option<PathBuf>,
+    /// The checkout whose `.tools/` (and `.venv/`) `scripts/image-tools.sh` installed into;
+    /// `None` = `workspace`. Tools on `PATH` are found either way.
+    pub tools_root: Option<PathBuf>,
 }
 
 impl BuildOptions {
@@ -76,6 +79,7 @@ impl BuildOptions {
             package: package.into(),
             arch: Arch::default(),
             target_dir: None,
+            tools_root: None,
         }
     }
 
@@ -106,10 +110,11 @@ pub struct Toolchain {
 }
 
 /// Finds cargo-zigbuild, zig and the rustup target for `arch`; looks on `PATH` and where
-/// `scripts/image-tools.sh` installs them (`<workspace>/.tools/cargo/bin`, `<workspace>/.tools/zig`,
-/// `<workspace>/.venv`, `~/.cargo/bin`). The error lists every missing tool with its install
-/// command.
-pub fn check_tools(workspace: &Path, arch: Arch) -> Result<Toolchain> {
+/// `scripts/image-tools.sh` installs them (`<tools_root>/.tools/cargo/bin`,
+/// `<tools_root>/.tools/zig`, `<tools_root>/.venv`, `~/.cargo/bin`). The error lists every
+/// missing tool with its install command.
+pub fn check_tools(tools_root: &Path, arch: Arch) -> Result<Toolchain> {
+    let workspace = tools_root;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut missing: Vec<String> = Vec::new();
 
@@ -158,7 +163,8 @@ pub fn check_tools(workspace: &Path, arch: Arch) -> Result<Toolchain> {
 /// Cross-compiles `options.package` to a static binary for `options.arch` with
 /// `cargo zigbuild --release --locked`, after [`check_tools`]. Cargo's output goes to stderr.
 pub fn build(options: &BuildOptions) -> Result<Built> {
-    let tools = check_tools(&options.workspace, options.arch)?;
+    let tools_root = options.tools_root.as_ref().unwrap_or(&options.workspace);
+    let tools = check_tools(tools_root, options.arch)?;
     let workspace = options
         .workspace
         .canonicalize()

@@ -1,0 +1,399 @@
+//! The image pipeline against real components: cargo zigbuild, qemu-aarch64-static running the
+//! arm64 server, and a real OCI registry (Debian `docker-registry`) on 127.0.0.1.
+//!
+//! Needs the tools `scripts/image-tools.sh` installs; a missing tool fails the test with that hint.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use infra::image::{self, Arch, BuildOptions, Built, ImageSpec, Registry};
+use serde_json::{Value, json};
+
+const INSTALL_HINT: &str = "run scripts/image-tools.sh (installs the image build and test tools)";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A tool from PATH or one of the known locations; panics with the install hint when absent.
+fn tool(name: &str, known: &[&str]) -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dir| dir.join(name));
+    on_path
+        .chain(known.iter().map(PathBuf::from))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| panic!("{name} is not installed: {INSTALL_HINT}"))
+}
+
+fn build_or_explain(options: &BuildOptions) -> Built {
+    let started = Instant::now();
+    let built = image::build(options)
+        .unwrap_or_else(|error| panic!("image build failed: {error:#}\n({INSTALL_HINT})"));
+    eprintln!(
+        "built {} for {} in {:.1} s: {}",
+        options.package,
+        options.arch,
+        started.elapsed().as_secs_f64(),
+        built.digest
+    );
+    built
+}
+
+/// The server for linux/arm64, built once per test binary into `target/image`.
+fn server_arm64() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| build_or_explain(&BuildOptions::new(workspace(), "server")))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{what} exited before listening: {status}");
+        }
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Kills the child when the test ends, passing or failing.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn arm64_server_runs_under_qemu_and_lists_its_tools() {
+    let qemu = tool("qemu-aarch64-static", &["/usr/bin/qemu-aarch64-static"]);
+    let built = server_arm64();
+    let header = std::fs::read(&built.binary).unwrap();
+    assert_eq!(&header[..4], b"\x7fELF");
+    assert_eq!(
+        u16::from_le_bytes([header[18], header[19]]),
+        183,
+        "EM_AARCH64"
+    );
+
+    let port = free_port();
+    let mut server = KillOnDrop(
+        Command::new(qemu)
+            .arg(&built.binary)
+            .env_clear()
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("LOG_FORMAT", "text")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port, &mut server.0, "the arm64 server under qemu");
+
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    let result = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+        .chain(serde_json::from_str::<Value>(&body).ok())
+        .find(|message| message["id"] == 1)
+        .unwrap_or_else(|| panic!("no JSON-RPC response in {body:?}"));
+    let mut names: Vec<&str> = result["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools in {result}"))
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["greet_user", "web_search"]);
+}
+
+/// A dependency-free crate, so building it twice from scratch takes seconds.
+fn fixture_crate(dir: &Path, message: &str) {
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"fixture\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [profile.release]\ncodegen-units = 1\npanic = \"abort\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("Cargo.lock"),
+        "version = 4\n\n[[package]]\nname = \"fixture\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("src/main.rs"),
+        format!(
+            "fn main() {{\n    println!(\"{message}\");\n    if std::env::args().count() > 5 {{\n        panic!(\"too many arguments\");\n    }}\n}}\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn same_source_gives_the_same_digest_and_a_changed_line_another() {
+    // Two checkouts at different paths, each built from scratch in its own target directory:
+    // neither the checkout path nor the target path may reach the binary.
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    fixture_crate(first.path(), "hello");
+    fixture_crate(second.path(), "hello");
+    let spec = ImageSpec::server(Arch::Arm64);
+    let digest_of = |dir: &Path| {
+        let built = build_or_explain(&BuildOptions {
+            tools_root: Some(workspace()),
+            ..BuildOptions::new(dir, "fixture")
+        });
+        let bytes = std::fs::read(&built.binary).unwrap();
+        (built.digest, image::assemble(&bytes, &spec).unwrap().digest)
+    };
+    let (binary_a, image_a) = digest_of(first.path());
+    let (binary_b, image_b) = digest_of(second.path());
+    assert_eq!(binary_a, binary_b, "the build is not reproducible");
+    assert_eq!(image_a, image_b);
+
+    fixture_crate(second.path(), "hello, world");
+    let (binary_c, image_c) = digest_of(second.path());
+    assert_ne!(binary_a, binary_c);
+    assert_ne!(image_a, image_c);
+}
+
+#[test]
+fn server_image_digest_is_stable_and_follows_every_byte() {
+    let bytes = std::fs::read(&server_arm64().binary).unwrap();
+    let spec = ImageSpec::server(Arch::Arm64);
+    let image = image::assemble(&bytes, &spec).unwrap();
+    assert_eq!(image::assemble(&bytes, &spec).unwrap().digest, image.digest);
+    let mut changed = bytes.clone();
+    let last = changed.len() - 1;
+    changed[last] ^= 0x01;
+    assert_ne!(
+        image::assemble(&changed, &spec).unwrap().digest,
+        image.digest
+    );
+    eprintln!(
+        "arm64 image: binary {} B, layer {} B, config {} B, manifest {} B, compressed total {} B",
+        bytes.len(),
+        image.layer.len(),
+        image.config.len(),
+        image.manifest.len(),
+        image.compressed_size()
+    );
+}
+
+/// `docker-registry` (distribution) on a free loopback port, storing in a temp directory.
+struct LocalRegistry {
+    url: String,
+    _process: KillOnDrop,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    fn start() -> Self {
+        let binary = tool("docker-registry", &["/usr/bin/docker-registry"]);
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n\
+                 http:\n  addr: 127.0.0.1:{port}\n  secret: local-test-only\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        // It logs every 404 at error level: keep its log in the temp directory.
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let mut process = KillOnDrop(
+            Command::new(binary)
+                .arg("serve")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        wait_for_port(port, &mut process.0, "docker-registry");
+        LocalRegistry {
+            url: format!("http://127.0.0.1:{port}"),
+            _process: process,
+            _dir: dir,
+        }
+    }
+}
+
+#[tokio::test]
+async fn push_to_a_real_registry_reads_back_and_is_idempotent() {
+    let registry_process = LocalRegistry::start();
+    let bytes = std::fs::read(&server_arm64().binary).unwrap();
+    let image = image::assemble(&bytes, &ImageSpec::server(Arch::Arm64)).unwrap();
+    let registry = Registry::new(&registry_process.url).unwrap();
+    let repository = "agentcore/web-search";
+
+    assert_eq!(registry.resolve(repository, "v1").await.unwrap(), None);
+    assert!(
+        !registry
+            .manifest_exists(repository, &image.digest)
+            .await
+            .unwrap()
+    );
+
+    let started = Instant::now();
+    let first = registry
+        .push(repository, &image, &["v1", "latest"])
+        .await
+        .unwrap();
+    let first_push = started.elapsed();
+    assert_eq!(first.digest, image.digest);
+    assert_eq!(first.blobs_uploaded, 2);
+    assert_eq!(first.blobs_present, 0);
+    assert_eq!(first.manifests_put, ["v1", "latest"]);
+
+    // Read back through the registry API.
+    let http = reqwest::Client::new();
+    let manifest = http
+        .get(format!(
+            "{}/v2/{repository}/manifests/{}",
+            registry_process.url, image.digest
+        ))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(manifest.status(), 200);
+    assert_eq!(
+        manifest.headers()["docker-content-digest"]
+            .to_str()
+            .unwrap(),
+        image.digest
+    );
+    let manifest: Value = serde_json::from_slice(&manifest.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    let config_digest = manifest["config"]["digest"].as_str().unwrap();
+    let config: Value = http
+        .get(format!(
+            "{}/v2/{repository}/blobs/{config_digest}",
+            registry_process.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["architecture"], "arm64");
+    assert_eq!(config["os"], "linux");
+    assert_eq!(config["config"]["Entrypoint"], json!(["/server"]));
+    assert_eq!(config["config"]["User"], "65532:65532");
+    assert_eq!(config["config"]["ExposedPorts"], json!({"8000/tcp": {}}));
+    let env = config["config"]["Env"].as_array().unwrap();
+    assert!(env.contains(&json!("HOST=0.0.0.0")) && env.contains(&json!("PORT=8000")));
+    let layer_digest = manifest["layers"][0]["digest"].as_str().unwrap();
+    let layer = http
+        .get(format!(
+            "{}/v2/{repository}/blobs/{layer_digest}",
+            registry_process.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(image::sha256_digest(&layer), layer_digest);
+
+    // Unchanged image: nothing uploaded, no manifest written.
+    let started = Instant::now();
+    let second = registry
+        .push(repository, &image, &["v1", "latest"])
+        .await
+        .unwrap();
+    let second_push = started.elapsed();
+    assert_eq!(second.blobs_uploaded, 0);
+    assert_eq!(second.blobs_present, 2);
+    assert!(second.manifests_put.is_empty(), "{second:?}");
+    eprintln!(
+        "push of {} B: first {:.1} ms, unchanged {:.1} ms",
+        image.compressed_size(),
+        first_push.as_secs_f64() * 1e3,
+        second_push.as_secs_f64() * 1e3
+    );
+
+    assert_eq!(
+        registry.resolve(repository, "v1").await.unwrap().as_deref(),
+        Some(image.digest.as_str())
+    );
+    assert!(
+        registry
+            .manifest_exists(repository, &image.digest)
+            .await
+            .unwrap()
+    );
+
+    // A changed binary: only the new layer and config go up, and the tag moves.
+    let mut changed = bytes.clone();
+    changed[0x1000] ^= 0x01;
+    let changed = image::assemble(&changed, &ImageSpec::server(Arch::Arm64)).unwrap();
+    let third = registry.push(repository, &changed, &["v1"]).await.unwrap();
+    assert_eq!(third.blobs_uploaded, 2);
+    assert_eq!(third.manifests_put, ["v1"]);
+    assert_eq!(
+        registry.resolve(repository, "v1").await.unwrap().as_deref(),
+        Some(changed.digest.as_str())
+    );
+    assert_eq!(
+        registry
+            .resolve(repository, "latest")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(image.digest.as_str())
+    );
+
+    // By digest only.
+    let by_digest = registry.push("other/repo", &image, &[]).await.unwrap();
+    assert_eq!(by_digest.manifests_put, vec![image.digest.clone()]);
+    assert!(
+        registry
+            .manifest_exists("other/repo", &image.digest)
+            .await
+            .unwrap()
+    );
+}
