@@ -32,13 +32,36 @@ pub struct ImageSpec {
     pub port: u16,
     /// `Env`, in this order.
     pub env: Vec<(String, String)>,
-    /// Modification time of the binary in the layer (seconds since the epoch).
+    /// Modification time of every layer entry (seconds since the epoch).
     pub mtime: u64,
+    /// PEM bundle installed at [`CA_BUNDLE_PATH`]: the server verifies TLS (OpenAI) against the
+    /// system roots, and an image without them fails every HTTPS call.
+    pub ca_bundle: Option<Vec<u8>>,
+}
+
+/// Where [`ImageSpec::ca_bundle`] goes (the Debian path, which rustls-native-certs probes).
+pub const CA_BUNDLE_PATH: &str = "etc/ssl/certs/ca-certificates.crt";
+
+/// Mozilla's root certificates as a PEM bundle, from the `webpki-root-certs` crate: pinned by
+/// Cargo.lock, so it does not depend on the build machine.
+pub fn mozilla_ca_bundle() -> Vec<u8> {
+    use base64::Engine as _;
+    let mut pem = String::new();
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let body = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem.into_bytes()
 }
 
 impl ImageSpec {
     /// The MCP server image: `/server` as 65532:65532, port 8000, `HOST=0.0.0.0`, `PORT=8000`,
-    /// mtime 0.
+    /// `SSL_CERT_FILE`, Mozilla's CA bundle, mtime 0.
     pub fn server(arch: Arch) -> Self {
         ImageSpec {
             arch,
@@ -49,8 +72,10 @@ impl ImageSpec {
             env: vec![
                 ("HOST".into(), "0.0.0.0".into()),
                 ("PORT".into(), "8000".into()),
+                ("SSL_CERT_FILE".into(), format!("/{CA_BUNDLE_PATH}")),
             ],
             mtime: 0,
+            ca_bundle: Some(mozilla_ca_bundle()),
         }
     }
 }
@@ -151,21 +176,50 @@ pub fn assemble(binary: &[u8], spec: &ImageSpec) -> Result<Image> {
     })
 }
 
-/// The uncompressed layer: one ustar entry `<name>`, mode 0755, owned by uid:gid, fixed mtime.
+/// The uncompressed layer, entries in sorted order: the CA bundle with its parent directories
+/// (root-owned, 0755 / 0644) if any, then `<name>` (0755, owned by uid:gid). Plain ustar
+/// headers, all with the same mtime.
 fn layer_tar(binary: &[u8], spec: &ImageSpec) -> Result<Vec<u8>> {
-    let mut header = tar::Header::new_ustar();
-    header
-        .set_path(&spec.name)
-        .with_context(|| format!("{:?} as a tar path", spec.name))?;
-    header.set_entry_type(tar::EntryType::Regular);
-    header.set_size(binary.len() as u64);
-    header.set_mode(0o755);
-    header.set_uid(spec.uid.into());
-    header.set_gid(spec.gid.into());
-    header.set_mtime(spec.mtime);
-    header.set_cksum();
-    let mut builder = tar::Builder::new(Vec::with_capacity(binary.len() + 2048));
-    builder.append(&header, binary)?;
+    /// Path, content (`None`: a directory), mode, uid, gid.
+    type Entry<'a> = (String, Option<&'a [u8]>, u32, u32, u32);
+    let mut entries: Vec<Entry> = Vec::new();
+    if let Some(bundle) = &spec.ca_bundle {
+        let mut dir = String::new();
+        let (parents, _) = CA_BUNDLE_PATH.rsplit_once('/').expect("a nested path");
+        for component in parents.split('/') {
+            dir.push_str(component);
+            dir.push('/');
+            entries.push((dir.clone(), None, 0o755, 0, 0));
+        }
+        entries.push((CA_BUNDLE_PATH.into(), Some(bundle), 0o644, 0, 0));
+    }
+    entries.push((spec.name.clone(), Some(binary), 0o755, spec.uid, spec.gid));
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let size = entries
+        .iter()
+        .map(|e| e.1.map_or(0, <[u8]>::len) + 1024)
+        .sum::<usize>();
+    let mut builder = tar::Builder::new(Vec::with_capacity(size + 1024));
+    for (path, content, mode, uid, gid) in entries {
+        let mut header = tar::Header::new_ustar();
+        header
+            .set_path(&path)
+            .with_context(|| format!("{path:?} as a tar path"))?;
+        header.set_entry_type(if content.is_some() {
+            tar::EntryType::Regular
+        } else {
+            tar::EntryType::Directory
+        });
+        let content = content.unwrap_or(&[]);
+        header.set_size(content.len() as u64);
+        header.set_mode(mode);
+        header.set_uid(uid.into());
+        header.set_gid(gid.into());
+        header.set_mtime(spec.mtime);
+        header.set_cksum();
+        builder.append(&header, content)?;
+    }
     Ok(builder.into_inner()?)
 }
 
@@ -283,6 +337,33 @@ mod tests {
         assert_eq!(sha256_digest(&tar), image.diff_id);
         let mut archive = tar::Archive::new(&tar[..]);
         let mut entries = archive.entries().unwrap();
+        let mut names = Vec::new();
+        for _ in 0..4 {
+            let mut entry = entries.next().unwrap().unwrap();
+            let header = entry.header().clone();
+            names.push(entry.path().unwrap().to_str().unwrap().to_string());
+            assert_eq!((header.uid().unwrap(), header.gid().unwrap()), (0, 0));
+            assert_eq!(header.mtime().unwrap(), 0);
+            assert!(header.as_ustar().is_some());
+            let mut content = Vec::new();
+            entry.read_to_end(&mut content).unwrap();
+            if header.entry_type() == tar::EntryType::Regular {
+                assert_eq!(header.mode().unwrap(), 0o644);
+                assert_eq!(content, mozilla_ca_bundle());
+            } else {
+                assert_eq!(header.entry_type(), tar::EntryType::Directory);
+                assert_eq!(header.mode().unwrap(), 0o755);
+            }
+        }
+        assert_eq!(
+            names,
+            [
+                "etc/",
+                "etc/ssl/",
+                "etc/ssl/certs/",
+                "etc/ssl/certs/ca-certificates.crt"
+            ]
+        );
         let mut entry = entries.next().unwrap().unwrap();
         let header = entry.header().clone();
         assert_eq!(entry.path().unwrap().to_str(), Some("server"));
@@ -300,7 +381,27 @@ mod tests {
         let mut content = Vec::new();
         entry.read_to_end(&mut content).unwrap();
         assert_eq!(content, binary);
-        assert!(entries.next().is_none(), "exactly one entry");
+        assert!(entries.next().is_none(), "nothing else");
+    }
+
+    #[test]
+    fn ca_bundle_holds_the_mozilla_roots_as_pem() {
+        let bundle = String::from_utf8(mozilla_ca_bundle()).unwrap();
+        let count = bundle.matches("-----BEGIN CERTIFICATE-----").count();
+        assert_eq!(count, webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+        assert!(count > 100, "{count} roots");
+        assert!(
+            bundle
+                .lines()
+                .all(|line| line.len() <= 64 || line.starts_with("-----"))
+        );
+        let without = ImageSpec {
+            ca_bundle: None,
+            ..ImageSpec::server(Arch::Arm64)
+        };
+        let small = assemble(&fake_binary(), &without).unwrap();
+        let full = assemble(&fake_binary(), &ImageSpec::server(Arch::Arm64)).unwrap();
+        assert!(small.layer.len() < full.layer.len());
     }
 
     #[test]
@@ -316,7 +417,7 @@ mod tests {
                 "config": {
                     "User": "65532:65532",
                     "ExposedPorts": {"8000/tcp": {}},
-                    "Env": ["HOST=0.0.0.0", "PORT=8000"],
+                    "Env": ["HOST=0.0.0.0", "PORT=8000", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"],
                     "Entrypoint": ["/server"],
                     "WorkingDir": "/",
                 },
