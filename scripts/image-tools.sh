@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ZIGLANG_SPEC='ziglang==0.15.2'
-ZIGBUILD_VERSION='0.22.1'
+ZIGBUILD_VERSION='0.24.1'
 
 for arch in ${IMAGE_TARGETS:-aarch64}; do
     triple="$arch-unknown-linux-musl"
