@@ -51,7 +51,7 @@ fn main() {
     let noop_plan = |aws: &Aws| {
         runtime.block_on(async {
             let started = Instant::now();
-            let live = infra::live::read(aws, &stack, infra::live::Passwords::Verify)
+            let live = infra::live::read(aws, &stack, infra::live::Passwords::Verify, None)
                 .await
                 .unwrap();
             let plan = infra::plan::plan(&stack, &live);

@@ -15,7 +15,8 @@ use crate::live::Live;
 use crate::plan::{Action, Kind, Plan, ResourcePlan};
 use crate::policy::Vars;
 use crate::resources::{
-    cognito_client, cognito_pool, cognito_user, ecr_repository, iam_role, iam_role_policy, runtime,
+    cognito_client, cognito_pool, cognito_user, ecr_repository, iam_role, iam_role_policy, image,
+    runtime,
 };
 use crate::stack::Stack;
 
@@ -146,6 +147,7 @@ async fn run(
         Kind::Role => iam_role::apply(cx, r).await,
         Kind::RolePolicy(name) => iam_role_policy::apply(cx, r, name).await,
         Kind::Repository => ecr_repository::apply(cx, r).await,
+        Kind::Image => image::apply(cx, r).await,
         Kind::Runtime => runtime::apply(cx, r).await,
     };
     match &result {

@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -11,7 +11,8 @@ use crate::aws::{Aws, Connection};
 use crate::live;
 use crate::plan::{self, Plan};
 use crate::render::{self, Style};
-use crate::stack::Stack;
+use crate::resources::image;
+use crate::stack::{ImageSpec, Stack};
 
 /// Declarative, in-place deployment of an MCP server to Amazon Bedrock AgentCore Runtime.
 ///
@@ -125,15 +126,42 @@ pub async fn run(cli: Cli) -> u8 {
     }
 }
 
+/// The image of `[image] build`, built before anything is read so the plan knows its digest.
+async fn build_image(stack: &Stack) -> Result<Option<Arc<image::Artifact>>, u8> {
+    if let Some(ImageSpec::Build { package, platform }) = &stack.image {
+        let platform = serde_json::to_value(platform).unwrap_or_default();
+        eprintln!(
+            "Building the image of package `{package}` for {}...",
+            platform.as_str().unwrap_or_default()
+        );
+    }
+    let owned = stack.clone();
+    match tokio::task::spawn_blocking(move || image::build(&owned)).await {
+        Ok(Ok(artifact)) => Ok(artifact.map(Arc::new)),
+        Ok(Err(e)) => {
+            eprintln!("error: building the image: {e:#}");
+            Err(EXIT_ERROR)
+        }
+        Err(e) => {
+            eprintln!("error: building the image: {e}");
+            Err(EXIT_ERROR)
+        }
+    }
+}
+
 /// Connect, read live state and plan.
-async fn read_and_plan(cli: &Cli, stack: &Stack) -> Result<(Aws, live::Live, Plan), u8> {
+async fn read_and_plan(
+    cli: &Cli,
+    stack: &Stack,
+    artifact: Option<Arc<image::Artifact>>,
+) -> Result<(Aws, live::Live, Plan), u8> {
     let aws = Aws::connect(&cli.connection(), stack.region.as_deref())
         .await
         .map_err(|e| {
             eprintln!("error: {e}");
             EXIT_ERROR
         })?;
-    let live = live::read(&aws, stack, live::Passwords::Verify)
+    let live = live::read(&aws, stack, live::Passwords::Verify, artifact)
         .await
         .map_err(|e| {
             eprintln!("error: reading live state: {e}");
@@ -144,7 +172,11 @@ async fn read_and_plan(cli: &Cli, stack: &Stack) -> Result<(Aws, live::Live, Pla
 }
 
 async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> u8 {
-    let plan = match read_and_plan(cli, stack).await {
+    let artifact = match build_image(stack).await {
+        Ok(artifact) => artifact,
+        Err(code) => return code,
+    };
+    let plan = match read_and_plan(cli, stack, artifact).await {
         Ok((_, _, plan)) => plan,
         Err(code) => return code,
     };
@@ -216,7 +248,11 @@ async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> u8 {
         );
         return EXIT_ERROR;
     }
-    let (aws, live, plan) = match read_and_plan(cli, stack).await {
+    let artifact = match build_image(stack).await {
+        Ok(artifact) => artifact,
+        Err(code) => return code,
+    };
+    let (aws, live, plan) = match read_and_plan(cli, stack, artifact.clone()).await {
         Ok(read) => read,
         Err(code) => return code,
     };
@@ -265,12 +301,12 @@ async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> u8 {
 
     // Prove it: read everything again; the new plan must be empty. IAM and Cognito are
     // eventually consistent, so a fresh write may take a moment to show: retry briefly.
-    let mut verified = read_and_plan(cli, stack).await;
+    let mut verified = read_and_plan(cli, stack, artifact.clone()).await;
     for delay in [1, 2, 4] {
         match &verified {
             Ok((_, _, after)) if after.has_changes() || !after.blockers.is_empty() => {
                 tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
-                verified = read_and_plan(cli, stack).await;
+                verified = read_and_plan(cli, stack, artifact.clone()).await;
             }
             _ => break,
         }
@@ -308,7 +344,7 @@ async fn output_command(cli: &Cli, stack: &Stack, args: &OutputArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let live = match live::read(&aws, stack, live::Passwords::Skip).await {
+    let live = match live::read(&aws, stack, live::Passwords::Skip, None).await {
         Ok(live) => live,
         Err(e) => {
             eprintln!("error: reading live state: {e}");

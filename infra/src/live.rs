@@ -5,6 +5,7 @@
 //! ECR repository and the AgentCore runtime.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::aws::{Aws, AwsError, partition_of};
 use crate::policy::Vars;
@@ -14,7 +15,9 @@ use crate::resources::cognito_user::{self, LiveUser};
 use crate::resources::ecr_repository::LiveRepository;
 use crate::resources::iam_role::LiveRole;
 use crate::resources::runtime::LiveRuntime;
-use crate::resources::{Lookup, cognito_client, cognito_pool, ecr_repository, iam_role, runtime};
+use crate::resources::{
+    Lookup, cognito_client, cognito_pool, ecr_repository, iam_role, image, runtime,
+};
 use crate::stack::{AuthFlow, Stack};
 
 #[derive(Debug, Clone)]
@@ -32,17 +35,7 @@ pub struct Live {
     /// The stack's runtimes under names other than the declared one: (name, ARN).
     pub runtime_named_otherwise: Vec<(String, String)>,
     /// The image built from `[image] build`, and whether the registry has it.
-    pub image: Option<LiveImage>,
-}
-
-/// An image built locally for `[image] build = "..."`: its digest is known before any push.
-#[derive(Debug, Clone)]
-pub struct LiveImage {
-    /// `REPOSITORY_URI@sha256:...`: what the runtime runs.
-    pub uri: String,
-    pub digest: String,
-    /// Whether the registry already has this manifest (then nothing is pushed).
-    pub in_registry: bool,
+    pub image: Option<image::LiveImage>,
 }
 
 /// Whether reading signs in to verify users' passwords (plan and apply do; `output` does not).
@@ -88,7 +81,13 @@ struct Cognito {
     users: BTreeMap<String, Option<LiveUser>>,
 }
 
-pub async fn read(aws: &Aws, stack: &Stack, passwords: Passwords) -> Result<Live, AwsError> {
+/// `artifact`: the image built for `[image] build`, if any (see [`image::build`]).
+pub async fn read(
+    aws: &Aws,
+    stack: &Stack,
+    passwords: Passwords,
+    artifact: Option<Arc<image::Artifact>>,
+) -> Result<Live, AwsError> {
     let identity = async {
         aws.sts
             .get_caller_identity()
@@ -136,10 +135,11 @@ pub async fn read(aws: &Aws, stack: &Stack, passwords: Passwords) -> Result<Live
         client: cognito.client,
         users: cognito.users,
         role,
-        repository,
         runtime: runtime.runtime,
         runtime_named_otherwise: runtime.named_otherwise,
-        image: None,
+        // After the repository is known: the registry is the repository's.
+        image: image::read(aws, stack, &repository, artifact).await?,
+        repository,
     })
 }
 

@@ -6,7 +6,8 @@ use serde_json::Value;
 use crate::live::Live;
 use crate::policy::Vars;
 use crate::resources::{
-    cognito_client, cognito_pool, cognito_user, ecr_repository, iam_role, iam_role_policy, runtime,
+    cognito_client, cognito_pool, cognito_user, ecr_repository, iam_role, iam_role_policy, image,
+    runtime,
 };
 use crate::stack::Stack;
 
@@ -98,6 +99,7 @@ pub enum Kind {
     Role,
     RolePolicy(String),
     Repository,
+    Image,
     Runtime,
 }
 
@@ -110,6 +112,7 @@ impl Kind {
             Kind::Role => "iam_role",
             Kind::RolePolicy(_) => "iam_role_policy",
             Kind::Repository => "ecr_repository",
+            Kind::Image => "image",
             Kind::Runtime => "agentcore_runtime",
         }
     }
@@ -271,6 +274,7 @@ pub fn plan(stack: &Stack, live: &Live) -> Plan {
     iam_role::plan(&cx, &mut planner);
     iam_role_policy::plan(&cx, &mut planner);
     ecr_repository::plan(&cx, &mut planner);
+    image::plan(&cx, &mut planner);
     runtime::plan(&cx, &mut planner);
 
     let mut summary = Summary::default();

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use infra::image::{self, Arch, BuildOptions, Built, ImageSpec, Registry};
 use serde_json::{Value, json};
 
@@ -393,6 +395,122 @@ async fn push_to_a_real_registry_reads_back_and_is_idempotent() {
     assert!(
         registry
             .manifest_exists("other/repo", &image.digest)
+            .await
+            .unwrap()
+    );
+}
+
+/// The container URI of the stack's runtime, read through the AgentCore API.
+async fn runtime_container_uri(aws: &support::Aws) -> (String, String) {
+    use aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeArtifact;
+    let list = aws.agentcore.list_agent_runtimes().send().await.unwrap();
+    let id = list.agent_runtimes()[0].agent_runtime_id().to_owned();
+    let runtime = aws
+        .agentcore
+        .get_agent_runtime()
+        .agent_runtime_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let Some(AgentRuntimeArtifact::ContainerConfiguration(c)) = runtime.agent_runtime_artifact()
+    else {
+        panic!("no container artifact");
+    };
+    (
+        c.container_uri().to_owned(),
+        runtime.agent_runtime_version().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn apply_builds_pushes_once_and_pins_the_runtime_to_the_digest() {
+    let registry_process = LocalRegistry::start();
+    let registry = Registry::new(&registry_process.url).unwrap();
+    let moto = support::Moto::start();
+    let aws = support::Aws::new(&moto).await;
+    // A workspace of its own: the stack file beside a small package that stands in for the
+    // server, so rebuilding after a source change takes seconds.
+    let project = support::Project::from_repo_building(|s| {
+        s.replace("build = \"server\"", "build = \"fixture\"")
+    });
+    fixture_crate(project.dir.path(), "hello");
+    let home = std::env::var("HOME").unwrap();
+    let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or(format!("{home}/.rustup"));
+    let cargo_home = std::env::var("CARGO_HOME").unwrap_or(format!("{home}/.cargo"));
+    let tools_root = workspace().display().to_string();
+    let env = [
+        ("COGNITO_PASSWORD", support::PASSWORD),
+        ("OPENAI_API_KEY", support::OPENAI_KEY),
+        ("INFRA_ECR_REGISTRY", registry_process.url.as_str()),
+        ("INFRA_TOOLS_ROOT", tools_root.as_str()),
+        ("RUSTUP_HOME", rustup_home.as_str()),
+        ("CARGO_HOME", cargo_home.as_str()),
+    ];
+
+    let plan = project.infra_env(&moto, &["plan"], &env).expect(0);
+    assert!(plan.stdout.contains("+ image.fixture"), "{}", plan.stdout);
+    let apply = project
+        .infra_env(&moto, &["apply", "--yes"], &env)
+        .expect(0);
+    assert!(
+        apply
+            .stdout
+            .contains("image.fixture: uploaded 2 of 2 blobs"),
+        "{}",
+        apply.stdout
+    );
+    let (uri, version) = runtime_container_uri(&aws).await;
+    let (repo, digest) = uri
+        .split_once('@')
+        .expect("the runtime runs the image by digest");
+    assert_eq!(
+        repo,
+        "123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp"
+    );
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{digest}"
+    );
+    assert!(
+        registry
+            .manifest_exists("web-search-mcp", digest)
+            .await
+            .unwrap()
+    );
+    assert_eq!(version, "1");
+
+    // Unchanged source: same digest, nothing pushed, no AWS write.
+    moto.start_recording();
+    let again = project
+        .infra_env(&moto, &["apply", "--yes"], &env)
+        .expect(0);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    assert_eq!(moto.writes(), Vec::<String>::new());
+
+    // A one-line change: a new digest is pushed and the runtime is updated exactly once.
+    fixture_crate(project.dir.path(), "hello, world");
+    let plan = project
+        .infra_env(&moto, &["plan", "--detailed-exitcode"], &env)
+        .expect(2);
+    assert!(plan.stdout.contains("+ image.fixture"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains(&format!("~ container_uri: \"{uri}\" -> ")),
+        "{}",
+        plan.stdout
+    );
+    moto.start_recording();
+    project
+        .infra_env(&moto, &["apply", "--yes"], &env)
+        .expect(0);
+    assert_eq!(moto.writes(), ["UpdateAgentRuntime"]);
+    let (new_uri, new_version) = runtime_container_uri(&aws).await;
+    assert_ne!(new_uri, uri);
+    assert_eq!(new_version, "2");
+    let new_digest = new_uri.split_once('@').unwrap().1;
+    assert!(
+        registry
+            .manifest_exists("web-search-mcp", new_digest)
             .await
             .unwrap()
     );

@@ -8,6 +8,7 @@ pub mod cognito_user;
 pub mod ecr_repository;
 pub mod iam_role;
 pub mod iam_role_policy;
+pub mod image;
 pub mod runtime;
 
 use std::collections::BTreeMap;

@@ -14,7 +14,7 @@ use aws_sdk_bedrockagentcorecontrol::types::{
 
 use super::cognito_pool::{self, default_reason, discovery_url};
 use super::{
-    Lookup, cognito_client, ecr_repository, foreign_message, iam_role, owned_by, tag_changes,
+    Lookup, cognito_client, ecr_repository, foreign_message, iam_role, image, owned_by, tag_changes,
 };
 use crate::apply::ApplyContext;
 use crate::aws::{Aws, AwsError};
@@ -183,7 +183,10 @@ pub async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRun
 pub fn container_uri(stack: &Stack, live: &Live, vars: &policy::Vars) -> Option<String> {
     match stack.image.as_ref()? {
         ImageSpec::Uri(template) => Some(policy::render(template, vars)),
-        ImageSpec::Build { .. } => live.image.as_ref().map(|i| i.uri.clone()),
+        ImageSpec::Build { .. } => {
+            let digest = &live.image.as_ref()?.artifact.image.digest;
+            Some(format!("{}@{digest}", vars.repository_uri.as_ref()?))
+        }
     }
 }
 
@@ -236,11 +239,16 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     };
     let pool_addr = cx.stack.user_pool.as_ref().map(cognito_pool::address);
     let client_addr = cx.stack.client.as_ref().map(cognito_client::address);
+    let image_addr = match &cx.stack.image {
+        Some(ImageSpec::Build { package, .. }) => Some(image::address(package)),
+        _ => None,
+    };
     let depends_on: Vec<String> = [
         pool_addr.clone(),
         client_addr.clone(),
         cx.stack.role.as_ref().map(iam_role::address),
         cx.stack.repository.as_ref().map(ecr_repository::address),
+        image_addr,
     ]
     .into_iter()
     .flatten()

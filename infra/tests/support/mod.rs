@@ -209,8 +209,22 @@ pub struct Project {
 }
 
 impl Project {
-    /// The repository's own stack.toml, edited by `edit`.
+    /// The repository's own stack.toml, edited by `edit`, with a prebuilt image instead of
+    /// `build = "server"` (building is tested on its own in tests/image.rs).
     pub fn from_repo(edit: impl FnOnce(String) -> String) -> Project {
+        Project::from_repo_building(|s| {
+            let prebuilt = s.replacen(
+                "build = \"server\"\nplatform = \"linux/arm64\"",
+                "uri = \"${repository_uri}:0.1.0\"",
+                1,
+            );
+            assert_ne!(prebuilt, s, "stack.toml no longer builds the server image");
+            edit(prebuilt)
+        })
+    }
+
+    /// The repository's own stack.toml as it is, edited by `edit`.
+    pub fn from_repo_building(edit: impl FnOnce(String) -> String) -> Project {
         let text = std::fs::read_to_string(workspace_root().join("stack.toml")).unwrap();
         Project::with_stack(&edit(text))
     }
