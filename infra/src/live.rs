@@ -36,6 +36,8 @@ pub struct Live {
     pub runtime_named_otherwise: Vec<(String, String)>,
     /// The image built from `[image] build`, and whether the registry has it.
     pub image: Option<image::LiveImage>,
+    /// For `[image] uri` with a tag in the stack's repository: the digest it points at.
+    pub image_tag_digest: Option<String>,
 }
 
 /// Whether reading signs in to verify users' passwords (plan and apply do; `output` does not).
@@ -139,6 +141,10 @@ pub async fn read(
         runtime_named_otherwise: runtime.named_otherwise,
         // After the repository is known: the registry is the repository's.
         image: image::read(aws, stack, &repository, artifact).await?,
+        image_tag_digest: match repository.found() {
+            Some(repo) => image::resolve_tag(aws, stack, &repo.uri).await?,
+            None => None,
+        },
         repository,
     })
 }

@@ -351,6 +351,7 @@ document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action"
             runtime: Lookup::Missing,
             runtime_named_otherwise: Vec::new(),
             image: None,
+            image_tag_digest: None,
         }
     }
 

@@ -9,7 +9,7 @@ use aws_sdk_bedrockagentcorecontrol::types::{
     AgentRuntimeArtifact, ContainerConfiguration, NetworkConfiguration, NetworkMode,
 };
 use aws_sdk_ecr::types::ImageTagMutability;
-use support::{Aws, Moto, OPENAI_KEY, Project};
+use support::{Aws, Moto, OPENAI_KEY, PREBUILT_DIGEST, Project};
 
 const RUNTIME: &str = "web_search_mcp";
 const REPOSITORY: &str = "web-search-mcp";
@@ -90,7 +90,7 @@ async fn apply_from_empty_makes_a_ready_runtime_behind_the_stacks_cognito_and_a_
     };
     assert_eq!(
         container.container_uri(),
-        "123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:0.1.0"
+        format!("123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp@{PREBUILT_DIGEST}")
     );
     assert_eq!(
         runtime.role_arn(),
@@ -235,7 +235,9 @@ async fn drift_in_runtime_and_repository_is_named_and_repaired_with_one_new_vers
         .infra(&moto, &["plan", "--detailed-exitcode"])
         .expect(2);
     for expected in [
-        "~ container_uri: \"123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:hotfix\" -> \"123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:0.1.0\"",
+        &format!(
+            "~ container_uri: \"123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:hotfix\" -> \"123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp@{PREBUILT_DIGEST}\""
+        ),
         "~ environment.OPENAI_MODEL: \"gpt-4.1\" -> \"o3\"",
         "~ image_tag_mutability: \"MUTABLE\" -> \"IMMUTABLE\"",
         "+ lifecycle_policy =",

@@ -515,3 +515,65 @@ async fn apply_builds_pushes_once_and_pins_the_runtime_to_the_digest() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn a_tag_in_the_stacks_repository_runs_by_the_digest_it_points_at_and_a_moved_tag_rolls_out()
+{
+    let registry_process = LocalRegistry::start();
+    let registry = Registry::new(&registry_process.url).unwrap();
+    let moto = support::Moto::start();
+    let aws = support::Aws::new(&moto).await;
+    let project = support::Project::from_repo_building(|s| {
+        s.replace(
+            "build = \"server\"\nplatform = \"linux/arm64\"",
+            "uri = \"${repository_uri}:stable\"",
+        )
+    });
+    let env = [
+        ("COGNITO_PASSWORD", support::PASSWORD),
+        ("OPENAI_API_KEY", support::OPENAI_KEY),
+        ("INFRA_ECR_REGISTRY", registry_process.url.as_str()),
+    ];
+    // Two images: assembled from two different "binaries" (the bytes need not run here).
+    let spec = ImageSpec::server(Arch::Arm64);
+    let first = image::assemble(b"first build", &spec).unwrap();
+    let second = image::assemble(b"second build", &spec).unwrap();
+    registry
+        .push("web-search-mcp", &first, &["stable"])
+        .await
+        .unwrap();
+
+    // The repository does not exist before the first apply, so the tag is resolved from then on.
+    project
+        .infra_env(&moto, &["apply", "--yes"], &env)
+        .expect(0);
+    project
+        .infra_env(&moto, &["apply", "--yes"], &env)
+        .expect(0);
+    let (uri, _) = runtime_container_uri(&aws).await;
+    assert_eq!(
+        uri,
+        format!(
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp@{}",
+            first.digest
+        )
+    );
+    project
+        .infra_env(&moto, &["plan", "--detailed-exitcode"], &env)
+        .expect(0);
+
+    // Someone moves the tag: the plan sees it, and apply rolls the new digest out.
+    registry
+        .push("web-search-mcp", &second, &["stable"])
+        .await
+        .unwrap();
+    let plan = project
+        .infra_env(&moto, &["plan", "--detailed-exitcode"], &env)
+        .expect(2);
+    assert!(plan.stdout.contains(&second.digest), "{}", plan.stdout);
+    project
+        .infra_env(&moto, &["apply", "--yes"], &env)
+        .expect(0);
+    let (uri, _) = runtime_container_uri(&aws).await;
+    assert!(uri.ends_with(&second.digest), "{uri}");
+}

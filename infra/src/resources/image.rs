@@ -154,6 +154,44 @@ pub async fn read(
     }))
 }
 
+/// For `[image] uri = "${repository_uri}:TAG"`: the tag, when the image is a tag in the stack's
+/// repository (at `repository_uri`).
+pub fn tag_in_repository<'a>(
+    stack: &'a Stack,
+    rendered_uri: &'a str,
+    repository_uri: &str,
+) -> Option<&'a str> {
+    let Some(ImageSpec::Uri(_)) = &stack.image else {
+        return None;
+    };
+    let tag = rendered_uri
+        .strip_prefix(repository_uri)?
+        .strip_prefix(':')?;
+    (!tag.contains('@') && !tag.contains('/')).then_some(tag)
+}
+
+/// The digest a tag in the stack's repository points at now, so a moved tag rolls out too.
+/// `None` for digests, other registries, or a tag the registry lacks.
+pub async fn resolve_tag(
+    aws: &Aws,
+    stack: &Stack,
+    repository_uri: &str,
+) -> Result<Option<String>, AwsError> {
+    let (Some(ImageSpec::Uri(template)), Some(spec)) = (&stack.image, &stack.repository) else {
+        return Ok(None);
+    };
+    let uri = template.replace("${repository_uri}", repository_uri);
+    let Some(tag) = tag_in_repository(stack, &uri, repository_uri) else {
+        return Ok(None);
+    };
+    let addr = "image";
+    registry(aws, addr, repository_uri)
+        .await?
+        .resolve(&spec.name, tag)
+        .await
+        .map_err(|e| registry_error(addr, "registry: resolve tag", e))
+}
+
 pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     let Some(live) = &cx.live.image else {
         return;

@@ -182,7 +182,16 @@ pub async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRun
 /// The image the runtime should run: the declared URI, or the built image by digest.
 pub fn container_uri(stack: &Stack, live: &Live, vars: &policy::Vars) -> Option<String> {
     match stack.image.as_ref()? {
-        ImageSpec::Uri(template) => Some(policy::render(template, vars)),
+        ImageSpec::Uri(template) => {
+            let uri = policy::render(template, vars);
+            // A tag in the stack's repository runs by the digest it points at now.
+            match (&live.image_tag_digest, uri.rsplit_once(':')) {
+                (Some(digest), Some((repository, _tag))) if !uri.contains('@') => {
+                    Some(format!("{repository}@{digest}"))
+                }
+                _ => Some(uri),
+            }
+        }
         ImageSpec::Build { .. } => {
             let digest = &live.image.as_ref()?.artifact.image.digest;
             Some(format!("{}@{digest}", vars.repository_uri.as_ref()?))
@@ -264,11 +273,27 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     let (pool_id, client_id) = (id_of(&pool_addr), id_of(&client_addr));
 
     let mut changes = Changes::default();
-    changes.value(
-        "container_uri",
-        live.map(|r| r.container_uri.clone()),
-        container_uri(cx.stack, cx.live, cx.vars),
-    );
+    let desired_uri = container_uri(cx.stack, cx.live, cx.vars);
+    let tag_unresolved = cx.live.repository.found().is_none()
+        && desired_uri.as_deref().is_some_and(|uri| {
+            let repository = cx.vars.repository_uri.as_deref().unwrap_or_default();
+            image::tag_in_repository(cx.stack, uri, repository).is_some()
+        });
+    if tag_unresolved {
+        // The repository is created by this apply: its tag is resolved to a digest then.
+        let before = live.and_then(|r| r.container_uri.clone());
+        changes.push(
+            "container_uri",
+            before.map_or(Shown::Absent, |u| Shown::Value(u.into())),
+            Shown::KnownAfterApply,
+        );
+    } else {
+        changes.value(
+            "container_uri",
+            live.map(|r| r.container_uri.clone()),
+            desired_uri,
+        );
+    }
     changes.value(
         "role_arn",
         live.map(|r| Some(r.role_arn.clone())),
@@ -464,7 +489,20 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
         return Ok(live.id.clone());
     }
 
-    let image = container_uri(cx.stack, cx.live, &cx.vars).unwrap_or_default();
+    let mut image = container_uri(cx.stack, cx.live, &cx.vars).unwrap_or_default();
+    if let Some(repo) = &cx.stack.repository {
+        // A tag in a repository this apply created: resolve it now.
+        let repository_uri = cx.id_of(&ecr_repository::address(repo));
+        if cx.live.image_tag_digest.is_none()
+            && let Some(tag) = image::tag_in_repository(cx.stack, &image, &repository_uri)
+            && let Some(digest) = image::resolve_tag(cx.aws, cx.stack, &repository_uri).await?
+        {
+            image = format!(
+                "{}@{digest}",
+                image.trim_end_matches(tag).trim_end_matches(':')
+            );
+        }
+    }
     let artifact = AgentRuntimeArtifact::ContainerConfiguration(
         ContainerConfiguration::builder()
             .container_uri(image)

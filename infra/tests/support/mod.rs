@@ -13,6 +13,9 @@ use base64::Engine;
 
 /// The password the tests declare. It must never appear in any output.
 pub const PASSWORD: &str = "Str0ng-Passw0rd!";
+/// The digest of the prebuilt image `Project::from_repo` declares.
+pub const PREBUILT_DIGEST: &str =
+    "sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 /// The OpenAI key the runtime's environment takes from `$OPENAI_API_KEY`; a secret too.
 pub const OPENAI_KEY: &str = "sk-test-0123456789abcdef";
 pub const STACK_NAME: &str = "web-search-mcp";
@@ -209,13 +212,13 @@ pub struct Project {
 }
 
 impl Project {
-    /// The repository's own stack.toml, edited by `edit`, with a prebuilt image instead of
-    /// `build = "server"` (building is tested on its own in tests/image.rs).
+    /// The repository's own stack.toml, edited by `edit`, with a prebuilt image (by digest, so
+    /// no registry is asked) instead of `build = "server"` (building is tested in tests/image.rs).
     pub fn from_repo(edit: impl FnOnce(String) -> String) -> Project {
         Project::from_repo_building(|s| {
             let prebuilt = s.replacen(
                 "build = \"server\"\nplatform = \"linux/arm64\"",
-                "uri = \"${repository_uri}:0.1.0\"",
+                &format!("uri = \"${{repository_uri}}@{PREBUILT_DIGEST}\""),
                 1,
             );
             assert_ne!(prebuilt, s, "stack.toml no longer builds the server image");
