@@ -218,6 +218,15 @@ impl Changes {
         self.0.is_empty()
     }
 
+    /// Create when nothing exists; otherwise update in place, or nothing when nothing differs.
+    pub fn action(&self, exists: bool) -> Action {
+        match (exists, self.is_empty()) {
+            (false, _) => Action::Create,
+            (true, true) => Action::NoOp,
+            (true, false) => Action::Update,
+        }
+    }
+
     pub fn into_vec(self) -> Vec<FieldChange> {
         self.0
     }

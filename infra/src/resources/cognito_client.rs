@@ -6,7 +6,7 @@ use super::Lookup;
 use super::cognito_pool::{self, default_reason};
 use crate::apply::ApplyContext;
 use crate::aws::{Aws, AwsError};
-use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan, Shown};
+use crate::plan::{Changes, Kind, PlanContext, Planner, ResourcePlan, Shown};
 use crate::stack::ClientSpec;
 
 #[derive(Debug, Clone)]
@@ -153,11 +153,7 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
             None => changes.push("user_pool_id", Shown::Absent, Shown::KnownAfterApply),
         }
     }
-    let action = match live {
-        None => Action::Create,
-        Some(_) if changes.is_empty() => Action::NoOp,
-        Some(_) => Action::Update,
-    };
+    let action = changes.action(live.is_some());
     planner.resources.push(ResourcePlan {
         address: addr,
         type_name: Kind::Client.type_name(),

@@ -234,11 +234,7 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     }
     tag_changes(&mut changes, live.map(|pool| &pool.tags), &desired_tags);
 
-    let action = match live {
-        None => Action::Create,
-        Some(_) if changes.is_empty() => Action::NoOp,
-        Some(_) => Action::Update,
-    };
+    let action = changes.action(live.is_some());
     planner.resources.push(ResourcePlan {
         address: addr,
         type_name: Kind::UserPool.type_name(),

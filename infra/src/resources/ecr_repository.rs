@@ -8,7 +8,7 @@ use aws_sdk_ecr::types::{
 use serde_json::{Value, json};
 
 use super::cognito_pool::default_reason;
-use super::{Lookup, foreign_message, owned_by, tag_changes};
+use super::{Lookup, claim, owned_by, tag_changes};
 use crate::apply::ApplyContext;
 use crate::aws::{Aws, AwsError, not_found_as_none};
 use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan};
@@ -129,25 +129,16 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         return;
     };
     let addr = address(spec);
-    let live = match &cx.live.repository {
-        Lookup::Missing => None,
-        Lookup::Found(repo) if !repo.owned && !spec.adopt => {
-            planner.block(
-                &addr,
-                None,
-                foreign_message("an ECR repository", &repo.arn, &cx.stack.name),
-            );
-            return;
-        }
-        Lookup::Found(repo) => Some(repo),
-        Lookup::Many { ids, .. } => {
-            planner.block(
-                &addr,
-                None,
-                format!("several repositories: {}", ids.join(", ")),
-            );
-            return;
-        }
+    let Some(live) = claim(
+        planner,
+        &addr,
+        &cx.live.repository,
+        "an ECR repository",
+        spec.adopt,
+        &cx.stack.name,
+        |r| (r.arn.as_str(), r.owned),
+    ) else {
+        return;
     };
     if let Some(repo) = live {
         let kms_differs = spec.kms_key.is_some() && repo.kms_key != spec.kms_key;
@@ -188,11 +179,7 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         );
     }
     tag_changes(&mut changes, live.map(|r| &r.tags), &cx.stack.tags());
-    let action = match live {
-        None => Action::Create,
-        Some(_) if changes.is_empty() => Action::NoOp,
-        Some(_) => Action::Update,
-    };
+    let action = changes.action(live.is_some());
     let reason = match live {
         Some(r) if !r.owned && action == Action::Update => {
             "adopting: tags it for this stack".into()

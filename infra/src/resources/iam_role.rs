@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::cognito_pool::default_reason;
 use super::iam_role_policy;
-use super::{Lookup, foreign_message, owned_by, tag_changes};
+use super::{Lookup, claim, owned_by, tag_changes};
 use crate::apply::ApplyContext;
 use crate::aws::{Aws, AwsError, not_found_as_none};
 use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan};
@@ -130,25 +130,16 @@ pub fn render_document(text: &str, vars: &policy::Vars) -> Result<Value, String>
 pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     let Some(spec) = &cx.stack.role else { return };
     let addr = address(spec);
-    let live = match &cx.live.role {
-        Lookup::Missing => None,
-        Lookup::Found(role) if !role.owned && !spec.adopt => {
-            planner.block(
-                &addr,
-                None,
-                foreign_message("an IAM role", &role.arn, &cx.stack.name),
-            );
-            return;
-        }
-        Lookup::Found(role) => Some(role),
-        Lookup::Many { ids, .. } => {
-            planner.block(
-                &addr,
-                None,
-                format!("several roles answer to this name: {}", ids.join(", ")),
-            );
-            return;
-        }
+    let Some(live) = claim(
+        planner,
+        &addr,
+        &cx.live.role,
+        "an IAM role",
+        spec.adopt,
+        &cx.stack.name,
+        |r| (r.arn.as_str(), r.owned),
+    ) else {
+        return;
     };
     if let Some(role) = live
         && role.path != spec.path
@@ -188,11 +179,7 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     );
     let desired_tags = cx.stack.tags();
     tag_changes(&mut changes, live.map(|role| &role.tags), &desired_tags);
-    let action = match live {
-        None => Action::Create,
-        Some(_) if changes.is_empty() => Action::NoOp,
-        Some(_) => Action::Update,
-    };
+    let action = changes.action(live.is_some());
     let reason = match live {
         Some(role) if !role.owned && action == Action::Update => {
             "adopting: tags it for this stack".into()

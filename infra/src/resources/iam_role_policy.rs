@@ -30,11 +30,7 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         let live = live_role.and_then(|r| r.policies.get(name));
         let mut changes = Changes::default();
         changes.document("document", live, &document);
-        let action = match live {
-            None => Action::Create,
-            Some(_) if changes.is_empty() => Action::NoOp,
-            Some(_) => Action::Update,
-        };
+        let action = changes.action(live.is_some());
         planner.resources.push(resource(
             addr,
             name,

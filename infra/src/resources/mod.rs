@@ -13,7 +13,7 @@ pub mod runtime;
 
 use std::collections::BTreeMap;
 
-use crate::plan::Changes;
+use crate::plan::{Changes, Planner};
 
 /// What a search by natural key found.
 #[derive(Debug, Clone)]
@@ -64,6 +64,40 @@ pub fn tag_changes(
             .filter_map(|k| live.get_key_value(*k))
             .collect();
         changes.value("tags", Some(before), wrong);
+    }
+}
+
+/// The live resource this stack may change: absent, owned, or adopted. A foreign (not tagged
+/// for the stack, not adopted) or ambiguous one becomes a blocker, and `Err` tells the caller
+/// to plan nothing more for it: `None`. `identity` gives a found resource's id (for messages) and
+/// whether the stack owns it; `what` comes with its article: "an IAM role".
+pub fn claim<'a, T>(
+    planner: &mut Planner,
+    address: &str,
+    lookup: &'a Lookup<T>,
+    what: &str,
+    adopt: bool,
+    stack: &str,
+    identity: impl Fn(&T) -> (&str, bool),
+) -> Option<Option<&'a T>> {
+    match lookup {
+        Lookup::Missing => Some(None),
+        Lookup::Found(found) => match identity(found) {
+            (_, true) => Some(Some(found)),
+            (_, false) if adopt => Some(Some(found)),
+            (id, false) => {
+                planner.block(address, None, foreign_message(what, id, stack));
+                None
+            }
+        },
+        Lookup::Many { ids, .. } => {
+            planner.block(
+                address,
+                None,
+                format!("several answer to this name: {}", ids.join(", ")),
+            );
+            None
+        }
     }
 }
 

@@ -14,12 +14,12 @@ use aws_sdk_bedrockagentcorecontrol::types::{
 
 use super::cognito_pool::{self, default_reason, discovery_url};
 use super::{
-    Lookup, cognito_client, ecr_repository, foreign_message, iam_role, image, owned_by, tag_changes,
+    Lookup, claim, cognito_client, ecr_repository, iam_role, image, owned_by, tag_changes,
 };
 use crate::apply::ApplyContext;
 use crate::aws::{Aws, AwsError};
 use crate::live::Live;
-use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan, Shown};
+use crate::plan::{Changes, Kind, PlanContext, Planner, ResourcePlan, Shown};
 use crate::policy;
 use crate::stack::{Authorizer, EnvValue, ImageSpec, RuntimeSpec, Stack};
 
@@ -226,25 +226,17 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         );
         return;
     }
-    let live = match &cx.live.runtime {
-        Lookup::Missing => None,
-        Lookup::Found(r) if !r.owned => {
-            planner.block(
-                &addr,
-                None,
-                foreign_message("an AgentCore runtime", &r.arn, &cx.stack.name),
-            );
-            return;
-        }
-        Lookup::Found(r) => Some(r),
-        Lookup::Many { ids, .. } => {
-            planner.block(
-                &addr,
-                None,
-                format!("several runtimes answer to this name: {}", ids.join(", ")),
-            );
-            return;
-        }
+    // A runtime is never adopted: its configuration is replaced wholesale on update.
+    let Some(live) = claim(
+        planner,
+        &addr,
+        &cx.live.runtime,
+        "an AgentCore runtime",
+        false,
+        &cx.stack.name,
+        |r| (r.arn.as_str(), r.owned),
+    ) else {
+        return;
     };
     let pool_addr = cx.stack.user_pool.as_ref().map(cognito_pool::address);
     let client_addr = cx.stack.client.as_ref().map(cognito_client::address);
@@ -380,11 +372,7 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         ));
     }
     tag_changes(&mut changes, live.map(|r| &r.tags), &cx.stack.tags());
-    let action = match live {
-        None => Action::Create,
-        Some(_) if changes.is_empty() => Action::NoOp,
-        Some(_) => Action::Update,
-    };
+    let action = changes.action(live.is_some());
     planner.resources.push(ResourcePlan {
         address: addr,
         type_name: Kind::Runtime.type_name(),
