@@ -121,11 +121,10 @@ impl Kind {
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourcePlan {
     pub address: String,
-    #[serde(rename = "type")]
-    pub type_name: &'static str,
-    pub name: String,
-    #[serde(skip)]
+    /// Serialized as `type`: `cognito_user_pool`, `iam_role`, ...
+    #[serde(rename = "type", serialize_with = "serialize_kind")]
     pub kind: Kind,
+    pub name: String,
     pub action: Action,
     /// The live id, when the resource exists.
     pub id: Option<String>,
@@ -136,6 +135,10 @@ pub struct ResourcePlan {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub depends_on: Vec<String>,
+}
+
+fn serialize_kind<S: serde::Serializer>(kind: &Kind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(kind.type_name())
 }
 
 /// Something that stops plan and apply: nothing is changed while any exists.

@@ -156,7 +156,6 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     let action = changes.action(live.is_some());
     planner.resources.push(ResourcePlan {
         address: addr,
-        type_name: Kind::Client.type_name(),
         name: spec.name.clone(),
         kind: Kind::Client,
         action,

@@ -237,7 +237,6 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     let action = changes.action(live.is_some());
     planner.resources.push(ResourcePlan {
         address: addr,
-        type_name: Kind::UserPool.type_name(),
         name: spec.name.clone(),
         kind: Kind::UserPool,
         action,

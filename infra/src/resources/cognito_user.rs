@@ -213,7 +213,6 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         };
         planner.resources.push(ResourcePlan {
             address: addr,
-            type_name: Kind::User(String::new()).type_name(),
             name: spec.username.clone(),
             kind: Kind::User(spec.username.clone()),
             action,

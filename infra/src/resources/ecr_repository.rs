@@ -188,7 +188,6 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     };
     planner.resources.push(ResourcePlan {
         address: addr,
-        type_name: Kind::Repository.type_name(),
         name: spec.name.clone(),
         kind: Kind::Repository,
         action,

@@ -69,7 +69,6 @@ fn resource(
 ) -> ResourcePlan {
     ResourcePlan {
         address,
-        type_name: Kind::RolePolicy(String::new()).type_name(),
         name: name.to_owned(),
         kind: Kind::RolePolicy(name.to_owned()),
         action,

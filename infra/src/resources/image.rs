@@ -215,7 +215,6 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     };
     planner.resources.push(ResourcePlan {
         address: address(&artifact.package),
-        type_name: Kind::Image.type_name(),
         name: artifact.package.clone(),
         kind: Kind::Image,
         action,

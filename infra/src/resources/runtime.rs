@@ -375,7 +375,6 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     let action = changes.action(live.is_some());
     planner.resources.push(ResourcePlan {
         address: addr,
-        type_name: Kind::Runtime.type_name(),
         name: spec.name.clone(),
         kind: Kind::Runtime,
         action,
@@ -466,14 +465,7 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
     let only_tags = live.is_some() && r.changes.iter().all(|c| c.field == "tags");
     if only_tags {
         let live = live.expect("checked");
-        cx.aws
-            .agentcore
-            .tag_resource()
-            .resource_arn(&live.arn)
-            .set_tags(Some(cx.stack.tags().into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| AwsError::new(addr, "TagResource", e))?;
+        tag(cx, addr, live).await?;
         return Ok(live.id.clone());
     }
 
@@ -584,20 +576,26 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
             })
             .await?;
             if r.changes.iter().any(|c| c.field == "tags") {
-                cx.aws
-                    .agentcore
-                    .tag_resource()
-                    .resource_arn(&live.arn)
-                    .set_tags(Some(cx.stack.tags().into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::new(addr, "TagResource", e))?;
+                tag(cx, addr, live).await?;
             }
             ("UpdateAgentRuntime", live.id.clone())
         }
     };
     wait_until_ready(cx, addr, operation, &id).await?;
     Ok(id)
+}
+
+/// (Re)write the stack's tags on a runtime: tags are not part of UpdateAgentRuntime.
+async fn tag(cx: &ApplyContext<'_>, addr: &str, live: &LiveRuntime) -> Result<(), AwsError> {
+    cx.aws
+        .agentcore
+        .tag_resource()
+        .resource_arn(&live.arn)
+        .set_tags(Some(cx.stack.tags().into_iter().collect()))
+        .send()
+        .await
+        .map_err(|e| AwsError::new(addr, "TagResource", e))?;
+    Ok(())
 }
 
 /// Call `send` again while AWS reports IAM propagation errors, with a bounded backoff.
