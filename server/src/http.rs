@@ -2,6 +2,10 @@
 //! SSE responses) and `GET /ping`, plus the wire hygiene around `/mcp`:
 //! body limit, JSON-RPC error bodies, cross-request cancellation and the
 //! escaping of U+0085/U+2028/U+2029.
+//!
+//! Each POST body's JSON-RPC method is parsed once, here (`MessageKind`),
+//! and decides how the request is served; other bytes in the body (a search
+//! query may well mention `tools/call`) do not.
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
@@ -21,12 +25,14 @@ use rmcp::{
         StreamableHttpServerConfig, StreamableHttpService, session::never::NeverSessionManager,
     },
 };
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    cancel::session_of,
     config::Settings,
-    tools::{AppState, WebSearchServer, session_of},
+    tools::{AppState, WebSearchServer},
 };
 
 /// The rmcp transport configuration for AgentCore: stateless (no session
@@ -103,7 +109,7 @@ async fn mcp_layer(State(state): State<McpLayerState>, request: Request, next: N
             .into_response();
     }
     let mut body_copy = None;
-    let mut is_tool_call = false;
+    let mut kind = MessageKind::Other;
     let request = if method == Method::POST {
         let (parts, body) = request.into_parts();
         let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
@@ -120,10 +126,10 @@ async fn mcp_layer(State(state): State<McpLayerState>, request: Request, next: N
                 );
             }
         };
-        if contains(&bytes, b"notifications/cancelled") {
+        kind = MessageKind::of(&bytes);
+        if kind == MessageKind::Cancellation {
             cancel_named_call(&state.app, session_of(&parts.headers), &bytes);
         }
-        is_tool_call = contains(&bytes, b"tools/call");
         body_copy = Some(bytes.clone());
         Request::from_parts(parts, Body::from(bytes))
     } else {
@@ -138,12 +144,53 @@ async fn mcp_layer(State(state): State<McpLayerState>, request: Request, next: N
             response
         }
     };
-    let response = if is_tool_call {
+    let response = if kind == MessageKind::ToolCall {
         early_sse(Box::pin(inner), state.keep_alive).await
     } else {
         inner.await
     };
     escape_response(response)
+}
+
+/// What [`mcp_layer`] does with a POST, decided by the JSON-RPC method of its
+/// body alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MessageKind {
+    /// `tools/call`: may run for minutes, so its SSE stream starts early
+    /// ([`early_sse`]).
+    ToolCall,
+    /// `notifications/cancelled`: may name a call running on another POST.
+    Cancellation,
+    /// Any other method, or a body that is not one JSON-RPC message object
+    /// (rmcp takes one message per POST, no batches, and rejects the rest).
+    Other,
+}
+
+impl MessageKind {
+    /// Parses only the top-level `method` of `body`: the other members are
+    /// checked for well-formedness and skipped, not built.
+    fn of(body: &[u8]) -> Self {
+        #[derive(Deserialize)]
+        struct Envelope {
+            method: Option<String>,
+        }
+        // A derived struct also deserializes from a JSON array, taking
+        // `["tools/call"]` for that method; only an object is a message.
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            return Self::Other;
+        }
+        let Ok(Envelope {
+            method: Some(method),
+        }) = serde_json::from_slice(body)
+        else {
+            return Self::Other;
+        };
+        match method.as_str() {
+            "tools/call" => Self::ToolCall,
+            "notifications/cancelled" => Self::Cancellation,
+            _ => Self::Other,
+        }
+    }
 }
 
 type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -211,23 +258,16 @@ async fn early_sse(mut inner: ResponseFuture, keep_alive: Duration) -> Response 
         .expect("valid response")
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Handles `notifications/cancelled` for a call running on another request.
+/// Handles a `notifications/cancelled` ([`MessageKind::Cancellation`]) for a
+/// call running on another request.
 fn cancel_named_call(state: &AppState, session: Option<String>, body: &[u8]) {
-    #[derive(serde::Deserialize)]
+    #[derive(Deserialize)]
     struct Notification {
-        method: String,
         params: CancelledNotificationParam,
     }
     let Ok(notification) = serde_json::from_slice::<Notification>(body) else {
         return;
     };
-    if notification.method != "notifications/cancelled" {
-        return;
-    }
     let Some(id) = notification.params.request_id else {
         return;
     };
@@ -376,6 +416,37 @@ mod tests {
         }
         out.extend_from_slice(&carry);
         out
+    }
+
+    #[test]
+    fn message_kind_comes_from_the_method_not_the_bytes() {
+        let kind = |body: &str| MessageKind::of(body.as_bytes());
+        let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"web_search","arguments":{"query":"what is notifications/cancelled"}}}"#;
+        assert_eq!(kind(call), MessageKind::ToolCall);
+        assert_eq!(
+            kind(r#" {"params":{},"method":"tools\/call","id":1}"#),
+            MessageKind::ToolCall,
+            "leading space, method not first, escaped slash"
+        );
+        assert_eq!(
+            kind(
+                r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#
+            ),
+            MessageKind::Cancellation
+        );
+        for other in [
+            r#"{"jsonrpc":"2.0","id":"tools/call","method":"tools/list"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"method":"tools/call"}}"#,
+            r#"{"jsonrpc":"2.0","id":"tools/call","result":{}}"#,
+            r#"["tools/call"]"#,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call"}]"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call""#,
+            r#"{"method":"tools/call","method":"tools/call"}"#,
+            "tools/call",
+            "",
+        ] {
+            assert_eq!(kind(other), MessageKind::Other, "{other}");
+        }
     }
 
     #[test]

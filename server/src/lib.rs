@@ -2,9 +2,11 @@
 //! built for AgentCore Runtime.
 //!
 //! `config` resolves the environment, `openai` talks to the Responses API,
-//! `tools` holds the MCP tools, `http` the axum router, and [`serve`] runs it
-//! with graceful shutdown.
+//! `tools` holds the MCP tools, `cancel` the in-flight calls that
+//! `notifications/cancelled` can reach, `http` the axum router, and [`serve`]
+//! runs it with graceful shutdown.
 
+pub mod cancel;
 pub mod config;
 pub mod http;
 pub mod openai;
@@ -16,8 +18,9 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use cancel::InFlight;
 pub use config::Settings;
-use tools::{AppState, InFlight};
+use tools::AppState;
 
 /// Builds the shared state from settings.
 pub fn app_state(settings: &Settings) -> Arc<AppState> {
@@ -44,7 +47,7 @@ pub async fn serve(
     }
     let state = app_state(&settings);
     let mcp_cancel = CancellationToken::new();
-    let app = tools_router(&settings, state.clone(), mcp_cancel.clone());
+    let app = http::router(&settings, state.clone(), mcp_cancel.clone());
     let stop_accepting = CancellationToken::new();
     // SSE responses go out as several small writes: without TCP_NODELAY,
     // Nagle's algorithm and delayed ACKs add ~40 ms to every call.
@@ -86,14 +89,6 @@ pub async fn serve(
             Ok(())
         }
     }
-}
-
-fn tools_router(
-    settings: &Settings,
-    state: Arc<AppState>,
-    cancel: CancellationToken,
-) -> axum::Router {
-    http::router(settings, state, cancel)
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -2,7 +2,10 @@
 
 mod support;
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use axum::{
     Router,
@@ -12,8 +15,8 @@ use axum::{
 use serde_json::{Value, json};
 use server::{Settings, app_state, http::router};
 use support::{
-    MockUpstream, TEST_KEY, agentcore_headers, call_body, final_result, initialize_body,
-    sse_messages,
+    MockUpstream, TEST_KEY, agentcore_headers, call_body, eventually, final_result,
+    initialize_body, sse_messages,
 };
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -319,4 +322,199 @@ async fn host_allow_list() {
         send(&closed, with_host("127.0.0.1:9000")).await.0,
         StatusCode::FORBIDDEN
     );
+}
+
+// The HTTP layer decides how to serve a POST (does a tool call need its SSE
+// stream started early? does a notification cancel a call running on another
+// POST?) from the JSON-RPC method of the body, not from bytes in it.
+
+#[tokio::test]
+async fn tool_calls_whose_arguments_mention_tools_call_are_served() {
+    let upstream = MockUpstream::start().await;
+    let base = upstream.base_url();
+    let app = app(&[("OPENAI_BASE_URL", &base), ("OPENAI_API_KEY", TEST_KEY)]);
+    let (status, _, body) = rpc(
+        &app,
+        call_body(1, "greet_user", json!({"name": "tools/call"}), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let result = final_result(&body);
+    assert_eq!(result["id"], 1);
+    assert_eq!(
+        result["result"]["content"][0]["text"],
+        "Hello, tools/call! Welcome."
+    );
+    let (status, _, body) = rpc(
+        &app,
+        call_body(
+            2,
+            "web_search",
+            json!({"query": "what is tools/call"}),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let result = final_result(&body);
+    assert_eq!(result["id"], 2);
+    assert_eq!(result["result"]["isError"], false, "{result}");
+    assert!(
+        result["result"]["structuredContent"]["answer"]
+            .as_str()
+            .unwrap()
+            .starts_with("Answer to: what is tools/call."),
+        "{result}"
+    );
+    assert_eq!(upstream.log.request_count(), 1);
+    assert_eq!(
+        upstream.log.requests.lock().unwrap()[0].1["input"],
+        "what is tools/call"
+    );
+}
+
+#[tokio::test]
+async fn other_requests_mentioning_tools_call_are_served_as_what_they_are() {
+    let app = app(&[]);
+    // The id and a parameter spell the method of another request.
+    let (status, content_type, body) = rpc(
+        &app,
+        json!({"jsonrpc": "2.0", "id": "tools/call", "method": "tools/list",
+               "params": {"_meta": {"note": "not a tools/call"}}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/event-stream");
+    let result = final_result(&body);
+    assert_eq!(result["id"], "tools/call");
+    assert_eq!(result["result"]["tools"].as_array().unwrap().len(), 2);
+    let (status, _, body) = rpc(
+        &app,
+        json!({"jsonrpc": "2.0", "id": "tools/call", "method": "ping",
+               "params": {"_meta": {"method": "tools/call"}}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let result = final_result(&body);
+    assert_eq!(result["id"], "tools/call");
+    assert_eq!(result["result"], json!({}));
+    // A notification that mentions it is still just accepted.
+    let (status, _, body) = rpc(
+        &app,
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized",
+               "params": {"_meta": {"next": "tools/call"}}}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    // Not a JSON-RPC message at all, though its first string is "tools/call":
+    // still the same 400 Invalid Request.
+    let (status, content_type, body) = send(
+        &app,
+        post()
+            .body(Body::from(r#"["tools/call", {"name": "greet_user"}]"#))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(content_type, "application/json");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["error"]["code"],
+        -32600
+    );
+}
+
+/// A `POST /mcp` in the per-request (2026-07-28) protocol style, for which
+/// rmcp sends nothing until the handler's first message.
+fn per_request_post(method: &str) -> axum::http::request::Builder {
+    Request::post("/mcp")
+        .header("host", "agentcore.internal:8000")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method)
+        .header("x-amzn-bedrock-agentcore-runtime-session-id", "s-1")
+}
+
+#[tokio::test]
+async fn a_tool_call_is_recognised_by_its_method_even_with_an_escaped_slash() {
+    let upstream = MockUpstream::start().await;
+    let base = upstream.base_url();
+    let app = app(&[
+        ("OPENAI_BASE_URL", &base),
+        ("OPENAI_API_KEY", TEST_KEY),
+        ("SSE_KEEP_ALIVE_SECS", "0.2"),
+    ]);
+    // `tools\/call` is `tools/call` in JSON, but not in bytes.
+    let body = r#"{"jsonrpc": "2.0", "id": 7, "method": "tools\/call", "params": {
+        "name": "web_search", "arguments": {"query": "q [slow=2000]"},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"}
+        }}}"#;
+    let request = per_request_post("tools/call")
+        .header("mcp-name", "web_search")
+        .body(Body::from(body))
+        .unwrap();
+    let started = Instant::now();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let headers_after = started.elapsed();
+    assert!(
+        headers_after < Duration::from_millis(1500),
+        "a tool call's stream starts at once, not after the search: {headers_after:?}"
+    );
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.starts_with(": keep-alive"), "{text}");
+    let result = final_result(&body);
+    assert_eq!(result["id"], 7);
+    assert_eq!(result["result"]["isError"], false, "{result}");
+}
+
+#[tokio::test]
+async fn a_cancellation_is_recognised_by_its_method_even_with_an_escaped_slash() {
+    let upstream = MockUpstream::start().await;
+    let base = upstream.base_url();
+    let app = app(&[("OPENAI_BASE_URL", &base), ("OPENAI_API_KEY", TEST_KEY)]);
+    let call = tokio::spawn({
+        let app = app.clone();
+        async move {
+            rpc(
+                &app,
+                call_body(42, "web_search", json!({"query": "q [slow=20000]"}), None),
+            )
+            .await
+        }
+    });
+    assert!(eventually(Duration::from_secs(5), || upstream.log.request_count() == 1).await);
+    let (status, _, _) = send(
+        &app,
+        post()
+            .body(Body::from(
+                r#"{"jsonrpc": "2.0", "method": "notifications\/cancelled",
+                    "params": {"requestId": 42, "reason": "user pressed stop"}}"#,
+            ))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(
+        eventually(Duration::from_secs(5), || upstream.log.aborted() == 1).await,
+        "upstream not aborted"
+    );
+    let (status, _, _) = tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("call ended")
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(upstream.log.completed(), 0);
 }

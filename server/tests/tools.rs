@@ -11,9 +11,9 @@ use std::{
 use server::{
     Settings, app_state,
     openai::{Citation, SearchContextSize},
-    tools::{SearchOutcome, WebSearchArgs, WebSearchServer, no_progress},
+    tools::{SearchOutcome, WebSearchArgs, WebSearchServer},
 };
-use support::{MockUpstream, TEST_KEY, eventually};
+use support::{MockUpstream, TEST_KEY, eventually, no_progress};
 use tokio_util::sync::CancellationToken;
 
 fn server_for(upstream: &MockUpstream, extra: &[(&str, &str)]) -> WebSearchServer {

@@ -424,6 +424,11 @@ pub fn final_result(body: &[u8]) -> Value {
         .unwrap_or_else(|| panic!("no response in body: {text}"))
 }
 
+/// `None` for `WebSearchServer::run_search`'s `on_progress`.
+pub fn no_progress() -> Option<fn(Duration) -> std::future::Ready<()>> {
+    None
+}
+
 /// Polls `f` until it holds, up to `timeout`.
 pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
