@@ -51,9 +51,14 @@ fn main() {
     let noop_plan = |aws: &Aws| {
         runtime.block_on(async {
             let started = Instant::now();
-            let live = infra::live::read(aws, &stack, infra::live::Passwords::Verify, None)
-                .await
-                .unwrap();
+            let live = infra::live::read(
+                aws,
+                &stack,
+                infra::engine::WriteOnly::Verify,
+                &Default::default(),
+            )
+            .await
+            .unwrap();
             let plan = infra::plan::plan(&stack, &live);
             let elapsed = started.elapsed();
             assert!(

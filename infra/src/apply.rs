@@ -1,57 +1,19 @@
-//! Execute a plan: level by level in dependency order, concurrently inside a level.
+//! Execute a plan: level by level in dependency order, concurrently inside a level; each
+//! resource is handed to its kind in the registry.
 //!
 //! A failure lets the other calls of its level finish, stops before the next level, and names
-//! the resource, the AWS operation and AWS's message. Every step is idempotent against live
+//! the resource, the operation and AWS's message. Every step is idempotent against live
 //! state, so a re-run converges from wherever a failure left things.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 
-use crate::aws::{Aws, AwsError};
-use crate::live::Live;
-use crate::plan::{Action, Kind, Plan, ResourcePlan};
-use crate::policy::Vars;
-use crate::resources::{
-    cognito_client, cognito_pool, cognito_user, ecr_repository, iam_role, iam_role_policy, image,
-    runtime,
-};
+use crate::aws::Aws;
+use crate::engine::{Action, ApplyContext, Error, Live, Plan, Progress, ResourcePlan};
+use crate::registry::KINDS;
 use crate::stack::Stack;
-
-/// What the resource appliers may use: the stack, what was read, and the ids known so far.
-pub struct ApplyContext<'a> {
-    pub aws: &'a Aws,
-    pub stack: &'a Stack,
-    pub live: &'a Live,
-    pub vars: Vars,
-    pub progress: &'a dyn Progress,
-    /// How long to wait for a resource to become ready.
-    pub timeout: std::time::Duration,
-    ids: Mutex<BTreeMap<String, String>>,
-}
-
-impl ApplyContext<'_> {
-    /// The id of a resource this one depends on: from live state, or from its create in an
-    /// earlier level.
-    pub fn id_of(&self, address: &str) -> String {
-        self.ids
-            .lock()
-            .expect("ids lock")
-            .get(address)
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-/// Receives progress lines while apply runs.
-pub trait Progress: Sync {
-    /// A line that stays.
-    fn line(&self, text: &str);
-    /// A status that the next one replaces (a spinner on a terminal; nothing otherwise).
-    fn transient(&self, _text: &str) {}
-}
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Applied {
@@ -89,33 +51,22 @@ pub async fn apply(
     live: &Live,
     plan: &Plan,
     progress: &dyn Progress,
-    timeout: std::time::Duration,
-) -> Result<Applied, Vec<AwsError>> {
+    timeout: Duration,
+) -> Result<Applied, Vec<Error>> {
     let ids = plan
         .resources
         .iter()
         .filter_map(|r| Some((r.address.clone(), r.id.clone()?)))
         .collect();
-    let cx = ApplyContext {
-        aws,
-        stack,
-        live,
-        vars: live.vars(stack),
-        progress,
-        timeout,
-        ids: Mutex::new(ids),
-    };
+    let cx = ApplyContext::new(aws, stack, live, progress, timeout, ids);
     let mut applied = Applied::default();
     for level in levels(plan) {
-        let results = join_all(level.iter().map(|r| run(&cx, r, progress))).await;
+        let results = join_all(level.iter().map(|r| run(&cx, r))).await;
         let mut errors = Vec::new();
         for (r, result) in level.iter().zip(results) {
             match result {
                 Ok(id) => {
-                    cx.ids
-                        .lock()
-                        .expect("ids lock")
-                        .insert(r.address.clone(), id);
+                    cx.set_id(&r.address, id);
                     match r.action {
                         Action::Create => applied.created += 1,
                         Action::Update => applied.updated += 1,
@@ -133,31 +84,28 @@ pub async fn apply(
     Ok(applied)
 }
 
-async fn run(
-    cx: &ApplyContext<'_>,
-    r: &ResourcePlan,
-    progress: &dyn Progress,
-) -> Result<String, AwsError> {
-    progress.line(&format!("{}: {}...", r.address, r.action.progressive()));
-    let started = Instant::now();
-    let result = match &r.kind {
-        Kind::UserPool => cognito_pool::apply(cx, r).await,
-        Kind::Client => cognito_client::apply(cx, r).await,
-        Kind::User(username) => cognito_user::apply(cx, r, username).await,
-        Kind::Role => iam_role::apply(cx, r).await,
-        Kind::RolePolicy(name) => iam_role_policy::apply(cx, r, name).await,
-        Kind::Repository => ecr_repository::apply(cx, r).await,
-        Kind::Image => image::apply(cx, r).await,
-        Kind::Runtime => runtime::apply(cx, r).await,
+async fn run(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+    let Some(kind) = KINDS.iter().find(|k| k.type_name() == r.type_name) else {
+        return Err(Error::new(
+            &r.address,
+            "apply",
+            format!("no resource kind is registered as {:?}", r.type_name),
+        ));
     };
+    cx.progress
+        .line(&format!("{}: {}...", r.address, r.action.progressive()));
+    let started = Instant::now();
+    let result = kind.apply(cx, r).await;
     match &result {
-        Ok(id) => progress.line(&format!(
+        Ok(id) => cx.progress.line(&format!(
             "{}: {} complete after {:.1}s [id={id}]",
             r.address,
             r.action.past(),
             started.elapsed().as_secs_f64()
         )),
-        Err(e) => progress.line(&format!("{}: {} failed", r.address, e.operation)),
+        Err(e) => cx
+            .progress
+            .line(&format!("{}: {} failed", r.address, e.operation)),
     }
     result
 }

@@ -4,11 +4,10 @@
 //! variables, `AWS_PROFILE` and shared config (SSO included), instance and container roles, and
 //! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` for emulators and private endpoints.
 
-use std::fmt;
-
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
-use aws_sdk_iam::error::ProvideErrorMetadata;
+
+use crate::engine::Error;
 
 /// How the caller chose to reach AWS: the command-line overrides; everything else is the chain.
 #[derive(Debug, Clone, Default)]
@@ -75,9 +74,9 @@ impl Aws {
     }
 
     /// Run independent reads: all at once, or one after another.
-    pub async fn all<T, F>(&self, reads: impl IntoIterator<Item = F>) -> Result<Vec<T>, AwsError>
+    pub async fn all<T, F>(&self, reads: impl IntoIterator<Item = F>) -> Result<Vec<T>, Error>
     where
-        F: Future<Output = Result<T, AwsError>>,
+        F: Future<Output = Result<T, Error>>,
     {
         match self.reads {
             Reads::Concurrent => {
@@ -96,86 +95,15 @@ impl Aws {
     /// Run two independent reads.
     pub async fn both<A, B>(
         &self,
-        a: impl Future<Output = Result<A, AwsError>>,
-        b: impl Future<Output = Result<B, AwsError>>,
-    ) -> Result<(A, B), AwsError> {
+        a: impl Future<Output = Result<A, Error>>,
+        b: impl Future<Output = Result<B, Error>>,
+    ) -> Result<(A, B), Error> {
         // Boxed: SDK futures are large, and nesting them inline overflows the stack.
         let (a, b) = (Box::pin(a), Box::pin(b));
         match self.reads {
             Reads::Concurrent => futures::future::try_join(a, b).await,
             Reads::Sequential => Ok((a.await?, b.await?)),
         }
-    }
-}
-
-/// A failed AWS call: which resource, which operation, and what AWS said.
-#[derive(Debug, Clone)]
-pub struct AwsError {
-    pub resource: String,
-    pub operation: &'static str,
-    pub code: Option<String>,
-    pub message: String,
-}
-
-impl fmt::Display for AwsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} failed: ", self.resource, self.operation)?;
-        match &self.code {
-            Some(code) => write!(f, "{code}: {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for AwsError {}
-
-impl AwsError {
-    pub fn new<E>(resource: &str, operation: &'static str, err: E) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        let code = err.code().map(str::to_owned);
-        let message = match (&code, err.message()) {
-            (Some(_), Some(message)) => message.to_owned(),
-            _ => error_chain(&err),
-        };
-        AwsError {
-            resource: resource.to_owned(),
-            operation,
-            code,
-            message,
-        }
-    }
-
-    pub fn code_is(&self, code: &str) -> bool {
-        self.code.as_deref() == Some(code)
-    }
-}
-
-/// An error and its sources, joined by ": ", each message once (the SDK nests many layers that
-/// repeat each other). Unlike `DisplayErrorContext`, no `Debug` dump at the end.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(err);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
-}
-
-/// `Ok(None)` for the service's "not found" error, so callers never match on error codes twice.
-pub fn not_found_as_none<T>(
-    result: Result<T, AwsError>,
-    not_found_code: &str,
-) -> Result<Option<T>, AwsError> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(e) if e.code_is(not_found_code) => Ok(None),
-        Err(e) => Err(e),
     }
 }
 

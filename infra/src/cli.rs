@@ -2,17 +2,17 @@
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::apply::{self, Progress};
+use crate::apply;
 use crate::aws::{Aws, Connection};
+use crate::engine::{Live, Plan, Prepared, Progress, WriteOnly};
 use crate::live;
-use crate::plan::{self, Plan};
+use crate::plan;
 use crate::render::{self, Style};
-use crate::resources::image;
-use crate::stack::{ImageSpec, Stack};
+use crate::stack::Stack;
 
 /// Declarative, in-place deployment of an MCP server to Amazon Bedrock AgentCore Runtime.
 ///
@@ -126,18 +126,13 @@ pub async fn run(cli: Cli) -> u8 {
     }
 }
 
-/// The image of `[image] build`, built before anything is read so the plan knows its digest.
-async fn build_image(stack: &Stack) -> Result<Option<Arc<image::Artifact>>, u8> {
-    if let Some(ImageSpec::Build { package, platform }) = &stack.image {
-        let platform = serde_json::to_value(platform).unwrap_or_default();
-        eprintln!(
-            "Building the image of package `{package}` for {}...",
-            platform.as_str().unwrap_or_default()
-        );
-    }
+/// Local work before anything is read (the image of `[image] build`, so the plan knows its
+/// digest).
+async fn prepare(stack: &Stack) -> Result<Prepared, u8> {
     let owned = stack.clone();
-    match tokio::task::spawn_blocking(move || image::build(&owned)).await {
-        Ok(Ok(artifact)) => Ok(artifact.map(Arc::new)),
+    let say = |line: &str| eprintln!("{line}");
+    match tokio::task::spawn_blocking(move || live::prepare(&owned, &say)).await {
+        Ok(Ok(prepared)) => Ok(prepared),
         Ok(Err(e)) => {
             eprintln!("error: building the image: {e:#}");
             Err(EXIT_ERROR)
@@ -153,15 +148,15 @@ async fn build_image(stack: &Stack) -> Result<Option<Arc<image::Artifact>>, u8> 
 async fn read_and_plan(
     cli: &Cli,
     stack: &Stack,
-    artifact: Option<Arc<image::Artifact>>,
-) -> Result<(Aws, live::Live, Plan), u8> {
+    prepared: &Prepared,
+) -> Result<(Aws, Live, Plan), u8> {
     let aws = Aws::connect(&cli.connection(), stack.region.as_deref())
         .await
         .map_err(|e| {
             eprintln!("error: {e}");
             EXIT_ERROR
         })?;
-    let live = live::read(&aws, stack, live::Passwords::Verify, artifact)
+    let live = live::read(&aws, stack, WriteOnly::Verify, prepared)
         .await
         .map_err(|e| {
             eprintln!("error: reading live state: {e}");
@@ -172,11 +167,11 @@ async fn read_and_plan(
 }
 
 async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> u8 {
-    let artifact = match build_image(stack).await {
-        Ok(artifact) => artifact,
+    let prepared = match prepare(stack).await {
+        Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    let plan = match read_and_plan(cli, stack, artifact).await {
+    let plan = match read_and_plan(cli, stack, &prepared).await {
         Ok((_, _, plan)) => plan,
         Err(code) => return code,
     };
@@ -248,11 +243,11 @@ async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> u8 {
         );
         return EXIT_ERROR;
     }
-    let artifact = match build_image(stack).await {
-        Ok(artifact) => artifact,
+    let prepared = match prepare(stack).await {
+        Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    let (aws, live, plan) = match read_and_plan(cli, stack, artifact.clone()).await {
+    let (aws, live, plan) = match read_and_plan(cli, stack, &prepared).await {
         Ok(read) => read,
         Err(code) => return code,
     };
@@ -301,12 +296,12 @@ async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> u8 {
 
     // Prove it: read everything again; the new plan must be empty. IAM and Cognito are
     // eventually consistent, so a fresh write may take a moment to show: retry briefly.
-    let mut verified = read_and_plan(cli, stack, artifact.clone()).await;
+    let mut verified = read_and_plan(cli, stack, &prepared).await;
     for delay in [1, 2, 4] {
         match &verified {
             Ok((_, _, after)) if after.has_changes() || !after.blockers.is_empty() => {
                 tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
-                verified = read_and_plan(cli, stack, artifact.clone()).await;
+                verified = read_and_plan(cli, stack, &prepared).await;
             }
             _ => break,
         }
@@ -344,14 +339,14 @@ async fn output_command(cli: &Cli, stack: &Stack, args: &OutputArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let live = match live::read(&aws, stack, live::Passwords::Skip, None).await {
+    let live = match live::read(&aws, stack, WriteOnly::Skip, &Prepared::default()).await {
         Ok(live) => live,
         Err(e) => {
             eprintln!("error: reading live state: {e}");
             return EXIT_ERROR;
         }
     };
-    let outputs = crate::output::Outputs::from_live(&live);
+    let outputs = crate::output::Outputs::from_live(stack, &live);
     let mut out = io::stdout().lock();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &outputs)

@@ -1,61 +1,40 @@
-//! `infra output`: the identifiers and endpoints a user needs, read from live AWS.
+//! `infra output`: the identifiers and endpoints a user needs, read from live AWS. Each kind
+//! says what it contributes; the order is the registry's.
 
 use std::io::{self, Write};
 
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::live::Live;
-use crate::resources::cognito_pool::discovery_url;
-use crate::resources::runtime::mcp_url;
+use crate::engine::{Live, Output, PlanContext};
+use crate::policy::Vars;
+use crate::registry::KINDS;
+use crate::stack::Stack;
 
 /// Each value is `None` when its resource does not exist (yet).
-#[derive(Debug, Serialize)]
-pub struct Outputs {
-    pub user_pool_id: Option<String>,
-    pub client_id: Option<String>,
-    pub discovery_url: Option<String>,
-    pub role_arn: Option<String>,
-    pub repository_uri: Option<String>,
-    pub runtime_arn: Option<String>,
-    pub runtime_id: Option<String>,
-    pub runtime_version: Option<String>,
-    pub mcp_url: Option<String>,
-}
+#[derive(Debug)]
+pub struct Outputs(Vec<Output>);
 
 impl Outputs {
-    pub fn from_live(live: &Live) -> Outputs {
-        let pool = live.user_pool.found();
-        let runtime = live.runtime.found();
-        Outputs {
-            user_pool_id: pool.map(|p| p.id.clone()),
-            client_id: live.client.found().map(|c| c.id.clone()),
-            discovery_url: pool.map(|p| discovery_url(&live.region, &p.id)),
-            role_arn: live.role.found().map(|r| r.arn.clone()),
-            repository_uri: live.repository.found().map(|r| r.uri.clone()),
-            runtime_arn: runtime.map(|r| r.arn.clone()),
-            runtime_id: runtime.map(|r| r.id.clone()),
-            runtime_version: runtime.map(|r| r.version.clone()),
-            mcp_url: runtime.map(|r| mcp_url(&live.region, &r.arn)),
-        }
+    pub fn from_live(stack: &Stack, live: &Live) -> Outputs {
+        let vars = Vars::new(stack, live);
+        let cx = PlanContext {
+            stack,
+            live,
+            vars: &vars,
+        };
+        Outputs(KINDS.iter().flat_map(|k| k.outputs(&cx)).collect())
     }
 
-    fn entries(&self) -> [(&'static str, &Option<String>); 9] {
-        [
-            ("user_pool_id", &self.user_pool_id),
-            ("client_id", &self.client_id),
-            ("discovery_url", &self.discovery_url),
-            ("role_arn", &self.role_arn),
-            ("repository_uri", &self.repository_uri),
-            ("runtime_arn", &self.runtime_arn),
-            ("runtime_id", &self.runtime_id),
-            ("runtime_version", &self.runtime_version),
-            ("mcp_url", &self.mcp_url),
-        ]
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.as_deref())
     }
 
     /// `name = value` lines, like `terraform output`.
     pub fn write_text(&self, w: &mut dyn Write) -> io::Result<()> {
-        for (name, value) in self.entries() {
+        for (name, value) in &self.0 {
             writeln!(
                 w,
                 "{name} = {}",
@@ -63,5 +42,16 @@ impl Outputs {
             )?;
         }
         Ok(())
+    }
+}
+
+/// A JSON object in the same order as the text.
+impl Serialize for Outputs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
     }
 }

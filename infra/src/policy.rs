@@ -31,6 +31,35 @@ pub struct Vars {
 }
 
 impl Vars {
+    /// The values for a stack, once the caller's region, account and partition are known.
+    pub fn new(stack: &crate::stack::Stack, live: &crate::engine::Live) -> Vars {
+        let repository = stack.repository.as_ref();
+        let domain = if live.partition == "aws-cn" {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        Vars {
+            region: live.region.clone(),
+            account_id: live.account_id.clone(),
+            partition: live.partition.clone(),
+            stack: stack.name.clone(),
+            repository_arn: repository.map(|r| {
+                format!(
+                    "arn:{}:ecr:{}:{}:repository/{}",
+                    live.partition, live.region, live.account_id, r.name
+                )
+            }),
+            repository_uri: repository.map(|r| {
+                format!(
+                    "{}.dkr.ecr.{}.{domain}/{}",
+                    live.account_id, live.region, r.name
+                )
+            }),
+            runtime_name: stack.runtime.as_ref().map(|r| r.name.clone()),
+        }
+    }
+
     fn get(&self, name: &str) -> Option<&str> {
         match name {
             "region" => Some(&self.region),

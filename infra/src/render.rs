@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use serde_json::Value;
 use similar::TextDiff;
 
-use crate::plan::{Action, FieldChange, Plan, ResourcePlan, Shown};
+use crate::engine::{Action, FieldChange, Plan, ResourcePlan, Shown};
 
 /// ANSI styling, or none at all.
 #[derive(Debug, Clone, Copy)]
@@ -126,7 +126,7 @@ fn resource(r: &ResourcePlan, style: Style, w: &mut dyn Write) -> io::Result<()>
         style.bold(&r.address)
     )?;
     for change in &r.changes {
-        field(change, r.action, style, w)?;
+        field(change, style, w)?;
     }
     for note in &r.notes {
         writeln!(w, "      # note: {note}")?;
@@ -134,36 +134,36 @@ fn resource(r: &ResourcePlan, style: Style, w: &mut dyn Write) -> io::Result<()>
     writeln!(w)
 }
 
-fn field(c: &FieldChange, action: Action, style: Style, w: &mut dyn Write) -> io::Result<()> {
+fn field(c: &FieldChange, style: Style, w: &mut dyn Write) -> io::Result<()> {
     let pad = "      ";
-    match (action, &c.before, &c.after) {
-        (_, Shown::Document(before), Shown::Document(after)) => {
+    match (&c.before, &c.after) {
+        (Shown::Document(before), Shown::Document(after)) => {
             writeln!(w, "{pad}{} {}:", style.yellow("~"), c.field)?;
             diff(&pretty(before), &pretty(after), style, w)
         }
-        (_, Shown::Absent, Shown::Document(after)) => {
+        (Shown::Absent, Shown::Document(after)) => {
             writeln!(w, "{pad}{} {} =", style.green("+"), c.field)?;
             indented(&pretty(after), w)
         }
-        (_, Shown::Document(before), Shown::Absent) => {
+        (Shown::Document(before), Shown::Absent) => {
             writeln!(w, "{pad}{} {} =", style.red("-"), c.field)?;
             indented(&pretty(before), w)
         }
-        (_, Shown::Absent, after) => writeln!(
+        (Shown::Absent, after) => writeln!(
             w,
             "{pad}{} {} = {}",
             style.green("+"),
             c.field,
             scalar(after)
         ),
-        (_, before, Shown::Absent) => writeln!(
+        (before, Shown::Absent) => writeln!(
             w,
             "{pad}{} {} = {}",
             style.red("-"),
             c.field,
             scalar(before)
         ),
-        (_, before, after) => writeln!(
+        (before, after) => writeln!(
             w,
             "{pad}{} {}: {} -> {}",
             style.yellow("~"),

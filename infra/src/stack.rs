@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use crate::image::Platform;
 use crate::policy;
 use crate::sensitive::Sensitive;
 
@@ -278,15 +279,6 @@ pub enum ImageSpec {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-pub enum Platform {
-    #[default]
-    #[serde(rename = "linux/arm64")]
-    LinuxArm64,
-    #[serde(rename = "linux/amd64")]
-    LinuxAmd64,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub enum TagMutability {
     #[default]
     #[serde(rename = "MUTABLE")]
@@ -360,6 +352,14 @@ pub enum NetworkMode {
     #[default]
     #[serde(rename = "PUBLIC")]
     Public,
+}
+
+impl NetworkMode {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::Public => "PUBLIC",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

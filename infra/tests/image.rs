@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use infra::image::{self, Arch, BuildOptions, Built, ImageSpec, Registry};
+use infra::image::{self, BuildOptions, Built, ImageConfig, Platform, Registry};
 use serde_json::{Value, json};
 
 const INSTALL_HINT: &str = "run scripts/image-tools.sh (installs the image build and test tools)";
@@ -43,7 +43,7 @@ fn build_or_explain(options: &BuildOptions) -> Built {
     eprintln!(
         "built {} for {} in {:.1} s: {}",
         options.package,
-        options.arch,
+        options.platform,
         started.elapsed().as_secs_f64(),
         built.digest
     );
@@ -171,7 +171,7 @@ fn same_source_gives_the_same_digest_and_a_changed_line_another() {
     let second = tempfile::tempdir().unwrap();
     fixture_crate(first.path(), "hello");
     fixture_crate(second.path(), "hello");
-    let spec = ImageSpec::server(Arch::Arm64);
+    let spec = ImageConfig::server(Platform::LinuxArm64);
     let digest_of = |dir: &Path| {
         let built = build_or_explain(&BuildOptions {
             tools_root: Some(workspace()),
@@ -194,7 +194,7 @@ fn same_source_gives_the_same_digest_and_a_changed_line_another() {
 #[test]
 fn server_image_digest_is_stable_and_follows_every_byte() {
     let bytes = std::fs::read(&server_arm64().binary).unwrap();
-    let spec = ImageSpec::server(Arch::Arm64);
+    let spec = ImageConfig::server(Platform::LinuxArm64);
     let image = image::assemble(&bytes, &spec).unwrap();
     assert_eq!(image::assemble(&bytes, &spec).unwrap().digest, image.digest);
     let mut changed = bytes.clone();
@@ -262,7 +262,7 @@ impl LocalRegistry {
 async fn push_to_a_real_registry_reads_back_and_is_idempotent() {
     let registry_process = LocalRegistry::start();
     let bytes = std::fs::read(&server_arm64().binary).unwrap();
-    let image = image::assemble(&bytes, &ImageSpec::server(Arch::Arm64)).unwrap();
+    let image = image::assemble(&bytes, &ImageConfig::server(Platform::LinuxArm64)).unwrap();
     let registry = Registry::new(&registry_process.url).unwrap();
     let repository = "agentcore/web-search";
 
@@ -372,7 +372,7 @@ async fn push_to_a_real_registry_reads_back_and_is_idempotent() {
     // A changed binary: only the new layer and config go up, and the tag moves.
     let mut changed = bytes.clone();
     changed[0x1000] ^= 0x01;
-    let changed = image::assemble(&changed, &ImageSpec::server(Arch::Arm64)).unwrap();
+    let changed = image::assemble(&changed, &ImageConfig::server(Platform::LinuxArm64)).unwrap();
     let third = registry.push(repository, &changed, &["v1"]).await.unwrap();
     assert_eq!(third.blobs_uploaded, 2);
     assert_eq!(third.manifests_put, ["v1"]);
@@ -535,7 +535,7 @@ async fn a_tag_in_the_stacks_repository_runs_by_the_digest_it_points_at_and_a_mo
         ("INFRA_ECR_REGISTRY", registry_process.url.as_str()),
     ];
     // Two images: assembled from two different "binaries" (the bytes need not run here).
-    let spec = ImageSpec::server(Arch::Arm64);
+    let spec = ImageConfig::server(Platform::LinuxArm64);
     let first = image::assemble(b"first build", &spec).unwrap();
     let second = image::assemble(b"second build", &spec).unwrap();
     registry

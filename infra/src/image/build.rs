@@ -13,46 +13,49 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, Result, bail};
 
-/// A Linux platform the image can be built for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Arch {
+/// A Linux platform the image can be built for, as `stack.toml` and OCI name it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize,
+)]
+pub enum Platform {
     /// `linux/arm64` (`aarch64-unknown-linux-musl`): what AgentCore Runtime runs.
     #[default]
-    Arm64,
+    #[serde(rename = "linux/arm64")]
+    LinuxArm64,
     /// `linux/amd64` (`x86_64-unknown-linux-musl`).
-    Amd64,
+    #[serde(rename = "linux/amd64")]
+    LinuxAmd64,
 }
 
-impl Arch {
+impl Platform {
     /// The Rust target triple of the static build.
     pub fn triple(self) -> &'static str {
         match self {
-            Arch::Arm64 => "aarch64-unknown-linux-musl",
-            Arch::Amd64 => "x86_64-unknown-linux-musl",
+            Platform::LinuxArm64 => "aarch64-unknown-linux-musl",
+            Platform::LinuxAmd64 => "x86_64-unknown-linux-musl",
         }
     }
 
     /// The OCI / Go architecture name (`arm64`, `amd64`).
     pub fn oci(self) -> &'static str {
         match self {
-            Arch::Arm64 => "arm64",
-            Arch::Amd64 => "amd64",
+            Platform::LinuxArm64 => "arm64",
+            Platform::LinuxAmd64 => "amd64",
         }
     }
 
-    /// Parses `linux/arm64`, `arm64`, `aarch64`, `linux/amd64`, `amd64` or `x86_64`.
-    pub fn from_platform(platform: &str) -> Result<Arch> {
-        match platform.strip_prefix("linux/").unwrap_or(platform) {
-            "arm64" | "arm64/v8" | "aarch64" => Ok(Arch::Arm64),
-            "amd64" | "x86_64" => Ok(Arch::Amd64),
-            _ => bail!("unsupported platform {platform:?}; supported: linux/arm64, linux/amd64"),
+    /// `linux/arm64`, `linux/amd64`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::LinuxArm64 => "linux/arm64",
+            Platform::LinuxAmd64 => "linux/amd64",
         }
     }
 }
 
-impl fmt::Display for Arch {
+impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "linux/{}", self.oci())
+        f.write_str(self.as_str())
     }
 }
 
@@ -63,7 +66,7 @@ pub struct BuildOptions {
     pub workspace: PathBuf,
     /// The package to build; its binary must have the package's name.
     pub package: String,
-    pub arch: Arch,
+    pub platform: Platform,
     /// Where cargo puts the build; `None` = `<workspace>/target/image`.
     pub target_dir: Option<PathBuf>,
     /// The checkout whose `.tools/` (and `.venv/`) `scripts/image-tools.sh` installed into;
@@ -77,7 +80,7 @@ impl BuildOptions {
         BuildOptions {
             workspace: workspace.into(),
             package: package.into(),
-            arch: Arch::default(),
+            platform: Platform::default(),
             target_dir: None,
             tools_root: None,
         }
@@ -91,12 +94,20 @@ impl BuildOptions {
 }
 
 /// A built binary.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Built {
     /// Path of the static binary inside the target directory.
     pub binary: PathBuf,
+    /// The binary itself, as read once after the build.
+    pub bytes: Vec<u8>,
     /// `sha256:<hex>` of the binary.
     pub digest: String,
+}
+
+impl fmt::Debug for Built {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Built({} {})", self.binary.display(), self.digest)
+    }
 }
 
 /// The tools a build needs, found on this machine.
@@ -109,11 +120,11 @@ pub struct Toolchain {
     ziglang_python: Option<PathBuf>,
 }
 
-/// Finds cargo-zigbuild, zig and the rustup target for `arch`; looks on `PATH` and where
+/// Finds cargo-zigbuild, zig and the rustup target for `platform`; looks on `PATH` and where
 /// `scripts/image-tools.sh` installs them (`<tools_root>/.tools/cargo/bin`,
 /// `<tools_root>/.tools/zig`, `<tools_root>/.venv`, `~/.cargo/bin`). The error lists every
 /// missing tool with its install command.
-pub fn check_tools(tools_root: &Path, arch: Arch) -> Result<Toolchain> {
+pub fn check_tools(tools_root: &Path, arch: Platform) -> Result<Toolchain> {
     let workspace = tools_root;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut missing: Vec<String> = Vec::new();
@@ -160,17 +171,17 @@ pub fn check_tools(tools_root: &Path, arch: Arch) -> Result<Toolchain> {
     })
 }
 
-/// Cross-compiles `options.package` to a static binary for `options.arch` with
+/// Cross-compiles `options.package` to a static binary for `options.platform` with
 /// `cargo zigbuild --release --locked`, after [`check_tools`]. Cargo's output goes to stderr.
 pub fn build(options: &BuildOptions) -> Result<Built> {
     let tools_root = options.tools_root.as_ref().unwrap_or(&options.workspace);
-    let tools = check_tools(tools_root, options.arch)?;
+    let tools = check_tools(tools_root, options.platform)?;
     let workspace = options
         .workspace
         .canonicalize()
         .with_context(|| format!("workspace {}", options.workspace.display()))?;
     let target_dir = options.target_dir();
-    let triple = options.arch.triple();
+    let triple = options.platform.triple();
 
     let mut path = vec![tools.zigbuild_dir.clone()];
     path.extend(std::env::split_paths(
@@ -233,10 +244,11 @@ pub fn build(options: &BuildOptions) -> Result<Built> {
     Ok(Built {
         binary,
         digest: super::sha256_digest(&bytes),
+        bytes,
     })
 }
 
-fn target_installed(arch: Arch) -> Result<bool> {
+fn target_installed(arch: Platform) -> Result<bool> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let output = Command::new(&rustc)
         .args(["--print", "sysroot"])
@@ -303,18 +315,18 @@ mod tests {
 
     #[test]
     fn platforms_parse_and_print() {
-        assert_eq!(Arch::from_platform("linux/arm64").unwrap(), Arch::Arm64);
-        assert_eq!(Arch::from_platform("aarch64").unwrap(), Arch::Arm64);
-        assert_eq!(Arch::from_platform("linux/amd64").unwrap(), Arch::Amd64);
-        assert!(Arch::from_platform("linux/s390x").is_err());
-        assert_eq!(Arch::Arm64.to_string(), "linux/arm64");
-        assert_eq!(Arch::Amd64.triple(), "x86_64-unknown-linux-musl");
+        let parse = |s: &str| serde_json::from_value::<Platform>(serde_json::json!(s));
+        assert_eq!(parse("linux/arm64").unwrap(), Platform::LinuxArm64);
+        assert_eq!(parse("linux/amd64").unwrap(), Platform::LinuxAmd64);
+        assert!(parse("linux/s390x").is_err());
+        assert_eq!(Platform::LinuxArm64.to_string(), "linux/arm64");
+        assert_eq!(Platform::LinuxAmd64.triple(), "x86_64-unknown-linux-musl");
     }
 
     #[test]
     fn default_target_dir_is_separate_from_the_dev_build() {
         let options = BuildOptions::new("/w", "server");
         assert_eq!(options.target_dir(), PathBuf::from("/w/target/image"));
-        assert_eq!(options.arch, Arch::Arm64);
+        assert_eq!(options.platform, Platform::LinuxArm64);
     }
 }

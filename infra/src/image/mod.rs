@@ -15,8 +15,8 @@ pub mod build;
 pub mod oci;
 pub mod registry;
 
-pub use build::{Arch, BuildOptions, Built, build, check_tools};
-pub use oci::{Image, ImageSpec, assemble};
+pub use build::{BuildOptions, Built, Platform, build, check_tools};
+pub use oci::{Image, ImageConfig, assemble};
 pub use registry::{PushReport, Registry};
 
 use sha2::{Digest as _, Sha256};

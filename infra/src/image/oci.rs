@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use flate2::{Compression, GzBuilder};
 use serde::Serialize;
 
-use super::{Arch, sha256_digest};
+use super::{Platform, sha256_digest};
 
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
@@ -21,8 +21,8 @@ pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 /// How the binary is packaged and started.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageSpec {
-    pub arch: Arch,
+pub struct ImageConfig {
+    pub platform: Platform,
     /// File name of the binary at the image root; the entrypoint is `/<name>`.
     pub name: String,
     /// Numeric user and group the process runs as (and owner of the binary).
@@ -39,7 +39,7 @@ pub struct ImageSpec {
     pub ca_bundle: Option<Vec<u8>>,
 }
 
-/// Where [`ImageSpec::ca_bundle`] goes (the Debian path, which rustls-native-certs probes).
+/// Where [`ImageConfig::ca_bundle`] goes (the Debian path, which rustls-native-certs probes).
 pub const CA_BUNDLE_PATH: &str = "etc/ssl/certs/ca-certificates.crt";
 
 /// Mozilla's root certificates as a PEM bundle, from the `webpki-root-certs` crate: pinned by
@@ -59,12 +59,12 @@ pub fn mozilla_ca_bundle() -> Vec<u8> {
     pem.into_bytes()
 }
 
-impl ImageSpec {
+impl ImageConfig {
     /// The MCP server image: `/server` as 65532:65532, port 8000, `HOST=0.0.0.0`, `PORT=8000`,
     /// `SSL_CERT_FILE`, Mozilla's CA bundle, mtime 0.
-    pub fn server(arch: Arch) -> Self {
-        ImageSpec {
-            arch,
+    pub fn server(platform: Platform) -> Self {
+        ImageConfig {
+            platform,
             name: "server".into(),
             uid: 65532,
             gid: 65532,
@@ -124,7 +124,7 @@ impl std::fmt::Debug for Image {
 }
 
 /// Assembles the image for `binary` (the file's bytes) as described by `spec`.
-pub fn assemble(binary: &[u8], spec: &ImageSpec) -> Result<Image> {
+pub fn assemble(binary: &[u8], spec: &ImageConfig) -> Result<Image> {
     let tar = layer_tar(binary, spec)?;
     let diff_id = sha256_digest(&tar);
     let layer = gzip(&tar)?;
@@ -132,9 +132,9 @@ pub fn assemble(binary: &[u8], spec: &ImageSpec) -> Result<Image> {
 
     let entrypoint = format!("/{}", spec.name);
     let config = Config {
-        architecture: spec.arch.oci(),
+        architecture: spec.platform.oci(),
         os: "linux",
-        variant: (spec.arch == Arch::Arm64).then_some("v8"),
+        variant: (spec.platform == Platform::LinuxArm64).then_some("v8"),
         config: RunConfig {
             user: format!("{}:{}", spec.uid, spec.gid),
             exposed_ports: BTreeMap::from([(format!("{}/tcp", spec.port), Empty {})]),
@@ -179,7 +179,7 @@ pub fn assemble(binary: &[u8], spec: &ImageSpec) -> Result<Image> {
 /// The uncompressed layer, entries in sorted order: the CA bundle with its parent directories
 /// (root-owned, 0755 / 0644) if any, then `<name>` (0755, owned by uid:gid). Plain ustar
 /// headers, all with the same mtime.
-fn layer_tar(binary: &[u8], spec: &ImageSpec) -> Result<Vec<u8>> {
+fn layer_tar(binary: &[u8], spec: &ImageConfig) -> Result<Vec<u8>> {
     /// Path, content (`None`: a directory), mode, uid, gid.
     type Entry<'a> = (String, Option<&'a [u8]>, u32, u32, u32);
     let mut entries: Vec<Entry> = Vec::new();
@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn same_input_gives_the_same_bytes_and_digest() {
-        let spec = ImageSpec::server(Arch::Arm64);
+        let spec = ImageConfig::server(Platform::LinuxArm64);
         let a = assemble(&fake_binary(), &spec).unwrap();
         let b = assemble(&fake_binary(), &spec).unwrap();
         assert_eq!(a, b);
@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn one_changed_byte_changes_every_digest() {
-        let spec = ImageSpec::server(Arch::Arm64);
+        let spec = ImageConfig::server(Platform::LinuxArm64);
         let mut binary = fake_binary();
         let a = assemble(&binary, &spec).unwrap();
         binary[50_000] ^= 1;
@@ -318,8 +318,8 @@ mod tests {
 
     #[test]
     fn the_architecture_changes_the_digest_but_not_the_layer() {
-        let arm = assemble(&fake_binary(), &ImageSpec::server(Arch::Arm64)).unwrap();
-        let amd = assemble(&fake_binary(), &ImageSpec::server(Arch::Amd64)).unwrap();
+        let arm = assemble(&fake_binary(), &ImageConfig::server(Platform::LinuxArm64)).unwrap();
+        let amd = assemble(&fake_binary(), &ImageConfig::server(Platform::LinuxAmd64)).unwrap();
         assert_eq!(arm.layer_digest, amd.layer_digest);
         assert_ne!(arm.digest, amd.digest);
     }
@@ -327,7 +327,7 @@ mod tests {
     #[test]
     fn layer_holds_only_the_binary_with_fixed_metadata() {
         let binary = fake_binary();
-        let image = assemble(&binary, &ImageSpec::server(Arch::Arm64)).unwrap();
+        let image = assemble(&binary, &ImageConfig::server(Platform::LinuxArm64)).unwrap();
         // gzip header: magic, deflate, no flags (no file name), mtime 0, OS 255.
         assert_eq!(&image.layer[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
         let mut tar = Vec::new();
@@ -395,18 +395,18 @@ mod tests {
                 .lines()
                 .all(|line| line.len() <= 64 || line.starts_with("-----"))
         );
-        let without = ImageSpec {
+        let without = ImageConfig {
             ca_bundle: None,
-            ..ImageSpec::server(Arch::Arm64)
+            ..ImageConfig::server(Platform::LinuxArm64)
         };
         let small = assemble(&fake_binary(), &without).unwrap();
-        let full = assemble(&fake_binary(), &ImageSpec::server(Arch::Arm64)).unwrap();
+        let full = assemble(&fake_binary(), &ImageConfig::server(Platform::LinuxArm64)).unwrap();
         assert!(small.layer.len() < full.layer.len());
     }
 
     #[test]
     fn config_and_manifest_are_what_a_runtime_expects() {
-        let image = assemble(&fake_binary(), &ImageSpec::server(Arch::Arm64)).unwrap();
+        let image = assemble(&fake_binary(), &ImageConfig::server(Platform::LinuxArm64)).unwrap();
         let config: Value = serde_json::from_slice(&image.config).unwrap();
         assert_eq!(
             config,

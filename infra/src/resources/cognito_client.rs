@@ -2,11 +2,12 @@
 
 use aws_sdk_cognitoidentityprovider::types::{ExplicitAuthFlowsType, UserPoolClientType};
 
-use super::Lookup;
-use super::cognito_pool::{self, default_reason};
-use crate::apply::ApplyContext;
-use crate::aws::{Aws, AwsError};
-use crate::plan::{Changes, Kind, PlanContext, Planner, ResourcePlan, Shown};
+use super::cognito_pool::{self, UserPool};
+use crate::aws::Aws;
+use crate::engine::{
+    ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
+    ReadContext, ResourcePlan, Shown, address, claim,
+};
 use crate::stack::ClientSpec;
 
 #[derive(Debug, Clone)]
@@ -24,16 +25,67 @@ impl LiveClient {
     }
 }
 
-pub fn address(spec: &ClientSpec) -> String {
-    format!("cognito_user_pool_client.{}", spec.name)
+impl Owned for LiveClient {
+    fn identifier(&self) -> &str {
+        &self.id
+    }
+    /// A client has no tags: inside the stack's pool, it is the stack's.
+    fn owned(&self) -> bool {
+        true
+    }
 }
 
-pub async fn read(
-    aws: &Aws,
-    spec: &ClientSpec,
-    pool_id: &str,
-) -> Result<Lookup<LiveClient>, AwsError> {
-    let addr = address(spec);
+/// The kind.
+pub struct Client;
+
+/// What apply needs.
+struct Step {
+    spec: ClientSpec,
+    pool: String,
+    live: Option<LiveClient>,
+}
+
+impl Kind for Client {
+    const TYPE: &'static str = "cognito_user_pool_client";
+    const DEPENDS_ON: &'static [&'static str] = &[UserPool::TYPE];
+    type Live = Lookup<LiveClient>;
+
+    async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveClient>, Error> {
+        let Some(spec) = &cx.stack.client else {
+            return Ok(Lookup::Missing);
+        };
+        // A pool that is not the stack's (and not being adopted) is not looked into.
+        match cognito_pool::managed(cx.stack, cx.get::<UserPool>().await?) {
+            Some(pool) => read(cx.aws, spec, &pool.id).await,
+            None => Ok(Lookup::Missing),
+        }
+    }
+
+    fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
+        if let (Some(spec), Some(pool)) = (&cx.stack.client, &cx.stack.user_pool) {
+            plan(cx, spec, &address(UserPool::TYPE, &pool.name), planner);
+        }
+    }
+
+    async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        let step: &Step = r.payload()?;
+        let pool_id = cx.id_of(&step.pool)?;
+        match &step.live {
+            None => create(cx, &r.address, &step.spec, &pool_id).await,
+            Some(client) => update(cx, &r.address, &step.spec, &pool_id, client).await,
+        }
+    }
+
+    fn outputs(cx: &PlanContext<'_>) -> Vec<Output> {
+        vec![(
+            "client_id",
+            cx.live.get::<Client>().found().map(|c| c.id.clone()),
+        )]
+    }
+}
+
+async fn read(aws: &Aws, spec: &ClientSpec, pool_id: &str) -> Result<Lookup<LiveClient>, Error> {
+    let addr = address(Client::TYPE, &spec.name);
     let mut ids = Vec::new();
     let mut pages = aws
         .cognito
@@ -43,7 +95,7 @@ pub async fn read(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::new(&addr, "ListUserPoolClients", e))?;
+        let page = page.map_err(|e| Error::aws(&addr, "ListUserPoolClients", e))?;
         ids.extend(
             page.user_pool_clients()
                 .iter()
@@ -53,15 +105,12 @@ pub async fn read(
     }
     match ids.len() {
         0 => Ok(Lookup::Missing),
-        1 => {
-            let client = describe(aws, &addr, pool_id, &ids[0]).await?;
-            Ok(Lookup::Found(client))
-        }
+        1 => Ok(Lookup::Found(describe(aws, &addr, pool_id, &ids[0]).await?)),
         _ => Ok(Lookup::Many { ids, owned: true }),
     }
 }
 
-async fn describe(aws: &Aws, addr: &str, pool_id: &str, id: &str) -> Result<LiveClient, AwsError> {
+async fn describe(aws: &Aws, addr: &str, pool_id: &str, id: &str) -> Result<LiveClient, Error> {
     let out = aws
         .cognito
         .describe_user_pool_client()
@@ -69,7 +118,7 @@ async fn describe(aws: &Aws, addr: &str, pool_id: &str, id: &str) -> Result<Live
         .client_id(id)
         .send()
         .await
-        .map_err(|e| AwsError::new(addr, "DescribeUserPoolClient", e))?;
+        .map_err(|e| Error::aws(addr, "DescribeUserPoolClient", e))?;
     let raw = out
         .user_pool_client()
         .cloned()
@@ -89,32 +138,27 @@ async fn describe(aws: &Aws, addr: &str, pool_id: &str, id: &str) -> Result<Live
     })
 }
 
-pub fn plan(cx: &PlanContext, planner: &mut Planner) {
-    let (Some(spec), Some(pool_spec)) = (&cx.stack.client, &cx.stack.user_pool) else {
+const NOUN: Noun = Noun {
+    one: "an app client",
+    many: "app clients",
+    ours: "exist in the pool",
+};
+
+fn plan(cx: &PlanContext, spec: &ClientSpec, pool_addr: &str, planner: &mut Planner) {
+    let addr = planner.address(&spec.name);
+    let lookup = cx.live.get::<Client>();
+    let Some(claim) = claim(
+        planner,
+        &addr,
+        &spec.name,
+        lookup,
+        NOUN,
+        false,
+        &cx.stack.name,
+    ) else {
         return;
     };
-    let addr = address(spec);
-    let pool_addr = cognito_pool::address(pool_spec);
-    if planner.is_blocked(&pool_addr) {
-        return;
-    }
-    let live = match &cx.live.client {
-        Lookup::Missing => None,
-        Lookup::Found(c) => Some(c),
-        Lookup::Many { ids, .. } => {
-            planner.block(
-                &addr,
-                None,
-                format!(
-                    "{} app clients named {:?} exist in the pool: {}. Delete the extra ones; infra never guesses",
-                    ids.len(),
-                    spec.name,
-                    ids.join(", ")
-                ),
-            );
-            return;
-        }
-    };
+    let live = claim.live;
     if let Some(client) = live
         && client.has_secret != spec.generate_secret
     {
@@ -148,23 +192,18 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     );
     if live.is_none() {
         changes.value("generate_secret", None, spec.generate_secret);
-        match planner.planned(&pool_addr).and_then(|p| p.id.clone()) {
+        match planner.planned(pool_addr).and_then(|p| p.id.clone()) {
             Some(pool_id) => changes.value("user_pool_id", None, pool_id),
             None => changes.push("user_pool_id", Shown::Absent, Shown::KnownAfterApply),
         }
     }
-    let action = changes.action(live.is_some());
-    planner.resources.push(ResourcePlan {
-        address: addr,
-        name: spec.name.clone(),
-        kind: Kind::Client,
-        action,
-        id: live.map(|c| c.id.clone()),
-        reason: default_reason(action),
-        changes: changes.into_vec(),
-        notes: Vec::new(),
-        depends_on: vec![pool_addr],
-    });
+    planner.add(
+        Planned::new(&spec.name, changes, live.map(|c| c.id.clone())).with_payload(Step {
+            spec: spec.clone(),
+            pool: pool_addr.to_owned(),
+            live: live.cloned(),
+        }),
+    );
 }
 
 fn sorted(mut v: Vec<&str>) -> Vec<&str> {
@@ -172,80 +211,79 @@ fn sorted(mut v: Vec<&str>) -> Vec<&str> {
     v
 }
 
-/// Create, or update with the whole desired configuration. Returns the client id.
-pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, AwsError> {
-    let spec = cx
-        .stack
-        .client
-        .as_ref()
-        .expect("planned clients are declared");
-    let pool_addr =
-        cognito_pool::address(cx.stack.user_pool.as_ref().expect("clients need a pool"));
-    let pool_id = cx.id_of(&pool_addr);
-    let flows: Vec<ExplicitAuthFlowsType> = spec
-        .explicit_auth_flows
+fn flows(spec: &ClientSpec) -> Vec<ExplicitAuthFlowsType> {
+    spec.explicit_auth_flows
         .iter()
         .map(|f| ExplicitAuthFlowsType::from(f.as_aws()))
-        .collect();
-    match cx.live.client.found() {
-        None => {
-            let out = cx
-                .aws
-                .cognito
-                .create_user_pool_client()
-                .user_pool_id(&pool_id)
-                .client_name(&spec.name)
-                .set_explicit_auth_flows(Some(flows))
-                .generate_secret(spec.generate_secret)
-                .send()
-                .await
-                .map_err(|e| AwsError::new(&r.address, "CreateUserPoolClient", e))?;
-            Ok(out
-                .user_pool_client()
-                .and_then(|c| c.client_id())
-                .unwrap_or_default()
-                .to_owned())
-        }
-        Some(client) => {
-            // UpdateUserPoolClient resets every field it is not sent: desired values for what the
-            // stack manages, live values for the rest.
-            let live = &client.raw;
-            cx.aws
-                .cognito
-                .update_user_pool_client()
-                .user_pool_id(&pool_id)
-                .client_id(&client.id)
-                .client_name(&spec.name)
-                .set_explicit_auth_flows(Some(flows))
-                .set_refresh_token_validity(Some(live.refresh_token_validity()).filter(|v| *v != 0))
-                .set_access_token_validity(live.access_token_validity())
-                .set_id_token_validity(live.id_token_validity())
-                .set_token_validity_units(live.token_validity_units().cloned())
-                .set_read_attributes(non_empty(live.read_attributes()))
-                .set_write_attributes(non_empty(live.write_attributes()))
-                .set_supported_identity_providers(non_empty(live.supported_identity_providers()))
-                .set_callback_urls(non_empty(live.callback_urls()))
-                .set_logout_urls(non_empty(live.logout_urls()))
-                .set_default_redirect_uri(live.default_redirect_uri().map(str::to_owned))
-                .set_allowed_o_auth_flows(non_empty(live.allowed_o_auth_flows()))
-                .set_allowed_o_auth_scopes(non_empty(live.allowed_o_auth_scopes()))
-                .set_allowed_o_auth_flows_user_pool_client(
-                    live.allowed_o_auth_flows_user_pool_client(),
-                )
-                .set_analytics_configuration(live.analytics_configuration().cloned())
-                .set_prevent_user_existence_errors(live.prevent_user_existence_errors().cloned())
-                .set_enable_token_revocation(live.enable_token_revocation())
-                .set_enable_propagate_additional_user_context_data(
-                    live.enable_propagate_additional_user_context_data(),
-                )
-                .set_auth_session_validity(live.auth_session_validity())
-                .set_refresh_token_rotation(live.refresh_token_rotation().cloned())
-                .send()
-                .await
-                .map_err(|e| AwsError::new(&r.address, "UpdateUserPoolClient", e))?;
-            Ok(client.id.clone())
-        }
-    }
+        .collect()
+}
+
+/// Returns the new client's id.
+async fn create(
+    cx: &ApplyContext<'_>,
+    addr: &str,
+    spec: &ClientSpec,
+    pool_id: &str,
+) -> Result<String, Error> {
+    let out = cx
+        .aws
+        .cognito
+        .create_user_pool_client()
+        .user_pool_id(pool_id)
+        .client_name(&spec.name)
+        .set_explicit_auth_flows(Some(flows(spec)))
+        .generate_secret(spec.generate_secret)
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "CreateUserPoolClient", e))?;
+    out.user_pool_client()
+        .and_then(|c| c.client_id())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::new(addr, "CreateUserPoolClient", "AWS returned no client id"))
+}
+
+/// `UpdateUserPoolClient` resets every field it is not sent: desired values for what the stack
+/// manages, live values for the rest.
+async fn update(
+    cx: &ApplyContext<'_>,
+    addr: &str,
+    spec: &ClientSpec,
+    pool_id: &str,
+    client: &LiveClient,
+) -> Result<String, Error> {
+    let live = &client.raw;
+    cx.aws
+        .cognito
+        .update_user_pool_client()
+        .user_pool_id(pool_id)
+        .client_id(&client.id)
+        .client_name(&spec.name)
+        .set_explicit_auth_flows(Some(flows(spec)))
+        .set_refresh_token_validity(Some(live.refresh_token_validity()).filter(|v| *v != 0))
+        .set_access_token_validity(live.access_token_validity())
+        .set_id_token_validity(live.id_token_validity())
+        .set_token_validity_units(live.token_validity_units().cloned())
+        .set_read_attributes(non_empty(live.read_attributes()))
+        .set_write_attributes(non_empty(live.write_attributes()))
+        .set_supported_identity_providers(non_empty(live.supported_identity_providers()))
+        .set_callback_urls(non_empty(live.callback_urls()))
+        .set_logout_urls(non_empty(live.logout_urls()))
+        .set_default_redirect_uri(live.default_redirect_uri().map(str::to_owned))
+        .set_allowed_o_auth_flows(non_empty(live.allowed_o_auth_flows()))
+        .set_allowed_o_auth_scopes(non_empty(live.allowed_o_auth_scopes()))
+        .set_allowed_o_auth_flows_user_pool_client(live.allowed_o_auth_flows_user_pool_client())
+        .set_analytics_configuration(live.analytics_configuration().cloned())
+        .set_prevent_user_existence_errors(live.prevent_user_existence_errors().cloned())
+        .set_enable_token_revocation(live.enable_token_revocation())
+        .set_enable_propagate_additional_user_context_data(
+            live.enable_propagate_additional_user_context_data(),
+        )
+        .set_auth_session_validity(live.auth_session_validity())
+        .set_refresh_token_rotation(live.refresh_token_rotation().cloned())
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "UpdateUserPoolClient", e))?;
+    Ok(client.id.clone())
 }
 
 fn non_empty<T: Clone>(items: &[T]) -> Option<Vec<T>> {

@@ -7,11 +7,12 @@ use aws_sdk_cognitoidentityprovider::types::{
     UsernameAttributeType,
 };
 
-use super::{Lookup, foreign_message, owned_by, tag_changes};
-use crate::apply::ApplyContext;
-use crate::aws::{Aws, AwsError};
-use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan};
-use crate::stack::{PasswordPolicy, UserPoolSpec};
+use crate::aws::Aws;
+use crate::engine::{
+    ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
+    ReadContext, ResourcePlan, address, claim, owned_by, tag_changes,
+};
+use crate::stack::{PasswordPolicy, Stack, UserPoolSpec};
 
 #[derive(Debug, Clone)]
 pub struct LivePool {
@@ -25,17 +26,70 @@ pub struct LivePool {
     pub raw: UserPoolType,
 }
 
-pub fn address(spec: &UserPoolSpec) -> String {
-    format!("cognito_user_pool.{}", spec.name)
+impl Owned for LivePool {
+    fn identifier(&self) -> &str {
+        &self.id
+    }
+    fn owned(&self) -> bool {
+        self.owned
+    }
+}
+
+/// The kind.
+pub struct UserPool;
+
+/// What apply needs: the declared pool and, for an update, the live one.
+struct Step {
+    spec: UserPoolSpec,
+    live: Option<LivePool>,
+}
+
+impl Kind for UserPool {
+    const TYPE: &'static str = "cognito_user_pool";
+    type Live = Lookup<LivePool>;
+
+    async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LivePool>, Error> {
+        match &cx.stack.user_pool {
+            Some(spec) => read(cx.aws, spec, &cx.stack.name).await,
+            None => Ok(Lookup::Missing),
+        }
+    }
+
+    fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
+        if let Some(spec) = &cx.stack.user_pool {
+            plan(cx, spec, planner);
+        }
+    }
+
+    async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        let step: &Step = r.payload()?;
+        match &step.live {
+            None => create(cx, &r.address, &step.spec).await,
+            Some(pool) => update(cx, &r.address, &step.spec, pool).await,
+        }
+    }
+
+    fn outputs(cx: &PlanContext<'_>) -> Vec<Output> {
+        let pool = cx.live.get::<UserPool>().found();
+        vec![
+            ("user_pool_id", pool.map(|p| p.id.clone())),
+            (
+                "discovery_url",
+                pool.map(|p| discovery_url(&cx.live.region, &p.id)),
+            ),
+        ]
+    }
+}
+
+/// The live pool when this stack may look into it and change it (owned, or adopted).
+pub fn managed<'a>(stack: &Stack, lookup: &'a Lookup<LivePool>) -> Option<&'a LivePool> {
+    let spec = stack.user_pool.as_ref()?;
+    lookup.found().filter(|p| p.owned || spec.adopt)
 }
 
 /// List pools (paginated), keep those named like the spec, describe them concurrently.
-pub async fn read(
-    aws: &Aws,
-    spec: &UserPoolSpec,
-    stack: &str,
-) -> Result<Lookup<LivePool>, AwsError> {
-    let addr = address(spec);
+async fn read(aws: &Aws, spec: &UserPoolSpec, stack: &str) -> Result<Lookup<LivePool>, Error> {
+    let addr = address(UserPool::TYPE, &spec.name);
     let mut ids = Vec::new();
     let mut pages = aws
         .cognito
@@ -44,7 +98,7 @@ pub async fn read(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::new(&addr, "ListUserPools", e))?;
+        let page = page.map_err(|e| Error::aws(&addr, "ListUserPools", e))?;
         ids.extend(
             page.user_pools()
                 .iter()
@@ -75,14 +129,14 @@ fn choose(mut owned: Vec<LivePool>, mut foreign: Vec<LivePool>) -> Lookup<LivePo
     }
 }
 
-async fn describe(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LivePool, AwsError> {
+async fn describe(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LivePool, Error> {
     let out = aws
         .cognito
         .describe_user_pool()
         .user_pool_id(id)
         .send()
         .await
-        .map_err(|e| AwsError::new(addr, "DescribeUserPool", e))?;
+        .map_err(|e| Error::aws(addr, "DescribeUserPool", e))?;
     let raw = out
         .user_pool()
         .cloned()
@@ -124,54 +178,22 @@ async fn describe(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LivePo
     })
 }
 
-pub fn plan(cx: &PlanContext, planner: &mut Planner) {
-    let Some(spec) = &cx.stack.user_pool else {
+const NOUN: Noun = Noun::tagged("a user pool", "user pools");
+
+fn plan(cx: &PlanContext, spec: &UserPoolSpec, planner: &mut Planner) {
+    let addr = planner.address(&spec.name);
+    let Some(claim) = claim(
+        planner,
+        &addr,
+        &spec.name,
+        cx.live.get::<UserPool>(),
+        NOUN,
+        spec.adopt,
+        &cx.stack.name,
+    ) else {
         return;
     };
-    let addr = address(spec);
-    let desired_tags = cx.stack.tags();
-    let (live, reason) = match &cx.live.user_pool {
-        Lookup::Missing => (None, format!("no user pool named {:?} exists", spec.name)),
-        Lookup::Many { ids, owned: true } => {
-            planner.block(
-                &addr,
-                None,
-                format!(
-                    "{} user pools named {:?} are tagged for this stack: {}. Delete or untag the extra ones; infra never guesses",
-                    ids.len(),
-                    spec.name,
-                    ids.join(", ")
-                ),
-            );
-            return;
-        }
-        Lookup::Many { ids, owned: false } => {
-            planner.block(
-                &addr,
-                None,
-                format!(
-                    "{} user pools named {:?} exist, none tagged for this stack: {}. They are left untouched; choose another name",
-                    ids.len(),
-                    spec.name,
-                    ids.join(", ")
-                ),
-            );
-            return;
-        }
-        Lookup::Found(pool) if !pool.owned && !spec.adopt => {
-            planner.block(
-                &addr,
-                None,
-                foreign_message("a user pool", &pool.id, &cx.stack.name),
-            );
-            return;
-        }
-        Lookup::Found(pool) if !pool.owned => {
-            (Some(pool), "adopting: tags it for this stack".to_owned())
-        }
-        Lookup::Found(pool) => (Some(pool), String::new()),
-    };
-
+    let live = claim.live;
     if let Some(pool) = live {
         let desired: Vec<String> = spec
             .username_attributes
@@ -192,37 +214,10 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     }
 
     let mut changes = Changes::default();
-    let live_policy = live.map(|p| &p.password_policy);
-    let want = &spec.password_policy;
-    changes.value(
-        "password_policy.minimum_length",
-        live_policy.map(|p| p.minimum_length),
-        want.minimum_length,
-    );
-    changes.value(
-        "password_policy.require_uppercase",
-        live_policy.map(|p| p.require_uppercase),
-        want.require_uppercase,
-    );
-    changes.value(
-        "password_policy.require_lowercase",
-        live_policy.map(|p| p.require_lowercase),
-        want.require_lowercase,
-    );
-    changes.value(
-        "password_policy.require_numbers",
-        live_policy.map(|p| p.require_numbers),
-        want.require_numbers,
-    );
-    changes.value(
-        "password_policy.require_symbols",
-        live_policy.map(|p| p.require_symbols),
-        want.require_symbols,
-    );
-    changes.value(
-        "password_policy.temporary_password_validity_days",
-        live_policy.map(|p| p.temporary_password_validity_days),
-        want.temporary_password_validity_days,
+    password_policy_changes(
+        &mut changes,
+        live.map(|p| &p.password_policy),
+        &spec.password_policy,
     );
     changes.value(
         "deletion_protection",
@@ -232,33 +227,55 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     if live.is_none() && !spec.username_attributes.is_empty() {
         changes.value("username_attributes", None, &spec.username_attributes);
     }
-    tag_changes(&mut changes, live.map(|pool| &pool.tags), &desired_tags);
+    tag_changes(&mut changes, live.map(|pool| &pool.tags), &cx.stack.tags());
 
-    let action = changes.action(live.is_some());
-    planner.resources.push(ResourcePlan {
-        address: addr,
-        name: spec.name.clone(),
-        kind: Kind::UserPool,
-        action,
-        id: live.map(|p| p.id.clone()),
-        reason: if reason.is_empty() {
-            default_reason(action)
-        } else {
-            reason
-        },
-        changes: changes.into_vec(),
-        notes: Vec::new(),
-        depends_on: Vec::new(),
-    });
+    let planned = Planned::new(&spec.name, changes, live.map(|p| p.id.clone()));
+    let reason = match live {
+        None => format!("no user pool named {:?} exists", spec.name),
+        Some(_) => claim.reason(planned.action()),
+    };
+    planner.add(planned.with_reason(reason).with_payload(Step {
+        spec: spec.clone(),
+        live: live.cloned(),
+    }));
 }
 
-pub fn default_reason(action: Action) -> String {
-    match action {
-        Action::Create => "does not exist".into(),
-        Action::Update => "live settings differ from the stack".into(),
-        Action::Delete => "exists but is not declared".into(),
-        Action::NoOp => "matches the stack".into(),
-    }
+fn password_policy_changes(
+    changes: &mut Changes,
+    live: Option<&PasswordPolicy>,
+    want: &PasswordPolicy,
+) {
+    let field = |name: &str| format!("password_policy.{name}");
+    changes.value(
+        &field("minimum_length"),
+        live.map(|p| p.minimum_length),
+        want.minimum_length,
+    );
+    changes.value(
+        &field("require_uppercase"),
+        live.map(|p| p.require_uppercase),
+        want.require_uppercase,
+    );
+    changes.value(
+        &field("require_lowercase"),
+        live.map(|p| p.require_lowercase),
+        want.require_lowercase,
+    );
+    changes.value(
+        &field("require_numbers"),
+        live.map(|p| p.require_numbers),
+        want.require_numbers,
+    );
+    changes.value(
+        &field("require_symbols"),
+        live.map(|p| p.require_symbols),
+        want.require_symbols,
+    );
+    changes.value(
+        &field("temporary_password_validity_days"),
+        live.map(|p| p.temporary_password_validity_days),
+        want.temporary_password_validity_days,
+    );
 }
 
 fn password_policy(p: &PasswordPolicy) -> PasswordPolicyType {
@@ -280,102 +297,90 @@ fn deletion_protection(on: bool) -> aws_sdk_cognitoidentityprovider::types::Dele
     }
 }
 
-/// Create, or update with the whole desired configuration. Returns the pool id.
-pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, AwsError> {
-    let spec = cx
-        .stack
-        .user_pool
-        .as_ref()
-        .expect("planned pools are declared");
-    let addr = &r.address;
-    let tags = cx.stack.tags();
-    match cx.live.user_pool.found() {
-        None => {
-            let out = cx
-                .aws
-                .cognito
-                .create_user_pool()
-                .pool_name(&spec.name)
-                .policies(
-                    UserPoolPolicyType::builder()
-                        .password_policy(password_policy(&spec.password_policy))
-                        .build(),
-                )
-                .set_username_attributes(Some(
-                    spec.username_attributes
-                        .iter()
-                        .map(|a| UsernameAttributeType::from(a.as_aws()))
-                        .collect(),
-                ))
-                .deletion_protection(deletion_protection(spec.deletion_protection))
-                .set_user_pool_tags(Some(tags.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| AwsError::new(addr, "CreateUserPool", e))?;
-            Ok(out
-                .user_pool()
-                .and_then(|p| p.id())
-                .unwrap_or_default()
-                .to_owned())
-        }
-        Some(pool) => {
-            // UpdateUserPool resets every field it is not sent: send the desired values for what
-            // the stack manages and carry over the live values for everything else.
-            let live = &pool.raw;
-            let mut desired_password_policy = password_policy(&spec.password_policy);
-            desired_password_policy.password_history_size = live
-                .policies()
-                .and_then(|p| p.password_policy())
-                .and_then(|p| p.password_history_size());
-            let policies = UserPoolPolicyType::builder()
-                .password_policy(desired_password_policy)
-                .set_sign_in_policy(live.policies().and_then(|p| p.sign_in_policy()).cloned())
-                .build();
-            let mut all_tags = pool.tags.clone();
-            all_tags.extend(tags);
-            cx.aws
-                .cognito
-                .update_user_pool()
-                .user_pool_id(&pool.id)
-                .policies(policies)
-                .deletion_protection(deletion_protection(spec.deletion_protection))
-                .set_user_pool_tags(Some(all_tags.into_iter().collect()))
-                .set_lambda_config(live.lambda_config().cloned())
-                .set_auto_verified_attributes(
-                    Some(live.auto_verified_attributes().to_vec()).filter(|v| !v.is_empty()),
-                )
-                .set_sms_verification_message(live.sms_verification_message().map(str::to_owned))
-                .set_email_verification_message(
-                    live.email_verification_message().map(str::to_owned),
-                )
-                .set_email_verification_subject(
-                    live.email_verification_subject().map(str::to_owned),
-                )
-                .set_verification_message_template(live.verification_message_template().cloned())
-                .set_sms_authentication_message(
-                    live.sms_authentication_message().map(str::to_owned),
-                )
-                .set_user_attribute_update_settings(live.user_attribute_update_settings().cloned())
-                .set_mfa_configuration(live.mfa_configuration().cloned())
-                .set_device_configuration(live.device_configuration().cloned())
-                .set_email_configuration(live.email_configuration().cloned())
-                .set_sms_configuration(live.sms_configuration().cloned())
-                .set_admin_create_user_config(
-                    live.admin_create_user_config()
-                        .map(admin_create_user_config),
-                )
-                .set_user_pool_add_ons(live.user_pool_add_ons().cloned())
-                .set_account_recovery_setting(live.account_recovery_setting().cloned())
-                .set_user_pool_tier(live.user_pool_tier().cloned())
-                .set_key_configuration(live.key_configuration().cloned())
-                .set_issuer_configuration(live.issuer_configuration().cloned())
-                .set_acr_configuration(live.acr_configuration().cloned())
-                .send()
-                .await
-                .map_err(|e| AwsError::new(addr, "UpdateUserPool", e))?;
-            Ok(pool.id.clone())
-        }
-    }
+/// Returns the new pool's id.
+async fn create(cx: &ApplyContext<'_>, addr: &str, spec: &UserPoolSpec) -> Result<String, Error> {
+    let out = cx
+        .aws
+        .cognito
+        .create_user_pool()
+        .pool_name(&spec.name)
+        .policies(
+            UserPoolPolicyType::builder()
+                .password_policy(password_policy(&spec.password_policy))
+                .build(),
+        )
+        .set_username_attributes(Some(
+            spec.username_attributes
+                .iter()
+                .map(|a| UsernameAttributeType::from(a.as_aws()))
+                .collect(),
+        ))
+        .deletion_protection(deletion_protection(spec.deletion_protection))
+        .set_user_pool_tags(Some(cx.stack.tags().into_iter().collect()))
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "CreateUserPool", e))?;
+    out.user_pool()
+        .and_then(|p| p.id())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::new(addr, "CreateUserPool", "AWS returned no pool id"))
+}
+
+/// `UpdateUserPool` resets every field it is not sent: send the desired values for what the
+/// stack manages and carry over the live values for everything else.
+async fn update(
+    cx: &ApplyContext<'_>,
+    addr: &str,
+    spec: &UserPoolSpec,
+    pool: &LivePool,
+) -> Result<String, Error> {
+    let live = &pool.raw;
+    let mut desired_password_policy = password_policy(&spec.password_policy);
+    desired_password_policy.password_history_size = live
+        .policies()
+        .and_then(|p| p.password_policy())
+        .and_then(|p| p.password_history_size());
+    let policies = UserPoolPolicyType::builder()
+        .password_policy(desired_password_policy)
+        .set_sign_in_policy(live.policies().and_then(|p| p.sign_in_policy()).cloned())
+        .build();
+    let mut all_tags = pool.tags.clone();
+    all_tags.extend(cx.stack.tags());
+    cx.aws
+        .cognito
+        .update_user_pool()
+        .user_pool_id(&pool.id)
+        .policies(policies)
+        .deletion_protection(deletion_protection(spec.deletion_protection))
+        .set_user_pool_tags(Some(all_tags.into_iter().collect()))
+        .set_lambda_config(live.lambda_config().cloned())
+        .set_auto_verified_attributes(
+            Some(live.auto_verified_attributes().to_vec()).filter(|v| !v.is_empty()),
+        )
+        .set_sms_verification_message(live.sms_verification_message().map(str::to_owned))
+        .set_email_verification_message(live.email_verification_message().map(str::to_owned))
+        .set_email_verification_subject(live.email_verification_subject().map(str::to_owned))
+        .set_verification_message_template(live.verification_message_template().cloned())
+        .set_sms_authentication_message(live.sms_authentication_message().map(str::to_owned))
+        .set_user_attribute_update_settings(live.user_attribute_update_settings().cloned())
+        .set_mfa_configuration(live.mfa_configuration().cloned())
+        .set_device_configuration(live.device_configuration().cloned())
+        .set_email_configuration(live.email_configuration().cloned())
+        .set_sms_configuration(live.sms_configuration().cloned())
+        .set_admin_create_user_config(
+            live.admin_create_user_config()
+                .map(admin_create_user_config),
+        )
+        .set_user_pool_add_ons(live.user_pool_add_ons().cloned())
+        .set_account_recovery_setting(live.account_recovery_setting().cloned())
+        .set_user_pool_tier(live.user_pool_tier().cloned())
+        .set_key_configuration(live.key_configuration().cloned())
+        .set_issuer_configuration(live.issuer_configuration().cloned())
+        .set_acr_configuration(live.acr_configuration().cloned())
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "UpdateUserPool", e))?;
+    Ok(pool.id.clone())
 }
 
 /// The live admin-create-user settings, minus `UnusedAccountValidityDays`: Cognito describes it

@@ -3,12 +3,16 @@
 
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType, MessageActionType};
 
-use super::cognito_client::{self, LiveClient};
-use super::cognito_pool::{self, default_reason};
-use crate::apply::ApplyContext;
-use crate::aws::{Aws, AwsError, not_found_as_none};
-use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan, Shown};
-use crate::stack::UserSpec;
+use std::collections::BTreeMap;
+
+use super::cognito_client::{Client, LiveClient};
+use super::cognito_pool::{self, UserPool};
+use crate::aws::Aws;
+use crate::engine::{
+    Action, ApplyContext, Changes, Error, Kind, PlanContext, Planned, Planner, ReadContext,
+    ResourcePlan, Shown, WriteOnly, address, not_found_as_none,
+};
+use crate::stack::{AuthFlow, Stack, UserSpec};
 
 #[derive(Debug, Clone)]
 pub struct LiveUser {
@@ -26,16 +30,101 @@ pub enum PasswordCheck {
     Unmanaged(String),
 }
 
-pub fn address(spec: &UserSpec) -> String {
-    format!("cognito_user.{}", spec.username)
+/// The kind.
+pub struct User;
+
+/// What apply needs.
+struct Step {
+    spec: UserSpec,
+    pool: String,
+}
+
+impl Kind for User {
+    const TYPE: &'static str = "cognito_user";
+    const DEPENDS_ON: &'static [&'static str] = &[UserPool::TYPE, Client::TYPE];
+    /// By username; `None` when the user does not exist.
+    type Live = BTreeMap<String, Option<LiveUser>>;
+
+    async fn read(cx: &ReadContext<'_>) -> Result<Self::Live, Error> {
+        let users = &cx.stack.users;
+        // A pool that is not the stack's (and not being adopted) is not looked into.
+        let Some(pool) = cognito_pool::managed(cx.stack, cx.get::<UserPool>().await?) else {
+            return Ok(users.iter().map(|u| (u.username.clone(), None)).collect());
+        };
+        let statuses = cx
+            .aws
+            .all(users.iter().map(|u| status(cx.aws, &pool.id, u)));
+        let (statuses, client) = cx.aws.both(statuses, cx.get::<Client>()).await?;
+        let checks = cx
+            .aws
+            .all(users.iter().zip(&statuses).map(|(spec, status)| {
+                let pool_id = &pool.id;
+                async move {
+                    let Some(status) = status else {
+                        return Ok(None);
+                    };
+                    let password = match cx.write_only {
+                        WriteOnly::Verify => {
+                            let verifier = Verifier {
+                                aws: cx.aws,
+                                pool_id,
+                                client: client.found(),
+                                desired_client_verifies: desired_client_verifies(cx.stack),
+                            };
+                            verifier.check(spec, status).await?
+                        }
+                        WriteOnly::Skip => {
+                            PasswordCheck::Unmanaged("not verified by this command".into())
+                        }
+                    };
+                    Ok::<_, Error>(Some(LiveUser {
+                        status: status.0.clone(),
+                        password,
+                    }))
+                }
+            }))
+            .await?;
+        Ok(users
+            .iter()
+            .map(|u| u.username.clone())
+            .zip(checks)
+            .collect())
+    }
+
+    fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
+        if let Some(pool) = &cx.stack.user_pool {
+            let pool = address(UserPool::TYPE, &pool.name);
+            for spec in &cx.stack.users {
+                plan(cx, spec, &pool, planner);
+            }
+        }
+    }
+
+    async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        let step: &Step = r.payload()?;
+        apply(cx, r, step).await
+    }
+}
+
+/// Whether the declared client allows a password flow (so once it is applied, a later run can
+/// verify passwords).
+fn desired_client_verifies(stack: &Stack) -> bool {
+    stack.client.as_ref().is_some_and(|c| {
+        c.explicit_auth_flows.iter().any(|f| {
+            matches!(
+                f,
+                AuthFlow::AllowUserPasswordAuth | AuthFlow::AllowAdminUserPasswordAuth
+            )
+        })
+    })
 }
 
 /// The user's status and whether it is enabled; `None` when there is no such user.
-pub async fn read(
+async fn status(
     aws: &Aws,
     pool_id: &str,
     spec: &UserSpec,
-) -> Result<Option<(String, bool)>, AwsError> {
+) -> Result<Option<(String, bool)>, Error> {
     let result = aws
         .cognito
         .admin_get_user()
@@ -43,7 +132,7 @@ pub async fn read(
         .username(&spec.username)
         .send()
         .await
-        .map_err(|e| AwsError::new(&address(spec), "AdminGetUser", e));
+        .map_err(|e| Error::aws(&address(User::TYPE, &spec.username), "AdminGetUser", e));
     Ok(
         not_found_as_none(result, "UserNotFoundException")?.map(|u| {
             let status = u.user_status().map(|s| s.as_str().to_owned());
@@ -52,108 +141,117 @@ pub async fn read(
     )
 }
 
-/// Verify the declared password by authenticating with it through the stack's client.
-/// `desired_client_verifies`: the declared client allows a password flow (so once it is
-/// applied, a later run can verify).
-pub async fn check_password(
-    aws: &Aws,
-    pool_id: &str,
-    client: Option<&LiveClient>,
+/// Verifies declared passwords by authenticating through the stack's client.
+struct Verifier<'a> {
+    aws: &'a Aws,
+    pool_id: &'a str,
+    client: Option<&'a LiveClient>,
+    /// The declared client allows a password flow (so once it is applied, a later run can
+    /// verify).
     desired_client_verifies: bool,
-    spec: &UserSpec,
-    (status, enabled): &(String, bool),
-) -> Result<PasswordCheck, AwsError> {
-    let Some(password) = &spec.password else {
-        return Ok(PasswordCheck::Unmanaged(format!(
-            "${} is unset, so the password is not checked or changed",
-            spec.password_env
-        )));
-    };
-    if !enabled {
-        return Ok(unverifiable("the user is disabled"));
-    }
-    if status == "FORCE_CHANGE_PASSWORD" || status == "RESET_REQUIRED" {
-        return Ok(PasswordCheck::MustSet(format!(
-            "the user's status is {status}"
-        )));
-    }
-    let client = match client {
-        Some(client) if client.has_secret => {
-            return Ok(unverifiable("the app client has a secret"));
+}
+
+impl Verifier<'_> {
+    /// Verify the declared password by authenticating with it through the stack's client.
+    async fn check(
+        &self,
+        spec: &UserSpec,
+        (status, enabled): &(String, bool),
+    ) -> Result<PasswordCheck, Error> {
+        let (aws, pool_id, desired_client_verifies) =
+            (self.aws, self.pool_id, self.desired_client_verifies);
+        let Some(password) = &spec.password else {
+            return Ok(PasswordCheck::Unmanaged(format!(
+                "${} is unset, so the password is not checked or changed",
+                spec.password_env
+            )));
+        };
+        if !enabled {
+            return Ok(unverifiable("the user is disabled"));
         }
-        Some(client)
-            if client.allows("ALLOW_USER_PASSWORD_AUTH")
-                || client.allows("ALLOW_ADMIN_USER_PASSWORD_AUTH") =>
-        {
-            client
+        if status == "FORCE_CHANGE_PASSWORD" || status == "RESET_REQUIRED" {
+            return Ok(PasswordCheck::MustSet(format!(
+                "the user's status is {status}"
+            )));
         }
-        // The declared client will allow a password flow once applied; until then the
-        // password cannot be verified, so set it: the next run verifies it and changes nothing.
-        _ if desired_client_verifies => {
-            return Ok(PasswordCheck::MustSet(
-                "it cannot be verified until the app client allows password sign-in".into(),
-            ));
-        }
-        _ => {
-            return Ok(unverifiable(
-                "no app client allows ALLOW_USER_PASSWORD_AUTH or ALLOW_ADMIN_USER_PASSWORD_AUTH",
-            ));
-        }
-    };
-    let addr = address(spec);
-    let result = if client.allows("ALLOW_USER_PASSWORD_AUTH") {
-        aws.cognito
-            .initiate_auth()
-            .client_id(&client.id)
-            .auth_flow(AuthFlowType::UserPasswordAuth)
-            .auth_parameters("USERNAME", &spec.username)
-            .auth_parameters("PASSWORD", password.expose())
-            .send()
-            .await
-            .map(|out| out.challenge_name().cloned())
-            .map_err(|e| AwsError::new(&addr, "InitiateAuth", e))
-    } else {
-        aws.cognito
-            .admin_initiate_auth()
-            .user_pool_id(pool_id)
-            .client_id(&client.id)
-            .auth_flow(AuthFlowType::AdminUserPasswordAuth)
-            .auth_parameters("USERNAME", &spec.username)
-            .auth_parameters("PASSWORD", password.expose())
-            .send()
-            .await
-            .map(|out| out.challenge_name().cloned())
-            .map_err(|e| AwsError::new(&addr, "AdminInitiateAuth", e))
-    };
-    match result {
-        Ok(Some(ChallengeNameType::NewPasswordRequired)) => Ok(PasswordCheck::MustSet(
-            "Cognito requires a new password".into(),
-        )),
-        // Tokens, or a further challenge (MFA): either way the password itself was accepted.
-        Ok(_) => Ok(PasswordCheck::Matches),
-        Err(e)
-            if e.code_is("NotAuthorizedException")
-                && e.message.contains("Incorrect username or password") =>
-        {
-            Ok(PasswordCheck::MustSet(
-                "the declared password does not authenticate".into(),
-            ))
-        }
-        // Locked out after failed attempts, and the like: setting the password would not help.
-        Err(e) if e.code_is("NotAuthorizedException") => Ok(unverifiable(&format!(
-            "Cognito refused the sign-in: {}",
-            e.message
-        ))),
-        Err(e)
-            if e.code_is("PasswordResetRequiredException")
-                || e.code_is("UserNotConfirmedException") =>
-        {
-            Ok(PasswordCheck::MustSet(format!(
-                "Cognito requires it to be set ({})",
+        let client = match self.client {
+            Some(client) if client.has_secret => {
+                return Ok(unverifiable("the app client has a secret"));
+            }
+            Some(client)
+                if client.allows("ALLOW_USER_PASSWORD_AUTH")
+                    || client.allows("ALLOW_ADMIN_USER_PASSWORD_AUTH") =>
+            {
+                client
+            }
+            // The declared client will allow a password flow once applied; until then the
+            // password cannot be verified, so set it: the next run verifies it and changes nothing.
+            _ if desired_client_verifies => {
+                return Ok(PasswordCheck::MustSet(
+                    "it cannot be verified until the app client allows password sign-in".into(),
+                ));
+            }
+            _ => {
+                return Ok(unverifiable(
+                    "no app client allows ALLOW_USER_PASSWORD_AUTH or ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                ));
+            }
+        };
+        let addr = address(User::TYPE, &spec.username);
+        let result = if client.allows("ALLOW_USER_PASSWORD_AUTH") {
+            aws.cognito
+                .initiate_auth()
+                .client_id(&client.id)
+                .auth_flow(AuthFlowType::UserPasswordAuth)
+                .auth_parameters("USERNAME", &spec.username)
+                .auth_parameters("PASSWORD", password.expose())
+                .send()
+                .await
+                .map(|out| out.challenge_name().cloned())
+                .map_err(|e| Error::aws(&addr, "InitiateAuth", e))
+        } else {
+            aws.cognito
+                .admin_initiate_auth()
+                .user_pool_id(pool_id)
+                .client_id(&client.id)
+                .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+                .auth_parameters("USERNAME", &spec.username)
+                .auth_parameters("PASSWORD", password.expose())
+                .send()
+                .await
+                .map(|out| out.challenge_name().cloned())
+                .map_err(|e| Error::aws(&addr, "AdminInitiateAuth", e))
+        };
+        match result {
+            Ok(Some(ChallengeNameType::NewPasswordRequired)) => Ok(PasswordCheck::MustSet(
+                "Cognito requires a new password".into(),
+            )),
+            // Tokens, or a further challenge (MFA): either way the password itself was accepted.
+            Ok(_) => Ok(PasswordCheck::Matches),
+            Err(e)
+                if e.code_is("NotAuthorizedException")
+                    && e.message.contains("Incorrect username or password") =>
+            {
+                Ok(PasswordCheck::MustSet(
+                    "the declared password does not authenticate".into(),
+                ))
+            }
+            // Locked out after failed attempts, and the like: setting the password would not help.
+            Err(e) if e.code_is("NotAuthorizedException") => Ok(unverifiable(&format!(
+                "Cognito refused the sign-in: {}",
                 e.message
-            )))
+            ))),
+            Err(e)
+                if e.code_is("PasswordResetRequiredException")
+                    || e.code_is("UserNotConfirmedException") =>
+            {
+                Ok(PasswordCheck::MustSet(format!(
+                    "Cognito requires it to be set ({})",
+                    e.message
+                )))
+            }
+            Err(e) => Err(e),
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -163,85 +261,69 @@ fn unverifiable(why: &str) -> PasswordCheck {
     ))
 }
 
-pub fn plan(cx: &PlanContext, planner: &mut Planner) {
-    let Some(pool_spec) = &cx.stack.user_pool else {
-        return;
-    };
-    let pool_addr = cognito_pool::address(pool_spec);
-    if planner.is_blocked(&pool_addr) {
-        return;
-    }
-    let mut depends_on = vec![pool_addr];
-    if let Some(client) = &cx.stack.client {
-        depends_on.push(cognito_client::address(client));
-    }
-    for spec in &cx.stack.users {
-        let addr = address(spec);
-        let live = cx.live.users.get(&spec.username).and_then(Option::as_ref);
-        let mut changes = Changes::default();
-        let mut notes = Vec::new();
-        let (action, reason) = match live {
-            None => {
-                if spec.password.is_none() {
-                    planner.block(
-                        &addr,
-                        Some("password"),
-                        format!(
-                            "the user does not exist and ${} is unset; creating a user needs its password",
-                            spec.password_env
-                        ),
-                    );
-                    continue;
-                }
-                changes.value("username", None, &spec.username);
-                changes.push("password", Shown::Absent, Shown::Sensitive);
-                (Action::Create, default_reason(Action::Create))
+fn plan(cx: &PlanContext, spec: &UserSpec, pool: &str, planner: &mut Planner) {
+    let addr = planner.address(&spec.username);
+    let live = cx
+        .live
+        .get::<User>()
+        .get(&spec.username)
+        .and_then(Option::as_ref);
+    let mut changes = Changes::default();
+    let mut notes = Vec::new();
+    let (action, reason) = match live {
+        None => {
+            if spec.password.is_none() {
+                planner.block(
+                    &addr,
+                    Some("password"),
+                    format!(
+                        "the user does not exist and ${} is unset; creating a user needs its password",
+                        spec.password_env
+                    ),
+                );
+                return;
             }
-            Some(user) => match &user.password {
-                PasswordCheck::Matches => {
-                    (Action::NoOp, "the declared password authenticates".into())
-                }
-                PasswordCheck::MustSet(why) => {
-                    changes.push("password", Shown::Sensitive, Shown::Sensitive);
-                    (Action::Update, why.clone())
-                }
-                PasswordCheck::Unmanaged(why) => {
-                    notes.push(format!("password: {why}"));
-                    (Action::NoOp, default_reason(Action::NoOp))
-                }
-            },
-        };
-        planner.resources.push(ResourcePlan {
-            address: addr,
-            name: spec.username.clone(),
-            kind: Kind::User(spec.username.clone()),
-            action,
-            id: live.map(|_| spec.username.clone()),
-            reason,
-            changes: changes.into_vec(),
-            notes,
-            depends_on: depends_on.clone(),
-        });
-    }
+            changes.value("username", None, &spec.username);
+            changes.push("password", Shown::Absent, Shown::Sensitive);
+            (Action::Create, Action::Create.default_reason().to_owned())
+        }
+        Some(user) => match &user.password {
+            PasswordCheck::Matches => (Action::NoOp, "the declared password authenticates".into()),
+            PasswordCheck::MustSet(why) => {
+                changes.push("password", Shown::Sensitive, Shown::Sensitive);
+                (Action::Update, why.clone())
+            }
+            PasswordCheck::Unmanaged(why) => {
+                notes.push(format!("password: {why}"));
+                (Action::NoOp, Action::NoOp.default_reason().to_owned())
+            }
+        },
+    };
+    planner.add(
+        Planned::new(&spec.username, changes, live.map(|_| spec.username.clone()))
+            .with_action(action)
+            .with_reason(reason)
+            .with_notes(notes)
+            .with_payload(Step {
+                spec: spec.clone(),
+                pool: pool.to_owned(),
+            }),
+    );
 }
 
-pub async fn apply(
-    cx: &ApplyContext<'_>,
-    r: &ResourcePlan,
-    username: &str,
-) -> Result<String, AwsError> {
-    let spec = cx
-        .stack
-        .users
-        .iter()
-        .find(|u| u.username == username)
-        .expect("planned users are declared");
-    let pool_addr = cognito_pool::address(cx.stack.user_pool.as_ref().expect("users need a pool"));
-    let pool_id = cx.id_of(&pool_addr);
-    let password = spec
-        .password
-        .as_ref()
-        .expect("plan refuses to touch a user without its password");
+async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
+    let spec = &step.spec;
+    let pool_id = cx.id_of(&step.pool)?;
+    let Some(password) = &spec.password else {
+        return Err(Error::new(
+            &r.address,
+            "apply",
+            format!(
+                "${} is unset: the password cannot be set",
+                spec.password_env
+            ),
+        ));
+    };
     if r.action == Action::Create {
         cx.aws
             .cognito
@@ -251,7 +333,7 @@ pub async fn apply(
             .message_action(MessageActionType::Suppress)
             .send()
             .await
-            .map_err(|e| AwsError::new(&r.address, "AdminCreateUser", e))?;
+            .map_err(|e| Error::aws(&r.address, "AdminCreateUser", e))?;
     }
     cx.aws
         .cognito
@@ -262,6 +344,6 @@ pub async fn apply(
         .permanent(true)
         .send()
         .await
-        .map_err(|e| AwsError::new(&r.address, "AdminSetUserPassword", e))?;
+        .map_err(|e| Error::aws(&r.address, "AdminSetUserPassword", e))?;
     Ok(spec.username.clone())
 }

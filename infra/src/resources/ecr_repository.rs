@@ -7,11 +7,11 @@ use aws_sdk_ecr::types::{
 };
 use serde_json::{Value, json};
 
-use super::cognito_pool::default_reason;
-use super::{Lookup, claim, owned_by, tag_changes};
-use crate::apply::ApplyContext;
-use crate::aws::{Aws, AwsError, not_found_as_none};
-use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan};
+use crate::aws::Aws;
+use crate::engine::{
+    ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
+    ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes,
+};
 use crate::stack::RepositorySpec;
 
 #[derive(Debug, Clone)]
@@ -27,8 +27,52 @@ pub struct LiveRepository {
     pub lifecycle_policy: Option<Value>,
 }
 
-pub fn address(spec: &RepositorySpec) -> String {
-    format!("ecr_repository.{}", spec.name)
+impl Owned for LiveRepository {
+    fn identifier(&self) -> &str {
+        &self.arn
+    }
+    fn owned(&self) -> bool {
+        self.owned
+    }
+}
+
+/// The kind.
+pub struct Repository;
+
+/// What apply needs.
+struct Step {
+    spec: RepositorySpec,
+    live: Option<LiveRepository>,
+}
+
+impl Kind for Repository {
+    const TYPE: &'static str = "ecr_repository";
+    type Live = Lookup<LiveRepository>;
+
+    async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveRepository>, Error> {
+        match &cx.stack.repository {
+            Some(spec) => read(cx.aws, spec, &cx.stack.name).await,
+            None => Ok(Lookup::Missing),
+        }
+    }
+
+    fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
+        if let Some(spec) = &cx.stack.repository {
+            plan(cx, spec, planner);
+        }
+    }
+
+    async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        let step: &Step = r.payload()?;
+        apply(cx, r, step).await
+    }
+
+    fn outputs(cx: &PlanContext<'_>) -> Vec<Output> {
+        vec![(
+            "repository_uri",
+            cx.live.get::<Repository>().found().map(|r| r.uri.clone()),
+        )]
+    }
 }
 
 /// The lifecycle policy for "keep the newest `n` images".
@@ -43,19 +87,19 @@ pub fn lifecycle_policy(n: i32) -> Value {
     })
 }
 
-pub async fn read(
+async fn read(
     aws: &Aws,
     spec: &RepositorySpec,
     stack: &str,
-) -> Result<Lookup<LiveRepository>, AwsError> {
-    let addr = address(spec);
+) -> Result<Lookup<LiveRepository>, Error> {
+    let addr = address(Repository::TYPE, &spec.name);
     let result = aws
         .ecr
         .describe_repositories()
         .repository_names(&spec.name)
         .send()
         .await
-        .map_err(|e| AwsError::new(&addr, "DescribeRepositories", e));
+        .map_err(|e| Error::aws(&addr, "DescribeRepositories", e));
     let Some(out) = not_found_as_none(result, "RepositoryNotFoundException")? else {
         return Ok(Lookup::Missing);
     };
@@ -70,7 +114,7 @@ pub async fn read(
             .resource_arn(&arn)
             .send()
             .await
-            .map_err(|e| AwsError::new(&addr, "ListTagsForResource", e))?;
+            .map_err(|e| Error::aws(&addr, "ListTagsForResource", e))?;
         Ok(out
             .tags()
             .iter()
@@ -84,16 +128,17 @@ pub async fn read(
             .repository_name(&spec.name)
             .send()
             .await
-            .map_err(|e| AwsError::new(&addr, "GetLifecyclePolicy", e));
+            .map_err(|e| Error::aws(&addr, "GetLifecyclePolicy", e));
         let Some(out) = not_found_as_none(result, "LifecyclePolicyNotFoundException")? else {
             return Ok(None);
         };
         let text = out.lifecycle_policy_text().unwrap_or("{}");
-        serde_json::from_str(text).map(Some).map_err(|e| AwsError {
-            resource: addr.clone(),
-            operation: "GetLifecyclePolicy",
-            code: None,
-            message: format!("AWS returned a lifecycle policy that is not JSON: {e}"),
+        serde_json::from_str(text).map(Some).map_err(|e| {
+            Error::new(
+                &addr,
+                "GetLifecyclePolicy",
+                format!("AWS returned a lifecycle policy that is not JSON: {e}"),
+            )
         })
     };
     let (tags, lifecycle_policy) = aws.both(tags, lifecycle).await?;
@@ -118,28 +163,23 @@ pub async fn read(
     }))
 }
 
-/// The live repository when this stack may change it (owned, or adopted).
-pub fn managed<'a>(cx: &PlanContext<'a>) -> Option<&'a LiveRepository> {
-    let spec = cx.stack.repository.as_ref()?;
-    cx.live.repository.found().filter(|r| r.owned || spec.adopt)
-}
+const NOUN: Noun = Noun::tagged("an ECR repository", "ECR repositories");
 
-pub fn plan(cx: &PlanContext, planner: &mut Planner) {
-    let Some(spec) = &cx.stack.repository else {
-        return;
-    };
-    let addr = address(spec);
-    let Some(live) = claim(
+fn plan(cx: &PlanContext, spec: &RepositorySpec, planner: &mut Planner) {
+    let addr = planner.address(&spec.name);
+    let lookup = cx.live.get::<Repository>();
+    let Some(claim) = claim(
         planner,
         &addr,
-        &cx.live.repository,
-        "an ECR repository",
+        &spec.name,
+        lookup,
+        NOUN,
         spec.adopt,
         &cx.stack.name,
-        |r| (r.arn.as_str(), r.owned),
     ) else {
         return;
     };
+    let live = claim.live;
     if let Some(repo) = live {
         let kms_differs = spec.kms_key.is_some() && repo.kms_key != spec.kms_key;
         if repo.encryption != spec.encryption.as_aws() || kms_differs {
@@ -179,24 +219,12 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         );
     }
     tag_changes(&mut changes, live.map(|r| &r.tags), &cx.stack.tags());
-    let action = changes.action(live.is_some());
-    let reason = match live {
-        Some(r) if !r.owned && action == Action::Update => {
-            "adopting: tags it for this stack".into()
-        }
-        _ => default_reason(action),
-    };
-    planner.resources.push(ResourcePlan {
-        address: addr,
-        name: spec.name.clone(),
-        kind: Kind::Repository,
-        action,
-        id: live.map(|r| r.uri.clone()),
-        reason,
-        changes: changes.into_vec(),
-        notes: Vec::new(),
-        depends_on: Vec::new(),
-    });
+    let planned = Planned::new(&spec.name, changes, live.map(|r| r.uri.clone()));
+    let reason = claim.reason(planned.action());
+    planner.add(planned.with_reason(reason).with_payload(Step {
+        spec: spec.clone(),
+        live: live.cloned(),
+    }));
 }
 
 fn tags(stack_tags: BTreeMap<String, String>) -> Vec<Tag> {
@@ -213,19 +241,15 @@ fn tags(stack_tags: BTreeMap<String, String>) -> Vec<Tag> {
 }
 
 /// Create, or change what differs in place. Returns the repository URI.
-pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, AwsError> {
-    let spec = cx
-        .stack
-        .repository
-        .as_ref()
-        .expect("planned repositories are declared");
+async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
+    let spec = &step.spec;
     let addr = &r.address;
     let changed = |field: &str| r.changes.iter().any(|c| c.field == field);
     let mutability = ImageTagMutability::from(spec.image_tag_mutability.as_aws());
     let scanning = ImageScanningConfiguration::builder()
         .scan_on_push(spec.scan_on_push)
         .build();
-    let uri = match cx.live.repository.found() {
+    let uri = match &step.live {
         None => {
             let encryption = EncryptionConfiguration::builder()
                 .encryption_type(EncryptionType::from(spec.encryption.as_aws()))
@@ -243,11 +267,11 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
                 .set_tags(Some(tags(cx.stack.tags())))
                 .send()
                 .await
-                .map_err(|e| AwsError::new(addr, "CreateRepository", e))?;
+                .map_err(|e| Error::aws(addr, "CreateRepository", e))?;
             out.repository()
                 .and_then(|r| r.repository_uri())
-                .unwrap_or_default()
-                .to_owned()
+                .map(str::to_owned)
+                .ok_or_else(|| Error::new(addr, "CreateRepository", "AWS returned no URI"))?
         }
         Some(live) => {
             if changed("image_tag_mutability") {
@@ -258,7 +282,7 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
                     .image_tag_mutability(mutability)
                     .send()
                     .await
-                    .map_err(|e| AwsError::new(addr, "PutImageTagMutability", e))?;
+                    .map_err(|e| Error::aws(addr, "PutImageTagMutability", e))?;
             }
             if changed("scan_on_push") {
                 cx.aws
@@ -268,7 +292,7 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
                     .image_scanning_configuration(scanning)
                     .send()
                     .await
-                    .map_err(|e| AwsError::new(addr, "PutImageScanningConfiguration", e))?;
+                    .map_err(|e| Error::aws(addr, "PutImageScanningConfiguration", e))?;
             }
             if changed("tags") {
                 cx.aws
@@ -278,7 +302,7 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
                     .set_tags(Some(tags(cx.stack.tags())))
                     .send()
                     .await
-                    .map_err(|e| AwsError::new(addr, "TagResource", e))?;
+                    .map_err(|e| Error::aws(addr, "TagResource", e))?;
             }
             live.uri.clone()
         }
@@ -293,7 +317,7 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
             .lifecycle_policy_text(lifecycle_policy(n).to_string())
             .send()
             .await
-            .map_err(|e| AwsError::new(addr, "PutLifecyclePolicy", e))?;
+            .map_err(|e| Error::aws(addr, "PutLifecyclePolicy", e))?;
     }
     Ok(uri)
 }

@@ -5,17 +5,17 @@ use std::collections::BTreeMap;
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
-use super::cognito_pool::default_reason;
-use super::iam_role_policy;
-use super::{Lookup, claim, owned_by, tag_changes};
-use crate::apply::ApplyContext;
-use crate::aws::{Aws, AwsError, not_found_as_none};
-use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan};
+use crate::aws::Aws;
+use crate::engine::{
+    ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
+    ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes,
+};
 use crate::policy;
-use crate::stack::RoleSpec;
+use crate::stack::{RoleSpec, Stack};
 
 #[derive(Debug, Clone)]
 pub struct LiveRole {
+    pub name: String,
     pub id: String,
     pub arn: String,
     pub owned: bool,
@@ -24,23 +24,69 @@ pub struct LiveRole {
     pub max_session_duration: i32,
     pub trust_policy: Value,
     pub tags: BTreeMap<String, String>,
-    /// Inline policies by name, decoded.
-    pub policies: BTreeMap<String, Value>,
 }
 
-pub fn address(spec: &RoleSpec) -> String {
-    format!("iam_role.{}", spec.name)
+impl Owned for LiveRole {
+    fn identifier(&self) -> &str {
+        &self.arn
+    }
+    fn owned(&self) -> bool {
+        self.owned
+    }
 }
 
-pub async fn read(aws: &Aws, spec: &RoleSpec, stack: &str) -> Result<Lookup<LiveRole>, AwsError> {
-    let addr = address(spec);
+/// The kind.
+pub struct Role;
+
+/// What apply needs.
+struct Step {
+    spec: RoleSpec,
+    trust: Value,
+    live: Option<LiveRole>,
+}
+
+impl Kind for Role {
+    const TYPE: &'static str = "iam_role";
+    type Live = Lookup<LiveRole>;
+
+    async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveRole>, Error> {
+        match &cx.stack.role {
+            Some(spec) => read(cx.aws, spec, &cx.stack.name).await,
+            None => Ok(Lookup::Missing),
+        }
+    }
+
+    fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
+        if let Some(spec) = &cx.stack.role {
+            plan(cx, spec, planner);
+        }
+    }
+
+    async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        let step: &Step = r.payload()?;
+        match &step.live {
+            None => create(cx, &r.address, step).await,
+            Some(live) => update(cx, r, step, live).await,
+        }
+    }
+
+    fn outputs(cx: &PlanContext<'_>) -> Vec<Output> {
+        vec![(
+            "role_arn",
+            cx.live.get::<Role>().found().map(|r| r.arn.clone()),
+        )]
+    }
+}
+
+async fn read(aws: &Aws, spec: &RoleSpec, stack: &str) -> Result<Lookup<LiveRole>, Error> {
+    let addr = address(Role::TYPE, &spec.name);
     let result = aws
         .iam
         .get_role()
         .role_name(&spec.name)
         .send()
         .await
-        .map_err(|e| AwsError::new(&addr, "GetRole", e));
+        .map_err(|e| Error::aws(&addr, "GetRole", e));
     let Some(out) = not_found_as_none(result, "NoSuchEntity")? else {
         return Ok(Lookup::Missing);
     };
@@ -58,39 +104,8 @@ pub async fn read(aws: &Aws, spec: &RoleSpec, stack: &str) -> Result<Lookup<Live
         role.assume_role_policy_document().unwrap_or("{}"),
     )?;
 
-    let mut names = Vec::new();
-    let mut pages = aws
-        .iam
-        .list_role_policies()
-        .role_name(&spec.name)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::new(&addr, "ListRolePolicies", e))?;
-        names.extend(page.policy_names().iter().cloned());
-    }
-    let documents = aws
-        .all(names.iter().map(|name| {
-            let addr = &addr;
-            async move {
-                let out = aws
-                    .iam
-                    .get_role_policy()
-                    .role_name(&spec.name)
-                    .policy_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::new(addr, "GetRolePolicy", e))?;
-                decode(
-                    &iam_role_policy::address(name),
-                    "GetRolePolicy",
-                    out.policy_document(),
-                )
-            }
-        }))
-        .await?;
-
     Ok(Lookup::Found(LiveRole {
+        name: role.role_name().to_owned(),
         id: role.role_id().to_owned(),
         arn: role.arn().to_owned(),
         owned: owned_by(&tags, stack),
@@ -102,23 +117,24 @@ pub async fn read(aws: &Aws, spec: &RoleSpec, stack: &str) -> Result<Lookup<Live
         max_session_duration: role.max_session_duration().unwrap_or(3600),
         trust_policy,
         tags,
-        policies: names.into_iter().zip(documents).collect(),
     }))
 }
 
-fn decode(addr: &str, operation: &'static str, document: &str) -> Result<Value, AwsError> {
-    policy::decode(document).map_err(|e| AwsError {
-        resource: addr.to_owned(),
-        operation,
-        code: None,
-        message: format!("AWS returned a policy document that is not JSON: {e}"),
+/// A policy document as IAM returns it (URL-encoded JSON).
+pub fn decode(addr: &str, operation: &'static str, document: &str) -> Result<Value, Error> {
+    policy::decode(document).map_err(|e| {
+        Error::new(
+            addr,
+            operation,
+            format!("AWS returned a policy document that is not JSON: {e}"),
+        )
     })
 }
 
-/// The live role when this stack may change it (owned, or adopted).
-pub fn managed<'a>(cx: &PlanContext<'a>) -> Option<&'a LiveRole> {
-    let spec = cx.stack.role.as_ref()?;
-    cx.live.role.found().filter(|r| r.owned || spec.adopt)
+/// The live role when this stack may look into it and change it (owned, or adopted).
+pub fn managed<'a>(stack: &Stack, lookup: &'a Lookup<LiveRole>) -> Option<&'a LiveRole> {
+    let spec = stack.role.as_ref()?;
+    lookup.found().filter(|r| r.owned || spec.adopt)
 }
 
 /// Render a declared document with the stack's placeholders and parse it.
@@ -127,20 +143,23 @@ pub fn render_document(text: &str, vars: &policy::Vars) -> Result<Value, String>
         .map_err(|e| format!("not valid JSON after substitution: {e}"))
 }
 
-pub fn plan(cx: &PlanContext, planner: &mut Planner) {
-    let Some(spec) = &cx.stack.role else { return };
-    let addr = address(spec);
-    let Some(live) = claim(
+const NOUN: Noun = Noun::tagged("an IAM role", "IAM roles");
+
+fn plan(cx: &PlanContext, spec: &RoleSpec, planner: &mut Planner) {
+    let addr = planner.address(&spec.name);
+    let lookup = cx.live.get::<Role>();
+    let Some(claim) = claim(
         planner,
         &addr,
-        &cx.live.role,
-        "an IAM role",
+        &spec.name,
+        lookup,
+        NOUN,
         spec.adopt,
         &cx.stack.name,
-        |r| (r.arn.as_str(), r.owned),
     ) else {
         return;
     };
+    let live = claim.live;
     if let Some(role) = live
         && role.path != spec.path
     {
@@ -177,35 +196,18 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         live.map(|r| r.max_session_duration),
         spec.max_session_duration,
     );
-    let desired_tags = cx.stack.tags();
-    tag_changes(&mut changes, live.map(|role| &role.tags), &desired_tags);
-    let action = changes.action(live.is_some());
-    let reason = match live {
-        Some(role) if !role.owned && action == Action::Update => {
-            "adopting: tags it for this stack".into()
-        }
-        _ => default_reason(action),
-    };
-    planner.resources.push(ResourcePlan {
-        address: addr,
-        name: spec.name.clone(),
-        kind: Kind::Role,
-        action,
-        id: live.map(|r| r.id.clone()),
-        reason,
-        changes: changes.into_vec(),
-        notes: Vec::new(),
-        depends_on: Vec::new(),
-    });
+    tag_changes(&mut changes, live.map(|role| &role.tags), &cx.stack.tags());
+    let planned = Planned::new(&spec.name, changes, live.map(|r| r.id.clone()));
+    let reason = claim.reason(planned.action());
+    planner.add(planned.with_reason(reason).with_payload(Step {
+        spec: spec.clone(),
+        trust,
+        live: live.cloned(),
+    }));
 }
 
-pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, AwsError> {
-    let spec = cx.stack.role.as_ref().expect("planned roles are declared");
-    let addr = &r.address;
-    let trust =
-        render_document(&spec.trust_policy, &cx.vars).expect("plan checked the trust policy");
-    let tags: Vec<Tag> = cx
-        .stack
+fn tags(stack: &Stack) -> Vec<Tag> {
+    stack
         .tags()
         .into_iter()
         .map(|(k, v)| {
@@ -215,36 +217,48 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
                 .build()
                 .expect("key and value are set")
         })
-        .collect();
-    let Some(live) = cx.live.role.found() else {
-        let out = cx
-            .aws
-            .iam
-            .create_role()
-            .role_name(&spec.name)
-            .path(&spec.path)
-            .assume_role_policy_document(trust.to_string())
-            .set_description(spec.description.clone())
-            .max_session_duration(spec.max_session_duration)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| AwsError::new(addr, "CreateRole", e))?;
-        return Ok(out
-            .role()
-            .map(|role| role.role_id().to_owned())
-            .unwrap_or_default());
-    };
+        .collect()
+}
+
+/// Returns the new role's id.
+async fn create(cx: &ApplyContext<'_>, addr: &str, step: &Step) -> Result<String, Error> {
+    let spec = &step.spec;
+    let out = cx
+        .aws
+        .iam
+        .create_role()
+        .role_name(&spec.name)
+        .path(&spec.path)
+        .assume_role_policy_document(step.trust.to_string())
+        .set_description(spec.description.clone())
+        .max_session_duration(spec.max_session_duration)
+        .set_tags(Some(tags(cx.stack)))
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "CreateRole", e))?;
+    out.role()
+        .map(|role| role.role_id().to_owned())
+        .ok_or_else(|| Error::new(addr, "CreateRole", "AWS returned no role"))
+}
+
+/// Only the calls for the fields that differ.
+async fn update(
+    cx: &ApplyContext<'_>,
+    r: &ResourcePlan,
+    step: &Step,
+    live: &LiveRole,
+) -> Result<String, Error> {
+    let (addr, spec) = (&r.address, &step.spec);
     let changed = |field: &str| r.changes.iter().any(|c| c.field == field);
     if changed("trust_policy") {
         cx.aws
             .iam
             .update_assume_role_policy()
             .role_name(&spec.name)
-            .policy_document(trust.to_string())
+            .policy_document(step.trust.to_string())
             .send()
             .await
-            .map_err(|e| AwsError::new(addr, "UpdateAssumeRolePolicy", e))?;
+            .map_err(|e| Error::aws(addr, "UpdateAssumeRolePolicy", e))?;
     }
     if changed("description") || changed("max_session_duration") {
         cx.aws
@@ -255,17 +269,17 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
             .max_session_duration(spec.max_session_duration)
             .send()
             .await
-            .map_err(|e| AwsError::new(addr, "UpdateRole", e))?;
+            .map_err(|e| Error::aws(addr, "UpdateRole", e))?;
     }
     if changed("tags") {
         cx.aws
             .iam
             .tag_role()
             .role_name(&spec.name)
-            .set_tags(Some(tags))
+            .set_tags(Some(tags(cx.stack)))
             .send()
             .await
-            .map_err(|e| AwsError::new(addr, "TagRole", e))?;
+            .map_err(|e| Error::aws(addr, "TagRole", e))?;
     }
     Ok(live.id.clone())
 }

@@ -1,116 +1,135 @@
 //! `iam_role_policy`: the role's inline policies. The declared set is the whole set: an inline
 //! policy on the stack's role that the stack does not declare is removed.
 
-use super::cognito_pool::default_reason;
-use super::iam_role::{self, managed, render_document};
-use crate::apply::ApplyContext;
-use crate::aws::AwsError;
-use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan, Shown};
+use std::collections::BTreeMap;
 
-pub fn address(policy_name: &str) -> String {
-    format!("iam_role_policy.{policy_name}")
+use serde_json::Value;
+
+use super::iam_role::{self, Role, decode, render_document};
+use crate::engine::{
+    Action, ApplyContext, Changes, Error, Kind, PlanContext, Planned, Planner, ReadContext,
+    ResourcePlan, Shown, address,
+};
+
+/// The kind.
+pub struct RolePolicy;
+
+/// What apply needs: the role, and the document to put (`None`: delete the policy).
+struct Step {
+    role: String,
+    document: Option<Value>,
 }
 
-pub fn plan(cx: &PlanContext, planner: &mut Planner) {
-    let Some(spec) = &cx.stack.role else { return };
-    let role_addr = iam_role::address(spec);
-    if planner.is_blocked(&role_addr) {
-        return; // a foreign or ambiguous role: its policies are not ours to plan
+impl Kind for RolePolicy {
+    const TYPE: &'static str = "iam_role_policy";
+    const DEPENDS_ON: &'static [&'static str] = &[Role::TYPE];
+    /// The inline policies of the stack's role, by name, decoded.
+    type Live = BTreeMap<String, Value>;
+
+    async fn read(cx: &ReadContext<'_>) -> Result<Self::Live, Error> {
+        // A role that is not the stack's (and not being adopted) is not looked into.
+        let Some(role) = iam_role::managed(cx.stack, cx.get::<Role>().await?) else {
+            return Ok(BTreeMap::new());
+        };
+        let addr = address(Role::TYPE, &role.name);
+        let mut names = Vec::new();
+        let mut pages = cx
+            .aws
+            .iam
+            .list_role_policies()
+            .role_name(&role.name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws(&addr, "ListRolePolicies", e))?;
+            names.extend(page.policy_names().iter().cloned());
+        }
+        let documents = cx
+            .aws
+            .all(names.iter().map(|name| async move {
+                let policy = address(RolePolicy::TYPE, name);
+                let out = cx
+                    .aws
+                    .iam
+                    .get_role_policy()
+                    .role_name(&role.name)
+                    .policy_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(&policy, "GetRolePolicy", e))?;
+                decode(&policy, "GetRolePolicy", out.policy_document())
+            }))
+            .await?;
+        Ok(names.into_iter().zip(documents).collect())
     }
-    let live_role = managed(cx);
-    for (name, text) in &spec.policies {
-        let addr = address(name);
-        let document = match render_document(text, cx.vars) {
-            Ok(doc) => doc,
-            Err(message) => {
-                planner.block(&addr, Some("document"), message);
+
+    fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
+        let Some(spec) = &cx.stack.role else { return };
+        let live = cx.live.get::<RolePolicy>();
+        for (name, text) in &spec.policies {
+            let addr = planner.address(name);
+            let document = match render_document(text, cx.vars) {
+                Ok(doc) => doc,
+                Err(message) => {
+                    planner.block(&addr, Some("document"), message);
+                    continue;
+                }
+            };
+            let before = live.get(name);
+            let mut changes = Changes::default();
+            changes.document("document", before, &document);
+            planner.add(
+                Planned::new(name, changes, before.map(|_| name.clone())).with_payload(Step {
+                    role: spec.name.clone(),
+                    document: Some(document),
+                }),
+            );
+        }
+        for (name, document) in live {
+            if spec.policies.contains_key(name) {
                 continue;
             }
-        };
-        let live = live_role.and_then(|r| r.policies.get(name));
-        let mut changes = Changes::default();
-        changes.document("document", live, &document);
-        let action = changes.action(live.is_some());
-        planner.resources.push(resource(
-            addr,
-            name,
-            action,
-            changes,
-            &role_addr,
-            live.is_some(),
-        ));
-    }
-    for (name, document) in live_role.map(|r| &r.policies).into_iter().flatten() {
-        if spec.policies.contains_key(name) {
-            continue;
+            let mut changes = Changes::default();
+            changes.push("document", Shown::Document(document.clone()), Shown::Absent);
+            planner.add(
+                Planned::new(name, changes, Some(name.clone()))
+                    .with_action(Action::Delete)
+                    .with_reason(
+                        "an inline policy on the stack's role that the stack does not declare",
+                    )
+                    .with_payload(Step {
+                        role: spec.name.clone(),
+                        document: None,
+                    }),
+            );
         }
-        let mut changes = Changes::default();
-        changes.push("document", Shown::Document(document.clone()), Shown::Absent);
-        let mut r = resource(
-            address(name),
-            name,
-            Action::Delete,
-            changes,
-            &role_addr,
-            true,
-        );
-        r.reason = "an inline policy on the stack's role that the stack does not declare".into();
-        planner.resources.push(r);
     }
-}
 
-fn resource(
-    address: String,
-    name: &str,
-    action: Action,
-    changes: Changes,
-    role: &str,
-    exists: bool,
-) -> ResourcePlan {
-    ResourcePlan {
-        address,
-        name: name.to_owned(),
-        kind: Kind::RolePolicy(name.to_owned()),
-        action,
-        id: exists.then(|| name.to_owned()),
-        reason: default_reason(action),
-        changes: changes.into_vec(),
-        notes: Vec::new(),
-        depends_on: vec![role.to_owned()],
+    async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        let step: &Step = r.payload()?;
+        match &step.document {
+            None => {
+                cx.aws
+                    .iam
+                    .delete_role_policy()
+                    .role_name(&step.role)
+                    .policy_name(&r.name)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(&r.address, "DeleteRolePolicy", e))?;
+            }
+            Some(document) => {
+                cx.aws
+                    .iam
+                    .put_role_policy()
+                    .role_name(&step.role)
+                    .policy_name(&r.name)
+                    .policy_document(document.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(&r.address, "PutRolePolicy", e))?;
+            }
+        }
+        Ok(r.name.clone())
     }
-}
-
-pub async fn apply(
-    cx: &ApplyContext<'_>,
-    r: &ResourcePlan,
-    name: &str,
-) -> Result<String, AwsError> {
-    let spec = cx
-        .stack
-        .role
-        .as_ref()
-        .expect("planned policies belong to a declared role");
-    if r.action == Action::Delete {
-        cx.aws
-            .iam
-            .delete_role_policy()
-            .role_name(&spec.name)
-            .policy_name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(&r.address, "DeleteRolePolicy", e))?;
-        return Ok(name.to_owned());
-    }
-    let text = &spec.policies[name];
-    let document = render_document(text, &cx.vars).expect("plan checked the document");
-    cx.aws
-        .iam
-        .put_role_policy()
-        .role_name(&spec.name)
-        .policy_name(name)
-        .policy_document(document.to_string())
-        .send()
-        .await
-        .map_err(|e| AwsError::new(&r.address, "PutRolePolicy", e))?;
-    Ok(name.to_owned())
 }

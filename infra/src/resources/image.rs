@@ -1,23 +1,27 @@
 //! `image`: the server image built from `[image] build = "PACKAGE"`, pushed by digest to the
-//! stack's ECR repository.
+//! stack's ECR repository; and, for `[image] uri` with a tag in the stack's repository, the
+//! digest that tag points at.
 //!
-//! The image is built before anything is read, so the plan knows its digest: when the registry
-//! already has that manifest nothing is pushed, and when the runtime already runs it nothing
-//! changes. The registry is the repository's ECR endpoint (with an ECR authorization token), or
-//! `$INFRA_ECR_REGISTRY` (e.g. `http://127.0.0.1:5000`) for local registries and emulators.
+//! The image is built before anything is read (`prepare`), so the plan knows its digest: when
+//! the registry already has that manifest nothing is pushed, and when the runtime already runs it
+//! nothing changes. The registry is the repository's ECR endpoint (with an ECR authorization
+//! token), or `$INFRA_ECR_REGISTRY` (e.g. `http://127.0.0.1:5000`) for local registries and
+//! emulators.
 
+use std::any::Any;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::Engine as _;
 
-use super::ecr_repository::LiveRepository;
-use super::{Lookup, ecr_repository};
-use crate::apply::ApplyContext;
-use crate::aws::{Aws, AwsError};
-use crate::image::{self, Arch, BuildOptions, Registry};
-use crate::plan::{Action, Changes, Kind, PlanContext, Planner, ResourcePlan};
+use super::ecr_repository::Repository;
+use crate::aws::Aws;
+use crate::engine::{
+    Action, ApplyContext, Changes, Error, Kind, PlanContext, Planned, Planner, ReadContext,
+    ResourcePlan,
+};
+use crate::image::{self, BuildOptions, Registry};
 use crate::stack::{ImageSpec, Platform, Stack};
 
 /// The environment variable that replaces the ECR registry endpoint.
@@ -36,16 +40,120 @@ impl fmt::Debug for Artifact {
     }
 }
 
-/// What the registry says of the built image.
-#[derive(Debug, Clone)]
+/// What the registry says of the stack's image.
+#[derive(Debug, Clone, Default)]
 pub struct LiveImage {
-    pub artifact: Arc<Artifact>,
-    /// Whether the registry already has this manifest (then nothing is pushed).
-    pub in_registry: bool,
+    /// The image built for `[image] build`, and whether the registry already has it (then
+    /// nothing is pushed).
+    pub built: Option<(Arc<Artifact>, bool)>,
+    /// For `[image] uri` with a tag in the stack's repository: the digest it points at now.
+    pub tag_digest: Option<String>,
 }
 
-pub fn address(package: &str) -> String {
-    format!("image.{package}")
+/// The kind.
+pub struct Image;
+
+/// What apply needs.
+struct Step {
+    repository: String,
+    repository_name: String,
+    artifact: Arc<Artifact>,
+}
+
+impl Kind for Image {
+    const TYPE: &'static str = "image";
+    const DEPENDS_ON: &'static [&'static str] = &[Repository::TYPE];
+    type Live = LiveImage;
+
+    fn prepare(
+        stack: &Stack,
+        say: &dyn Fn(&str),
+    ) -> anyhow::Result<Option<Arc<dyn Any + Send + Sync>>> {
+        if let Some(ImageSpec::Build { package, platform }) = &stack.image {
+            say(&format!(
+                "Building the image of package `{package}` for {}...",
+                platform.as_str()
+            ));
+        }
+        Ok(build(stack)?.map(|a| Arc::new(Arc::new(a)) as Arc<dyn Any + Send + Sync>))
+    }
+
+    async fn read(cx: &ReadContext<'_>) -> Result<LiveImage, Error> {
+        let Some(spec) = &cx.stack.repository else {
+            return Ok(LiveImage::default());
+        };
+        let repository = cx.get::<Repository>().await?;
+        let mut live = LiveImage::default();
+        if let Some(artifact) = cx.prepared.get::<Image, Arc<Artifact>>() {
+            let addr = crate::engine::address(Image::TYPE, &artifact.package);
+            let in_registry = match repository.found() {
+                None => false,
+                Some(repo) => registry(cx.aws, &addr, &repo.uri)
+                    .await?
+                    .manifest_exists(&spec.name, &artifact.image.digest)
+                    .await
+                    .map_err(|e| Error::other(&addr, "registry: HEAD manifest", &e))?,
+            };
+            live.built = Some((artifact.clone(), in_registry));
+        }
+        if let Some(repo) = repository.found() {
+            live.tag_digest = resolve_tag(cx.aws, cx.stack, &repo.uri).await?;
+        }
+        Ok(live)
+    }
+
+    fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
+        let (Some((artifact, in_registry)), Some(repository)) =
+            (&cx.live.get::<Image>().built, &cx.stack.repository)
+        else {
+            return;
+        };
+        let mut changes = Changes::default();
+        if !in_registry {
+            changes.value("digest", None, &artifact.image.digest);
+            changes.value("platform", None, artifact.platform);
+            changes.value("compressed_bytes", None, artifact.image.compressed_size());
+        }
+        let id = in_registry.then(|| artifact.image.digest.clone());
+        let (action, reason) = if *in_registry {
+            (Action::NoOp, "the registry has this digest")
+        } else {
+            (
+                Action::Create,
+                "built from the workspace; the registry lacks this digest",
+            )
+        };
+        planner.add(
+            Planned::new(&artifact.package, changes, id)
+                .with_action(action)
+                .with_reason(reason)
+                .with_payload(Step {
+                    repository: crate::engine::address(Repository::TYPE, &repository.name),
+                    repository_name: repository.name.clone(),
+                    artifact: artifact.clone(),
+                }),
+        );
+    }
+
+    /// Push the image (only the blobs the registry lacks), by digest. Returns the digest.
+    async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        let step: &Step = r.payload()?;
+        // The repository's id is its URI, known from live state or its create in an earlier level.
+        let repository_uri = cx.id_of(&step.repository)?;
+        let report = registry(cx.aws, &r.address, &repository_uri)
+            .await?
+            .push(&step.repository_name, &step.artifact.image, &[])
+            .await
+            .map_err(|e| Error::other(&r.address, "registry: push", &e))?;
+        cx.progress.line(&format!(
+            "{}: uploaded {} of {} blobs ({} bytes)",
+            r.address,
+            report.blobs_uploaded,
+            report.blobs_uploaded + report.blobs_present,
+            report.bytes_uploaded
+        ));
+        Ok(report.digest)
+    }
 }
 
 /// The workspace an image is built from: the stack file's directory.
@@ -61,20 +169,15 @@ pub fn build(stack: &Stack) -> anyhow::Result<Option<Artifact>> {
     let Some(ImageSpec::Build { package, platform }) = &stack.image else {
         return Ok(None);
     };
-    let arch = match platform {
-        Platform::LinuxArm64 => Arch::Arm64,
-        Platform::LinuxAmd64 => Arch::Amd64,
-    };
     let workspace = workspace(stack);
     // Where scripts/image-tools.sh installed the tools, when not the stack's own checkout.
     let tools_root = std::env::var_os("INFRA_TOOLS_ROOT").map(PathBuf::from);
     let built = image::build(&BuildOptions {
-        arch,
+        platform: *platform,
         tools_root: tools_root.or_else(|| Some(workspace.clone())),
         ..BuildOptions::new(&workspace, package)
     })?;
-    let binary = std::fs::read(&built.binary)?;
-    let image = image::assemble(&binary, &image::ImageSpec::server(arch))?;
+    let image = image::assemble(&built.bytes, &image::ImageConfig::server(*platform))?;
     Ok(Some(Artifact {
         package: package.clone(),
         platform: *platform,
@@ -82,33 +185,24 @@ pub fn build(stack: &Stack) -> anyhow::Result<Option<Artifact>> {
     }))
 }
 
-fn registry_error(addr: &str, operation: &'static str, e: anyhow::Error) -> AwsError {
-    AwsError {
-        resource: addr.to_owned(),
-        operation,
-        code: None,
-        message: format!("{e:#}"),
-    }
-}
-
 /// The registry serving the repository at `repository_uri`, authenticated for ECR unless
 /// overridden.
-async fn registry(aws: &Aws, addr: &str, repository_uri: &str) -> Result<Registry, AwsError> {
+async fn registry(aws: &Aws, addr: &str, repository_uri: &str) -> Result<Registry, Error> {
     if let Some(url) = std::env::var(REGISTRY_OVERRIDE)
         .ok()
         .filter(|u| !u.is_empty())
     {
-        return Registry::new(&url).map_err(|e| registry_error(addr, REGISTRY_OVERRIDE, e));
+        return Registry::new(&url).map_err(|e| Error::other(addr, REGISTRY_OVERRIDE, &e));
     }
     let host = repository_uri.split('/').next().unwrap_or_default();
     let registry = Registry::new(&format!("https://{host}"))
-        .map_err(|e| registry_error(addr, "registry", e))?;
+        .map_err(|e| Error::other(addr, "registry", &e))?;
     let token = aws
         .ecr
         .get_authorization_token()
         .send()
         .await
-        .map_err(|e| AwsError::new(addr, "GetAuthorizationToken", e))?;
+        .map_err(|e| Error::aws(addr, "GetAuthorizationToken", e))?;
     let encoded = token
         .authorization_data()
         .first()
@@ -120,38 +214,13 @@ async fn registry(aws: &Aws, addr: &str, repository_uri: &str) -> Result<Registr
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .unwrap_or_default();
     let Some((user, password)) = decoded.split_once(':') else {
-        return Err(registry_error(
+        return Err(Error::new(
             addr,
             "GetAuthorizationToken",
-            anyhow::anyhow!("ECR returned no usable token"),
+            "ECR returned no usable token",
         ));
     };
     Ok(registry.with_basic_auth(user, password))
-}
-
-/// Whether the registry already has the built image.
-pub async fn read(
-    aws: &Aws,
-    stack: &Stack,
-    repository: &Lookup<LiveRepository>,
-    artifact: Option<Arc<Artifact>>,
-) -> Result<Option<LiveImage>, AwsError> {
-    let (Some(artifact), Some(spec)) = (artifact, &stack.repository) else {
-        return Ok(None);
-    };
-    let addr = address(&artifact.package);
-    let in_registry = match repository.found() {
-        None => false,
-        Some(repo) => registry(aws, &addr, &repo.uri)
-            .await?
-            .manifest_exists(&spec.name, &artifact.image.digest)
-            .await
-            .map_err(|e| registry_error(&addr, "registry: HEAD manifest", e))?,
-    };
-    Ok(Some(LiveImage {
-        artifact,
-        in_registry,
-    }))
 }
 
 /// For `[image] uri = "${repository_uri}:TAG"`: the tag, when the image is a tag in the stack's
@@ -176,7 +245,7 @@ pub async fn resolve_tag(
     aws: &Aws,
     stack: &Stack,
     repository_uri: &str,
-) -> Result<Option<String>, AwsError> {
+) -> Result<Option<String>, Error> {
     let (Some(ImageSpec::Uri(template)), Some(spec)) = (&stack.image, &stack.repository) else {
         return Ok(None);
     };
@@ -184,73 +253,10 @@ pub async fn resolve_tag(
     let Some(tag) = tag_in_repository(stack, &uri, repository_uri) else {
         return Ok(None);
     };
-    let addr = "image";
+    let addr = Image::TYPE;
     registry(aws, addr, repository_uri)
         .await?
         .resolve(&spec.name, tag)
         .await
-        .map_err(|e| registry_error(addr, "registry: resolve tag", e))
-}
-
-pub fn plan(cx: &PlanContext, planner: &mut Planner) {
-    let Some(live) = &cx.live.image else {
-        return;
-    };
-    let Some(repository) = &cx.stack.repository else {
-        return;
-    };
-    let repo_addr = ecr_repository::address(repository);
-    if planner.is_blocked(&repo_addr) {
-        return;
-    }
-    let artifact = &live.artifact;
-    let mut changes = Changes::default();
-    let action = if live.in_registry {
-        Action::NoOp
-    } else {
-        changes.value("digest", None, &artifact.image.digest);
-        changes.value("platform", None, artifact.platform);
-        changes.value("compressed_bytes", None, artifact.image.compressed_size());
-        Action::Create
-    };
-    planner.resources.push(ResourcePlan {
-        address: address(&artifact.package),
-        name: artifact.package.clone(),
-        kind: Kind::Image,
-        action,
-        id: live.in_registry.then(|| artifact.image.digest.clone()),
-        reason: if live.in_registry {
-            "the registry has this digest".into()
-        } else {
-            "built from the workspace; the registry lacks this digest".into()
-        },
-        changes: changes.into_vec(),
-        notes: Vec::new(),
-        depends_on: vec![repo_addr],
-    });
-}
-
-/// Push the image (only the blobs the registry lacks), by digest. Returns the digest.
-pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, AwsError> {
-    let live = cx.live.image.as_ref().expect("planned images were built");
-    let spec = cx
-        .stack
-        .repository
-        .as_ref()
-        .expect("a built image needs a repository");
-    // The repository's id is its URI, known from live state or its create in an earlier level.
-    let repository_uri = cx.id_of(&ecr_repository::address(spec));
-    let report = registry(cx.aws, &r.address, &repository_uri)
-        .await?
-        .push(&spec.name, &live.artifact.image, &[])
-        .await
-        .map_err(|e| registry_error(&r.address, "registry: push", e))?;
-    cx.progress.line(&format!(
-        "{}: uploaded {} of {} blobs ({} bytes)",
-        r.address,
-        report.blobs_uploaded,
-        report.blobs_uploaded + report.blobs_present,
-        report.bytes_uploaded
-    ));
-    Ok(report.digest)
+        .map_err(|e| Error::other(addr, "registry: resolve tag", &e))
 }

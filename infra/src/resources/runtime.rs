@@ -12,14 +12,16 @@ use aws_sdk_bedrockagentcorecontrol::types::{
     ProtocolConfiguration, ServerProtocol,
 };
 
-use super::cognito_pool::{self, default_reason, discovery_url};
-use super::{
-    Lookup, claim, cognito_client, ecr_repository, iam_role, image, owned_by, tag_changes,
+use super::cognito_client::Client;
+use super::cognito_pool::{UserPool, discovery_url};
+use super::ecr_repository::Repository;
+use super::iam_role::Role;
+use super::image::{self, Image};
+use crate::aws::Aws;
+use crate::engine::{
+    ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
+    ReadContext, ResourcePlan, Shown, address, claim, owned_by, tag_changes,
 };
-use crate::apply::ApplyContext;
-use crate::aws::{Aws, AwsError};
-use crate::live::Live;
-use crate::plan::{Changes, Kind, PlanContext, Planner, ResourcePlan, Shown};
 use crate::policy;
 use crate::stack::{Authorizer, EnvValue, ImageSpec, RuntimeSpec, Stack};
 
@@ -44,27 +46,90 @@ pub struct LiveRuntime {
     pub authorizer: Option<(String, Vec<String>)>,
 }
 
-pub fn address(spec: &RuntimeSpec) -> String {
-    format!("agentcore_runtime.{}", spec.name)
+impl Owned for LiveRuntime {
+    fn identifier(&self) -> &str {
+        &self.arn
+    }
+    fn owned(&self) -> bool {
+        self.owned
+    }
 }
 
 /// What the search by name found, and, when nothing has the declared name, the stack's runtimes
 /// under other names (a rename, which AWS cannot do in place).
+#[derive(Debug, Clone, Default)]
 pub struct Found {
     pub runtime: Lookup<LiveRuntime>,
+    /// (name, ARN) of each.
     pub named_otherwise: Vec<(String, String)>,
 }
 
-pub async fn read(aws: &Aws, spec: &RuntimeSpec, stack: &str) -> Result<Found, AwsError> {
-    let addr = address(spec);
+/// The kind.
+pub struct Runtime;
+
+/// What apply needs: the declared runtime, the live one, and the addresses of what it refers to.
+struct Step {
+    spec: RuntimeSpec,
+    live: Option<LiveRuntime>,
+    /// Only the stack's tags differ: no new version.
+    only_tags: bool,
+    container_uri: String,
+    role_arn: String,
+    /// Addresses of the pool and the client behind the JWT authorizer.
+    authorizer: Option<(String, String)>,
+    /// Address of the stack's repository, to resolve a tag in it once it exists.
+    repository: Option<String>,
+}
+
+impl Kind for Runtime {
+    const TYPE: &'static str = "agentcore_runtime";
+    const DEPENDS_ON: &'static [&'static str] = &[
+        UserPool::TYPE,
+        Client::TYPE,
+        Role::TYPE,
+        Repository::TYPE,
+        Image::TYPE,
+    ];
+    type Live = Found;
+
+    async fn read(cx: &ReadContext<'_>) -> Result<Found, Error> {
+        match &cx.stack.runtime {
+            Some(spec) => read(cx.aws, spec, &cx.stack.name).await,
+            None => Ok(Found::default()),
+        }
+    }
+
+    fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
+        if let Some(spec) = &cx.stack.runtime {
+            plan(cx, spec, planner);
+        }
+    }
+
+    async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        let step: &Step = r.payload()?;
+        apply(cx, r, step).await
+    }
+
+    fn outputs(cx: &PlanContext<'_>) -> Vec<Output> {
+        let runtime = cx.live.get::<Runtime>().runtime.found();
+        vec![
+            ("runtime_arn", runtime.map(|r| r.arn.clone())),
+            ("runtime_id", runtime.map(|r| r.id.clone())),
+            ("runtime_version", runtime.map(|r| r.version.clone())),
+            ("mcp_url", runtime.map(|r| mcp_url(&cx.live.region, &r.arn))),
+        ]
+    }
+}
+
+async fn read(aws: &Aws, spec: &RuntimeSpec, stack: &str) -> Result<Found, Error> {
+    let addr = address(Runtime::TYPE, &spec.name);
     let mut all = Vec::new();
     let mut pages = aws.agentcore.list_agent_runtimes().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::new(&addr, "ListAgentRuntimes", e))?;
+        let page = page.map_err(|e| Error::aws(&addr, "ListAgentRuntimes", e))?;
         all.extend(page.agent_runtimes().iter().map(|r| {
-            let name = r.agent_runtime_name().to_owned();
             (
-                name,
+                r.agent_runtime_name().to_owned(),
                 r.agent_runtime_id().to_owned(),
                 r.agent_runtime_arn().to_owned(),
             )
@@ -87,19 +152,7 @@ pub async fn read(aws: &Aws, spec: &RuntimeSpec, stack: &str) -> Result<Found, A
         let addr = &addr;
         let tagged = aws
             .all(all.iter().map(|(name, _, arn)| async move {
-                let tags = aws
-                    .agentcore
-                    .list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::new(addr, "ListTagsForResource", e))?;
-                let tags: BTreeMap<String, String> = tags
-                    .tags()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
+                let tags = tags_of(aws, addr, arn).await?;
                 Ok(owned_by(&tags, stack).then(|| (name.clone(), arn.clone())))
             }))
             .await?;
@@ -111,28 +164,32 @@ pub async fn read(aws: &Aws, spec: &RuntimeSpec, stack: &str) -> Result<Found, A
     })
 }
 
+async fn tags_of(aws: &Aws, addr: &str, arn: &str) -> Result<BTreeMap<String, String>, Error> {
+    let tags = aws
+        .agentcore
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "ListTagsForResource", e))?;
+    Ok(tags
+        .tags()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect())
+}
+
 /// Read one runtime by id, with its tags.
-pub async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRuntime, AwsError> {
+async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRuntime, Error> {
     let out = aws
         .agentcore
         .get_agent_runtime()
         .agent_runtime_id(id)
         .send()
         .await
-        .map_err(|e| AwsError::new(addr, "GetAgentRuntime", e))?;
-    let tags = aws
-        .agentcore
-        .list_tags_for_resource()
-        .resource_arn(out.agent_runtime_arn())
-        .send()
-        .await
-        .map_err(|e| AwsError::new(addr, "ListTagsForResource", e))?;
-    let tags: BTreeMap<String, String> = tags
-        .tags()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+        .map_err(|e| Error::aws(addr, "GetAgentRuntime", e))?;
+    let tags = tags_of(aws, addr, out.agent_runtime_arn()).await?;
     let container_uri = match out.agent_runtime_artifact() {
         Some(AgentRuntimeArtifact::ContainerConfiguration(c)) => Some(c.container_uri().to_owned()),
         _ => None,
@@ -180,12 +237,13 @@ pub async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRun
 }
 
 /// The image the runtime should run: the declared URI, or the built image by digest.
-pub fn container_uri(stack: &Stack, live: &Live, vars: &policy::Vars) -> Option<String> {
-    match stack.image.as_ref()? {
+fn container_uri(cx: &PlanContext) -> Option<String> {
+    let image = cx.live.get::<Image>();
+    match cx.stack.image.as_ref()? {
         ImageSpec::Uri(template) => {
-            let uri = policy::render(template, vars);
+            let uri = policy::render(template, cx.vars);
             // A tag in the stack's repository runs by the digest it points at now.
-            match (&live.image_tag_digest, uri.rsplit_once(':')) {
+            match (&image.tag_digest, uri.rsplit_once(':')) {
                 (Some(digest), Some((repository, _tag))) if !uri.contains('@') => {
                     Some(format!("{repository}@{digest}"))
                 }
@@ -193,14 +251,18 @@ pub fn container_uri(stack: &Stack, live: &Live, vars: &policy::Vars) -> Option<
             }
         }
         ImageSpec::Build { .. } => {
-            let digest = &live.image.as_ref()?.artifact.image.digest;
-            Some(format!("{}@{digest}", vars.repository_uri.as_ref()?))
+            let (artifact, _) = image.built.as_ref()?;
+            Some(format!(
+                "{}@{}",
+                cx.vars.repository_uri.as_ref()?,
+                artifact.image.digest
+            ))
         }
     }
 }
 
 /// The execution role's ARN, known from its name before it exists.
-pub fn role_arn(stack: &Stack, vars: &policy::Vars) -> Option<String> {
+fn role_arn(stack: &Stack, vars: &policy::Vars) -> Option<String> {
     let role = stack.role.as_ref()?;
     Some(format!(
         "arn:{}:iam::{}:role{}{}",
@@ -208,14 +270,12 @@ pub fn role_arn(stack: &Stack, vars: &policy::Vars) -> Option<String> {
     ))
 }
 
-pub fn plan(cx: &PlanContext, planner: &mut Planner) {
-    let Some(spec) = &cx.stack.runtime else {
-        return;
-    };
-    let addr = address(spec);
-    if let (Lookup::Missing, Some((old, arn))) =
-        (&cx.live.runtime, cx.live.runtime_named_otherwise.first())
-    {
+const NOUN: Noun = Noun::tagged("an AgentCore runtime", "AgentCore runtimes");
+
+fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) {
+    let addr = planner.address(&spec.name);
+    let found = cx.live.get::<Runtime>();
+    if let (Lookup::Missing, Some((old, arn))) = (&found.runtime, found.named_otherwise.first()) {
         planner.block(
             &addr,
             Some("name"),
@@ -227,52 +287,78 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         return;
     }
     // A runtime is never adopted: its configuration is replaced wholesale on update.
-    let Some(live) = claim(
+    let lookup = &found.runtime;
+    let Some(claim) = claim(
         planner,
         &addr,
-        &cx.live.runtime,
-        "an AgentCore runtime",
+        &spec.name,
+        lookup,
+        NOUN,
         false,
         &cx.stack.name,
-        |r| (r.arn.as_str(), r.owned),
     ) else {
         return;
     };
-    let pool_addr = cx.stack.user_pool.as_ref().map(cognito_pool::address);
-    let client_addr = cx.stack.client.as_ref().map(cognito_client::address);
-    let image_addr = match &cx.stack.image {
-        Some(ImageSpec::Build { package, .. }) => Some(image::address(package)),
-        _ => None,
-    };
-    let depends_on: Vec<String> = [
-        pool_addr.clone(),
-        client_addr.clone(),
-        cx.stack.role.as_ref().map(iam_role::address),
-        cx.stack.repository.as_ref().map(ecr_repository::address),
-        image_addr,
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if depends_on.iter().any(|a| planner.is_blocked(a)) {
-        return; // the blocker on what it needs says it all
-    }
-    let id_of = |a: &Option<String>| {
-        a.as_ref()
-            .and_then(|a| planner.planned(a))
-            .and_then(|p| p.id.clone())
-    };
-    let (pool_id, client_id) = (id_of(&pool_addr), id_of(&client_addr));
-
+    let live = claim.live;
     let mut changes = Changes::default();
-    let desired_uri = container_uri(cx.stack, cx.live, cx.vars);
-    let tag_unresolved = cx.live.repository.found().is_none()
-        && desired_uri.as_deref().is_some_and(|uri| {
+    let desired_uri = container_uri(cx);
+    container_changes(cx, live, desired_uri.as_deref(), &mut changes);
+    let role_arn = role_arn(cx.stack, cx.vars);
+    settings_changes(spec, live, role_arn.clone(), &mut changes);
+    let mut notes = Vec::new();
+    for (field, message) in environment_changes(spec, live, &mut changes, &mut notes) {
+        planner.block(&addr, Some(&field), message);
+    }
+    let authorizer = authorizer_changes(cx, planner, spec, live, &mut changes);
+    if let Some(r) = live
+        && r.status.ends_with("_FAILED")
+    {
+        changes.push(
+            "status",
+            Shown::Value(r.status.clone().into()),
+            Shown::Value("READY".into()),
+        );
+        notes.push(format!(
+            "{}: {}",
+            r.status,
+            r.failure_reason.as_deref().unwrap_or("no reason given")
+        ));
+    }
+    tag_changes(&mut changes, live.map(|r| &r.tags), &cx.stack.tags());
+    let only_tags = changes.only("tags");
+    let step = Step {
+        spec: spec.clone(),
+        live: live.cloned(),
+        only_tags,
+        container_uri: desired_uri.unwrap_or_default(),
+        role_arn: role_arn.unwrap_or_default(),
+        authorizer,
+        repository: cx
+            .stack
+            .repository
+            .as_ref()
+            .map(|r| address(Repository::TYPE, &r.name)),
+    };
+    planner.add(
+        Planned::new(&spec.name, changes, live.map(|r| r.id.clone()))
+            .with_notes(notes)
+            .with_payload(step),
+    );
+}
+
+/// The image: by digest, or "known after apply" for a tag in a repository this apply creates.
+fn container_changes(
+    cx: &PlanContext,
+    live: Option<&LiveRuntime>,
+    desired: Option<&str>,
+    changes: &mut Changes,
+) {
+    let tag_unresolved = cx.live.get::<Repository>().found().is_none()
+        && desired.is_some_and(|uri| {
             let repository = cx.vars.repository_uri.as_deref().unwrap_or_default();
             image::tag_in_repository(cx.stack, uri, repository).is_some()
         });
     if tag_unresolved {
-        // The repository is created by this apply: its tag is resolved to a digest then.
         let before = live.and_then(|r| r.container_uri.clone());
         changes.push(
             "container_uri",
@@ -282,19 +368,24 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
     } else {
         changes.value(
             "container_uri",
-            live.map(|r| r.container_uri.clone()),
-            desired_uri,
+            live.map(|r| r.container_uri.as_deref()),
+            desired,
         );
     }
-    changes.value(
-        "role_arn",
-        live.map(|r| Some(r.role_arn.clone())),
-        role_arn(cx.stack, cx.vars),
-    );
+}
+
+/// Role, network, protocol, description and lifecycle.
+fn settings_changes(
+    spec: &RuntimeSpec,
+    live: Option<&LiveRuntime>,
+    role_arn: Option<String>,
+    changes: &mut Changes,
+) {
+    changes.value("role_arn", live.map(|r| Some(r.role_arn.clone())), role_arn);
     changes.value(
         "network_mode",
         live.map(|r| r.network_mode.as_str()),
-        "PUBLIC",
+        spec.network_mode.as_aws(),
     );
     changes.value(
         "protocol",
@@ -316,74 +407,61 @@ pub fn plan(cx: &PlanContext, planner: &mut Planner) {
         live.map(|r| r.max_lifetime_seconds),
         Some(spec.max_lifetime_seconds),
     );
-    let mut notes = Vec::new();
-    for (field, message) in environment_changes(spec, live, &mut changes, &mut notes) {
-        planner.block(&addr, Some(&field), message);
-    }
+}
 
-    if spec.authorizer == Some(Authorizer::Cognito) {
-        let live_auth = live.map(|r| r.authorizer.clone());
-        match pool_id {
-            Some(id) => changes.value(
+/// The JWT authorizer: the stack's pool's discovery URL and its client as the only allowed
+/// client. Returns the addresses of that pool and client, for apply.
+fn authorizer_changes(
+    cx: &PlanContext,
+    planner: &Planner,
+    spec: &RuntimeSpec,
+    live: Option<&LiveRuntime>,
+    changes: &mut Changes,
+) -> Option<(String, String)> {
+    let live_auth = live.map(|r| r.authorizer.clone());
+    let (Some(Authorizer::Cognito), Some(pool), Some(client)) =
+        (spec.authorizer, &cx.stack.user_pool, &cx.stack.client)
+    else {
+        if let Some(Some((url, _))) = live_auth {
+            changes.push(
                 "authorizer.discovery_url",
-                live_auth.clone().map(|a| a.map(|(url, _)| url)),
-                Some(discovery_url(&cx.live.region, &id)),
-            ),
-            None => changes.push(
-                "authorizer.discovery_url",
-                live_auth
-                    .clone()
-                    .flatten()
-                    .map_or(Shown::Absent, |(url, _)| Shown::Value(url.into())),
-                Shown::KnownAfterApply,
-            ),
-        }
-        match client_id {
-            Some(id) => changes.value(
-                "authorizer.allowed_clients",
-                live_auth.map(|a| a.map(|(_, clients)| clients)),
-                Some(vec![id]),
-            ),
-            None => changes.push(
-                "authorizer.allowed_clients",
+                Shown::Value(url.into()),
                 Shown::Absent,
-                Shown::KnownAfterApply,
-            ),
+            );
         }
-    } else if let Some(Some((url, _))) = live.map(|r| r.authorizer.clone()) {
-        changes.push(
+        return None;
+    };
+    let pool = address(UserPool::TYPE, &pool.name);
+    let client = address(Client::TYPE, &client.name);
+    let id_of = |a: &str| planner.planned(a).and_then(|p| p.id.clone());
+    match id_of(&pool) {
+        Some(id) => changes.value(
             "authorizer.discovery_url",
-            Shown::Value(url.into()),
+            live_auth.clone().map(|a| a.map(|(url, _)| url)),
+            Some(discovery_url(&cx.live.region, &id)),
+        ),
+        None => changes.push(
+            "authorizer.discovery_url",
+            live_auth
+                .clone()
+                .flatten()
+                .map_or(Shown::Absent, |(url, _)| Shown::Value(url.into())),
+            Shown::KnownAfterApply,
+        ),
+    }
+    match id_of(&client) {
+        Some(id) => changes.value(
+            "authorizer.allowed_clients",
+            live_auth.map(|a| a.map(|(_, clients)| clients)),
+            Some(vec![id]),
+        ),
+        None => changes.push(
+            "authorizer.allowed_clients",
             Shown::Absent,
-        );
+            Shown::KnownAfterApply,
+        ),
     }
-    if let Some(r) = live
-        && r.status.ends_with("_FAILED")
-    {
-        changes.push(
-            "status",
-            Shown::Value(r.status.clone().into()),
-            Shown::Value("READY".into()),
-        );
-        notes.push(format!(
-            "{}: {}",
-            r.status,
-            r.failure_reason.as_deref().unwrap_or("no reason given")
-        ));
-    }
-    tag_changes(&mut changes, live.map(|r| &r.tags), &cx.stack.tags());
-    let action = changes.action(live.is_some());
-    planner.resources.push(ResourcePlan {
-        address: addr,
-        name: spec.name.clone(),
-        kind: Kind::Runtime,
-        action,
-        id: live.map(|r| r.id.clone()),
-        reason: default_reason(action),
-        changes: changes.into_vec(),
-        notes,
-        depends_on,
-    });
+    Some((pool, client))
 }
 
 /// Per-variable changes. Secrets show as `(sensitive)`; an unset secret keeps the live value
@@ -443,7 +521,7 @@ fn environment_changes(
 }
 
 /// The errors AWS returns while a new role, or its permissions, are still propagating.
-fn is_propagation_error(e: &AwsError) -> bool {
+fn is_propagation_error(e: &Error) -> bool {
     [
         "Role validation failed",
         "cannot be assumed",
@@ -453,27 +531,27 @@ fn is_propagation_error(e: &AwsError) -> bool {
     .any(|m| e.message.contains(m))
 }
 
-/// Create, or update with the whole configuration, then wait for READY. Returns the id.
-pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, AwsError> {
-    let spec = cx
-        .stack
-        .runtime
-        .as_ref()
-        .expect("planned runtimes are declared");
-    let addr = &r.address;
-    let live = cx.live.runtime.found();
-    let only_tags = live.is_some() && r.changes.iter().all(|c| c.field == "tags");
-    if only_tags {
-        let live = live.expect("checked");
-        tag(cx, addr, live).await?;
-        return Ok(live.id.clone());
-    }
+/// The whole configuration a create or an update sends.
+#[derive(Clone)]
+struct Configuration {
+    artifact: AgentRuntimeArtifact,
+    role_arn: String,
+    network: NetworkConfiguration,
+    protocol: ProtocolConfiguration,
+    lifecycle: LifecycleConfiguration,
+    description: Option<String>,
+    authorizer: Option<AuthorizerConfiguration>,
+    environment: HashMap<String, String>,
+}
 
-    let mut image = container_uri(cx.stack, cx.live, &cx.vars).unwrap_or_default();
-    if let Some(repo) = &cx.stack.repository {
+/// Build the configuration from the plan's step and the ids known now.
+async fn configuration(cx: &ApplyContext<'_>, step: &Step) -> Result<Configuration, Error> {
+    let spec = &step.spec;
+    let mut image = step.container_uri.clone();
+    if let Some(repository) = &step.repository {
         // A tag in a repository this apply created: resolve it now.
-        let repository_uri = cx.id_of(&ecr_repository::address(repo));
-        if cx.live.image_tag_digest.is_none()
+        let repository_uri = cx.id_of(repository)?;
+        if cx.live.get::<Image>().tag_digest.is_none()
             && let Some(tag) = image::tag_in_repository(cx.stack, &image, &repository_uri)
             && let Some(digest) = image::resolve_tag(cx.aws, cx.stack, &repository_uri).await?
         {
@@ -483,43 +561,18 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
             );
         }
     }
-    let artifact = AgentRuntimeArtifact::ContainerConfiguration(
-        ContainerConfiguration::builder()
-            .container_uri(image)
-            .build()
-            .expect("uri is set"),
-    );
-    let network = NetworkConfiguration::builder()
-        .network_mode(NetworkMode::Public)
-        .build()
-        .expect("mode is set");
-    let protocol = ProtocolConfiguration::builder()
-        .server_protocol(ServerProtocol::from(spec.protocol.as_aws()))
-        .build()
-        .expect("protocol is set");
-    let lifecycle = LifecycleConfiguration::builder()
-        .idle_runtime_session_timeout(spec.idle_timeout_seconds)
-        .max_lifetime(spec.max_lifetime_seconds)
-        .build();
-    let authorizer = match spec.authorizer {
-        Some(Authorizer::Cognito) => {
-            let pool_id = cx.id_of(&cognito_pool::address(
-                cx.stack.user_pool.as_ref().expect("validated"),
-            ));
-            let client_id = cx.id_of(&cognito_client::address(
-                cx.stack.client.as_ref().expect("validated"),
-            ));
-            Some(AuthorizerConfiguration::CustomJwtAuthorizer(
-                CustomJwtAuthorizerConfiguration::builder()
-                    .discovery_url(discovery_url(&cx.vars.region, &pool_id))
-                    .allowed_clients(client_id)
-                    .build()
-                    .expect("discovery URL is set"),
-            ))
-        }
+    let authorizer = match &step.authorizer {
+        Some((pool, client)) => Some(AuthorizerConfiguration::CustomJwtAuthorizer(
+            CustomJwtAuthorizerConfiguration::builder()
+                .discovery_url(discovery_url(&cx.vars.region, &cx.id_of(pool)?))
+                .allowed_clients(cx.id_of(client)?)
+                .build()
+                .expect("discovery URL is set"),
+        )),
         None => None,
     };
-    let environment: HashMap<String, String> = spec
+    let live_environment = step.live.as_ref().map(|r| &r.environment);
+    let environment = spec
         .environment
         .iter()
         .filter_map(|(key, value)| {
@@ -530,28 +583,61 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
                     ..
                 } => secret.expose().clone(),
                 // Unset locally: keep what the runtime has (plan refused when it has nothing).
-                EnvValue::Secret { value: None, .. } => live?.environment.get(key)?.clone(),
+                EnvValue::Secret { value: None, .. } => live_environment?.get(key)?.clone(),
             };
             Some((key.clone(), value))
         })
         .collect();
-    let role_arn = role_arn(cx.stack, &cx.vars).expect("validated: a runtime needs a role");
+    Ok(Configuration {
+        artifact: AgentRuntimeArtifact::ContainerConfiguration(
+            ContainerConfiguration::builder()
+                .container_uri(image)
+                .build()
+                .expect("uri is set"),
+        ),
+        role_arn: step.role_arn.clone(),
+        network: NetworkConfiguration::builder()
+            .network_mode(NetworkMode::from(spec.network_mode.as_aws()))
+            .build()
+            .expect("mode is set"),
+        protocol: ProtocolConfiguration::builder()
+            .server_protocol(ServerProtocol::from(spec.protocol.as_aws()))
+            .build()
+            .expect("protocol is set"),
+        lifecycle: LifecycleConfiguration::builder()
+            .idle_runtime_session_timeout(spec.idle_timeout_seconds)
+            .max_lifetime(spec.max_lifetime_seconds)
+            .build(),
+        description: spec.description.clone(),
+        authorizer,
+        environment,
+    })
+}
 
-    let (operation, id) = match live {
+/// Create, or update with the whole configuration, then wait for READY. Returns the id.
+async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
+    let addr = &r.address;
+    if let (Some(live), true) = (&step.live, step.only_tags) {
+        tag(cx, addr, live).await?;
+        return Ok(live.id.clone());
+    }
+    let config = configuration(cx, step).await?;
+    let (operation, id) = match &step.live {
         None => {
             let out = retry_propagation(cx, addr, "CreateAgentRuntime", || {
+                let c = config.clone();
                 cx.aws
                     .agentcore
                     .create_agent_runtime()
-                    .agent_runtime_name(&spec.name)
-                    .agent_runtime_artifact(artifact.clone())
-                    .role_arn(&role_arn)
-                    .network_configuration(network.clone())
-                    .protocol_configuration(protocol.clone())
-                    .lifecycle_configuration(lifecycle.clone())
-                    .set_description(spec.description.clone())
-                    .set_authorizer_configuration(authorizer.clone())
-                    .set_environment_variables(Some(environment.clone()).filter(|e| !e.is_empty()))
+                    .agent_runtime_name(&step.spec.name)
+                    .agent_runtime_artifact(c.artifact)
+                    .role_arn(c.role_arn)
+                    .network_configuration(c.network)
+                    .protocol_configuration(c.protocol)
+                    .lifecycle_configuration(c.lifecycle)
+                    .set_description(c.description)
+                    .set_authorizer_configuration(c.authorizer)
+                    .set_environment_variables(Some(c.environment).filter(|e| !e.is_empty()))
                     .set_tags(Some(cx.stack.tags().into_iter().collect()))
                     .send()
             })
@@ -560,18 +646,19 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
         }
         Some(live) => {
             retry_propagation(cx, addr, "UpdateAgentRuntime", || {
+                let c = config.clone();
                 cx.aws
                     .agentcore
                     .update_agent_runtime()
                     .agent_runtime_id(&live.id)
-                    .agent_runtime_artifact(artifact.clone())
-                    .role_arn(&role_arn)
-                    .network_configuration(network.clone())
-                    .protocol_configuration(protocol.clone())
-                    .lifecycle_configuration(lifecycle.clone())
-                    .set_description(spec.description.clone())
-                    .set_authorizer_configuration(authorizer.clone())
-                    .set_environment_variables(Some(environment.clone()))
+                    .agent_runtime_artifact(c.artifact)
+                    .role_arn(c.role_arn)
+                    .network_configuration(c.network)
+                    .protocol_configuration(c.protocol)
+                    .lifecycle_configuration(c.lifecycle)
+                    .set_description(c.description)
+                    .set_authorizer_configuration(c.authorizer)
+                    .set_environment_variables(Some(c.environment))
                     .send()
             })
             .await?;
@@ -586,7 +673,7 @@ pub async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Aw
 }
 
 /// (Re)write the stack's tags on a runtime: tags are not part of UpdateAgentRuntime.
-async fn tag(cx: &ApplyContext<'_>, addr: &str, live: &LiveRuntime) -> Result<(), AwsError> {
+async fn tag(cx: &ApplyContext<'_>, addr: &str, live: &LiveRuntime) -> Result<(), Error> {
     cx.aws
         .agentcore
         .tag_resource()
@@ -594,7 +681,7 @@ async fn tag(cx: &ApplyContext<'_>, addr: &str, live: &LiveRuntime) -> Result<()
         .set_tags(Some(cx.stack.tags().into_iter().collect()))
         .send()
         .await
-        .map_err(|e| AwsError::new(addr, "TagResource", e))?;
+        .map_err(|e| Error::aws(addr, "TagResource", e))?;
     Ok(())
 }
 
@@ -604,7 +691,7 @@ async fn retry_propagation<T, E, F, Fut>(
     addr: &str,
     operation: &'static str,
     send: F,
-) -> Result<T, AwsError>
+) -> Result<T, Error>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -613,7 +700,7 @@ where
     let mut delay = Duration::from_secs(2);
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        match send().await.map_err(|e| AwsError::new(addr, operation, e)) {
+        match send().await.map_err(|e| Error::aws(addr, operation, e)) {
             Err(e) if is_propagation_error(&e) && Instant::now() + delay < deadline => {
                 cx.progress.line(&format!(
                     "{addr}: the execution role is still propagating ({}); retrying in {}s",
@@ -634,7 +721,7 @@ async fn wait_until_ready(
     addr: &str,
     operation: &'static str,
     id: &str,
-) -> Result<(), AwsError> {
+) -> Result<(), Error> {
     let started = Instant::now();
     let mut last_report = Instant::now();
     loop {
@@ -645,12 +732,12 @@ async fn wait_until_ready(
             .agent_runtime_id(id)
             .send()
             .await
-            .map_err(|e| AwsError::new(addr, "GetAgentRuntime", e))?;
+            .map_err(|e| Error::aws(addr, "GetAgentRuntime", e))?;
         let status = out.status().as_str();
         match status {
             "READY" => return Ok(()),
             "CREATE_FAILED" | "UPDATE_FAILED" => {
-                return Err(AwsError {
+                return Err(Error {
                     resource: addr.to_owned(),
                     operation,
                     code: Some(status.to_owned()),
@@ -664,7 +751,7 @@ async fn wait_until_ready(
         }
         let waited = started.elapsed();
         if waited >= cx.timeout {
-            return Err(AwsError {
+            return Err(Error {
                 resource: addr.to_owned(),
                 operation,
                 code: Some("Timeout".into()),

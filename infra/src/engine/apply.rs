@@ -1,0 +1,77 @@
+//! What a kind's applier gets: the clients, the stack, what was read, the ids known so far,
+//! and where to report progress.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::error::Error;
+use super::read::Live;
+use crate::aws::Aws;
+use crate::policy::Vars;
+use crate::stack::Stack;
+
+/// Receives progress lines while apply runs.
+pub trait Progress: Sync {
+    /// A line that stays.
+    fn line(&self, text: &str);
+    /// A status that the next one replaces (a spinner on a terminal; nothing otherwise).
+    fn transient(&self, _text: &str) {}
+}
+
+pub struct ApplyContext<'a> {
+    pub aws: &'a Aws,
+    pub stack: &'a Stack,
+    pub live: &'a Live,
+    pub vars: Vars,
+    pub progress: &'a dyn Progress,
+    /// How long to wait for a resource to become ready.
+    pub timeout: Duration,
+    ids: Mutex<BTreeMap<String, String>>,
+}
+
+impl<'a> ApplyContext<'a> {
+    pub fn new(
+        aws: &'a Aws,
+        stack: &'a Stack,
+        live: &'a Live,
+        progress: &'a dyn Progress,
+        timeout: Duration,
+        ids: BTreeMap<String, String>,
+    ) -> Self {
+        ApplyContext {
+            aws,
+            stack,
+            live,
+            vars: crate::policy::Vars::new(stack, live),
+            progress,
+            timeout,
+            ids: Mutex::new(ids),
+        }
+    }
+
+    /// The id of a resource this one depends on: from live state, or from its create in an
+    /// earlier level. An unknown id is an error, never an empty string sent to AWS.
+    pub fn id_of(&self, address: &str) -> Result<String, Error> {
+        self.ids
+            .lock()
+            .expect("ids lock")
+            .get(address)
+            .cloned()
+            .ok_or_else(|| {
+                Error::new(
+                    address,
+                    "apply",
+                    "its id is not known: it was neither found nor created",
+                )
+            })
+    }
+
+    /// Record the id of a resource once it exists.
+    pub fn set_id(&self, address: &str, id: String) {
+        self.ids
+            .lock()
+            .expect("ids lock")
+            .insert(address.to_owned(), id);
+    }
+}

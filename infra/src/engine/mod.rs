@@ -1,0 +1,28 @@
+//! The engine: everything plan, read and apply share, naming no resource kind.
+//!
+//! ```text
+//! kind.rs     the Kind trait a resource kind implements (read, plan, apply, outputs)
+//! read.rs     Live (every kind's state) and ReadContext (a kind's reader awaits others)
+//! planner.rs  Plan, ResourcePlan, Planner, Planned, PlanContext
+//! change.rs   Action, Shown, FieldChange, Changes
+//! lookup.rs   Lookup, claim, owned_by, tag_changes: identity without a state file
+//! apply.rs    ApplyContext, Progress
+//! error.rs    Error: resource, operation, code, message
+//! ```
+//! Resource kinds (`crate::resources`) sit above it; the registry lists them.
+
+pub mod apply;
+pub mod change;
+pub mod error;
+pub mod kind;
+pub mod lookup;
+pub mod planner;
+pub mod read;
+
+pub use apply::{ApplyContext, Progress};
+pub use change::{Action, Changes, FieldChange, Shown};
+pub use error::{Error, not_found_as_none};
+pub use kind::{DynKind, Kind, Output, Registered};
+pub use lookup::{Claim, Lookup, Noun, Owned, claim, foreign_message, owned_by, tag_changes};
+pub use planner::{Blocker, Plan, PlanContext, Planned, Planner, ResourcePlan, Summary, address};
+pub use read::{Live, Prepared, ReadContext, WriteOnly};

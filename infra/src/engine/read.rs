@@ -1,0 +1,174 @@
+//! Live state: what every kind read, stored by kind, and the context a kind's reader gets.
+//!
+//! Every kind's read starts at once; a kind that needs another kind's live state (the client
+//! needs the pool's id) awaits it through [`ReadContext::get`], which runs each read exactly
+//! once. So the reads form a graph that runs as concurrently as its dependencies allow, and no
+//! order is written down anywhere but in the awaits themselves.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+
+use super::error::Error;
+use super::kind::{DynKind, Kind};
+use crate::aws::Aws;
+use crate::stack::Stack;
+
+type State = Arc<dyn Any + Send + Sync>;
+/// A kind, and its state once read (or the error that reading it ended with).
+type Slot = (&'static dyn DynKind, OnceCell<Result<State, Error>>);
+
+/// Whether reading may check write-only values by using them (signing in with a password).
+/// `plan` and `apply` verify; `output` does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOnly {
+    Verify,
+    Skip,
+}
+
+/// What the kinds prepared locally before anything was read (the built image), by kind.
+#[derive(Clone, Default)]
+pub struct Prepared(BTreeMap<&'static str, State>);
+
+impl Prepared {
+    pub fn insert(&mut self, type_name: &'static str, value: State) {
+        self.0.insert(type_name, value);
+    }
+
+    pub fn get<K: Kind, T: Any>(&self) -> Option<&T> {
+        self.0.get(K::TYPE)?.downcast_ref()
+    }
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+/// The live state of everything declared, as each kind read it, plus who and where the caller is.
+#[derive(Clone)]
+pub struct Live {
+    pub region: String,
+    pub account_id: String,
+    pub partition: String,
+    states: BTreeMap<&'static str, State>,
+}
+
+impl fmt::Debug for Live {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Live")
+            .field("region", &self.region)
+            .field("account_id", &self.account_id)
+            .field("kinds", &self.states.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Live {
+    /// Nothing exists yet: every kind's empty live state.
+    pub fn empty(
+        region: &str,
+        account_id: &str,
+        partition: &str,
+        kinds: &[&'static dyn DynKind],
+    ) -> Live {
+        Live {
+            region: region.to_owned(),
+            account_id: account_id.to_owned(),
+            partition: partition.to_owned(),
+            states: kinds
+                .iter()
+                .map(|k| (k.type_name(), Arc::from(k.empty())))
+                .collect(),
+        }
+    }
+
+    /// A kind's live state. Every registered kind has one (read, or empty).
+    pub fn get<K: Kind>(&self) -> &K::Live {
+        self.states
+            .get(K::TYPE)
+            .and_then(|s| s.downcast_ref())
+            .unwrap_or_else(|| panic!("{} is not a registered kind", K::TYPE))
+    }
+
+    /// Replace a kind's live state (tests build live state this way).
+    pub fn set<K: Kind>(&mut self, state: K::Live) {
+        self.states.insert(K::TYPE, Arc::new(state));
+    }
+}
+
+/// What a kind's reader gets: the clients, the stack, and the other kinds' live state.
+pub struct ReadContext<'a> {
+    pub aws: &'a Aws,
+    pub stack: &'a Stack,
+    pub write_only: WriteOnly,
+    pub prepared: &'a Prepared,
+    slots: Vec<Slot>,
+}
+
+impl<'a> ReadContext<'a> {
+    pub fn new(
+        aws: &'a Aws,
+        stack: &'a Stack,
+        write_only: WriteOnly,
+        prepared: &'a Prepared,
+        kinds: &[&'static dyn DynKind],
+    ) -> Self {
+        ReadContext {
+            aws,
+            stack,
+            write_only,
+            prepared,
+            slots: kinds.iter().map(|k| (*k, OnceCell::new())).collect(),
+        }
+    }
+
+    /// Another kind's live state, read once whoever asks first.
+    pub async fn get<K: Kind>(&self) -> Result<&K::Live, Error> {
+        let state = self.read(K::TYPE).await?;
+        Ok(state
+            .downcast_ref()
+            .unwrap_or_else(|| panic!("{} read a state of another type", K::TYPE)))
+    }
+
+    /// Read a kind (once) and return its state.
+    pub async fn read(&self, type_name: &str) -> Result<&State, Error> {
+        let (kind, cell) = self
+            .slots
+            .iter()
+            .find(|(k, _)| k.type_name() == type_name)
+            .unwrap_or_else(|| panic!("{type_name} is not a registered kind"));
+        let result = cell
+            .get_or_init(|| async { kind.read(self).await.map(Arc::from) })
+            .await;
+        result.as_ref().map_err(Clone::clone)
+    }
+
+    /// Every kind's state, once all have been read.
+    pub fn into_states(self) -> BTreeMap<&'static str, State> {
+        self.slots
+            .into_iter()
+            .filter_map(|(k, cell)| Some((k.type_name(), cell.into_inner()?.ok()?)))
+            .collect()
+    }
+}
+
+impl Live {
+    pub fn from_states(
+        region: String,
+        account_id: String,
+        partition: String,
+        states: BTreeMap<&'static str, State>,
+    ) -> Live {
+        Live {
+            region,
+            account_id,
+            partition,
+            states,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! The one list of resource kinds, in dependency order: a kind comes after every kind it
+//! depends on (`Kind::DEPENDS_ON`; a unit test checks it). Plan, read, apply and output walk
+//! this list; nothing else names every kind.
+
+use crate::engine::{DynKind, Registered};
+use crate::resources::{
+    cognito_client::Client, cognito_pool::UserPool, cognito_user::User, ecr_repository::Repository,
+    iam_role::Role, iam_role_policy::RolePolicy, image::Image, runtime::Runtime,
+};
+
+pub static KINDS: &[&dyn DynKind] = &[
+    &Registered::<UserPool>::KIND,
+    &Registered::<Client>::KIND,
+    &Registered::<User>::KIND,
+    &Registered::<Role>::KIND,
+    &Registered::<RolePolicy>::KIND,
+    &Registered::<Repository>::KIND,
+    &Registered::<Image>::KIND,
+    &Registered::<Runtime>::KIND,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::KINDS;
+
+    #[test]
+    fn every_kind_comes_after_what_it_depends_on_and_is_listed_once() {
+        for (i, kind) in KINDS.iter().enumerate() {
+            for dependency in kind.depends_on() {
+                let at = KINDS.iter().position(|k| k.type_name() == *dependency);
+                assert!(
+                    at.is_some_and(|at| at < i),
+                    "{} depends on {dependency}, which is not listed before it",
+                    kind.type_name()
+                );
+            }
+            assert_eq!(
+                KINDS
+                    .iter()
+                    .filter(|k| k.type_name() == kind.type_name())
+                    .count(),
+                1,
+                "{} is listed twice",
+                kind.type_name()
+            );
+        }
+    }
+}
