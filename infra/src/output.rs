@@ -6,7 +6,6 @@ use std::io::{self, Write};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::engine::{Live, Output, PlanContext};
-use crate::policy::Vars;
 use crate::registry::KINDS;
 use crate::stack::Stack;
 
@@ -16,7 +15,7 @@ pub struct Outputs(Vec<Output>);
 
 impl Outputs {
     pub fn from_live(stack: &Stack, live: &Live) -> Outputs {
-        let vars = Vars::new(stack, live);
+        let vars = live.vars(stack);
         let cx = PlanContext {
             stack,
             live,

@@ -2,14 +2,13 @@
 //! decides what apply must do to its resources, and why.
 
 use crate::engine::{Action, Live, Plan, PlanContext, Planner, Summary};
-use crate::policy::Vars;
 use crate::registry::KINDS;
 use crate::stack::Stack;
 
 pub use crate::engine::{Blocker, FieldChange, ResourcePlan, Shown};
 
 pub fn plan(stack: &Stack, live: &Live) -> Plan {
-    let vars = Vars::new(stack, live);
+    let vars = live.vars(stack);
     let cx = PlanContext {
         stack,
         live,

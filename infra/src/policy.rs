@@ -31,32 +31,31 @@ pub struct Vars {
 }
 
 impl Vars {
-    /// The values for a stack, once the caller's region, account and partition are known.
-    pub fn new(stack: &crate::stack::Stack, live: &crate::engine::Live) -> Vars {
-        let repository = stack.repository.as_ref();
-        let domain = if live.partition == "aws-cn" {
+    /// The values, once the caller's region, account and partition are known; `repository`
+    /// and `runtime` are the declared names.
+    pub fn new(
+        region: &str,
+        account_id: &str,
+        partition: &str,
+        stack: &str,
+        repository: Option<&str>,
+        runtime: Option<&str>,
+    ) -> Vars {
+        let domain = if partition == "aws-cn" {
             "amazonaws.com.cn"
         } else {
             "amazonaws.com"
         };
         Vars {
-            region: live.region.clone(),
-            account_id: live.account_id.clone(),
-            partition: live.partition.clone(),
-            stack: stack.name.clone(),
-            repository_arn: repository.map(|r| {
-                format!(
-                    "arn:{}:ecr:{}:{}:repository/{}",
-                    live.partition, live.region, live.account_id, r.name
-                )
-            }),
-            repository_uri: repository.map(|r| {
-                format!(
-                    "{}.dkr.ecr.{}.{domain}/{}",
-                    live.account_id, live.region, r.name
-                )
-            }),
-            runtime_name: stack.runtime.as_ref().map(|r| r.name.clone()),
+            region: region.to_owned(),
+            account_id: account_id.to_owned(),
+            partition: partition.to_owned(),
+            stack: stack.to_owned(),
+            repository_arn: repository
+                .map(|name| format!("arn:{partition}:ecr:{region}:{account_id}:repository/{name}")),
+            repository_uri: repository
+                .map(|name| format!("{account_id}.dkr.ecr.{region}.{domain}/{name}")),
+            runtime_name: runtime.map(str::to_owned),
         }
     }
 

@@ -43,7 +43,7 @@ impl<'a> ApplyContext<'a> {
             aws,
             stack,
             live,
-            vars: crate::policy::Vars::new(stack, live),
+            vars: live.vars(stack),
             progress,
             timeout,
             ids: Mutex::new(ids),

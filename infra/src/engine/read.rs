@@ -95,6 +95,11 @@ impl Live {
             .unwrap_or_else(|| panic!("{} is not a registered kind", K::TYPE))
     }
 
+    /// The placeholder values for `stack` in this account and region.
+    pub fn vars(&self, stack: &Stack) -> crate::policy::Vars {
+        stack.vars(&self.region, &self.account_id, &self.partition)
+    }
+
     /// Replace a kind's live state (tests build live state this way).
     pub fn set<K: Kind>(&mut self, state: K::Live) {
         self.states.insert(K::TYPE, Arc::new(state));

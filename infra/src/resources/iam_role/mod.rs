@@ -1,5 +1,7 @@
 //! `iam_role`: the runtime's execution role, found by name (unique in an account).
 
+pub mod section;
+
 use std::collections::BTreeMap;
 
 use aws_sdk_iam::types::Tag;
@@ -11,7 +13,8 @@ use crate::engine::{
     ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes,
 };
 use crate::policy;
-use crate::stack::{RoleSpec, Stack};
+use crate::stack::Stack;
+use section::RoleSpec;
 
 #[derive(Debug, Clone)]
 pub struct LiveRole {

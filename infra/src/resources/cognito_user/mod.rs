@@ -1,10 +1,13 @@
 //! `cognito_user`: found with `AdminGetUser`. The password is write-only: it is verified by
 //! authenticating with it, and set only when that fails.
 
+pub mod section;
+
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType, MessageActionType};
 
 use std::collections::BTreeMap;
 
+use super::cognito_client::section::AuthFlow;
 use super::cognito_client::{Client, LiveClient};
 use super::cognito_pool::{self, UserPool};
 use crate::aws::Aws;
@@ -12,7 +15,8 @@ use crate::engine::{
     Action, ApplyContext, Changes, Error, Kind, PlanContext, Planned, Planner, ReadContext,
     ResourcePlan, Shown, WriteOnly, address, not_found_as_none,
 };
-use crate::stack::{AuthFlow, Stack, UserSpec};
+use crate::stack::Stack;
+use section::UserSpec;
 
 #[derive(Debug, Clone)]
 pub struct LiveUser {

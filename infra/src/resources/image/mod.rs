@@ -8,6 +8,8 @@
 //! token), or `$INFRA_ECR_REGISTRY` (e.g. `http://127.0.0.1:5000`) for local registries and
 //! emulators.
 
+pub mod section;
+
 use std::any::Any;
 use std::fmt;
 use std::path::PathBuf;
@@ -22,7 +24,8 @@ use crate::engine::{
     ResourcePlan,
 };
 use crate::image::{self, BuildOptions, Registry};
-use crate::stack::{ImageSpec, Platform, Stack};
+use crate::stack::Stack;
+use section::{ImageSpec, Platform};
 
 /// The environment variable that replaces the ECR registry endpoint.
 pub const REGISTRY_OVERRIDE: &str = "INFRA_ECR_REGISTRY";

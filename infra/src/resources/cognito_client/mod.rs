@@ -1,5 +1,7 @@
 //! `cognito_user_pool_client`: found by name inside the stack's pool.
 
+pub mod section;
+
 use aws_sdk_cognitoidentityprovider::types::{ExplicitAuthFlowsType, UserPoolClientType};
 
 use super::cognito_pool::{self, UserPool};
@@ -8,7 +10,7 @@ use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
     ReadContext, ResourcePlan, Shown, address, claim,
 };
-use crate::stack::ClientSpec;
+use section::ClientSpec;
 
 #[derive(Debug, Clone)]
 pub struct LiveClient {

@@ -1,5 +1,7 @@
 //! `ecr_repository`: found by name (unique per registry), owned when tagged for the stack.
 
+pub mod section;
+
 use std::collections::BTreeMap;
 
 use aws_sdk_ecr::types::{
@@ -12,7 +14,7 @@ use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
     ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes,
 };
-use crate::stack::RepositorySpec;
+use section::RepositorySpec;
 
 #[derive(Debug, Clone)]
 pub struct LiveRepository {

@@ -1,5 +1,7 @@
 //! `cognito_user_pool`: found by name among pools tagged for this stack.
 
+pub mod section;
+
 use std::collections::BTreeMap;
 
 use aws_sdk_cognitoidentityprovider::types::{
@@ -12,7 +14,8 @@ use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
     ReadContext, ResourcePlan, address, claim, owned_by, tag_changes,
 };
-use crate::stack::{PasswordPolicy, Stack, UserPoolSpec};
+use crate::stack::Stack;
+use section::{PasswordPolicy, UserPoolSpec};
 
 #[derive(Debug, Clone)]
 pub struct LivePool {

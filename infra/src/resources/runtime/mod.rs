@@ -3,6 +3,8 @@
 //! `UpdateAgentRuntime` resets every field it is not sent and makes a new version, so it is
 //! called only when something differs, and always with the whole desired configuration.
 
+pub mod section;
+
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,7 @@ use super::cognito_client::Client;
 use super::cognito_pool::{UserPool, discovery_url};
 use super::ecr_repository::Repository;
 use super::iam_role::Role;
+use super::image::section::ImageSpec;
 use super::image::{self, Image};
 use crate::aws::Aws;
 use crate::engine::{
@@ -23,7 +26,8 @@ use crate::engine::{
     ReadContext, ResourcePlan, Shown, address, claim, owned_by, tag_changes,
 };
 use crate::policy;
-use crate::stack::{Authorizer, EnvValue, ImageSpec, RuntimeSpec, Stack};
+use crate::stack::Stack;
+use section::{Authorizer, EnvValue, RuntimeSpec};
 
 #[derive(Debug, Clone)]
 pub struct LiveRuntime {

@@ -1,0 +1,77 @@
+//! `[cognito.client]`: the section as written, validated into a [`ClientSpec`].
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::resources::cognito_pool::section::POOL_NAME;
+use crate::stack::validate::Validator;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    name: Spanned<String>,
+    explicit_auth_flows: Spanned<Vec<AuthFlow>>,
+    #[serde(default)]
+    generate_secret: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[allow(clippy::enum_variant_names)]
+pub enum AuthFlow {
+    #[serde(rename = "ALLOW_ADMIN_USER_PASSWORD_AUTH")]
+    AllowAdminUserPasswordAuth,
+    #[serde(rename = "ALLOW_CUSTOM_AUTH")]
+    AllowCustomAuth,
+    #[serde(rename = "ALLOW_USER_PASSWORD_AUTH")]
+    AllowUserPasswordAuth,
+    #[serde(rename = "ALLOW_USER_SRP_AUTH")]
+    AllowUserSrpAuth,
+    #[serde(rename = "ALLOW_REFRESH_TOKEN_AUTH")]
+    AllowRefreshTokenAuth,
+    #[serde(rename = "ALLOW_USER_AUTH")]
+    AllowUserAuth,
+}
+
+impl AuthFlow {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::AllowAdminUserPasswordAuth => "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+            Self::AllowCustomAuth => "ALLOW_CUSTOM_AUTH",
+            Self::AllowUserPasswordAuth => "ALLOW_USER_PASSWORD_AUTH",
+            Self::AllowUserSrpAuth => "ALLOW_USER_SRP_AUTH",
+            Self::AllowRefreshTokenAuth => "ALLOW_REFRESH_TOKEN_AUTH",
+            Self::AllowUserAuth => "ALLOW_USER_AUTH",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientSpec {
+    pub name: String,
+    /// Sorted and without duplicates: Cognito treats the list as a set.
+    pub explicit_auth_flows: Vec<AuthFlow>,
+    pub generate_secret: bool,
+}
+
+/// The same rule as a pool's name.
+const CLIENT_NAME: crate::stack::validate::NameRule = POOL_NAME;
+
+pub fn validate(v: &mut Validator, raw: RawClient) -> ClientSpec {
+    let name = v.name(&raw.name, "cognito.client.name", &CLIENT_NAME);
+    let span = raw.explicit_auth_flows.span();
+    let mut flows = raw.explicit_auth_flows.into_inner();
+    if !flows.contains(&AuthFlow::AllowRefreshTokenAuth) {
+        v.error(
+            span,
+            "cognito.client.explicit_auth_flows",
+            "must include \"ALLOW_REFRESH_TOKEN_AUTH\" (Cognito requires it), plus the sign-in flows the client uses",
+        );
+    }
+    flows.sort();
+    flows.dedup();
+    ClientSpec {
+        name,
+        explicit_auth_flows: flows,
+        generate_secret: raw.generate_secret,
+    }
+}

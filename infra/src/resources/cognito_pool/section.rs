@@ -1,0 +1,124 @@
+//! `[cognito.user_pool]`: the section as written, validated into a [`UserPoolSpec`].
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::stack::validate::{NameRule, Validator};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUserPool {
+    name: Spanned<String>,
+    #[serde(default)]
+    password_policy: Option<Spanned<RawPasswordPolicy>>,
+    #[serde(default)]
+    username_attributes: Option<Spanned<Vec<UsernameAttribute>>>,
+    #[serde(default)]
+    deletion_protection: bool,
+    #[serde(default)]
+    adopt: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPasswordPolicy {
+    minimum_length: Option<Spanned<i64>>,
+    require_uppercase: Option<bool>,
+    require_lowercase: Option<bool>,
+    require_numbers: Option<bool>,
+    require_symbols: Option<bool>,
+    temporary_password_validity_days: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernameAttribute {
+    Email,
+    PhoneNumber,
+}
+
+impl UsernameAttribute {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::PhoneNumber => "phone_number",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PasswordPolicy {
+    pub minimum_length: i32,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub require_numbers: bool,
+    pub require_symbols: bool,
+    pub temporary_password_validity_days: i32,
+}
+
+impl Default for PasswordPolicy {
+    /// What Cognito applies to a field the request leaves out.
+    fn default() -> Self {
+        Self {
+            minimum_length: 8,
+            require_uppercase: false,
+            require_lowercase: false,
+            require_numbers: false,
+            require_symbols: false,
+            temporary_password_validity_days: 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UserPoolSpec {
+    pub name: String,
+    pub password_policy: PasswordPolicy,
+    pub username_attributes: Vec<UsernameAttribute>,
+    pub deletion_protection: bool,
+    pub adopt: bool,
+}
+
+pub const POOL_NAME: NameRule = NameRule {
+    max: 128,
+    allowed: |c| {
+        c.is_ascii_alphanumeric() || c == '_' || c.is_ascii_whitespace() || "+=,.@-".contains(c)
+    },
+    described: "1-128 characters: ASCII letters, digits, spaces and _+=,.@-",
+};
+
+pub fn validate(v: &mut Validator, raw: RawUserPool) -> UserPoolSpec {
+    let name = v.name(&raw.name, "cognito.user_pool.name", &POOL_NAME);
+    let mut policy = PasswordPolicy::default();
+    if let Some(p) = raw.password_policy.map(Spanned::into_inner) {
+        if let Some(n) = &p.minimum_length {
+            policy.minimum_length =
+                v.range(n, "cognito.user_pool.password_policy.minimum_length", 6, 99);
+        }
+        if let Some(n) = &p.temporary_password_validity_days {
+            policy.temporary_password_validity_days = v.range(
+                n,
+                "cognito.user_pool.password_policy.temporary_password_validity_days",
+                0,
+                365,
+            );
+        }
+        policy.require_uppercase = p.require_uppercase.unwrap_or(policy.require_uppercase);
+        policy.require_lowercase = p.require_lowercase.unwrap_or(policy.require_lowercase);
+        policy.require_numbers = p.require_numbers.unwrap_or(policy.require_numbers);
+        policy.require_symbols = p.require_symbols.unwrap_or(policy.require_symbols);
+    }
+    let mut username_attributes = raw
+        .username_attributes
+        .map(Spanned::into_inner)
+        .unwrap_or_default();
+    username_attributes.sort();
+    username_attributes.dedup();
+    UserPoolSpec {
+        name,
+        password_policy: policy,
+        username_attributes,
+        deletion_protection: raw.deletion_protection,
+        adopt: raw.adopt,
+    }
+}

@@ -1,0 +1,119 @@
+//! `[[cognito.users]]`: the section as written, validated into a [`UserSpec`]. The password is
+//! write-only: it comes from the environment and is never shown.
+
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::resources::cognito_pool::section::{PasswordPolicy, UserPoolSpec};
+use crate::sensitive::Sensitive;
+use crate::stack::validate::{ENV_NAME, NameRule, RawEnv, Validator};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    username: Spanned<String>,
+    password: Spanned<RawPassword>,
+}
+
+/// `password = { env = "NAME" }`, or a literal string, which is rejected with a clear message.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum RawPassword {
+    Env(RawEnv),
+    /// Held only to be rejected; the value is never read or shown.
+    #[allow(dead_code)]
+    Literal(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    pub username: String,
+    pub password_env: String,
+    /// `None` when the environment variable is unset: the user's password is then not managed,
+    /// and creating the user is refused.
+    pub password: Option<Sensitive<String>>,
+}
+
+const USERNAME: NameRule = NameRule {
+    max: 128,
+    allowed: |c| !c.is_whitespace() && !c.is_control(),
+    described: "1-128 characters without spaces or control characters",
+};
+
+pub fn validate(
+    v: &mut Validator,
+    raw: RawUser,
+    env: &dyn Fn(&str) -> Option<String>,
+    pool: Option<&UserPoolSpec>,
+) -> UserSpec {
+    let username = v.name(&raw.username, "cognito.users.username", &USERNAME);
+    let span = raw.password.span();
+    let (password_env, password) = match raw.password.into_inner() {
+        RawPassword::Literal(_) => {
+            v.secret_error(
+                span,
+                "cognito.users.password",
+                "a literal password is not allowed in the stack file; \
+                 write password = { env = \"VARIABLE\" } and set that variable",
+            );
+            (String::new(), None)
+        }
+        RawPassword::Env(RawEnv { env: var }) => {
+            if var.is_empty() || !var.chars().all(ENV_NAME.allowed) {
+                v.error(
+                    span.clone(),
+                    "cognito.users.password.env",
+                    format!("{var:?} is not valid; allowed: {}", ENV_NAME.described),
+                );
+            }
+            let value = env(&var).filter(|v| !v.is_empty());
+            if let (Some(value), Some(pool)) = (&value, pool) {
+                check_password(v, value, &pool.password_policy, &var, span);
+            }
+            (var, value.map(Sensitive::new))
+        }
+    };
+    UserSpec {
+        username,
+        password_env,
+        password,
+    }
+}
+
+/// Check a password against the declared policy without ever printing it.
+fn check_password(
+    v: &mut Validator,
+    value: &str,
+    policy: &PasswordPolicy,
+    var: &str,
+    span: Range<usize>,
+) {
+    let mut missing = Vec::new();
+    if value.chars().count() < policy.minimum_length as usize {
+        missing.push(format!("at least {} characters", policy.minimum_length));
+    }
+    if policy.require_uppercase && !value.chars().any(|c| c.is_ascii_uppercase()) {
+        missing.push("an uppercase letter".to_owned());
+    }
+    if policy.require_lowercase && !value.chars().any(|c| c.is_ascii_lowercase()) {
+        missing.push("a lowercase letter".to_owned());
+    }
+    if policy.require_numbers && !value.chars().any(|c| c.is_ascii_digit()) {
+        missing.push("a number".to_owned());
+    }
+    if policy.require_symbols && !value.chars().any(|c| c.is_ascii_punctuation()) {
+        missing.push("a symbol".to_owned());
+    }
+    if !missing.is_empty() {
+        v.secret_error(
+            span,
+            "cognito.users.password",
+            format!(
+                "the value of ${var} does not meet the pool's password policy: it needs {}",
+                missing.join(", ")
+            ),
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! `[ecr.repository]`: the section as written, validated into a [`RepositorySpec`].
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::stack::validate::{NameRule, Validator};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRepository {
+    name: Spanned<String>,
+    #[serde(default)]
+    image_tag_mutability: TagMutability,
+    #[serde(default)]
+    scan_on_push: bool,
+    #[serde(default)]
+    keep_images: Option<Spanned<i64>>,
+    #[serde(default)]
+    encryption: Encryption,
+    #[serde(default)]
+    kms_key: Option<String>,
+    #[serde(default)]
+    adopt: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum TagMutability {
+    #[default]
+    #[serde(rename = "MUTABLE")]
+    Mutable,
+    #[serde(rename = "IMMUTABLE")]
+    Immutable,
+}
+
+impl TagMutability {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::Mutable => "MUTABLE",
+            Self::Immutable => "IMMUTABLE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum Encryption {
+    #[default]
+    #[serde(rename = "AES256")]
+    Aes256,
+    #[serde(rename = "KMS")]
+    Kms,
+}
+
+impl Encryption {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::Aes256 => "AES256",
+            Self::Kms => "KMS",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RepositorySpec {
+    pub name: String,
+    pub image_tag_mutability: TagMutability,
+    pub scan_on_push: bool,
+    /// Lifecycle policy: expire all but the newest N images. `None`: no policy is managed.
+    pub keep_images: Option<i32>,
+    pub encryption: Encryption,
+    pub kms_key: Option<String>,
+    pub adopt: bool,
+}
+
+const REPOSITORY_NAME: NameRule = NameRule {
+    max: 256,
+    allowed: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c),
+    described: "2-256 characters: lowercase letters, digits and ._-/",
+};
+
+pub fn validate(v: &mut Validator, raw: RawRepository) -> RepositorySpec {
+    let name = v.name(&raw.name, "ecr.repository.name", &REPOSITORY_NAME);
+    if name
+        .chars()
+        .next()
+        .is_some_and(|c| !c.is_ascii_lowercase() && !c.is_ascii_digit())
+    {
+        v.error(
+            raw.name.span(),
+            "ecr.repository.name",
+            "must start with a lowercase letter or digit",
+        );
+    }
+    let keep_images = raw
+        .keep_images
+        .map(|n| v.range(&n, "ecr.repository.keep_images", 1, 10_000));
+    if raw.kms_key.is_some() && raw.encryption != Encryption::Kms {
+        v.error(
+            raw.name.span(),
+            "ecr.repository.kms_key",
+            "only with encryption = \"KMS\"",
+        );
+    }
+    RepositorySpec {
+        name,
+        image_tag_mutability: raw.image_tag_mutability,
+        scan_on_push: raw.scan_on_push,
+        keep_images,
+        encryption: raw.encryption,
+        kms_key: raw.kms_key,
+        adopt: raw.adopt,
+    }
+}

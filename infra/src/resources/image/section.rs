@@ -1,0 +1,139 @@
+//! `[image]`: a prebuilt image (`uri`) or a workspace package to build (`build`), validated into
+//! an [`ImageSpec`].
+
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use crate::image::Platform;
+use crate::policy;
+use crate::stack::validate::Validator;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawImage {
+    #[serde(default)]
+    uri: Option<Spanned<String>>,
+    #[serde(default)]
+    build: Option<Spanned<String>>,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+/// The image the runtime runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSpec {
+    /// A prebuilt image: a template that may use `${repository_uri}`.
+    Uri(String),
+    /// Build this workspace package into an image, push it to the stack's repository, and run
+    /// it by digest.
+    Build { package: String, platform: Platform },
+}
+
+fn image_uri(v: &mut Validator, uri: &Spanned<String>, span: Range<usize>) -> String {
+    let text = uri.get_ref();
+    let unknown: Vec<&str> = policy::placeholders(text)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| *n != "repository_uri")
+        .collect();
+    if !unknown.is_empty() {
+        v.error(
+            uri.span(),
+            "image.uri",
+            "the only placeholder allowed here is ${repository_uri}",
+        );
+    } else if text.contains("${repository_uri}") && !v.declared.repository {
+        v.error(
+            uri.span(),
+            "image.uri",
+            "${repository_uri} needs [ecr.repository] in the stack",
+        );
+    }
+    let rendered = text.replace(
+        "${repository_uri}",
+        "000000000000.dkr.ecr.us-east-1.amazonaws.com/repo",
+    );
+    let (path, reference) = match rendered.split_once('@') {
+        Some((path, digest)) => (path, Some(digest)),
+        None => (rendered.as_str(), None),
+    };
+    let has_tag = path
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'));
+    let digest_ok = reference.is_none_or(|d| {
+        d.strip_prefix("sha256:")
+            .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+    });
+    if !path.contains('/') || !(has_tag || reference.is_some()) || !digest_ok {
+        v.error(
+            span,
+            "image.uri",
+            "a container image reference: REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:<64 hex digits>",
+        );
+    }
+    text.clone()
+}
+
+/// `uri = "..."` or `build = "PACKAGE"` (with an optional `platform`), never both.
+pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> {
+    let span = raw.span();
+    match raw.into_inner() {
+        RawImage {
+            uri: Some(uri),
+            build: None,
+            platform: None,
+        } => Some(ImageSpec::Uri(image_uri(v, &uri, span))),
+        RawImage {
+            uri: None,
+            build: Some(package),
+            platform,
+        } => {
+            let valid = !package.get_ref().is_empty()
+                && package
+                    .get_ref()
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                v.error(
+                    package.span(),
+                    "image.build",
+                    "the name of a cargo package in this workspace",
+                );
+            }
+            if !v.declared.repository {
+                v.error(
+                    package.span(),
+                    "image.build",
+                    "a built image is pushed to [ecr.repository]; declare one",
+                );
+            }
+            Some(ImageSpec::Build {
+                package: package.into_inner(),
+                platform: platform.unwrap_or_default(),
+            })
+        }
+        RawImage {
+            uri: Some(_),
+            platform: Some(_),
+            ..
+        } => {
+            v.error(
+                span,
+                "image.platform",
+                "only with build = \"...\"; a uri names its platform itself",
+            );
+            None
+        }
+        _ => {
+            v.error(
+                span,
+                "image",
+                "declare exactly one of uri = \"...\" (a prebuilt image) or build = \"PACKAGE\"",
+            );
+            None
+        }
+    }
+}

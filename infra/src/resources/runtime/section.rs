@@ -1,0 +1,184 @@
+//! `[runtime]`: the section as written, validated into a [`RuntimeSpec`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::sensitive::Sensitive;
+use crate::stack::validate::{ENV_NAME, NameRule, RawEnv, Validator};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRuntime {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: Option<Spanned<String>>,
+    #[serde(default)]
+    protocol: ServerProtocol,
+    #[serde(default)]
+    network_mode: NetworkMode,
+    #[serde(default)]
+    environment: BTreeMap<String, Spanned<RawEnvValue>>,
+    #[serde(default)]
+    idle_timeout_seconds: Option<Spanned<i64>>,
+    #[serde(default)]
+    max_lifetime_seconds: Option<Spanned<i64>>,
+    #[serde(default)]
+    authorizer: Option<Authorizer>,
+}
+
+/// An environment value: a literal, or `{ env = "NAME" }`, read from the local environment and
+/// treated as a secret.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum RawEnvValue {
+    Literal(String),
+    FromEnv(RawEnv),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum ServerProtocol {
+    #[serde(rename = "HTTP")]
+    Http,
+    #[default]
+    #[serde(rename = "MCP")]
+    Mcp,
+    #[serde(rename = "A2A")]
+    A2a,
+}
+
+impl ServerProtocol {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::Http => "HTTP",
+            Self::Mcp => "MCP",
+            Self::A2a => "A2A",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum NetworkMode {
+    #[default]
+    #[serde(rename = "PUBLIC")]
+    Public,
+}
+
+impl NetworkMode {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::Public => "PUBLIC",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Authorizer {
+    /// A JWT authorizer trusting the stack's Cognito pool and app client.
+    Cognito,
+}
+
+/// A runtime environment variable's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvValue {
+    Plain(String),
+    /// From the local environment variable `var`; `None` when it is unset.
+    Secret {
+        var: String,
+        value: Option<Sensitive<String>>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RuntimeSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub protocol: ServerProtocol,
+    pub network_mode: NetworkMode,
+    pub environment: BTreeMap<String, EnvValue>,
+    pub idle_timeout_seconds: i32,
+    pub max_lifetime_seconds: i32,
+    pub authorizer: Option<Authorizer>,
+}
+
+const RUNTIME_NAME: NameRule = NameRule {
+    max: 48,
+    allowed: |c| c.is_ascii_alphanumeric() || c == '_',
+    described: "AWS pattern [a-zA-Z][a-zA-Z0-9_]{0,47}",
+};
+
+pub fn validate(
+    v: &mut Validator,
+    raw: RawRuntime,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> RuntimeSpec {
+    let name = v.name(&raw.name, "runtime.name", &RUNTIME_NAME);
+    if !raw
+        .name
+        .get_ref()
+        .starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        v.error(
+            raw.name.span(),
+            "runtime.name",
+            "must start with a letter (AWS pattern [a-zA-Z][a-zA-Z0-9_]{0,47})",
+        );
+    }
+    let description = raw.description.and_then(|d| {
+        if d.get_ref().chars().count() > 4096 {
+            v.error(d.span(), "runtime.description", "at most 4096 characters");
+        }
+        Some(d.into_inner()).filter(|d| !d.is_empty())
+    });
+    let mut environment = BTreeMap::new();
+    for (key, value) in raw.environment {
+        let field = format!("runtime.environment.{key}");
+        if key.is_empty()
+            || key.len() > 100
+            || !key.chars().all(ENV_NAME.allowed)
+            || key.starts_with(|c: char| c.is_ascii_digit())
+        {
+            v.error(
+                value.span(),
+                &field,
+                "not a valid variable name: ASCII letters, digits and _, not starting with a digit",
+            );
+        }
+        let parsed = match value.into_inner() {
+            RawEnvValue::Literal(text) => EnvValue::Plain(text),
+            RawEnvValue::FromEnv(RawEnv { env: var }) => {
+                let value = env(&var).filter(|v| !v.is_empty()).map(Sensitive::new);
+                EnvValue::Secret { var, value }
+            }
+        };
+        environment.insert(key, parsed);
+    }
+    let idle = raw.idle_timeout_seconds.map_or(900, |n| {
+        v.range(&n, "runtime.idle_timeout_seconds", 60, 28_800)
+    });
+    let max = match &raw.max_lifetime_seconds {
+        Some(n) => v.range(n, "runtime.max_lifetime_seconds", 60, 28_800),
+        None => 28_800,
+    };
+    if idle > max
+        && let Some(n) = &raw.max_lifetime_seconds
+    {
+        v.error(
+            n.span(),
+            "runtime.max_lifetime_seconds",
+            format!("must be at least idle_timeout_seconds ({idle})"),
+        );
+    }
+    RuntimeSpec {
+        name,
+        description,
+        protocol: raw.protocol,
+        network_mode: raw.network_mode,
+        environment,
+        idle_timeout_seconds: idle,
+        max_lifetime_seconds: max,
+        authorizer: raw.authorizer,
+    }
+}
