@@ -9,3 +9,6 @@ pub mod iam_role;
 pub mod iam_role_policy;
 pub mod image;
 pub mod runtime;
+
+#[cfg(test)]
+pub mod testing;

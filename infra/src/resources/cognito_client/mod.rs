@@ -291,3 +291,6 @@ async fn update(
 fn non_empty<T: Clone>(items: &[T]) -> Option<Vec<T>> {
     (!items.is_empty()).then(|| items.to_vec())
 }
+
+#[cfg(test)]
+mod tests;

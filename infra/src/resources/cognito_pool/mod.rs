@@ -399,3 +399,6 @@ fn admin_create_user_config(live: &AdminCreateUserConfigType) -> AdminCreateUser
 pub fn discovery_url(region: &str, pool_id: &str) -> String {
     format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}/.well-known/openid-configuration")
 }
+
+#[cfg(test)]
+mod tests;

@@ -351,3 +351,6 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
         .map_err(|e| Error::aws(&r.address, "AdminSetUserPassword", e))?;
     Ok(spec.username.clone())
 }
+
+#[cfg(test)]
+mod tests;

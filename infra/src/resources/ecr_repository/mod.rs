@@ -323,3 +323,6 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
     }
     Ok(uri)
 }
+
+#[cfg(test)]
+mod tests;

@@ -286,3 +286,6 @@ async fn update(
     }
     Ok(live.id.clone())
 }
+
+#[cfg(test)]
+mod tests;

@@ -263,3 +263,6 @@ pub async fn resolve_tag(
         .await
         .map_err(|e| Error::other(addr, "registry: resolve tag", &e))
 }
+
+#[cfg(test)]
+mod tests;

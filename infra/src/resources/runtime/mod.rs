@@ -808,3 +808,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -133,3 +133,6 @@ impl Kind for RolePolicy {
         Ok(r.name.clone())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Plan tests for this kind, against in-memory live state (no AWS, no process).
