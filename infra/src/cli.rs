@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::apply;
 use crate::aws::{Aws, Connection};
-use crate::engine::{Live, Plan, Prepared, Progress, WriteOnly};
+use crate::engine::{Error, Live, Plan, Prepared, Progress, WriteOnly};
 use crate::live;
 use crate::plan;
 use crate::render::{self, Style};
@@ -119,29 +119,31 @@ pub async fn run(cli: Cli) -> u8 {
             return EXIT_ERROR;
         }
     };
-    match &cli.command {
+    let result = match &cli.command {
         Command::Plan(args) => plan_command(&cli, &stack, args).await,
         Command::Apply(args) => apply_command(&cli, &stack, args).await,
         Command::Output(args) => output_command(&cli, &stack, args).await,
-    }
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        EXIT_ERROR
+    })
 }
 
 /// Local work before anything is read (the image of `[image] build`, so the plan knows its
 /// digest).
-async fn prepare(stack: &Stack) -> Result<Prepared, u8> {
+async fn prepare(stack: &Stack) -> Result<Prepared, Error> {
     let owned = stack.clone();
     let say = |line: &str| eprintln!("{line}");
-    match tokio::task::spawn_blocking(move || live::prepare(&owned, &say)).await {
-        Ok(Ok(prepared)) => Ok(prepared),
-        Ok(Err(e)) => {
-            eprintln!("error: building the image: {e:#}");
-            Err(EXIT_ERROR)
-        }
-        Err(e) => {
-            eprintln!("error: building the image: {e}");
-            Err(EXIT_ERROR)
-        }
-    }
+    tokio::task::spawn_blocking(move || live::prepare(&owned, &say))
+        .await
+        .map_err(|e| Error::new("stack", "prepare", e.to_string()))?
+}
+
+async fn connect(cli: &Cli, stack: &Stack) -> Result<Aws, Error> {
+    Aws::connect(&cli.connection(), stack.region.as_deref())
+        .await
+        .map_err(|e| Error::other("aws", "load configuration", &e))
 }
 
 /// Connect, read live state and plan.
@@ -149,32 +151,28 @@ async fn read_and_plan(
     cli: &Cli,
     stack: &Stack,
     prepared: &Prepared,
-) -> Result<(Aws, Live, Plan), u8> {
-    let aws = Aws::connect(&cli.connection(), stack.region.as_deref())
-        .await
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            EXIT_ERROR
-        })?;
-    let live = live::read(&aws, stack, WriteOnly::Verify, prepared)
-        .await
-        .map_err(|e| {
-            eprintln!("error: reading live state: {e}");
-            EXIT_ERROR
-        })?;
+) -> Result<(Aws, Live, Plan), Error> {
+    let aws = connect(cli, stack).await?;
+    let live = live::read(&aws, stack, WriteOnly::Verify, prepared).await?;
     let plan = plan::plan(stack, &live);
     Ok((aws, live, plan))
 }
 
-async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> u8 {
-    let prepared = match prepare(stack).await {
-        Ok(prepared) => prepared,
-        Err(code) => return code,
-    };
-    let plan = match read_and_plan(cli, stack, &prepared).await {
-        Ok((_, _, plan)) => plan,
-        Err(code) => return code,
-    };
+/// Exit 1 with a line on stderr when the plan has blockers.
+fn refuse_blocked(plan: &Plan) -> Option<u8> {
+    if plan.blockers.is_empty() {
+        return None;
+    }
+    eprintln!(
+        "error: the plan has {} problem(s); nothing was changed",
+        plan.blockers.len()
+    );
+    Some(EXIT_ERROR)
+}
+
+async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> Result<u8, Error> {
+    let prepared = prepare(stack).await?;
+    let (_, _, plan) = read_and_plan(cli, stack, &prepared).await?;
     let mut out = io::stdout().lock();
     let written = if args.json {
         render::json(&plan, &mut out)
@@ -182,20 +180,16 @@ async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> u8 {
         render::text(&plan, cli.style(), &mut out)
     };
     if written.and_then(|()| out.flush()).is_err() {
-        return EXIT_ERROR;
+        return Ok(EXIT_ERROR);
     }
-    if !plan.blockers.is_empty() {
-        eprintln!(
-            "error: the plan has {} problem(s); nothing was changed",
-            plan.blockers.len()
-        );
-        return EXIT_ERROR;
+    if let Some(code) = refuse_blocked(&plan) {
+        return Ok(code);
     }
-    if args.detailed_exitcode && plan.has_changes() {
+    Ok(if args.detailed_exitcode && plan.has_changes() {
         EXIT_CHANGES
     } else {
         EXIT_OK
-    }
+    })
 }
 
 /// Progress on stdout: lines, and on a terminal a spinner line that the next status replaces.
@@ -235,39 +229,29 @@ impl Progress for Printer {
     }
 }
 
-async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> u8 {
+async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> Result<u8, Error> {
     if !args.yes && !io::stdin().is_terminal() {
         eprintln!(
             "error: apply needs confirmation, and stdin is not a terminal. \
              Run `infra plan` to review, then `infra apply --yes` to apply without a prompt"
         );
-        return EXIT_ERROR;
+        return Ok(EXIT_ERROR);
     }
-    let prepared = match prepare(stack).await {
-        Ok(prepared) => prepared,
-        Err(code) => return code,
-    };
-    let (aws, live, plan) = match read_and_plan(cli, stack, &prepared).await {
-        Ok(read) => read,
-        Err(code) => return code,
-    };
+    let prepared = prepare(stack).await?;
+    let (aws, live, plan) = read_and_plan(cli, stack, &prepared).await?;
     let style = cli.style();
     if render::text(&plan, style, &mut io::stdout().lock()).is_err() {
-        return EXIT_ERROR;
+        return Ok(EXIT_ERROR);
     }
-    if !plan.blockers.is_empty() {
-        eprintln!(
-            "error: the plan has {} problem(s); nothing was changed",
-            plan.blockers.len()
-        );
-        return EXIT_ERROR;
+    if let Some(code) = refuse_blocked(&plan) {
+        return Ok(code);
     }
     if !plan.has_changes() {
-        return EXIT_OK;
+        return Ok(EXIT_OK);
     }
     if !args.yes && !confirm() {
         eprintln!("Apply cancelled; nothing was changed.");
-        return EXIT_ERROR;
+        return Ok(EXIT_ERROR);
     }
 
     let printer = Printer::new();
@@ -282,7 +266,7 @@ async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> u8 {
                 "Apply stopped. Resources not listed as complete above were not changed; \
                  fix the cause and run apply again: it continues from the live state."
             );
-            return EXIT_ERROR;
+            return Ok(EXIT_ERROR);
         }
     };
     println!();
@@ -293,59 +277,44 @@ async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> u8 {
         applied.updated,
         applied.deleted
     );
-
-    // Prove it: read everything again; the new plan must be empty. IAM and Cognito are
-    // eventually consistent, so a fresh write may take a moment to show: retry briefly.
-    let mut verified = read_and_plan(cli, stack, &prepared).await;
-    for delay in [1, 2, 4] {
-        match &verified {
-            Ok((_, _, after)) if after.has_changes() || !after.blockers.is_empty() => {
-                tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
-                verified = read_and_plan(cli, stack, &prepared).await;
-            }
-            _ => break,
-        }
-    }
-    match verified {
-        Ok((_, _, after)) if !after.has_changes() && after.blockers.is_empty() => {
-            println!("Verified: live AWS matches the stack.");
-            EXIT_OK
-        }
-        Ok((_, _, after)) => {
-            eprintln!("error: apply did not converge; a fresh plan still shows changes:");
-            for r in after.changed() {
-                let fields: Vec<&str> = r.changes.iter().map(|c| c.field.as_str()).collect();
-                eprintln!(
-                    "  {} {} ({})",
-                    r.action.glyph(),
-                    r.address,
-                    fields.join(", ")
-                );
-            }
-            for b in &after.blockers {
-                eprintln!("  ✗ {}: {}", b.address, b.message);
-            }
-            EXIT_ERROR
-        }
-        Err(code) => code,
-    }
+    verify(cli, stack, &prepared).await
 }
 
-async fn output_command(cli: &Cli, stack: &Stack, args: &OutputArgs) -> u8 {
-    let aws = match Aws::connect(&cli.connection(), stack.region.as_deref()).await {
-        Ok(aws) => aws,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_ERROR;
+/// Prove an apply: read everything again; the new plan must be empty. IAM and Cognito are
+/// eventually consistent, so a fresh write may take a moment to show: retry briefly.
+async fn verify(cli: &Cli, stack: &Stack, prepared: &Prepared) -> Result<u8, Error> {
+    let converged = |plan: &Plan| !plan.has_changes() && plan.blockers.is_empty();
+    let (_, _, mut after) = read_and_plan(cli, stack, prepared).await?;
+    for delay in [1, 2, 4] {
+        if converged(&after) {
+            break;
         }
-    };
-    let live = match live::read(&aws, stack, WriteOnly::Skip, &Prepared::default()).await {
-        Ok(live) => live,
-        Err(e) => {
-            eprintln!("error: reading live state: {e}");
-            return EXIT_ERROR;
-        }
-    };
+        tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+        (_, _, after) = read_and_plan(cli, stack, prepared).await?;
+    }
+    if converged(&after) {
+        println!("Verified: live AWS matches the stack.");
+        return Ok(EXIT_OK);
+    }
+    eprintln!("error: apply did not converge; a fresh plan still shows changes:");
+    for r in after.changed() {
+        let fields: Vec<&str> = r.changes.iter().map(|c| c.field.as_str()).collect();
+        eprintln!(
+            "  {} {} ({})",
+            r.action.glyph(),
+            r.address,
+            fields.join(", ")
+        );
+    }
+    for b in &after.blockers {
+        eprintln!("  ✗ {}: {}", b.address, b.message);
+    }
+    Ok(EXIT_ERROR)
+}
+
+async fn output_command(cli: &Cli, stack: &Stack, args: &OutputArgs) -> Result<u8, Error> {
+    let aws = connect(cli, stack).await?;
+    let live = live::read(&aws, stack, WriteOnly::Skip, &Prepared::default()).await?;
     let outputs = crate::output::Outputs::from_live(stack, &live);
     let mut out = io::stdout().lock();
     let written = if args.json {
@@ -355,11 +324,11 @@ async fn output_command(cli: &Cli, stack: &Stack, args: &OutputArgs) -> u8 {
     } else {
         outputs.write_text(&mut out)
     };
-    if written.is_err() {
+    Ok(if written.is_err() {
         EXIT_ERROR
     } else {
         EXIT_OK
-    }
+    })
 }
 
 fn confirm() -> bool {

@@ -8,7 +8,7 @@ use crate::registry::KINDS;
 use crate::stack::Stack;
 
 /// Local work before any read (building an image), blocking. `say` reports progress.
-pub fn prepare(stack: &Stack, say: &dyn Fn(&str)) -> anyhow::Result<Prepared> {
+pub fn prepare(stack: &Stack, say: &dyn Fn(&str)) -> Result<Prepared, Error> {
     let mut prepared = Prepared::default();
     for kind in KINDS {
         if let Some(value) = kind.prepare(stack, say)? {

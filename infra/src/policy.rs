@@ -170,11 +170,6 @@ pub fn canonical(value: &Value) -> Value {
     }
 }
 
-/// Pretty JSON of the canonical form, for diffs that show only what really changed.
-pub fn pretty(value: &Value) -> String {
-    serde_json::to_string_pretty(&canonical(value)).expect("JSON values always serialize")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,7 +35,7 @@ pub trait Kind: 'static {
     fn prepare(
         _stack: &Stack,
         _say: &dyn Fn(&str),
-    ) -> anyhow::Result<Option<Arc<dyn Any + Send + Sync>>> {
+    ) -> Result<Option<Arc<dyn Any + Send + Sync>>, Error> {
         Ok(None)
     }
 
@@ -66,7 +66,7 @@ pub trait DynKind: Sync {
         &self,
         stack: &Stack,
         say: &dyn Fn(&str),
-    ) -> anyhow::Result<Option<Arc<dyn Any + Send + Sync>>>;
+    ) -> Result<Option<Arc<dyn Any + Send + Sync>>, Error>;
     fn read<'a>(
         &'a self,
         cx: &'a ReadContext<'a>,
@@ -104,7 +104,7 @@ impl<K: Kind> DynKind for Registered<K> {
         &self,
         stack: &Stack,
         say: &dyn Fn(&str),
-    ) -> anyhow::Result<Option<Arc<dyn Any + Send + Sync>>> {
+    ) -> Result<Option<Arc<dyn Any + Send + Sync>>, Error> {
         K::prepare(stack, say)
     }
 

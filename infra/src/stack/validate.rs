@@ -140,18 +140,21 @@ pub struct Validator<'a> {
 
 /// A name rule from the AWS API reference.
 pub struct NameRule {
+    pub min: usize,
     pub max: usize,
     pub allowed: fn(char) -> bool,
     pub described: &'static str,
 }
 
 pub const STACK_NAME: NameRule = NameRule {
+    min: 1,
     max: 128,
     allowed: |c| c.is_ascii_alphanumeric() || "_.:/=+-@".contains(c),
     described: "1-128 characters: ASCII letters, digits and _.:/=+-@",
 };
 
 pub const ENV_NAME: NameRule = NameRule {
+    min: 1,
     max: 256,
     allowed: |c| c.is_ascii_alphanumeric() || c == '_',
     described: "an environment variable name: ASCII letters, digits and _",
@@ -215,7 +218,7 @@ impl<'a> Validator<'a> {
     pub fn name(&mut self, value: &Spanned<String>, field: &str, rule: &NameRule) -> String {
         let name = value.get_ref();
         let len = name.chars().count();
-        if len == 0 || len > rule.max || !name.chars().all(rule.allowed) {
+        if len < rule.min || len > rule.max || !name.chars().all(rule.allowed) {
             self.error(
                 value.span(),
                 field,

@@ -80,6 +80,7 @@ pub struct UserPoolSpec {
 }
 
 pub const POOL_NAME: NameRule = NameRule {
+    min: 1,
     max: 128,
     allowed: |c| {
         c.is_ascii_alphanumeric() || c == '_' || c.is_ascii_whitespace() || "+=,.@-".contains(c)

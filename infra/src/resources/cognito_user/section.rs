@@ -37,6 +37,7 @@ pub struct UserSpec {
 }
 
 const USERNAME: NameRule = NameRule {
+    min: 1,
     max: 128,
     allowed: |c| !c.is_whitespace() && !c.is_control(),
     described: "1-128 characters without spaces or control characters",

@@ -72,6 +72,7 @@ pub struct RepositorySpec {
 }
 
 const REPOSITORY_NAME: NameRule = NameRule {
+    min: 2,
     max: 256,
     allowed: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c),
     described: "2-256 characters: lowercase letters, digits and ._-/",

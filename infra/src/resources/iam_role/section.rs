@@ -62,12 +62,14 @@ pub const DEFAULT_TRUST_POLICY: &str = r#"{
 }"#;
 
 const ROLE_NAME: NameRule = NameRule {
+    min: 1,
     max: 64,
     allowed: |c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c),
     described: "1-64 characters: ASCII letters, digits and _+=,.@-",
 };
 
 const POLICY_NAME: NameRule = NameRule {
+    min: 1,
     max: 128,
     allowed: |c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c),
     described: "1-128 characters: ASCII letters, digits and _+=,.@-",

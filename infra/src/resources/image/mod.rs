@@ -21,7 +21,7 @@ use super::ecr_repository::Repository;
 use crate::aws::Aws;
 use crate::engine::{
     Action, ApplyContext, Changes, Error, Kind, PlanContext, Planned, Planner, ReadContext,
-    ResourcePlan,
+    ResourcePlan, address,
 };
 use crate::image::{self, BuildOptions, Registry};
 use crate::stack::Stack;
@@ -71,14 +71,16 @@ impl Kind for Image {
     fn prepare(
         stack: &Stack,
         say: &dyn Fn(&str),
-    ) -> anyhow::Result<Option<Arc<dyn Any + Send + Sync>>> {
-        if let Some(ImageSpec::Build { package, platform }) = &stack.image {
-            say(&format!(
-                "Building the image of package `{package}` for {}...",
-                platform.as_str()
-            ));
-        }
-        Ok(build(stack)?.map(|a| Arc::new(Arc::new(a)) as Arc<dyn Any + Send + Sync>))
+    ) -> Result<Option<Arc<dyn Any + Send + Sync>>, Error> {
+        let Some(ImageSpec::Build { package, platform }) = &stack.image else {
+            return Ok(None);
+        };
+        say(&format!(
+            "Building the image of package `{package}` for {platform}..."
+        ));
+        let artifact =
+            build(stack).map_err(|e| Error::other(&address(Image::TYPE, package), "build", &e))?;
+        Ok(artifact.map(|a| Arc::new(Arc::new(a)) as Arc<dyn Any + Send + Sync>))
     }
 
     async fn read(cx: &ReadContext<'_>) -> Result<LiveImage, Error> {
@@ -88,7 +90,7 @@ impl Kind for Image {
         let repository = cx.get::<Repository>().await?;
         let mut live = LiveImage::default();
         if let Some(artifact) = cx.prepared.get::<Image, Arc<Artifact>>() {
-            let addr = crate::engine::address(Image::TYPE, &artifact.package);
+            let addr = address(Image::TYPE, &artifact.package);
             let in_registry = match repository.found() {
                 None => false,
                 Some(repo) => registry(cx.aws, &addr, &repo.uri)
@@ -131,7 +133,7 @@ impl Kind for Image {
                 .with_action(action)
                 .with_reason(reason)
                 .with_payload(Step {
-                    repository: crate::engine::address(Repository::TYPE, &repository.name),
+                    repository: address(Repository::TYPE, &repository.name),
                     repository_name: repository.name.clone(),
                     artifact: artifact.clone(),
                 }),

@@ -104,6 +104,7 @@ pub struct RuntimeSpec {
 }
 
 const RUNTIME_NAME: NameRule = NameRule {
+    min: 1,
     max: 48,
     allowed: |c| c.is_ascii_alphanumeric() || c == '_',
     described: "AWS pattern [a-zA-Z][a-zA-Z0-9_]{0,47}",
