@@ -8,8 +8,8 @@
 pub mod apply;
 pub mod aws;
 pub mod cli;
+pub mod container;
 pub mod engine;
-pub mod image;
 pub mod live;
 pub mod output;
 pub mod plan;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use infra::image::{self, BuildOptions, Built, ImageConfig, Platform, Registry};
+use infra::container::{self as image, BuildOptions, Built, ImageConfig, Platform, Registry};
 use serde_json::{Value, json};
 
 const INSTALL_HINT: &str = "run scripts/image-tools.sh (installs the image build and test tools)";

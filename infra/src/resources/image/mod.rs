@@ -19,11 +19,11 @@ use base64::Engine as _;
 
 use super::ecr_repository::Repository;
 use crate::aws::Aws;
+use crate::container::{self as image, BuildOptions, Registry};
 use crate::engine::{
     Action, ApplyContext, Changes, Error, Kind, PlanContext, Planned, Planner, ReadContext,
     ResourcePlan, address,
 };
-use crate::image::{self, BuildOptions, Registry};
 use crate::stack::Stack;
 use section::{ImageSpec, Platform};
 

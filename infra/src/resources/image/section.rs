@@ -6,7 +6,7 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use crate::image::Platform;
+pub use crate::container::Platform;
 use crate::policy;
 use crate::stack::validate::Validator;
 

@@ -1,4 +1,5 @@
-//! The server image without Docker: cross-compile, assemble a reproducible OCI image, push it.
+//! Container images without Docker: cross-compile, assemble a reproducible OCI image, push it.
+//! (The `image` resource kind, `resources/image/`, uses this to build and push the server.)
 //!
 //! ```text
 //! build::build(&BuildOptions)      cargo zigbuild → a static musl binary for linux/arm64 or amd64
