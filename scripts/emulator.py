@@ -42,6 +42,28 @@ Deviations from stock moto, and why:
    the socket is bound. SIGTERM/SIGINT exit with status 0 (moto's handlers).
 7. EMULATOR_LATENCY_MS (default 0) delays every AWS call by that much, standing in
    for the network round trip to AWS in benchmarks of concurrent reads.
+8. MMDSv2. UpdateAgentRuntime takes ``metadataConfiguration.requireMMDSV2`` and
+   GetAgentRuntime returns it (moto drops both). AWS turns it on for runtimes
+   created since mid-2026 and then refuses ``false`` for them; older runtimes
+   have it off until an update turns it on, and AWS rejects their invocations
+   ("This runtime is not MMDSv2-enabled"). Sources: the AgentCore API reference
+   (UpdateAgentRuntime ``metadataConfiguration``, RuntimeMetadataConfiguration)
+   and the service model of aws-sdk-bedrockagentcorecontrol 1.97 (the field is on
+   UpdateAgentRuntime and GetAgentRuntime only, not on CreateAgentRuntime). New
+   runtimes here have it on, like AWS today; ``EMULATOR_MMDSV2_ON_CREATE=0`` or the
+   settings route below makes new runtimes like the older ones.
+9. The DEFAULT endpoint. AWS creates a runtime's DEFAULT endpoint with the runtime
+   and moves it to each new version after an update, possibly after the runtime
+   itself reads READY (AgentCore developer guide, "versioning and endpoints";
+   GetAgentRuntimeEndpoint ``liveVersion``/``targetVersion``). moto creates no
+   endpoint. Here DEFAULT is created with the runtime; after an update it reads
+   UPDATING with the old ``liveVersion`` for the next N GetAgentRuntimeEndpoint
+   calls (``EMULATOR_ENDPOINT_LAG_POLLS``, default 2), then READY serving the new
+   version. An update that fails (item 5) leaves DEFAULT on the old version.
+10. Settings for tests (not an AWS API, never recorded):
+   ``POST /_emulator/agentcore/settings`` with JSON ``{"mmdsv2_on_create": bool,
+   "endpoint_lag_polls": int}`` (either key) changes items 8 and 9 from then on
+   and answers the settings in force.
 """
 
 from __future__ import annotations
@@ -67,6 +89,7 @@ AGENT_RUNTIME_NAME_PATTERN = "[a-zA-Z][a-zA-Z0-9_]{0,47}"
 _NAME_RE = re.compile(AGENT_RUNTIME_NAME_PATTERN)
 CONTROL_PREFIX = "/_emulator/"
 FAIL_NEXT_PATH = "/_emulator/agentcore/fail-next"
+SETTINGS_PATH = "/_emulator/agentcore/settings"
 DEFAULT_FAILURE_REASON = "Failure injected by the emulator"
 
 
@@ -102,6 +125,23 @@ def _take_arm() -> str | None:
 def _clear_arms() -> None:
     with _arms_lock:
         _arms.clear()
+
+
+# --------------------------------------------------------------------------
+# Settings (items 8 and 9)
+# --------------------------------------------------------------------------
+
+_settings: dict[str, Any] = {
+    "mmdsv2_on_create": os.environ.get("EMULATOR_MMDSV2_ON_CREATE", "1").lower()
+    not in ("0", "false", "no"),
+    "endpoint_lag_polls": int(os.environ.get("EMULATOR_ENDPOINT_LAG_POLLS", "2")),
+}
+_settings_lock = threading.Lock()
+
+
+def _setting(name: str) -> Any:
+    with _settings_lock:
+        return _settings[name]
 
 
 def _wrap(owner: Any, name: str) -> Callable[[Callable[..., Any]], Any]:
@@ -149,6 +189,9 @@ def _(original: Callable[..., None]) -> Callable[..., None]:
         self._emulator_failure_reason = reason
         self._emulator_client_token = None
         self._emulator_request = None
+        # Item 8: on for runtimes created "now", and then it can never be turned off.
+        self._emulator_require_mmdsv2 = bool(_setting("mmdsv2_on_create"))
+        self._emulator_mmdsv2_locked = self._emulator_require_mmdsv2
         _set_transitions(self, "CREATE_FAILED" if reason else "READY", "READY")
         # moto's constructor already read `status` for its version snapshot
         # (which may have progressed it); restart from CREATING and retake the
@@ -198,9 +241,48 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
                     f"An agent runtime with the name '{name}' already exists "
                     f"({existing.agent_runtime_id})"
                 )
-        return original(self, *args, **kwargs)
+        runtime = original(self, *args, **kwargs)
+        # Item 9: AWS creates the DEFAULT endpoint with the runtime.
+        self.create_agent_runtime_endpoint(
+            agent_runtime_id=runtime.agent_runtime_id,
+            name="DEFAULT",
+            agent_runtime_version=None,
+            description=None,
+            tags=None,
+        )
+        return runtime
 
     return create_agent_runtime
+
+
+@_wrap(Backend, "update_agent_runtime")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def update_agent_runtime(self: Any, *args: Any, **kwargs: Any) -> Any:
+        runtime = original(self, *args, **kwargs)
+        endpoint = self.agent_runtime_endpoints.get((runtime.agent_runtime_id, "DEFAULT"))
+        if endpoint is not None and not runtime._emulator_failure_reason:
+            # Item 9: DEFAULT moves to the new version, some polls later.
+            endpoint.target_version = runtime.agent_runtime_version
+            endpoint.status = "UPDATING"
+            endpoint._emulator_lag = int(_setting("endpoint_lag_polls"))
+        return runtime
+
+    return update_agent_runtime
+
+
+@_wrap(Backend, "get_agent_runtime_endpoint")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_agent_runtime_endpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
+        endpoint = original(self, *args, **kwargs)
+        lag = getattr(endpoint, "_emulator_lag", 0)
+        if lag > 0:
+            endpoint._emulator_lag = lag - 1
+        elif endpoint.status == "UPDATING":
+            endpoint.live_version = endpoint.target_version
+            endpoint.status = "READY"
+        return endpoint
+
+    return get_agent_runtime_endpoint
 
 
 # --------------------------------------------------------------------------
@@ -245,6 +327,28 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
     return create_agent_runtime
 
 
+@_wrap(Response, "update_agent_runtime")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def update_agent_runtime(self: Any) -> Any:
+        runtime = self.backend.agent_runtimes.get(self._get_param("agentRuntimeId"))
+        metadata = self._get_params().get("metadataConfiguration")
+        require = None
+        if isinstance(metadata, dict) and "requireMMDSV2" in metadata:
+            require = bool(metadata["requireMMDSV2"])
+            if runtime is not None and runtime._emulator_mmdsv2_locked and not require:
+                raise ValidationException(
+                    "requireMMDSV2 cannot be set to false for this agent runtime",
+                    reason="FieldValidationFailed",
+                    field="metadataConfiguration.requireMMDSV2",
+                )
+        result = original(self)
+        if runtime is not None and require is not None:
+            runtime._emulator_require_mmdsv2 = require
+        return result
+
+    return update_agent_runtime
+
+
 @_wrap(Response, "get_agent_runtime")
 def _(original: Callable[..., Any]) -> Callable[..., Any]:
     def get_agent_runtime(self: Any) -> Any:
@@ -254,6 +358,10 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
         reason = getattr(runtime, "_emulator_failure_reason", None)
         if reason and str(body.get("status", "")).endswith("_FAILED"):
             body["failureReason"] = reason
+        if runtime is not None:
+            body["metadataConfiguration"] = {
+                "requireMMDSV2": runtime._emulator_require_mmdsv2
+            }
         return result
 
     return get_agent_runtime
@@ -296,7 +404,8 @@ class EmulatorMiddleware:
     def _control(
         self, path: str, method: str, environ: dict[str, Any], start_response: Any
     ) -> list[bytes]:
-        if path.rstrip("/") != FAIL_NEXT_PATH:
+        route = path.rstrip("/")
+        if route not in (FAIL_NEXT_PATH, SETTINGS_PATH):
             return _json_response(
                 start_response, "404 Not Found", {"error": f"no route {path}"}
             )
@@ -315,6 +424,8 @@ class EmulatorMiddleware:
             return _json_response(
                 start_response, "400 Bad Request", {"error": "body is not JSON"}
             )
+        if route == SETTINGS_PATH:
+            return self._settings(payload, start_response)
         reason = payload.get("reason") if isinstance(payload, dict) else None
         if reason is None:
             reason = DEFAULT_FAILURE_REASON
@@ -326,6 +437,24 @@ class EmulatorMiddleware:
             )
         arm_failure(reason)
         return _json_response(start_response, "200 OK", {"armed": True})
+
+    def _settings(self, payload: Any, start_response: Any) -> list[bytes]:
+        kinds = {"mmdsv2_on_create": bool, "endpoint_lag_polls": int}
+        if not isinstance(payload, dict) or not set(payload) <= set(kinds):
+            return _json_response(
+                start_response,
+                "400 Bad Request",
+                {"error": f"an object with any of {sorted(kinds)}"},
+            )
+        for key, value in payload.items():
+            if type(value) is not kinds[key] or (key == "endpoint_lag_polls" and value < 0):
+                return _json_response(
+                    start_response, "400 Bad Request", {"error": f"bad {key}"}
+                )
+        with _settings_lock:
+            _settings.update(payload)
+            current = dict(_settings)
+        return _json_response(start_response, "200 OK", current)
 
 
 # --------------------------------------------------------------------------

@@ -145,6 +145,40 @@ def check(base: str) -> None:
     g = ac.get_agent_runtime(agentRuntimeId=rid)
     assert (g["status"], g["agentRuntimeVersion"], g["agentRuntimeArn"]) == ("READY", "3", arn)
 
+    # item 9: DEFAULT is created with the runtime and serves a new version only some polls
+    # after an update, while the runtime already reads READY; a failed update leaves it alone
+    settings = "/_emulator/agentcore/settings"
+    assert http(base, "POST", settings, {"endpoint_lag_polls": 2})[0] == 200
+    did = create("svc_default")["agentRuntimeId"]
+
+    def default():
+        e = ac.get_agent_runtime_endpoint(agentRuntimeId=did, endpointName="DEFAULT")
+        return (e["status"], e["liveVersion"], e["targetVersion"])
+
+    assert default() == ("READY", "1", "1"), default()
+    update(did)
+    assert ac.get_agent_runtime(agentRuntimeId=did)["status"] == "READY"
+    seen = [default() for _ in range(3)]
+    assert seen == [("UPDATING", "1", "2"), ("UPDATING", "1", "2"), ("READY", "2", "2")], seen
+    http(base, "POST", "/_emulator/agentcore/fail-next", {"reason": "bad image"})
+    update(did)
+    assert ac.get_agent_runtime(agentRuntimeId=did)["status"] == "UPDATE_FAILED"
+    assert default() == ("READY", "2", "2"), default()
+
+    # item 8: MMDSv2 is on for new runtimes and cannot be turned off; an older runtime (off)
+    # is turned on by an update
+    assert ac.get_agent_runtime(agentRuntimeId=did)["metadataConfiguration"] == {"requireMMDSV2": True}
+    expect_error(update, "ValidationException", 400, rid=did, metadataConfiguration={"requireMMDSV2": False})
+    assert http(base, "POST", settings, {"mmdsv2_on_create": False})[0] == 200
+    old = create("svc_legacy")["agentRuntimeId"]
+    assert ac.get_agent_runtime(agentRuntimeId=old)["metadataConfiguration"] == {"requireMMDSV2": False}
+    update(old, metadataConfiguration={"requireMMDSV2": True})
+    assert ac.get_agent_runtime(agentRuntimeId=old)["metadataConfiguration"] == {"requireMMDSV2": True}
+    status, body = http(base, "POST", settings, {"mmdsv2_on_create": True})
+    assert status == 200 and json.loads(body) == {"mmdsv2_on_create": True, "endpoint_lag_polls": 2}, body
+    assert http(base, "POST", settings, {"endpoint_lag_polls": -1})[0] == 400
+    assert http(base, "POST", settings, {"unknown": 1})[0] == 400
+
     # tags by ARN survive updates
     ac.tag_resource(resourceArn=arn, tags={"env": "test"})
     assert ac.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "a", "env": "test"}

@@ -5,8 +5,10 @@ mod support;
 
 use std::collections::HashMap;
 
+use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime::GetAgentRuntimeOutput;
 use aws_sdk_bedrockagentcorecontrol::types::{
     AgentRuntimeArtifact, ContainerConfiguration, NetworkConfiguration, NetworkMode,
+    RuntimeMetadataConfiguration,
 };
 use aws_sdk_ecr::types::ImageTagMutability;
 use support::{Aws, Moto, OPENAI_KEY, PREBUILT_DIGEST, Project};
@@ -435,4 +437,129 @@ async fn output_reads_identifiers_and_the_encoded_mcp_url_from_live_aws() {
         "{}",
         text.stdout
     );
+}
+
+async fn runtime(aws: &Aws, id: &str) -> GetAgentRuntimeOutput {
+    aws.agentcore
+        .get_agent_runtime()
+        .agent_runtime_id(id)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// (status, liveVersion) of the runtime's DEFAULT endpoint.
+async fn default_endpoint(aws: &Aws, id: &str) -> (String, String) {
+    let endpoint = aws
+        .agentcore
+        .get_agent_runtime_endpoint()
+        .agent_runtime_id(id)
+        .endpoint_name("DEFAULT")
+        .send()
+        .await
+        .unwrap();
+    (
+        endpoint.status().as_str().to_owned(),
+        endpoint.live_version().unwrap_or_default().to_owned(),
+    )
+}
+
+fn mmdsv2(runtime: &GetAgentRuntimeOutput) -> bool {
+    runtime
+        .metadata_configuration()
+        .is_some_and(|m| m.require_mmdsv2())
+}
+
+#[tokio::test]
+async fn apply_returns_only_once_the_default_endpoint_serves_the_new_version() {
+    // The emulator's DEFAULT serves a new version only two polls after the runtime reads READY.
+    let moto = Moto::start();
+    moto.emulator_settings(r#"{"endpoint_lag_polls": 2}"#);
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let id = runtime_id(&aws).await;
+    assert_eq!(
+        default_endpoint(&aws, &id).await,
+        ("READY".into(), "1".into())
+    );
+
+    project.write_stack(
+        &std::fs::read_to_string(project.dir.path().join("stack.toml"))
+            .unwrap()
+            .replace("idle_timeout_seconds = 900", "idle_timeout_seconds = 600"),
+    );
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let version = runtime(&aws, &id).await.agent_runtime_version().to_owned();
+    assert_eq!(version, "2");
+    // The first look after apply: DEFAULT already serves what apply deployed.
+    assert_eq!(default_endpoint(&aws, &id).await, ("READY".into(), version));
+}
+
+#[tokio::test]
+async fn a_runtime_without_mmdsv2_is_turned_on_by_one_update_and_a_new_one_with_it_costs_no_write()
+{
+    // Today's AWS: new runtimes have requireMMDSV2 on; creating one makes no update.
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    moto.start_recording();
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let writes = moto.writes();
+    assert!(
+        writes.contains(&"CreateAgentRuntime".to_owned()),
+        "{writes:?}"
+    );
+    assert!(
+        !writes.contains(&"UpdateAgentRuntime".to_owned()),
+        "{writes:?}"
+    );
+    assert!(mmdsv2(&runtime(&aws, &runtime_id(&aws).await).await));
+
+    // A region (or an older runtime) where it is off: the create is followed by one update.
+    let moto = Moto::start();
+    moto.emulator_settings(r#"{"mmdsv2_on_create": false}"#);
+    let aws = Aws::new(&moto).await;
+    moto.start_recording();
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let writes = moto.writes();
+    let updates = writes.iter().filter(|w| *w == "UpdateAgentRuntime").count();
+    assert_eq!(updates, 1, "{writes:?}");
+    let id = runtime_id(&aws).await;
+    let created = runtime(&aws, &id).await;
+    assert!(mmdsv2(&created));
+
+    // Turned off out of band (possible for such a runtime): the plan names it, one update fixes it.
+    aws.agentcore
+        .update_agent_runtime()
+        .agent_runtime_id(&id)
+        .set_agent_runtime_artifact(created.agent_runtime_artifact().cloned())
+        .role_arn(created.role_arn())
+        .set_network_configuration(created.network_configuration().cloned())
+        .set_protocol_configuration(created.protocol_configuration().cloned())
+        .set_lifecycle_configuration(created.lifecycle_configuration().cloned())
+        .set_authorizer_configuration(created.authorizer_configuration().cloned())
+        .set_description(created.description().map(str::to_owned))
+        .set_environment_variables(created.environment_variables().cloned())
+        .metadata_configuration(
+            RuntimeMetadataConfiguration::builder()
+                .require_mmdsv2(false)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = project
+        .infra(&moto, &["plan", "--detailed-exitcode"])
+        .expect(2);
+    assert!(
+        plan.stdout.contains("~ require_mmdsv2: false -> true"),
+        "{}",
+        plan.stdout
+    );
+    moto.start_recording();
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    assert_eq!(moto.writes(), ["UpdateAgentRuntime"]);
+    assert!(mmdsv2(&runtime(&aws, &id).await));
 }

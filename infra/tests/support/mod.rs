@@ -104,17 +104,33 @@ impl Moto {
     /// Make the next AgentCore runtime create or update fail with `reason` (the launcher's
     /// control route).
     pub fn fail_next_runtime(&self, reason: &str) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         let body = serde_json::json!({ "reason": reason }).to_string();
+        let response = self.control("/_emulator/agentcore/fail-next", &body);
+        assert!(response.contains("armed"), "{response}");
+    }
+
+    /// Change the emulator's AgentCore behaviour from now on, e.g.
+    /// `{"mmdsv2_on_create": false}` or `{"endpoint_lag_polls": 2}` (the launcher's docstring).
+    pub fn emulator_settings(&self, json: &str) {
+        let response = self.control("/_emulator/agentcore/settings", json);
+        assert!(
+            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+            "{response}"
+        );
+    }
+
+    /// POST a JSON body to one of the launcher's control routes; the whole response.
+    fn control(&self, path: &str, body: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         write!(
             stream,
-            "POST /_emulator/agentcore/fail-next HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
-        assert!(response.contains("armed"), "{response}");
+        response
     }
 
     /// The operations that change something.
@@ -163,6 +179,7 @@ fn operation_of(line: &str) -> String {
         ("GET", ["runtimes", _]) => Some("GetAgentRuntime"),
         ("PUT", ["runtimes", _]) => Some("UpdateAgentRuntime"),
         ("DELETE", ["runtimes", _]) => Some("DeleteAgentRuntime"),
+        ("GET", ["runtimes", _, "runtime-endpoints", _]) => Some("GetAgentRuntimeEndpoint"),
         ("GET", ["tags", ..]) => Some("ListTagsForResource"),
         ("POST", ["tags", ..]) => Some("TagResource"),
         ("DELETE", ["tags", ..]) => Some("UntagResource"),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_bedrockagentcorecontrol::types::{
     AgentRuntimeArtifact, AuthorizerConfiguration, ContainerConfiguration,
     CustomJwtAuthorizerConfiguration, LifecycleConfiguration, NetworkConfiguration, NetworkMode,
-    ProtocolConfiguration, ServerProtocol,
+    ProtocolConfiguration, RuntimeMetadataConfiguration, ServerProtocol,
 };
 
 use super::cognito_client::Client;
@@ -48,6 +48,8 @@ pub struct LiveRuntime {
     pub max_lifetime_seconds: Option<i32>,
     /// (discovery URL, allowed clients) of a JWT authorizer.
     pub authorizer: Option<(String, Vec<String>)>,
+    /// `metadataConfiguration.requireMMDSV2`: without it AWS rejects invocations.
+    pub require_mmdsv2: bool,
 }
 
 impl Owned for LiveRuntime {
@@ -237,6 +239,9 @@ async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRuntime
         idle_timeout_seconds: lifecycle.and_then(|l| l.idle_runtime_session_timeout()),
         max_lifetime_seconds: lifecycle.and_then(|l| l.max_lifetime()),
         authorizer,
+        require_mmdsv2: out
+            .metadata_configuration()
+            .is_some_and(|m| m.require_mmdsv2()),
     })
 }
 
@@ -314,6 +319,11 @@ fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) {
         planner.block(&addr, Some(&field), message);
     }
     let authorizer = authorizer_changes(cx, planner, spec, live, &mut changes);
+    if let Some(r) = live {
+        // Not part of CreateAgentRuntime (AWS turns it on for new runtimes); every update sends
+        // it. AWS rejects invocations of a runtime without it ("not MMDSv2-enabled").
+        changes.value("require_mmdsv2", Some(r.require_mmdsv2), true);
+    }
     if let Some(r) = live
         && r.status.ends_with("_FAILED")
     {
@@ -618,7 +628,8 @@ async fn configuration(cx: &ApplyContext<'_>, step: &Step) -> Result<Configurati
     })
 }
 
-/// Create, or update with the whole configuration, then wait for READY. Returns the id.
+/// Create, or update with the whole configuration, then wait until DEFAULT serves the new
+/// version. Returns the id.
 async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
     let addr = &r.address;
     if let (Some(live), true) = (&step.live, step.only_tags) {
@@ -626,54 +637,90 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
         return Ok(live.id.clone());
     }
     let config = configuration(cx, step).await?;
-    let (operation, id) = match &step.live {
-        None => {
-            let out = retry_propagation(cx, addr, "CreateAgentRuntime", || {
-                let c = config.clone();
-                cx.aws
-                    .agentcore
-                    .create_agent_runtime()
-                    .agent_runtime_name(&step.spec.name)
-                    .agent_runtime_artifact(c.artifact)
-                    .role_arn(c.role_arn)
-                    .network_configuration(c.network)
-                    .protocol_configuration(c.protocol)
-                    .lifecycle_configuration(c.lifecycle)
-                    .set_description(c.description)
-                    .set_authorizer_configuration(c.authorizer)
-                    .set_environment_variables(Some(c.environment).filter(|e| !e.is_empty()))
-                    .set_tags(Some(cx.stack.tags().into_iter().collect()))
-                    .send()
-            })
-            .await?;
-            ("CreateAgentRuntime", out.agent_runtime_id().to_owned())
+    let Some(live) = &step.live else {
+        let out = retry_propagation(cx, addr, "CreateAgentRuntime", || {
+            let c = config.clone();
+            cx.aws
+                .agentcore
+                .create_agent_runtime()
+                .agent_runtime_name(&step.spec.name)
+                .agent_runtime_artifact(c.artifact)
+                .role_arn(c.role_arn)
+                .network_configuration(c.network)
+                .protocol_configuration(c.protocol)
+                .lifecycle_configuration(c.lifecycle)
+                .set_description(c.description)
+                .set_authorizer_configuration(c.authorizer)
+                .set_environment_variables(Some(c.environment).filter(|e| !e.is_empty()))
+                .set_tags(Some(cx.stack.tags().into_iter().collect()))
+                .send()
+        })
+        .await?;
+        let id = out.agent_runtime_id().to_owned();
+        let deployed = wait_until_deployed(
+            cx,
+            addr,
+            "CreateAgentRuntime",
+            &id,
+            out.agent_runtime_version(),
+        )
+        .await?;
+        // CreateAgentRuntime cannot ask for MMDSv2; AWS turns it on for new runtimes. Where
+        // it did not, one update does, so a new runtime never starts without it.
+        if !deployed.require_mmdsv2 {
+            cx.progress.line(&format!(
+                "{addr}: created without requireMMDSV2; turning it on (AWS rejects invocations otherwise)"
+            ));
+            update(cx, addr, &id, &config).await?;
         }
-        Some(live) => {
-            retry_propagation(cx, addr, "UpdateAgentRuntime", || {
-                let c = config.clone();
-                cx.aws
-                    .agentcore
-                    .update_agent_runtime()
-                    .agent_runtime_id(&live.id)
-                    .agent_runtime_artifact(c.artifact)
-                    .role_arn(c.role_arn)
-                    .network_configuration(c.network)
-                    .protocol_configuration(c.protocol)
-                    .lifecycle_configuration(c.lifecycle)
-                    .set_description(c.description)
-                    .set_authorizer_configuration(c.authorizer)
-                    .set_environment_variables(Some(c.environment))
-                    .send()
-            })
-            .await?;
-            if r.changes.iter().any(|c| c.field == "tags") {
-                tag(cx, addr, live).await?;
-            }
-            ("UpdateAgentRuntime", live.id.clone())
-        }
+        return Ok(id);
     };
-    wait_until_ready(cx, addr, operation, &id).await?;
-    Ok(id)
+    update(cx, addr, &live.id, &config).await?;
+    if r.changes.iter().any(|c| c.field == "tags") {
+        tag(cx, addr, live).await?;
+    }
+    Ok(live.id.clone())
+}
+
+/// `UpdateAgentRuntime` with the whole configuration and `requireMMDSV2 = true` (AWS rejects
+/// invocations of a runtime without it), then wait until DEFAULT serves the new version.
+async fn update(
+    cx: &ApplyContext<'_>,
+    addr: &str,
+    id: &str,
+    config: &Configuration,
+) -> Result<Deployed, Error> {
+    let out = retry_propagation(cx, addr, "UpdateAgentRuntime", || {
+        let c = config.clone();
+        cx.aws
+            .agentcore
+            .update_agent_runtime()
+            .agent_runtime_id(id)
+            .agent_runtime_artifact(c.artifact)
+            .role_arn(c.role_arn)
+            .network_configuration(c.network)
+            .protocol_configuration(c.protocol)
+            .lifecycle_configuration(c.lifecycle)
+            .set_description(c.description)
+            .set_authorizer_configuration(c.authorizer)
+            .set_environment_variables(Some(c.environment))
+            .metadata_configuration(
+                RuntimeMetadataConfiguration::builder()
+                    .require_mmdsv2(true)
+                    .build()
+                    .expect("requireMMDSV2 is set"),
+            )
+            .send()
+    })
+    .await?;
+    wait_until_deployed(
+        cx,
+        addr,
+        "UpdateAgentRuntime",
+        id,
+        out.agent_runtime_version(),
+    )
+    .await
 }
 
 /// (Re)write the stack's tags on a runtime: tags are not part of UpdateAgentRuntime.
@@ -719,16 +766,37 @@ where
     }
 }
 
-/// Poll until READY; `*_FAILED` is an error carrying AWS's `failureReason`.
-async fn wait_until_ready(
+/// What a finished create or update left.
+struct Deployed {
+    require_mmdsv2: bool,
+}
+
+/// Whether `version` is `at_least` or newer (versions are increasing integers; another apply
+/// may have made a newer one meanwhile).
+fn reached(version: Option<&str>, at_least: &str) -> bool {
+    match (
+        version.and_then(|v| v.parse::<u64>().ok()),
+        at_least.parse::<u64>(),
+    ) {
+        (Some(v), Ok(want)) => v >= want,
+        _ => version == Some(at_least),
+    }
+}
+
+/// Every create or update makes a new version, and DEFAULT moves to it, possibly after the
+/// runtime reads READY. Wait until the runtime reports `version` READY twice in a row (as
+/// Terraform's waiter does), then until `GetAgentRuntimeEndpoint(DEFAULT)` serves it.
+/// `*_FAILED` and `DELETING` are errors with AWS's reason; so is `--timeout`.
+async fn wait_until_deployed(
     cx: &ApplyContext<'_>,
     addr: &str,
     operation: &'static str,
     id: &str,
-) -> Result<(), Error> {
-    let started = Instant::now();
-    let mut last_report = Instant::now();
-    loop {
+    version: &str,
+) -> Result<Deployed, Error> {
+    let mut poll = Poll::new(cx, addr, operation);
+    let mut ready_reads = 0;
+    let deployed = loop {
         let out = cx
             .aws
             .agentcore
@@ -738,45 +806,122 @@ async fn wait_until_ready(
             .await
             .map_err(|e| Error::aws(addr, "GetAgentRuntime", e))?;
         let status = out.status().as_str();
+        let reason = || {
+            out.failure_reason()
+                .unwrap_or("AWS gave no failureReason")
+                .to_owned()
+        };
         match status {
-            "READY" => return Ok(()),
-            "CREATE_FAILED" | "UPDATE_FAILED" => {
-                return Err(Error {
-                    resource: addr.to_owned(),
-                    operation,
-                    code: Some(status.to_owned()),
-                    message: out
-                        .failure_reason()
-                        .unwrap_or("AWS gave no failureReason")
-                        .to_owned(),
-                });
+            "READY" if reached(Some(out.agent_runtime_version()), version) => {
+                ready_reads += 1;
+                if ready_reads == 2 {
+                    break Deployed {
+                        require_mmdsv2: out
+                            .metadata_configuration()
+                            .is_some_and(|m| m.require_mmdsv2()),
+                    };
+                }
             }
-            _ => {}
+            "CREATE_FAILED" | "UPDATE_FAILED" | "DELETE_FAILED" => {
+                return Err(Error::new(addr, operation, reason()).with_code(status));
+            }
+            "DELETING" => {
+                return Err(Error::new(
+                    addr,
+                    operation,
+                    "the runtime is being deleted (by someone else); apply again once it is gone",
+                )
+                .with_code(status));
+            }
+            _ => ready_reads = 0,
         }
-        let waited = started.elapsed();
-        if waited >= cx.timeout {
-            return Err(Error {
-                resource: addr.to_owned(),
+        poll.wait(&format!(
+            "{status}, waiting for version {version} to be READY"
+        ))
+        .await?;
+    };
+    loop {
+        let out = cx
+            .aws
+            .agentcore
+            .get_agent_runtime_endpoint()
+            .agent_runtime_id(id)
+            .endpoint_name("DEFAULT")
+            .send()
+            .await
+            .map_err(|e| Error::aws(addr, "GetAgentRuntimeEndpoint", e))?;
+        let status = out.status().as_str();
+        if status == "READY" && reached(out.live_version(), version) {
+            return Ok(deployed);
+        }
+        if status.ends_with("_FAILED") {
+            return Err(Error::new(
+                addr,
                 operation,
-                code: Some("Timeout".into()),
-                message: format!(
+                format!(
+                    "the DEFAULT endpoint is {status}: {}",
+                    out.failure_reason().unwrap_or("AWS gave no failureReason")
+                ),
+            )
+            .with_code(status));
+        }
+        poll.wait(&format!(
+            "DEFAULT is {status} serving version {}, waiting for {version}",
+            out.live_version().unwrap_or("none")
+        ))
+        .await?;
+    }
+}
+
+/// Polling with a growing interval (0.5 s doubling to 5 s), progress on the terminal, a line
+/// every 10 s otherwise, and `--timeout`.
+struct Poll<'a> {
+    cx: &'a ApplyContext<'a>,
+    addr: &'a str,
+    operation: &'static str,
+    started: Instant,
+    last_report: Instant,
+    delay: Duration,
+}
+
+impl<'a> Poll<'a> {
+    fn new(cx: &'a ApplyContext<'a>, addr: &'a str, operation: &'static str) -> Self {
+        Poll {
+            cx,
+            addr,
+            operation,
+            started: Instant::now(),
+            last_report: Instant::now(),
+            delay: Duration::from_millis(500),
+        }
+    }
+
+    async fn wait(&mut self, status: &str) -> Result<(), Error> {
+        let waited = self.started.elapsed();
+        if waited >= self.cx.timeout {
+            return Err(Error::new(
+                self.addr,
+                self.operation,
+                format!(
                     "still {status} after {}s (--timeout); apply again later to continue",
                     waited.as_secs()
                 ),
-            });
+            )
+            .with_code("Timeout"));
         }
-        cx.progress.transient(&format!(
-            "{addr}: {status}, waiting for READY ({}s)",
-            waited.as_secs()
-        ));
-        if last_report.elapsed() >= Duration::from_secs(10) {
-            cx.progress.line(&format!(
-                "{addr}: still {status} after {}s",
-                waited.as_secs()
-            ));
-            last_report = Instant::now();
+        let addr = self.addr;
+        self.cx
+            .progress
+            .transient(&format!("{addr}: {status} ({}s)", waited.as_secs()));
+        if self.last_report.elapsed() >= Duration::from_secs(10) {
+            self.cx
+                .progress
+                .line(&format!("{addr}: {status} ({}s)", waited.as_secs()));
+            self.last_report = Instant::now();
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(self.delay).await;
+        self.delay = (self.delay * 2).min(Duration::from_secs(5));
+        Ok(())
     }
 }
 
