@@ -109,3 +109,73 @@ async fn run(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::levels;
+    use crate::engine::Live;
+    use crate::registry::KINDS;
+    use crate::stack::Stack;
+
+    #[test]
+    fn from_nothing_the_repositorys_stack_is_applied_in_dependency_order() {
+        let text = include_str!("../../stack.toml");
+        let stack = Stack::parse(Path::new("stack.toml"), text, &|_| {
+            Some("Str0ng-Passw0rd!".to_owned())
+        })
+        .unwrap();
+        let live = Live::empty("us-west-2", "111122223333", "aws", KINDS);
+        let plan = crate::plan::plan(&stack, &live);
+        let levels: Vec<Vec<&str>> = levels(&plan)
+            .iter()
+            .map(|l| l.iter().map(|r| r.address.as_str()).collect())
+            .collect();
+        assert_eq!(
+            levels,
+            [
+                vec![
+                    "cognito_user_pool.MCPServerPool",
+                    "iam_role.agentcore-web-search-mcp-role",
+                    "ecr_repository.web-search-mcp",
+                ],
+                vec![
+                    "cognito_user_pool_client.MCPServerPoolClient",
+                    // A policy the runtime needs is in place before the runtime is created.
+                    "iam_role_policy.AgentCoreRuntime",
+                ],
+                vec!["cognito_user.testuser", "agentcore_runtime.web_search_mcp"],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_runtime_waits_for_its_roles_inline_policies_even_without_cognito() {
+        let text = r#"
+[stack]
+name = "demo"
+[iam.role]
+name = "role"
+[iam.role.policies.Pull]
+document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "*"}]}'
+[ecr.repository]
+name = "repo"
+[image]
+uri = "${repository_uri}@sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
+[runtime]
+name = "svc"
+"#;
+        let stack = Stack::parse(Path::new("stack.toml"), text, &|_| None).unwrap();
+        let live = Live::empty("us-west-2", "111122223333", "aws", KINDS);
+        let plan = crate::plan::plan(&stack, &live);
+        let levels = levels(&plan);
+        let level_of = |address: &str| {
+            levels
+                .iter()
+                .position(|l| l.iter().any(|r| r.address == address))
+                .unwrap()
+        };
+        assert!(level_of("iam_role_policy.Pull") < level_of("agentcore_runtime.svc"));
+    }
+}

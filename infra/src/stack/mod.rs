@@ -540,6 +540,71 @@ document = '''{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Ac
         assert!(bad_uri.contains("REGISTRY/REPOSITORY:TAG"), "{bad_uri}");
     }
 
+    const RUNTIME: &str = "\n[ecr.repository]\nname = \"web-search-mcp\"\n[image]\nbuild = \"server\"\n[runtime]\nname = \"web_search\"\n";
+
+    #[test]
+    fn with_a_runtime_the_image_must_be_arm64() {
+        let text = format!("{GOOD}{RUNTIME}").replace(
+            "build = \"server\"",
+            "build = \"server\"\nplatform = \"linux/amd64\"",
+        );
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("image.platform: AgentCore Runtime runs linux/arm64 only"),
+            "{}",
+            errs[0]
+        );
+        assert!(errors(&format!("{GOOD}{RUNTIME}")).is_empty());
+    }
+
+    #[test]
+    fn runtime_environment_within_aws_limits() {
+        let many: String = (0..51).map(|i| format!("V{i:02} = \"x\"\n")).collect();
+        let errs = errors(&format!("{GOOD}{RUNTIME}[runtime.environment]\n{many}"));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("runtime.environment: at most 50 variables"),
+            "{}",
+            errs[0]
+        );
+
+        let long = "y".repeat(5001);
+        let errs = errors(&format!(
+            "{GOOD}{RUNTIME}[runtime.environment]\nLONG = \"{long}\"\n"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("runtime.environment.LONG: at most 5000 characters"),
+            "{}",
+            errs[0]
+        );
+
+        // A secret from the environment: refused without quoting it.
+        let text = format!("{GOOD}{RUNTIME}[runtime.environment]\nKEY = {{ env = \"BIG\" }}\n");
+        let secret = "s".repeat(5001);
+        let env = |name: &str| match name {
+            "BIG" => Some(secret.clone()),
+            other => env_with_password(other),
+        };
+        let err = Stack::parse(Path::new("stack.toml"), &text, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the value of $BIG is longer than 5000"),
+            "{err}"
+        );
+        assert!(!err.contains("sss"), "{err}");
+    }
+
+    #[test]
+    fn a_repository_name_has_at_least_two_characters() {
+        let text = format!("{GOOD}\n[ecr.repository]\nname = \"r\"\n");
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("2-256 characters"), "{}", errs[0]);
+    }
+
     #[test]
     fn all_problems_are_reported_at_once() {
         let text = GOOD

@@ -110,9 +110,20 @@ pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> 
                     "a built image is pushed to [ecr.repository]; declare one",
                 );
             }
+            let platform = platform.unwrap_or_default();
+            if v.declared.runtime && platform != Platform::LinuxArm64 {
+                v.error(
+                    span,
+                    "image.platform",
+                    format!(
+                        "AgentCore Runtime runs linux/arm64 only, so with [runtime] the image must be \
+                         linux/arm64; {platform} is for a stack without [runtime] (an image used elsewhere)"
+                    ),
+                );
+            }
             Some(ImageSpec::Build {
                 package: package.into_inner(),
-                platform: platform.unwrap_or_default(),
+                platform,
             })
         }
         RawImage {

@@ -18,6 +18,7 @@ use super::cognito_client::Client;
 use super::cognito_pool::{UserPool, discovery_url};
 use super::ecr_repository::Repository;
 use super::iam_role::Role;
+use super::iam_role_policy::RolePolicy;
 use super::image::section::ImageSpec;
 use super::image::{self, Image};
 use crate::aws::Aws;
@@ -93,6 +94,7 @@ impl Kind for Runtime {
         UserPool::TYPE,
         Client::TYPE,
         Role::TYPE,
+        RolePolicy::TYPE,
         Repository::TYPE,
         Image::TYPE,
     ];

@@ -110,6 +110,10 @@ const RUNTIME_NAME: NameRule = NameRule {
     described: "AWS pattern [a-zA-Z][a-zA-Z0-9_]{0,47}",
 };
 
+/// AWS's limits on `environmentVariables` (the service model of UpdateAgentRuntime).
+const MAX_VARIABLES: usize = 50;
+const MAX_VALUE_CHARS: usize = 5000;
+
 pub fn validate(
     v: &mut Validator,
     raw: RawRuntime,
@@ -134,8 +138,15 @@ pub fn validate(
         Some(d.into_inner()).filter(|d| !d.is_empty())
     });
     let mut environment = BTreeMap::new();
-    for (key, value) in raw.environment {
+    for (index, (key, value)) in raw.environment.into_iter().enumerate() {
         let field = format!("runtime.environment.{key}");
+        if index == MAX_VARIABLES {
+            v.error(
+                value.span(),
+                "runtime.environment",
+                format!("at most {MAX_VARIABLES} variables (AWS's limit); this is one more"),
+            );
+        }
         if key.is_empty()
             || key.len() > 100
             || !key.chars().all(ENV_NAME.allowed)
@@ -147,11 +158,34 @@ pub fn validate(
                 "not a valid variable name: ASCII letters, digits and _, not starting with a digit",
             );
         }
+        let span = value.span();
         let parsed = match value.into_inner() {
-            RawEnvValue::Literal(text) => EnvValue::Plain(text),
+            RawEnvValue::Literal(text) => {
+                if text.chars().count() > MAX_VALUE_CHARS {
+                    v.error(
+                        span,
+                        &field,
+                        format!("at most {MAX_VALUE_CHARS} characters (AWS's limit)"),
+                    );
+                }
+                EnvValue::Plain(text)
+            }
             RawEnvValue::FromEnv(RawEnv { env: var }) => {
-                let value = env(&var).filter(|v| !v.is_empty()).map(Sensitive::new);
-                EnvValue::Secret { var, value }
+                let value = env(&var).filter(|v| !v.is_empty());
+                if value
+                    .as_ref()
+                    .is_some_and(|v| v.chars().count() > MAX_VALUE_CHARS)
+                {
+                    v.secret_error(
+                        span,
+                        &field,
+                        format!("the value of ${var} is longer than {MAX_VALUE_CHARS} characters (AWS's limit)"),
+                    );
+                }
+                EnvValue::Secret {
+                    var,
+                    value: value.map(Sensitive::new),
+                }
             }
         };
         environment.insert(key, parsed);
