@@ -1,10 +1,11 @@
 //! The command line as a user meets it: bad stack files rejected before any AWS call, help,
-//! and snapshots of whole rendered plans (plain text, as in a pipe).
+//! and snapshots of whole rendered plans (plain text, as in a pipe), in `snapshots/` (insta:
+//! `INSTA_UPDATE=always cargo test -p infra --test cli` rewrites them; review with `git diff`).
 
 mod support;
 
 use aws_sdk_cognitoidentityprovider::types::{PasswordPolicyType, UserPoolPolicyType};
-use support::{Aws, Moto, Project, STACK_NAME, assert_snapshot};
+use support::{Aws, Moto, Project, STACK_NAME};
 
 /// Each case: an edit of the repository's stack.toml and what the error must say.
 const BAD_STACKS: &[(&str, &str, &str, &str)] = &[
@@ -160,7 +161,7 @@ async fn snapshot_of_the_plan_from_empty_and_of_a_drift_plan() {
     let project = Project::from_repo(|s| s);
 
     let create = project.infra(&moto, &["plan"]).expect(0);
-    assert_snapshot("plan_from_empty", &create.stdout);
+    insta::assert_snapshot!("plan_from_empty", create.stdout);
 
     project.infra(&moto, &["apply", "--yes"]).expect(0);
     let pool_id = aws.pool_ids("MCPServerPool").await.remove(0);
@@ -209,7 +210,7 @@ async fn snapshot_of_the_plan_from_empty_and_of_a_drift_plan() {
         (client_id.as_str(), "<client-id>"),
         (role_id.as_str(), "<role-id>"),
     ];
-    assert_snapshot("plan_drift", &redact(&drift.stdout, &ids));
+    insta::assert_snapshot!("plan_drift", redact(&drift.stdout, &ids));
 }
 
 #[test]

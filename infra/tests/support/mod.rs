@@ -457,30 +457,3 @@ pub fn policy(document: &str) -> serde_json::Value {
         .unwrap();
     serde_json::from_str(&decoded).unwrap()
 }
-
-/// Compare `actual` with `tests/snapshots/<name>.txt`. `UPDATE_SNAPSHOTS=1` rewrites the file
-/// (review the diff before committing it).
-#[track_caller]
-pub fn assert_snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(format!("{name}.txt"));
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "{} is missing; run with UPDATE_SNAPSHOTS=1 to create it",
-            path.display()
-        )
-    });
-    if expected != actual {
-        let diff = similar::TextDiff::from_lines(&expected, actual)
-            .unified_diff()
-            .header("snapshot", "actual")
-            .to_string();
-        panic!("{} differs from the output:\n{diff}", path.display());
-    }
-}

@@ -1,1 +1,188 @@
 //! Plan tests for this kind, against in-memory live state (no AWS, no process).
+
+use serde_json::json;
+
+use super::*;
+use crate::engine::{Action, Plan};
+use crate::resources::testing::*;
+use crate::stack::Stack;
+
+const CLIENT: &str = "cognito_user_pool_client.Client";
+
+/// A pool and its client, for the snapshots.
+const A_POOL_AND_ITS_CLIENT: &str = r#"
+[stack]
+name = "demo"
+
+[cognito.user_pool]
+name = "Pool"
+
+[cognito.client]
+name = "Client"
+explicit_auth_flows = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+"#;
+
+/// The converged stack, with the live client changed by `drift`.
+fn drifted(stack: &Stack, drift: impl FnOnce(&mut LiveClient)) -> Plan {
+    let live = LiveBuilder::converged(stack)
+        .edit::<Client>(|client| drift(found(client)))
+        .build();
+    plan_of(stack, &live)
+}
+
+#[test]
+fn from_nothing_the_client_is_created_in_the_pool_created_before_it() {
+    let plan = plan_of(&stack(STACK), &LiveBuilder::new().build());
+    let client = resource(&plan, CLIENT);
+    assert_eq!(client.action, Action::Create);
+    assert_eq!(client.reason, "does not exist");
+    assert_eq!(
+        fields(client),
+        ["explicit_auth_flows", "generate_secret", "user_pool_id"]
+    );
+    assert_eq!(
+        change(client, "explicit_auth_flows").after,
+        Shown::Value(json!([
+            "ALLOW_REFRESH_TOKEN_AUTH",
+            "ALLOW_USER_PASSWORD_AUTH"
+        ]))
+    );
+    assert_eq!(
+        change(client, "generate_secret").after,
+        Shown::Value(json!(false))
+    );
+    assert_eq!(change(client, "user_pool_id").after, Shown::KnownAfterApply);
+    assert_eq!(client.depends_on, ["cognito_user_pool.Pool"]);
+}
+
+#[test]
+fn a_client_added_to_an_existing_pool_names_the_pools_id() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .with::<Client>(Lookup::Missing)
+        .build();
+    let plan = plan_of(&stack, &live);
+    let client = resource(&plan, CLIENT);
+    assert_eq!(client.action, Action::Create);
+    assert_eq!(
+        change(client, "user_pool_id").after,
+        Shown::Value(json!(POOL_ID))
+    );
+}
+
+#[test]
+fn a_converged_client_plans_nothing_whatever_order_its_flows_are_declared_in() {
+    // The stack lists ALLOW_USER_PASSWORD_AUTH first; Cognito's set is read back sorted.
+    let stack = stack(STACK);
+    let plan = plan_of(&stack, &LiveBuilder::converged(&stack).build());
+    let client = resource(&plan, CLIENT);
+    assert_eq!(client.action, Action::NoOp);
+    assert_eq!(client.id.as_deref(), Some(CLIENT_ID));
+    assert!(client.changes.is_empty(), "{:?}", client.changes);
+}
+
+#[test]
+fn a_drifted_set_of_auth_flows_is_updated_in_place() {
+    let plan = drifted(&stack(STACK), |c| {
+        c.explicit_auth_flows = vec![
+            "ALLOW_REFRESH_TOKEN_AUTH".into(),
+            "ALLOW_USER_SRP_AUTH".into(),
+        ];
+    });
+    let client = resource(&plan, CLIENT);
+    assert_eq!(client.action, Action::Update);
+    assert_eq!(client.reason, "live settings differ from the stack");
+    assert_eq!(client.id.as_deref(), Some(CLIENT_ID));
+    assert_eq!(fields(client), ["explicit_auth_flows"]);
+    assert_eq!(
+        change(client, "explicit_auth_flows").before,
+        Shown::Value(json!(["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]))
+    );
+    assert_eq!(
+        change(client, "explicit_auth_flows").after,
+        Shown::Value(json!([
+            "ALLOW_REFRESH_TOKEN_AUTH",
+            "ALLOW_USER_PASSWORD_AUTH"
+        ]))
+    );
+    assert_eq!(plan.changed().count(), 1, "only the client changes");
+}
+
+#[test]
+fn a_client_secret_cannot_be_added_or_removed_in_place_so_a_difference_is_a_blocker() {
+    let plan = drifted(&stack(STACK), |c| c.has_secret = true);
+    assert_eq!(blockers(&plan), [(CLIENT, Some("generate_secret"))]);
+    let message = &plan.blockers[0].message;
+    assert!(
+        message.starts_with("is true in AWS and false in the stack; Cognito cannot add or remove"),
+        "{message}"
+    );
+
+    let wants_a_secret = stack(&STACK.replace(
+        "explicit_auth_flows = [",
+        "generate_secret = true\nexplicit_auth_flows = [",
+    ));
+    let live = LiveBuilder::converged(&stack(STACK)).build();
+    let plan = plan_of(&wants_a_secret, &live);
+    assert_eq!(blockers(&plan), [(CLIENT, Some("generate_secret"))]);
+    assert!(
+        plan.blockers[0]
+            .message
+            .starts_with("is false in AWS and true")
+    );
+}
+
+#[test]
+fn a_client_in_a_foreign_pool_is_not_planned_the_pools_blocker_says_it_all() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .edit::<UserPool>(|pool| {
+            let pool = found(pool);
+            pool.owned = false;
+            pool.tags.clear();
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(blockers(&plan), [("cognito_user_pool.Pool", None)]);
+    assert!(plan.resource(CLIENT).is_none());
+}
+
+#[test]
+fn two_same_named_clients_in_the_pool_are_never_guessed_between() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .with::<Client>(Lookup::Many {
+            ids: vec!["c1".into(), "c2".into()],
+            owned: true,
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(blockers(&plan), [(CLIENT, None)]);
+    assert_eq!(
+        plan.blockers[0].message,
+        "2 app clients named \"Client\" exist in the pool: c1, c2. \
+         Keep one and delete the others; infra never guesses"
+    );
+    // Users sign in through the client, and the runtime trusts it: neither is planned.
+    assert!(plan.resource("cognito_user.alice").is_none());
+    assert!(plan.resource("agentcore_runtime.demo_mcp").is_none());
+}
+
+#[test]
+fn snapshot_of_the_plan_that_creates_a_client() {
+    let plan = plan_of(&stack(A_POOL_AND_ITS_CLIENT), &LiveBuilder::new().build());
+    insta::assert_snapshot!("create_text", text(&plan));
+    insta::assert_snapshot!("create_json", json(&plan));
+}
+
+#[test]
+fn snapshot_of_the_plan_for_a_drifted_client() {
+    let plan = drifted(&stack(A_POOL_AND_ITS_CLIENT), |c| {
+        c.explicit_auth_flows = vec![
+            "ALLOW_CUSTOM_AUTH".into(),
+            "ALLOW_REFRESH_TOKEN_AUTH".into(),
+        ];
+    });
+    insta::assert_snapshot!("drift_text", text(&plan));
+    insta::assert_snapshot!("drift_json", json(&plan));
+}

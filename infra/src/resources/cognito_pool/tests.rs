@@ -1,1 +1,369 @@
 //! Plan tests for this kind, against in-memory live state (no AWS, no process).
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::engine::{Action, Plan, Shown};
+use crate::resources::testing::*;
+
+const POOL: &str = "cognito_user_pool.Pool";
+
+/// A pool alone, for the snapshots.
+const ONLY_A_POOL: &str = r#"
+[stack]
+name = "demo"
+
+[cognito.user_pool]
+name = "Pool"
+password_policy = { minimum_length = 10, require_symbols = true }
+"#;
+
+fn adopting() -> Stack {
+    stack(&STACK.replace("name = \"Pool\"", "name = \"Pool\"\nadopt = true"))
+}
+
+/// The converged stack, with the live pool changed by `drift`.
+fn drifted(stack: &Stack, drift: impl FnOnce(&mut LivePool)) -> Plan {
+    let live = LiveBuilder::converged(stack)
+        .edit::<UserPool>(|pool| drift(found(pool)))
+        .build();
+    plan_of(stack, &live)
+}
+
+#[test]
+fn from_nothing_the_pool_is_created_with_its_password_policy_and_the_stack_tags() {
+    let plan = plan_of(&stack(STACK), &LiveBuilder::new().build());
+    let pool = resource(&plan, POOL);
+    assert_eq!(pool.action, Action::Create);
+    assert_eq!(pool.reason, "no user pool named \"Pool\" exists");
+    assert_eq!(pool.id, None);
+    assert_eq!(
+        fields(pool),
+        [
+            "password_policy.minimum_length",
+            "password_policy.require_uppercase",
+            "password_policy.require_lowercase",
+            "password_policy.require_numbers",
+            "password_policy.require_symbols",
+            "password_policy.temporary_password_validity_days",
+            "deletion_protection",
+            "tags",
+        ]
+    );
+    assert_eq!(
+        change(pool, "password_policy.minimum_length").after,
+        Shown::Value(json!(10))
+    );
+    assert_eq!(
+        change(pool, "tags").after,
+        Shown::Value(json!({"infra:managed-by": "infra", "infra:stack": "demo"}))
+    );
+    assert!(pool.depends_on.is_empty());
+}
+
+#[test]
+fn a_pool_that_signs_in_by_email_is_created_with_its_username_attributes() {
+    let text = STACK.replace(
+        "password_policy = { minimum_length = 10 }",
+        "password_policy = { minimum_length = 10 }\nusername_attributes = [\"email\"]",
+    );
+    let plan = plan_of(&stack(&text), &LiveBuilder::new().build());
+    assert_eq!(
+        change(resource(&plan, POOL), "username_attributes").after,
+        Shown::Value(json!(["email"]))
+    );
+}
+
+#[test]
+fn a_converged_pool_plans_nothing_and_keeps_its_id() {
+    let stack = stack(STACK);
+    let plan = plan_of(&stack, &LiveBuilder::converged(&stack).build());
+    let pool = resource(&plan, POOL);
+    assert_eq!(pool.action, Action::NoOp);
+    assert_eq!(pool.reason, "matches the stack");
+    assert_eq!(pool.id.as_deref(), Some(POOL_ID));
+    assert!(pool.changes.is_empty(), "{:?}", pool.changes);
+    assert!(!plan.has_changes());
+    assert!(plan.blockers.is_empty());
+}
+
+#[test]
+fn each_drifted_password_policy_setting_is_updated_in_place_naming_only_that_setting() {
+    let stack = stack(STACK);
+    type Drift = fn(&mut LivePool);
+    let cases: [(&str, Drift, Value, Value); 6] = [
+        (
+            "minimum_length",
+            |p| p.password_policy.minimum_length = 6,
+            json!(6),
+            json!(10),
+        ),
+        (
+            "require_uppercase",
+            |p| p.password_policy.require_uppercase = true,
+            json!(true),
+            json!(false),
+        ),
+        (
+            "require_lowercase",
+            |p| p.password_policy.require_lowercase = true,
+            json!(true),
+            json!(false),
+        ),
+        (
+            "require_numbers",
+            |p| p.password_policy.require_numbers = true,
+            json!(true),
+            json!(false),
+        ),
+        (
+            "require_symbols",
+            |p| p.password_policy.require_symbols = true,
+            json!(true),
+            json!(false),
+        ),
+        (
+            "temporary_password_validity_days",
+            |p| p.password_policy.temporary_password_validity_days = 30,
+            json!(30),
+            json!(7),
+        ),
+    ];
+    for (setting, drift, before, after) in cases {
+        let plan = drifted(&stack, drift);
+        let pool = resource(&plan, POOL);
+        let field = format!("password_policy.{setting}");
+        assert_eq!(pool.action, Action::Update, "{setting}");
+        assert_eq!(pool.reason, "live settings differ from the stack");
+        assert_eq!(pool.id.as_deref(), Some(POOL_ID), "{setting}");
+        assert_eq!(fields(pool), [field.as_str()]);
+        assert_eq!(
+            change(pool, &field).before,
+            Shown::Value(before),
+            "{setting}"
+        );
+        assert_eq!(change(pool, &field).after, Shown::Value(after), "{setting}");
+        assert_eq!(plan.changed().count(), 1, "only the pool changes");
+    }
+}
+
+#[test]
+fn deletion_protection_turned_on_in_aws_is_turned_off_in_place() {
+    let plan = drifted(&stack(STACK), |p| p.deletion_protection = true);
+    let pool = resource(&plan, POOL);
+    assert_eq!(pool.action, Action::Update);
+    assert_eq!(fields(pool), ["deletion_protection"]);
+    assert_eq!(
+        change(pool, "deletion_protection").before,
+        Shown::Value(json!(true))
+    );
+    assert_eq!(
+        change(pool, "deletion_protection").after,
+        Shown::Value(json!(false))
+    );
+}
+
+#[test]
+fn a_missing_stack_tag_is_restored_and_other_tags_are_not_the_stacks_business() {
+    let plan = drifted(&stack(STACK), |p| {
+        p.tags.remove("infra:managed-by");
+        p.tags.insert("team".into(), "search".into());
+    });
+    let pool = resource(&plan, POOL);
+    assert_eq!(pool.action, Action::Update);
+    assert_eq!(fields(pool), ["tags"]);
+    assert_eq!(change(pool, "tags").before, Shown::Value(json!({})));
+    assert_eq!(
+        change(pool, "tags").after,
+        Shown::Value(json!({"infra:managed-by": "infra"}))
+    );
+}
+
+#[test]
+fn sign_in_attributes_cannot_change_after_creation_so_a_difference_is_a_blocker() {
+    let plan = drifted(&stack(STACK), |p| {
+        p.username_attributes = vec!["email".into()]
+    });
+    assert_eq!(blockers(&plan), [(POOL, Some("username_attributes"))]);
+    let message = &plan.blockers[0].message;
+    assert!(
+        message.starts_with("is [\"email\"] in AWS and [] in the stack; Cognito cannot change"),
+        "{message}"
+    );
+    // Blocked on a field only: the pool and what depends on it are still planned.
+    assert_eq!(resource(&plan, POOL).action, Action::NoOp);
+    resource(&plan, "cognito_user_pool_client.Client");
+}
+
+#[test]
+fn a_same_named_pool_without_the_stack_tag_blocks_it_and_everything_that_needs_it() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .edit::<UserPool>(|pool| {
+            let pool = found(pool);
+            pool.owned = false;
+            pool.tags.clear();
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(blockers(&plan), [(POOL, None)]);
+    let message = &plan.blockers[0].message;
+    assert!(
+        message.contains(&format!(
+            "a user pool with this name already exists ({POOL_ID})"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("not tagged infra:stack=demo") && message.contains("`adopt = true`"),
+        "{message}"
+    );
+    for dependent in [
+        POOL,
+        "cognito_user_pool_client.Client",
+        "cognito_user.alice",
+        "agentcore_runtime.demo_mcp",
+    ] {
+        assert!(plan.resource(dependent).is_none(), "{dependent} is planned");
+    }
+    // What does not need the pool is planned as usual.
+    assert_eq!(resource(&plan, "iam_role.role").action, Action::NoOp);
+    assert_eq!(resource(&plan, "ecr_repository.demo").action, Action::NoOp);
+}
+
+#[test]
+fn adopting_a_foreign_pool_only_adds_the_stack_tags() {
+    let stack = adopting();
+    let live = LiveBuilder::converged(&stack)
+        .edit::<UserPool>(|pool| {
+            let pool = found(pool);
+            pool.owned = false;
+            pool.tags = BTreeMap::from([("team".to_owned(), "search".to_owned())]);
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
+    let pool = resource(&plan, POOL);
+    assert_eq!(pool.action, Action::Update);
+    assert_eq!(pool.reason, "adopting: tags it for this stack");
+    assert_eq!(pool.id.as_deref(), Some(POOL_ID));
+    assert_eq!(fields(pool), ["tags"]);
+    assert_eq!(change(pool, "tags").before, Shown::Value(json!({})));
+    assert_eq!(
+        change(pool, "tags").after,
+        Shown::Value(json!({"infra:managed-by": "infra", "infra:stack": "demo"}))
+    );
+    assert_eq!(plan.changed().count(), 1, "only the pool changes");
+}
+
+#[test]
+fn adopting_a_foreign_pool_also_brings_its_settings_to_the_stack() {
+    let stack = adopting();
+    let live = LiveBuilder::converged(&stack)
+        .edit::<UserPool>(|pool| {
+            let pool = found(pool);
+            pool.owned = false;
+            pool.tags.clear();
+            pool.password_policy.minimum_length = 6;
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    let pool = resource(&plan, POOL);
+    assert_eq!(pool.action, Action::Update);
+    // The reason names the adoption; the fields show everything apply changes.
+    assert_eq!(pool.reason, "adopting: tags it for this stack");
+    assert_eq!(fields(pool), ["password_policy.minimum_length", "tags"]);
+}
+
+#[test]
+fn adopting_a_pool_that_is_already_the_stacks_changes_nothing() {
+    let stack = adopting();
+    let plan = plan_of(&stack, &LiveBuilder::converged(&stack).build());
+    assert_eq!(resource(&plan, POOL).action, Action::NoOp);
+    assert_eq!(resource(&plan, POOL).reason, "matches the stack");
+}
+
+#[test]
+fn two_pools_tagged_for_this_stack_are_never_guessed_between() {
+    let live = LiveBuilder::new()
+        .with::<UserPool>(Lookup::Many {
+            ids: vec!["us-west-2_p1".into(), "us-west-2_p2".into()],
+            owned: true,
+        })
+        .build();
+    let plan = plan_of(&stack(STACK), &live);
+    assert_eq!(blockers(&plan), [(POOL, None)]);
+    assert_eq!(
+        plan.blockers[0].message,
+        "2 user pools named \"Pool\" are tagged for this stack: us-west-2_p1, us-west-2_p2. \
+         Keep one and delete the others; infra never guesses"
+    );
+    assert!(plan.resource("cognito_user_pool_client.Client").is_none());
+}
+
+#[test]
+fn several_foreign_pools_with_the_name_are_left_alone_and_another_name_is_asked_for() {
+    let live = LiveBuilder::new()
+        .with::<UserPool>(Lookup::Many {
+            ids: vec!["us-west-2_p1".into(), "us-west-2_p2".into()],
+            owned: false,
+        })
+        .build();
+    let plan = plan_of(&stack(STACK), &live);
+    assert_eq!(blockers(&plan), [(POOL, None)]);
+    assert!(
+        plan.blockers[0]
+            .message
+            .contains("none tagged for this stack: us-west-2_p1, us-west-2_p2"),
+        "{}",
+        plan.blockers[0].message
+    );
+}
+
+#[test]
+fn the_pool_tagged_for_this_stack_is_chosen_over_foreign_ones_with_the_same_name() {
+    let stack = stack(STACK);
+    let ours = pool(&stack).unwrap();
+    let foreign = LivePool {
+        id: "us-west-2_Foreign".into(),
+        owned: false,
+        ..ours.clone()
+    };
+    let chosen = choose(vec![ours], vec![foreign.clone()]);
+    assert_eq!(chosen.found().map(|p| p.id.as_str()), Some(POOL_ID));
+    // A lone foreign pool is found (and then blocks, unless adopted).
+    let lone = choose(Vec::new(), vec![foreign]);
+    assert_eq!(
+        lone.found().map(|p| p.id.as_str()),
+        Some("us-west-2_Foreign")
+    );
+    assert!(matches!(choose(Vec::new(), Vec::new()), Lookup::Missing));
+}
+
+#[test]
+fn the_discovery_url_is_the_pools_openid_configuration() {
+    assert_eq!(
+        discovery_url("us-west-2", POOL_ID),
+        "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_AbC123/.well-known/openid-configuration"
+    );
+}
+
+#[test]
+fn snapshot_of_the_plan_that_creates_a_pool() {
+    let plan = plan_of(&stack(ONLY_A_POOL), &LiveBuilder::new().build());
+    insta::assert_snapshot!("create_text", text(&plan));
+    insta::assert_snapshot!("create_json", json(&plan));
+}
+
+#[test]
+fn snapshot_of_the_plan_for_a_drifted_pool() {
+    let stack = stack(ONLY_A_POOL);
+    let plan = drifted(&stack, |p| {
+        p.password_policy.minimum_length = 8;
+        p.password_policy.require_symbols = false;
+        p.deletion_protection = true;
+        p.tags.remove("infra:managed-by");
+    });
+    insta::assert_snapshot!("drift_text", text(&plan));
+    insta::assert_snapshot!("drift_json", json(&plan));
+}

@@ -1,1 +1,195 @@
 //! Plan tests for this kind, against in-memory live state (no AWS, no process).
+//!
+//! The image is built before anything is read; what the registry said of its digest decides
+//! the plan. A prebuilt `uri` is not a resource of this kind: the runtime just runs it.
+
+use serde_json::json;
+
+use super::*;
+use crate::engine::{Plan, Shown};
+use crate::resources::testing::*;
+
+const IMAGE: &str = "image.server";
+
+/// A repository and the image built into it, for the snapshots.
+const A_BUILT_IMAGE: &str = r#"
+[stack]
+name = "demo"
+
+[ecr.repository]
+name = "demo"
+
+[image]
+build = "server"
+"#;
+
+/// The converged stack, where the build produced `digest` and the registry has it or not.
+fn built(stack: &Stack, digest: &str, in_registry: bool) -> Plan {
+    let live = LiveBuilder::converged(stack)
+        .edit::<Image>(|image| {
+            let (artifact, registry_has_it) = image.built.as_mut().expect("a built image");
+            *artifact = artifact_for(digest, artifact.platform);
+            *registry_has_it = in_registry;
+        })
+        .build();
+    plan_of(stack, &live)
+}
+
+fn artifact_for(digest: &str, platform: Platform) -> Arc<Artifact> {
+    artifact("server", platform, digest)
+}
+
+#[test]
+fn from_nothing_the_built_image_is_pushed_after_its_repository_is_created() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::new()
+        .with::<Image>(LiveImage {
+            built: Some((artifact_for(DIGEST, Platform::LinuxArm64), false)),
+            tag_digest: None,
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    let image = resource(&plan, IMAGE);
+    assert_eq!(image.action, Action::Create);
+    assert_eq!(
+        image.reason,
+        "built from the workspace; the registry lacks this digest"
+    );
+    assert_eq!(image.id, None);
+    assert_eq!(fields(image), ["digest", "platform", "compressed_bytes"]);
+    assert_eq!(change(image, "digest").after, Shown::Value(json!(DIGEST)));
+    assert_eq!(
+        change(image, "platform").after,
+        Shown::Value(json!("linux/arm64"))
+    );
+    assert_eq!(
+        change(image, "compressed_bytes").after,
+        Shown::Value(json!(11_500))
+    );
+    assert_eq!(image.depends_on, ["ecr_repository.demo"]);
+}
+
+#[test]
+fn an_image_the_registry_already_has_is_not_pushed_again() {
+    let stack = stack(STACK);
+    let plan = plan_of(&stack, &LiveBuilder::converged(&stack).build());
+    let image = resource(&plan, IMAGE);
+    assert_eq!(image.action, Action::NoOp);
+    assert_eq!(image.reason, "the registry has this digest");
+    assert_eq!(image.id.as_deref(), Some(DIGEST));
+    assert!(image.changes.is_empty());
+}
+
+#[test]
+fn a_new_build_the_registry_lacks_is_pushed_and_the_runtime_moves_to_its_digest() {
+    let plan = built(&stack(STACK), NEW_DIGEST, false);
+    let image = resource(&plan, IMAGE);
+    assert_eq!(image.action, Action::Create);
+    assert_eq!(
+        change(image, "digest").after,
+        Shown::Value(json!(NEW_DIGEST))
+    );
+    let runtime = resource(&plan, "agentcore_runtime.demo_mcp");
+    assert_eq!(fields(runtime), ["container_uri"]);
+    assert_eq!(
+        change(runtime, "container_uri").after,
+        Shown::Value(json!(format!(
+            "111122223333.dkr.ecr.us-west-2.amazonaws.com/demo@{NEW_DIGEST}"
+        )))
+    );
+}
+
+#[test]
+fn an_image_built_for_amd64_says_so() {
+    // Only without [runtime]: AgentCore Runtime runs linux/arm64 alone.
+    let stack = stack(&A_BUILT_IMAGE.replace(
+        "build = \"server\"",
+        "build = \"server\"\nplatform = \"linux/amd64\"",
+    ));
+    let live = LiveBuilder::new()
+        .with::<Image>(LiveImage {
+            built: Some((artifact_for(DIGEST, Platform::LinuxAmd64), false)),
+            tag_digest: None,
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(
+        change(resource(&plan, IMAGE), "platform").after,
+        Shown::Value(json!("linux/amd64"))
+    );
+}
+
+#[test]
+fn a_prebuilt_uri_is_not_an_image_to_push() {
+    let stack = stack(&STACK.replace(
+        "build = \"server\"",
+        "uri = \"public.ecr.aws/demo/server:1.0\"",
+    ));
+    let plan = plan_of(&stack, &LiveBuilder::converged(&stack).build());
+    assert!(plan.resources.iter().all(|r| r.type_name != Image::TYPE));
+    assert!(!plan.has_changes());
+}
+
+#[test]
+fn no_image_is_pushed_into_a_foreign_repository() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .edit::<Repository>(|repository| {
+            let repository = found(repository);
+            repository.owned = false;
+            repository.tags.clear();
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(blockers(&plan), [("ecr_repository.demo", None)]);
+    assert!(plan.resource(IMAGE).is_none());
+}
+
+#[test]
+fn only_a_tag_in_the_stacks_repository_is_resolved_to_a_digest() {
+    let repository = "111122223333.dkr.ecr.us-west-2.amazonaws.com/demo";
+    let uri = |template: &str| {
+        stack(&STACK.replace("build = \"server\"", &format!("uri = \"{template}\"")))
+    };
+    let tagged = uri("${repository_uri}:v1");
+    assert_eq!(
+        tag_in_repository(&tagged, &format!("{repository}:v1"), repository),
+        Some("v1")
+    );
+    let pinned = format!("{repository}@{DIGEST}");
+    let by_digest = uri(
+        "${repository_uri}@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+    );
+    assert_eq!(tag_in_repository(&by_digest, &pinned, repository), None);
+    let elsewhere = uri("public.ecr.aws/demo/server:1.0");
+    assert_eq!(
+        tag_in_repository(&elsewhere, "public.ecr.aws/demo/server:1.0", repository),
+        None
+    );
+    // A built image is pushed by digest: there is no tag to resolve.
+    let building = stack(STACK);
+    assert_eq!(
+        tag_in_repository(&building, &format!("{repository}:v1"), repository),
+        None
+    );
+}
+
+#[test]
+fn snapshot_of_the_plan_that_creates_the_repository_and_pushes_the_image() {
+    let live = LiveBuilder::new()
+        .with::<Image>(LiveImage {
+            built: Some((artifact_for(DIGEST, Platform::LinuxArm64), false)),
+            tag_digest: None,
+        })
+        .build();
+    let plan = plan_of(&stack(A_BUILT_IMAGE), &live);
+    insta::assert_snapshot!("create_text", text(&plan));
+    insta::assert_snapshot!("create_json", json(&plan));
+}
+
+#[test]
+fn snapshot_of_the_plan_for_a_new_build() {
+    let plan = built(&stack(A_BUILT_IMAGE), NEW_DIGEST, false);
+    insta::assert_snapshot!("drift_text", text(&plan));
+    insta::assert_snapshot!("drift_json", json(&plan));
+}

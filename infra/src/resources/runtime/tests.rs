@@ -1,5 +1,569 @@
 //! Plan tests for this kind, against in-memory live state (no AWS, no process).
 
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::engine::{Action, Live, Plan};
+use crate::resources::image::LiveImage;
+use crate::resources::image::section::Platform;
+use crate::resources::testing::*;
+
+const RUNTIME: &str = "agentcore_runtime.demo_mcp";
+const REPOSITORY_URI: &str = "111122223333.dkr.ecr.us-west-2.amazonaws.com/demo";
+
+/// A runtime of a prebuilt image behind the stack's Cognito pool, for the snapshots.
+const A_RUNTIME: &str = r#"
+[stack]
+name = "demo"
+
+[cognito.user_pool]
+name = "Pool"
+
+[cognito.client]
+name = "Client"
+explicit_auth_flows = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+
+[iam.role]
+name = "role"
+
+[image]
+uri = "public.ecr.aws/demo/server@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
+[runtime]
+name = "demo_mcp"
+description = "Web search over MCP"
+authorizer = "cognito"
+
+[runtime.environment]
+MODEL = "o3"
+OPENAI_API_KEY = { env = "OPENAI_API_KEY" }
+"#;
+
+/// The converged stack, with the live runtime changed by `drift`.
+fn drifted(stack: &Stack, drift: impl FnOnce(&mut LiveRuntime)) -> Plan {
+    let live = LiveBuilder::converged(stack)
+        .edit::<Runtime>(|found_runtime| drift(found(&mut found_runtime.runtime)))
+        .build();
+    plan_of(stack, &live)
+}
+
+/// STACK with the built image replaced by `[image] uri = "<uri>"`.
+fn running(uri: &str) -> Stack {
+    stack(&STACK.replace("build = \"server\"", &format!("uri = \"{uri}\"")))
+}
+
+fn value(v: Value) -> Shown {
+    Shown::Value(v)
+}
+
+/// Nothing exists in AWS; the image was built (as `infra plan` always does first).
+fn nothing_but_a_build() -> Live {
+    LiveBuilder::new()
+        .with::<Image>(LiveImage {
+            built: Some((artifact("server", Platform::LinuxArm64, DIGEST), false)),
+            tag_digest: None,
+        })
+        .build()
+}
+
+#[test]
+fn from_nothing_every_resource_is_created_level_by_level_in_dependency_order() {
+    let stack = stack(STACK);
+    let live = nothing_but_a_build();
+    let plan = plan_of(&stack, &live);
+    assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
+    assert_eq!(plan.summary.create, 8);
+    assert_eq!((plan.summary.update, plan.summary.delete), (0, 0));
+    let levels: Vec<Vec<&str>> = crate::apply::levels(&plan)
+        .iter()
+        .map(|level| level.iter().map(|r| r.address.as_str()).collect())
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            vec![
+                "cognito_user_pool.Pool",
+                "iam_role.role",
+                "ecr_repository.demo"
+            ],
+            vec![
+                "cognito_user_pool_client.Client",
+                "iam_role_policy.Logs",
+                "image.server"
+            ],
+            vec!["cognito_user.alice", RUNTIME],
+        ]
+    );
+}
+
+#[test]
+fn from_nothing_the_runtime_is_created_with_what_apply_will_learn_marked_as_such() {
+    let plan = plan_of(&stack(STACK), &nothing_but_a_build());
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(runtime.action, Action::Create);
+    assert_eq!(runtime.reason, "does not exist");
+    assert_eq!(
+        fields(runtime),
+        [
+            "container_uri",
+            "role_arn",
+            "network_mode",
+            "protocol",
+            "description",
+            "idle_timeout_seconds",
+            "max_lifetime_seconds",
+            "environment.MODEL",
+            "environment.OPENAI_API_KEY",
+            "authorizer.discovery_url",
+            "authorizer.allowed_clients",
+            "tags",
+        ]
+    );
+    assert_eq!(
+        change(runtime, "container_uri").after,
+        value(json!(format!("{REPOSITORY_URI}@{DIGEST}")))
+    );
+    assert_eq!(
+        change(runtime, "role_arn").after,
+        value(json!("arn:aws:iam::111122223333:role/role"))
+    );
+    assert_eq!(
+        change(runtime, "environment.MODEL").after,
+        value(json!("o3"))
+    );
+    assert_eq!(
+        change(runtime, "environment.OPENAI_API_KEY").after,
+        Shown::Sensitive
+    );
+    // The pool and the client are created by the same apply: their ids come later.
+    assert_eq!(
+        change(runtime, "authorizer.discovery_url").after,
+        Shown::KnownAfterApply
+    );
+    assert_eq!(
+        change(runtime, "authorizer.allowed_clients").after,
+        Shown::KnownAfterApply
+    );
+    assert_eq!(
+        runtime.depends_on,
+        [
+            "cognito_user_pool.Pool",
+            "cognito_user_pool_client.Client",
+            "iam_role.role",
+            "iam_role_policy.Logs",
+            "ecr_repository.demo",
+            "image.server"
+        ]
+    );
+}
+
+#[test]
+fn a_built_image_runs_by_its_digest_in_the_stacks_repository() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .with::<Runtime>(Found::default())
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(
+        change(resource(&plan, RUNTIME), "container_uri").after,
+        value(json!(format!("{REPOSITORY_URI}@{DIGEST}")))
+    );
+}
+
+#[test]
+fn a_runtime_created_behind_an_existing_pool_and_client_trusts_exactly_them() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .with::<Runtime>(Found::default())
+        .build();
+    let plan = plan_of(&stack, &live);
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(
+        change(runtime, "authorizer.discovery_url").after,
+        value(json!(
+            "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_AbC123/.well-known/openid-configuration"
+        ))
+    );
+    assert_eq!(
+        change(runtime, "authorizer.allowed_clients").after,
+        value(json!([CLIENT_ID]))
+    );
+}
+
+#[test]
+fn a_converged_runtime_plans_nothing_and_keeps_its_id() {
+    let stack = stack(STACK);
+    let plan = plan_of(&stack, &LiveBuilder::converged(&stack).build());
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(runtime.action, Action::NoOp);
+    assert_eq!(runtime.id.as_deref(), Some("demo_mcp-AbC123"));
+    assert!(runtime.changes.is_empty(), "{:?}", runtime.changes);
+    assert!(runtime.notes.is_empty());
+    assert!(!plan.has_changes());
+}
+
+#[test]
+fn each_drifted_setting_is_updated_in_place_naming_only_that_setting() {
+    let stack = stack(STACK);
+    type Drift = fn(&mut LiveRuntime);
+    let ours = format!("{REPOSITORY_URI}@{DIGEST}");
+    let our_pool = discovery_url(REGION, POOL_ID);
+    let cases: [(&str, Drift, Value, Value); 11] = [
+        (
+            "container_uri",
+            |r| r.container_uri = Some("public.ecr.aws/other/image:latest".into()),
+            json!("public.ecr.aws/other/image:latest"),
+            json!(ours),
+        ),
+        (
+            "role_arn",
+            |r| r.role_arn = "arn:aws:iam::111122223333:role/other".into(),
+            json!("arn:aws:iam::111122223333:role/other"),
+            json!("arn:aws:iam::111122223333:role/role"),
+        ),
+        (
+            "network_mode",
+            |r| r.network_mode = "VPC".into(),
+            json!("VPC"),
+            json!("PUBLIC"),
+        ),
+        (
+            "protocol",
+            |r| r.protocol = Some("HTTP".into()),
+            json!("HTTP"),
+            json!("MCP"),
+        ),
+        (
+            "description",
+            |r| r.description = Some("set by hand".into()),
+            json!("set by hand"),
+            json!(null),
+        ),
+        (
+            "idle_timeout_seconds",
+            |r| r.idle_timeout_seconds = Some(60),
+            json!(60),
+            json!(900),
+        ),
+        (
+            "max_lifetime_seconds",
+            |r| r.max_lifetime_seconds = Some(3600),
+            json!(3600),
+            json!(28800),
+        ),
+        (
+            "environment.MODEL",
+            |r| {
+                r.environment.insert("MODEL".into(), "gpt-4o".into());
+            },
+            json!("gpt-4o"),
+            json!("o3"),
+        ),
+        (
+            "authorizer.discovery_url",
+            |r| {
+                r.authorizer.as_mut().unwrap().0 = discovery_url(REGION, "us-west-2_Other");
+            },
+            json!(discovery_url(REGION, "us-west-2_Other")),
+            json!(our_pool),
+        ),
+        (
+            "authorizer.allowed_clients",
+            |r| r.authorizer.as_mut().unwrap().1 = vec!["someone-else".into()],
+            json!(["someone-else"]),
+            json!([CLIENT_ID]),
+        ),
+        (
+            "require_mmdsv2",
+            |r| r.require_mmdsv2 = false,
+            json!(false),
+            json!(true),
+        ),
+    ];
+    for (field, drift, before, after) in cases {
+        let plan = drifted(&stack, drift);
+        let runtime = resource(&plan, RUNTIME);
+        assert_eq!(runtime.action, Action::Update, "{field}");
+        assert_eq!(runtime.reason, "live settings differ from the stack");
+        assert_eq!(runtime.id.as_deref(), Some("demo_mcp-AbC123"), "{field}");
+        assert_eq!(fields(runtime), [field]);
+        assert_eq!(change(runtime, field).before, value(before), "{field}");
+        assert_eq!(change(runtime, field).after, value(after), "{field}");
+        assert_eq!(
+            plan.changed().count(),
+            1,
+            "{field}: only the runtime changes"
+        );
+    }
+}
+
+#[test]
+fn only_missing_stack_tags_are_written_without_a_new_version() {
+    let plan = drifted(&stack(STACK), |r| {
+        r.tags.remove("infra:managed-by");
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(runtime.action, Action::Update);
+    assert_eq!(fields(runtime), ["tags"]);
+    assert!(runtime.payload::<Step>().unwrap().only_tags);
+
+    let plan = drifted(&stack(STACK), |r| {
+        r.tags.remove("infra:managed-by");
+        r.idle_timeout_seconds = Some(60);
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert!(!runtime.payload::<Step>().unwrap().only_tags);
+}
+
+#[test]
+fn a_changed_secret_is_updated_and_neither_value_is_ever_shown() {
+    let plan = drifted(&stack(STACK), |r| {
+        r.environment
+            .insert("OPENAI_API_KEY".into(), "sk-old-key-in-aws".into());
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(runtime.action, Action::Update);
+    assert_eq!(fields(runtime), ["environment.OPENAI_API_KEY"]);
+    let secret = change(runtime, "environment.OPENAI_API_KEY");
+    assert_eq!(
+        (&secret.before, &secret.after),
+        (&Shown::Sensitive, &Shown::Sensitive)
+    );
+    // `text` and `json` check that the declared key is never shown; nor is the live one.
+    for shown in [text(&plan), json(&plan)] {
+        assert!(!shown.contains("sk-old-key-in-aws"), "{shown}");
+    }
+    assert!(text(&plan).contains("~ environment.OPENAI_API_KEY: (sensitive) -> (sensitive)"));
+}
+
+#[test]
+fn a_variable_no_longer_declared_is_removed_without_showing_its_value() {
+    let plan = drifted(&stack(STACK), |r| {
+        r.environment
+            .insert("LEGACY_TOKEN".into(), "t0ps3cret".into());
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(fields(runtime), ["environment.LEGACY_TOKEN"]);
+    let removed = change(runtime, "environment.LEGACY_TOKEN");
+    assert_eq!(
+        (&removed.before, &removed.after),
+        (&Shown::Sensitive, &Shown::Absent)
+    );
+    assert!(!text(&plan).contains("t0ps3cret"));
+}
+
+#[test]
+fn an_unset_secret_variable_keeps_the_value_the_runtime_has_and_says_so() {
+    let stack = stack_without(STACK, &["OPENAI_API_KEY"]);
+    let live = LiveBuilder::converged(&stack)
+        .edit::<Runtime>(|found_runtime| {
+            let runtime = found(&mut found_runtime.runtime);
+            runtime
+                .environment
+                .insert("OPENAI_API_KEY".into(), "sk-live-key".into());
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(runtime.action, Action::NoOp);
+    assert_eq!(
+        runtime.notes,
+        ["environment.OPENAI_API_KEY: $OPENAI_API_KEY is unset, so the live value is kept"]
+    );
+    assert!(plan.blockers.is_empty());
+    assert!(!text(&plan).contains("sk-live-key"));
+}
+
+#[test]
+fn an_unset_secret_variable_blocks_when_the_runtime_has_no_value_for_it() {
+    let stack = stack_without(STACK, &["OPENAI_API_KEY"]);
+    let message = "$OPENAI_API_KEY is unset, and the runtime has no value for it yet";
+
+    let plan = plan_of(&stack, &LiveBuilder::converged(&stack).build());
+    assert_eq!(
+        blockers(&plan),
+        [(RUNTIME, Some("environment.OPENAI_API_KEY"))]
+    );
+    assert_eq!(plan.blockers[0].message, message);
+
+    let plan = plan_of(&stack, &LiveBuilder::new().build());
+    assert_eq!(
+        blockers(&plan),
+        [(RUNTIME, Some("environment.OPENAI_API_KEY"))]
+    );
+    assert_eq!(plan.blockers[0].message, message);
+}
+
+#[test]
+fn a_tag_in_the_stacks_repository_runs_by_the_digest_it_points_at_now() {
+    let stack = running("${repository_uri}:v1");
+    let pinned = |digest: &str| format!("{REPOSITORY_URI}@{digest}");
+    let live = |tag_points_at: &str| {
+        LiveBuilder::converged(&stack)
+            .edit::<Runtime>(|found_runtime| {
+                found(&mut found_runtime.runtime).container_uri = Some(pinned(DIGEST));
+            })
+            .with::<Image>(LiveImage {
+                built: None,
+                tag_digest: Some(tag_points_at.into()),
+            })
+            .build()
+    };
+    let plan = plan_of(&stack, &live(DIGEST));
+    assert_eq!(resource(&plan, RUNTIME).action, Action::NoOp);
+
+    // The tag moved: the runtime moves with it.
+    let plan = plan_of(&stack, &live(NEW_DIGEST));
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(fields(runtime), ["container_uri"]);
+    assert_eq!(
+        change(runtime, "container_uri").before,
+        value(json!(pinned(DIGEST)))
+    );
+    assert_eq!(
+        change(runtime, "container_uri").after,
+        value(json!(pinned(NEW_DIGEST)))
+    );
+}
+
+#[test]
+fn a_tag_in_a_repository_this_apply_creates_is_known_after_apply() {
+    let plan = plan_of(
+        &running("${repository_uri}:v1"),
+        &LiveBuilder::new().build(),
+    );
+    assert_eq!(
+        change(resource(&plan, RUNTIME), "container_uri").after,
+        Shown::KnownAfterApply
+    );
+}
+
+#[test]
+fn an_image_from_another_registry_runs_as_written() {
+    let stack = running("public.ecr.aws/demo/server:1.0");
+    let plan = plan_of(&stack, &LiveBuilder::new().build());
+    assert_eq!(
+        change(resource(&plan, RUNTIME), "container_uri").after,
+        value(json!("public.ecr.aws/demo/server:1.0"))
+    );
+}
+
+#[test]
+fn a_failed_runtime_is_updated_again_and_the_failure_reason_is_noted() {
+    let plan = drifted(&stack(STACK), |r| {
+        r.status = "UPDATE_FAILED".into();
+        r.failure_reason = Some("the image could not be pulled".into());
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(runtime.action, Action::Update);
+    assert_eq!(fields(runtime), ["status"]);
+    assert_eq!(
+        change(runtime, "status").before,
+        value(json!("UPDATE_FAILED"))
+    );
+    assert_eq!(change(runtime, "status").after, value(json!("READY")));
+    assert_eq!(
+        runtime.notes,
+        ["UPDATE_FAILED: the image could not be pulled"]
+    );
+
+    let plan = drifted(&stack(STACK), |r| r.status = "CREATE_FAILED".into());
+    assert_eq!(
+        resource(&plan, RUNTIME).notes,
+        ["CREATE_FAILED: no reason given"]
+    );
+}
+
+#[test]
+fn a_runtime_without_an_authorizer_in_the_stack_has_its_live_one_removed() {
+    let stack = stack(&STACK.replace("authorizer = \"cognito\"\n", ""));
+    let plan = drifted(&stack, |r| {
+        r.authorizer = Some((discovery_url(REGION, POOL_ID), vec![CLIENT_ID.into()]));
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(fields(runtime), ["authorizer.discovery_url"]);
+    assert_eq!(
+        change(runtime, "authorizer.discovery_url").after,
+        Shown::Absent
+    );
+}
+
+#[test]
+fn aws_cannot_rename_a_runtime_so_a_new_name_is_a_blocker() {
+    let stack = stack(STACK);
+    let old_arn = "arn:aws:bedrock-agentcore:us-west-2:111122223333:runtime/old_mcp-XyZ789";
+    let live = LiveBuilder::converged(&stack)
+        .with::<Runtime>(Found {
+            runtime: Lookup::Missing,
+            named_otherwise: vec![("old_mcp".into(), old_arn.into())],
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(blockers(&plan), [(RUNTIME, Some("name"))]);
+    assert_eq!(
+        plan.blockers[0].message,
+        format!(
+            "this stack's runtime is named \"old_mcp\" ({old_arn}); AWS cannot rename a runtime \
+             in place, and a new one would get a new ARN and endpoint URL. Keep name = \"old_mcp\""
+        )
+    );
+    assert!(plan.resource(RUNTIME).is_none());
+}
+
+#[test]
+fn a_same_named_runtime_without_the_stack_tag_is_a_blocker() {
+    let stack = stack(STACK);
+    let plan = drifted(&stack, |r| {
+        r.owned = false;
+        r.tags.clear();
+    });
+    assert_eq!(blockers(&plan), [(RUNTIME, None)]);
+    assert!(
+        plan.blockers[0].message.starts_with(
+            "an AgentCore runtime with this name already exists \
+             (arn:aws:bedrock-agentcore:us-west-2:111122223333:runtime/demo_mcp-AbC123) \
+             but is not tagged infra:stack=demo"
+        ),
+        "{}",
+        plan.blockers[0].message
+    );
+    assert!(plan.resource(RUNTIME).is_none());
+}
+
+#[test]
+fn several_same_named_runtimes_are_never_guessed_between() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .with::<Runtime>(Found {
+            runtime: Lookup::Many {
+                ids: vec!["demo_mcp-1".into(), "demo_mcp-2".into()],
+                owned: false,
+            },
+            named_otherwise: Vec::new(),
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(blockers(&plan), [(RUNTIME, None)]);
+    assert!(
+        plan.blockers[0].message.starts_with(
+            "2 AgentCore runtimes named \"demo_mcp\" exist, none tagged for this stack"
+        ),
+        "{}",
+        plan.blockers[0].message
+    );
+}
+
+#[test]
+fn a_runtime_is_never_adopted_its_configuration_is_replaced_on_update() {
+    let text = STACK.replace("name = \"demo_mcp\"", "name = \"demo_mcp\"\nadopt = true");
+    let error = Stack::parse(Path::new("stack.toml"), &text, &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("unknown field `adopt`"), "{error}");
+}
+
 #[test]
 fn mcp_url_encodes_the_whole_arn() {
     assert_eq!(
@@ -11,4 +575,25 @@ fn mcp_url_encodes_the_whole_arn() {
          arn%3Aaws%3Abedrock-agentcore%3Aus-west-2%3A123456789012%3Aruntime%2Fweb_search_mcp-AbC123\
          /invocations?qualifier=DEFAULT"
     );
+}
+
+#[test]
+fn snapshot_of_the_plan_that_creates_a_runtime_behind_a_new_pool() {
+    let plan = plan_of(&stack(A_RUNTIME), &LiveBuilder::new().build());
+    insta::assert_snapshot!("create_text", text(&plan));
+    insta::assert_snapshot!("create_json", json(&plan));
+}
+
+#[test]
+fn snapshot_of_the_plan_for_a_failed_runtime_with_drifted_settings() {
+    let plan = drifted(&stack(A_RUNTIME), |r| {
+        r.status = "UPDATE_FAILED".into();
+        r.failure_reason = Some("the container exited with code 1".into());
+        r.environment.insert("MODEL".into(), "gpt-4o".into());
+        r.environment
+            .insert("OPENAI_API_KEY".into(), "sk-old-key-in-aws".into());
+        r.idle_timeout_seconds = Some(60);
+    });
+    insta::assert_snapshot!("drift_text", text(&plan));
+    insta::assert_snapshot!("drift_json", json(&plan));
 }
