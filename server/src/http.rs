@@ -1,7 +1,7 @@
 //! The HTTP surface: `POST /mcp` (rmcp's Streamable HTTP service, stateless,
-//! SSE responses) and `GET /ping`, plus the wire hygiene around `/mcp`:
-//! body limit, JSON-RPC error bodies, cross-request cancellation and the
-//! escaping of U+0085/U+2028/U+2029.
+//! SSE responses; `/mcp/` is the same endpoint) and `GET /ping`, plus the
+//! wire hygiene around `/mcp`: body limit, JSON-RPC error bodies,
+//! cross-request cancellation and the escaping of U+0085/U+2028/U+2029.
 //!
 //! Each POST body's JSON-RPC method is parsed once, here (`MessageKind`),
 //! and decides how the request is served; other bytes in the body (a search
@@ -61,6 +61,11 @@ struct McpLayerState {
     keep_alive: Duration,
 }
 
+/// The MCP endpoint's paths. AgentCore's troubleshooting guide writes the
+/// path with a trailing slash, so both serve the same endpoint, with the same
+/// layer (no redirect: a 3xx would turn a POST into a GET for some clients).
+pub const MCP_PATHS: [&str; 2] = ["/mcp", "/mcp/"];
+
 /// The whole application router. `cancel` stops rmcp's streams; cancel it
 /// only after axum has drained in-flight requests.
 pub fn router(settings: &Settings, state: Arc<AppState>, cancel: CancellationToken) -> Router {
@@ -71,18 +76,28 @@ pub fn router(settings: &Settings, state: Arc<AppState>, cancel: CancellationTok
         mcp_config(settings, cancel),
     );
     let layer_state = McpLayerState {
-        app: state,
+        app: state.clone(),
         max_body_bytes: settings.max_body_bytes,
         keep_alive: settings.sse_keep_alive,
     };
-    Router::new()
-        .route_service("/mcp", mcp)
+    MCP_PATHS
+        .into_iter()
+        .fold(Router::new(), |router, path| {
+            router.route_service(path, mcp.clone())
+        })
         .layer(middleware::from_fn_with_state(layer_state, mcp_layer))
-        .route("/ping", get(ping))
+        .route("/ping", get(ping).with_state(state))
 }
 
-async fn ping() -> Json<Value> {
-    Json(json!({ "status": "Healthy" }))
+/// AgentCore's health check: `HealthyBusy` while a tool call runs, so the
+/// session is not reclaimed mid-search, else `Healthy`;
+/// `time_of_last_update` is the Unix second of the last status change.
+async fn ping(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let (status, time_of_last_update) = state.activity.status();
+    Json(json!({
+        "status": status.as_str(),
+        "time_of_last_update": time_of_last_update,
+    }))
 }
 
 fn jsonrpc_error(status: StatusCode, id: Value, code: ErrorCode, message: &str) -> Response {

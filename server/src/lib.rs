@@ -3,11 +3,12 @@
 //!
 //! `config` resolves the environment, `openai` talks to the Responses API,
 //! `tools` holds the MCP tools, `cancel` the in-flight calls that
-//! `notifications/cancelled` can reach, `http` the axum router, and [`serve`]
-//! runs it with graceful shutdown.
+//! `notifications/cancelled` can reach, `health` what `GET /ping` reports,
+//! `http` the axum router, and [`serve`] runs it with graceful shutdown.
 
 pub mod cancel;
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod openai;
 pub mod tools;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use cancel::InFlight;
 pub use config::Settings;
+use health::Activity;
 use tools::AppState;
 
 /// Builds the shared state from settings.
@@ -28,6 +30,7 @@ pub fn app_state(settings: &Settings) -> Arc<AppState> {
         openai: openai::OpenAi::new(settings.openai.clone()),
         progress_interval: settings.progress_interval,
         in_flight: InFlight::default(),
+        activity: Activity::default(),
     })
 }
 

@@ -7,10 +7,13 @@ use std::{
 
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
-    handler::server::{common::schema_for_output, router::tool::ToolRouter, wrapper::Parameters},
+    handler::server::{
+        common::schema_for_output, router::tool::ToolRouter, tool::ToolCallContext,
+        wrapper::Parameters,
+    },
     model::{
-        CallToolResult, ContentBlock, Implementation, ProgressNotificationParam,
-        ServerCapabilities, ServerConfig,
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+        ProgressNotificationParam, ServerCapabilities, ServerConfig,
     },
     service::RequestContext,
     tool, tool_handler, tool_router,
@@ -21,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     cancel::{InFlight, session_of},
+    health::Activity,
     openai::{OpenAi, SearchAnswer, SearchContextSize, SearchRequest},
 };
 
@@ -30,6 +34,8 @@ pub struct AppState {
     pub openai: OpenAi,
     pub progress_interval: Duration,
     pub in_flight: InFlight,
+    /// Tool calls running, for `GET /ping` (`HealthyBusy`).
+    pub activity: Activity,
 }
 
 /// Arguments of `web_search`.
@@ -282,6 +288,19 @@ async fn tick(ticker: &mut Option<tokio::time::Interval>) {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for WebSearchServer {
+    /// Every tool call, whatever its tool, counts as in flight (`GET /ping`
+    /// says `HealthyBusy`) from here until its result is produced, it fails,
+    /// or its future is dropped.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let _busy = self.state.activity.begin();
+        let call = ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(

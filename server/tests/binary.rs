@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::{
     MockUpstream, ServerProcess, TEST_KEY, agentcore_headers, call_body, eventually, final_result,
-    post_raw, sse_messages,
+    ping_state, post_raw, sse_messages, unix_now,
 };
 
 fn client() -> reqwest::Client {
@@ -324,13 +324,97 @@ async fn missing_key_starts_warns_and_explains() {
                 .unwrap()
                 .contains("OPENAI_API_KEY is not set")
     }));
-    let ping = reqwest::get(format!("http://{}/ping", server.addr))
+    assert_eq!(ping(&server).await.0, "Healthy");
+}
+
+/// `GET /ping` on the wire: `(status, time_of_last_update)`.
+async fn ping(server: &ServerProcess) -> (String, u64) {
+    let response = reqwest::get(format!("http://{}/ping", server.addr))
         .await
         .unwrap();
-    assert_eq!(
-        ping.json::<Value>().await.unwrap(),
-        json!({"status": "Healthy"})
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
     );
+    ping_state(&response.json::<Value>().await.unwrap())
+}
+
+/// Polls `GET /ping` until it reports `want`, up to `timeout`; returns the
+/// last answer.
+async fn ping_until(server: &ServerProcess, want: &str, timeout: Duration) -> (String, u64) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let state = ping(server).await;
+        if state.0 == want || Instant::now() >= deadline {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What AgentCore sees: `/ping` says `HealthyBusy` while a call sent to
+/// `/mcp/` (the path as its troubleshooting guide writes it) runs, and
+/// `Healthy` again once it has ended or its client has gone away.
+#[tokio::test(flavor = "multi_thread")]
+async fn ping_is_busy_during_calls_to_mcp_with_a_trailing_slash() {
+    let upstream = MockUpstream::start().await;
+    let server = ServerProcess::start(Some(&upstream.base_url()), &[("OPENAI_API_KEY", TEST_KEY)]);
+    let slash = format!("{}/", server.url());
+    assert!(slash.ends_with("/mcp/"));
+    let (status, started) = ping(&server).await;
+    assert_eq!(status, "Healthy");
+
+    let called = unix_now();
+    let call = tokio::spawn({
+        let slash = slash.clone();
+        async move {
+            post_raw(
+                &slash,
+                &call_body(1, "web_search", json!({"query": "q [slow=2000]"}), None),
+            )
+            .await
+        }
+    });
+    let (status, busy_since) = ping_until(&server, "HealthyBusy", Duration::from_secs(5)).await;
+    assert_eq!(status, "HealthyBusy");
+    assert!(busy_since >= called.max(started) && busy_since <= unix_now());
+    let (status, headers, body) = call.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "text/event-stream");
+    let result = final_result(&body);
+    assert_eq!(result["id"], 1);
+    assert_eq!(result["result"]["isError"], false, "{result}");
+    let (status, idle_since) = ping(&server).await;
+    assert_eq!(status, "Healthy");
+    assert!(idle_since > busy_since && idle_since <= unix_now());
+
+    // The client disconnects mid-search.
+    let response = request(
+        &slash,
+        &call_body(2, "web_search", json!({"query": "q [slow=20000]"}), None),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        ping_until(&server, "HealthyBusy", Duration::from_secs(5))
+            .await
+            .0,
+        "HealthyBusy"
+    );
+    drop(response);
+    assert_eq!(
+        ping_until(&server, "Healthy", Duration::from_secs(5))
+            .await
+            .0,
+        "Healthy",
+        "a call whose client left is no longer in flight"
+    );
+    assert!(eventually(Duration::from_secs(5), || upstream.log.aborted() == 1).await);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use server::{Settings, app_state, http::router};
 use support::{
     MockUpstream, TEST_KEY, agentcore_headers, call_body, eventually, final_result,
-    initialize_body, sse_messages,
+    initialize_body, ping_state, sse_messages, unix_now,
 };
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -56,16 +56,37 @@ async fn rpc(app: &Router, body: Value) -> (StatusCode, String, Vec<u8>) {
     send(app, post().body(Body::from(body.to_string())).unwrap()).await
 }
 
-#[tokio::test]
-async fn ping_is_healthy() {
-    let app = app(&[]);
+/// `GET /ping`: `(status, time_of_last_update)`.
+async fn ping(app: &Router) -> (String, u64) {
     let (status, content_type, body) =
-        send(&app, Request::get("/ping").body(Body::empty()).unwrap()).await;
+        send(app, Request::get("/ping").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("application/json"));
-    assert_eq!(
-        serde_json::from_slice::<Value>(&body).unwrap(),
-        json!({"status": "Healthy"})
+    ping_state(&serde_json::from_slice(&body).unwrap())
+}
+
+/// Polls `GET /ping` until it reports `want`, up to `timeout`; returns the
+/// last answer.
+async fn ping_until(app: &Router, want: &str, timeout: Duration) -> (String, u64) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let state = ping(app).await;
+        if state.0 == want || Instant::now() >= deadline {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn ping_is_healthy() {
+    let before = unix_now();
+    let app = app(&[]);
+    let (status, since) = ping(&app).await;
+    assert_eq!(status, "Healthy");
+    assert!(
+        (before..=unix_now()).contains(&since),
+        "idle since the server started: {since}"
     );
 }
 
@@ -517,4 +538,319 @@ async fn a_cancellation_is_recognised_by_its_method_even_with_an_escaped_slash()
         .unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(upstream.log.completed(), 0);
+}
+
+// `POST /mcp/`: AgentCore's troubleshooting guide names the MCP path with a
+// trailing slash, so that path is the same endpoint as `/mcp`.
+
+/// Status, content type, `Allow` header and body (the JSON-RPC messages of an
+/// SSE body, else the JSON body, else the text).
+async fn exchange(app: &Router, request: Request<Body>) -> (StatusCode, String, String, Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let content_type = header("content-type");
+    let allow = header("allow");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let body = if content_type.starts_with("text/event-stream") {
+        Value::Array(sse_messages(&text))
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, content_type, allow, body)
+}
+
+#[tokio::test]
+async fn mcp_with_a_trailing_slash_is_the_same_endpoint() {
+    let app = app(&[("MAX_BODY_BYTES", "1000")]);
+    let with_headers = |builder: axum::http::request::Builder| {
+        let mut builder = builder.header("host", "agentcore.internal:8000");
+        for (k, v) in agentcore_headers() {
+            builder = builder.header(k, v);
+        }
+        builder
+    };
+    let requests = |path: &str| -> Vec<(&'static str, Request<Body>)> {
+        let post = |body: String| {
+            with_headers(Request::post(path))
+                .body(Body::from(body))
+                .unwrap()
+        };
+        vec![
+            ("initialize", post(initialize_body(1).to_string())),
+            (
+                "tools/list",
+                post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string()),
+            ),
+            (
+                "greet_user",
+                post(call_body(3, "greet_user", json!({"name": "Ada"}), None).to_string()),
+            ),
+            (
+                "web_search without a key",
+                post(call_body(4, "web_search", json!({"query": "q"}), None).to_string()),
+            ),
+            (
+                "notification",
+                post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string()),
+            ),
+            (
+                "cancellation",
+                post(
+                    json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                            "params": {"requestId": 77}})
+                    .to_string(),
+                ),
+            ),
+            ("not JSON", post("{\"jsonrpc\":".into())),
+            ("not JSON-RPC", post(json!({"hello": "world"}).to_string())),
+            (
+                "too large",
+                post(
+                    call_body(5, "greet_user", json!({"name": "x".repeat(2000)}), None).to_string(),
+                ),
+            ),
+            (
+                "wrong content type",
+                Request::post(path)
+                    .header("host", "x")
+                    .header("content-type", "text/plain")
+                    .header("accept", "application/json, text/event-stream")
+                    .body(Body::from(initialize_body(6).to_string()))
+                    .unwrap(),
+            ),
+            (
+                "GET",
+                Request::get(path)
+                    .header("host", "x")
+                    .header("accept", "text/event-stream")
+                    .body(Body::empty())
+                    .unwrap(),
+            ),
+            (
+                "DELETE",
+                with_headers(Request::delete(path))
+                    .body(Body::empty())
+                    .unwrap(),
+            ),
+        ]
+    };
+    let mut statuses = Vec::new();
+    for ((what, plain), (_, slash)) in requests("/mcp").into_iter().zip(requests("/mcp/")) {
+        let expected = exchange(&app, plain).await;
+        let got = exchange(&app, slash).await;
+        assert_eq!(got, expected, "{what}: /mcp/ differs from /mcp");
+        statuses.push(got.0.as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 202, 202, 400, 400, 413, 415, 405, 405]
+    );
+    // And it really is the MCP endpoint, served from the start of the stream.
+    let (_, content_type, _, messages) = exchange(
+        &app,
+        with_headers(Request::post("/mcp/"))
+            .body(Body::from(
+                call_body(7, "greet_user", json!({"name": "Bo"}), None).to_string(),
+            ))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(content_type, "text/event-stream");
+    assert_eq!(messages[0]["id"], 7);
+    assert_eq!(
+        messages[0]["result"]["content"][0]["text"],
+        "Hello, Bo! Welcome."
+    );
+}
+
+// `GET /ping` says `HealthyBusy` while a tool call runs, so AgentCore does
+// not reclaim the session mid-search, and `time_of_last_update` is when the
+// status last changed (AgentCore measures idle time from it).
+
+#[tokio::test]
+async fn ping_is_busy_while_tool_calls_run() {
+    let upstream = MockUpstream::start().await;
+    let base = upstream.base_url();
+    let before = unix_now();
+    let app = app(&[("OPENAI_BASE_URL", &base), ("OPENAI_API_KEY", TEST_KEY)]);
+    let (status, started) = ping(&app).await;
+    assert_eq!(status, "Healthy");
+    assert!((before..=unix_now()).contains(&started));
+
+    let called = unix_now();
+    let long = tokio::spawn({
+        let app = app.clone();
+        async move {
+            rpc(
+                &app,
+                call_body(1, "web_search", json!({"query": "long [slow=4000]"}), None),
+            )
+            .await
+        }
+    });
+    assert!(eventually(Duration::from_secs(5), || upstream.log.request_count() == 1).await);
+    let (status, busy_since) = ping(&app).await;
+    assert_eq!(status, "HealthyBusy", "a search is running");
+    assert!(
+        (called..=unix_now()).contains(&busy_since),
+        "busy since the call started: {busy_since}, called at {called}"
+    );
+
+    // A second call, started over a second later, changes neither the
+    // status nor its timestamp, and neither does its end while the first
+    // still runs.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let short = tokio::spawn({
+        let app = app.clone();
+        async move {
+            rpc(
+                &app,
+                call_body(2, "web_search", json!({"query": "short [slow=1000]"}), None),
+            )
+            .await
+        }
+    });
+    assert!(eventually(Duration::from_secs(5), || upstream.log.request_count() == 2).await);
+    assert_eq!(ping(&app).await, ("HealthyBusy".into(), busy_since));
+    let (status, _, body) = short.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(final_result(&body)["result"]["isError"], false);
+    assert!(!long.is_finished());
+    assert_eq!(
+        ping(&app).await,
+        ("HealthyBusy".into(), busy_since),
+        "one call still runs"
+    );
+
+    let (status, _, body) = long.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(final_result(&body)["result"]["isError"], false);
+    let (status, idle_since) = ping(&app).await;
+    assert_eq!(status, "Healthy", "no call runs");
+    assert!(
+        idle_since >= busy_since + 3 && idle_since <= unix_now(),
+        "idle since the 4 s call ended: {idle_since}, busy since {busy_since}"
+    );
+    // Pings themselves do not move it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(ping(&app).await, ("Healthy".into(), idle_since));
+}
+
+#[tokio::test]
+async fn ping_returns_to_healthy_when_a_call_fails_or_is_cancelled() {
+    let upstream = MockUpstream::start().await;
+    let base = upstream.base_url();
+    let app = app(&[
+        ("OPENAI_BASE_URL", &base),
+        ("OPENAI_API_KEY", TEST_KEY),
+        ("OPENAI_MAX_RETRIES", "0"),
+        ("OPENAI_TIMEOUT_SECS", "1"),
+    ]);
+    // Failed searches: busy while they run, healthy once the error is produced.
+    for (id, query, expected) in [
+        (1, "q [slow=600] [500]", "HTTP 500"),
+        (2, "q [slow=600] [401]", "HTTP 401"),
+        (3, "q [hang]", "within 1s"),
+    ] {
+        let call = tokio::spawn({
+            let app = app.clone();
+            async move {
+                rpc(
+                    &app,
+                    call_body(id, "web_search", json!({"query": query}), None),
+                )
+                .await
+            }
+        });
+        assert_eq!(
+            ping_until(&app, "HealthyBusy", Duration::from_secs(5))
+                .await
+                .0,
+            "HealthyBusy",
+            "{query}"
+        );
+        let (_, _, body) = call.await.unwrap();
+        let result = final_result(&body);
+        assert_eq!(result["result"]["isError"], true, "{query}: {result}");
+        let text = result["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains(expected), "{query}: {text}");
+        assert_eq!(ping(&app).await.0, "Healthy", "after {query}");
+    }
+    // Calls rejected before any search starts.
+    let (_, _, body) = rpc(&app, call_body(4, "web_search", json!({"query": 5}), None)).await;
+    assert_eq!(final_result(&body)["result"]["isError"], true);
+    assert_eq!(ping(&app).await.0, "Healthy");
+    let (_, _, body) = rpc(&app, call_body(5, "no_such_tool", json!({}), None)).await;
+    assert!(final_result(&body)["error"].is_object());
+    assert_eq!(ping(&app).await.0, "Healthy");
+
+    // Cancelled by `notifications/cancelled` on another POST.
+    let call = tokio::spawn({
+        let app = app.clone();
+        async move {
+            rpc(
+                &app,
+                call_body(42, "web_search", json!({"query": "q [slow=20000]"}), None),
+            )
+            .await
+        }
+    });
+    assert_eq!(
+        ping_until(&app, "HealthyBusy", Duration::from_secs(5))
+            .await
+            .0,
+        "HealthyBusy"
+    );
+    let (status, _, _) = rpc(
+        &app,
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+               "params": {"requestId": 42, "reason": "user pressed stop"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        ping_until(&app, "Healthy", Duration::from_secs(5)).await.0,
+        "Healthy",
+        "a cancelled call is no longer in flight"
+    );
+    tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("cancelled call answered")
+        .unwrap();
+
+    // The client went away: its request and response stream are dropped.
+    let before = upstream.log.aborted();
+    let call = tokio::spawn({
+        let app = app.clone();
+        async move {
+            rpc(
+                &app,
+                call_body(43, "web_search", json!({"query": "q [slow=20000]"}), None),
+            )
+            .await
+        }
+    });
+    assert_eq!(
+        ping_until(&app, "HealthyBusy", Duration::from_secs(5))
+            .await
+            .0,
+        "HealthyBusy"
+    );
+    call.abort();
+    assert_eq!(
+        ping_until(&app, "Healthy", Duration::from_secs(5)).await.0,
+        "Healthy",
+        "a call whose client left is no longer in flight"
+    );
+    assert!(eventually(Duration::from_secs(5), || upstream.log.aborted() > before).await);
 }

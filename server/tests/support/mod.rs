@@ -441,6 +441,30 @@ pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool 
     f()
 }
 
+/// The wall clock in Unix seconds, for `time_of_last_update` bounds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Checks a `GET /ping` body: `{"status", "time_of_last_update"}` and nothing
+/// else, the timestamp an integer. Returns both.
+pub fn ping_state(body: &Value) -> (String, u64) {
+    let object = body.as_object().unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(object.len(), 2, "{body}");
+    let status = body["status"].as_str().unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        status == "Healthy" || status == "HealthyBusy",
+        "AgentCore's casing: {body}"
+    );
+    let time = body["time_of_last_update"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("time_of_last_update is not a Unix time in seconds: {body}"));
+    (status.to_owned(), time)
+}
+
 /// `<repo>/.tools/<rel>`, or a failure telling how to install it.
 pub fn tool_path(rel: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
