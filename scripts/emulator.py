@@ -60,7 +60,17 @@ Deviations from stock moto, and why:
    UPDATING with the old ``liveVersion`` for the next N GetAgentRuntimeEndpoint
    calls (``EMULATOR_ENDPOINT_LAG_POLLS``, default 2), then READY serving the new
    version. An update that fails (item 5) leaves DEFAULT on the old version.
-10. Settings for tests (not an AWS API, never recorded):
+10. UpdateAgentRuntime replaces the whole configuration, as AWS does: an optional
+   member it is not sent (description, authorizer, request headers, protocol,
+   lifecycle, environment, and the members moto does not store at all:
+   filesystemConfigurations, capacityProviderConfiguration, platformVersion,
+   allowedPorts) is gone afterwards. moto kept the old value of an omitted
+   member and dropped the unstored ones; here they are stored, returned by
+   GetAgentRuntime, and reset by an update that leaves them out. Source: the
+   AgentCore API reference of UpdateAgentRuntime ("the updated configuration")
+   and the Terraform provider's runtime resource, which sends every member on
+   update for that reason.
+11. Settings for tests (not an AWS API, never recorded):
    ``POST /_emulator/agentcore/settings`` with JSON ``{"mmdsv2_on_create": bool,
    "endpoint_lag_polls": int}`` (either key) changes items 8 and 9 from then on
    and answers the settings in force.
@@ -317,9 +327,10 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
                     }
                 )
         result = original(self)
-        if token:
-            runtime = self.backend.agent_runtimes.get(result.result["agentRuntimeId"])
-            if runtime is not None:
+        runtime = self.backend.agent_runtimes.get(result.result["agentRuntimeId"])
+        if runtime is not None:
+            _store_extra(runtime, params)
+            if token:
                 runtime._emulator_client_token = token
                 runtime._emulator_request = params
         return result
@@ -342,11 +353,38 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
                     field="metadataConfiguration.requireMMDSV2",
                 )
         result = original(self)
-        if runtime is not None and require is not None:
-            runtime._emulator_require_mmdsv2 = require
+        if runtime is not None:
+            if require is not None:
+                runtime._emulator_require_mmdsv2 = require
+            params = self._get_params()
+            _store_extra(runtime, params)
+            # moto keeps an omitted member's old value; AWS does not.
+            for member, attribute, empty in (
+                ("description", "description", ""),
+                ("authorizerConfiguration", "authorizer_configuration", None),
+                ("requestHeaderConfiguration", "request_header_configuration", None),
+                ("protocolConfiguration", "protocol_configuration", None),
+                ("lifecycleConfiguration", "lifecycle_configuration", {}),
+                ("environmentVariables", "environment_variables", None),
+            ):
+                if member not in params:
+                    setattr(runtime, attribute, empty)
         return result
 
     return update_agent_runtime
+
+
+# Item 10: members moto does not store, kept per runtime as sent.
+EXTRA_MEMBERS = (
+    "filesystemConfigurations",
+    "capacityProviderConfiguration",
+    "platformVersion",
+    "allowedPorts",
+)
+
+
+def _store_extra(runtime: Any, params: dict[str, Any]) -> None:
+    runtime._emulator_extra = {k: params[k] for k in EXTRA_MEMBERS if k in params}
 
 
 @_wrap(Response, "get_agent_runtime")
@@ -362,6 +400,7 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
             body["metadataConfiguration"] = {
                 "requireMMDSV2": runtime._emulator_require_mmdsv2
             }
+            body.update(getattr(runtime, "_emulator_extra", {}))
         return result
 
     return get_agent_runtime

@@ -179,6 +179,24 @@ def check(base: str) -> None:
     assert http(base, "POST", settings, {"endpoint_lag_polls": -1})[0] == 400
     assert http(base, "POST", settings, {"unknown": 1})[0] == 400
 
+    # item 10: an update replaces the whole configuration; members moto does not store are kept
+    fid = create(
+        "svc_replace",
+        description="kept?",
+        environmentVariables={"A": "1"},
+        filesystemConfigurations=[{"sessionStorage": {"mountPath": "/mnt/s"}}],
+        platformVersion="2",
+    )["agentRuntimeId"]
+    g = ac.get_agent_runtime(agentRuntimeId=fid)
+    assert g["filesystemConfigurations"] == [{"sessionStorage": {"mountPath": "/mnt/s"}}], g
+    assert (g["platformVersion"], g["description"], g["environmentVariables"]) == ("2", "kept?", {"A": "1"})
+    update(fid, allowedPorts=[{"port": 8080}])
+    g = ac.get_agent_runtime(agentRuntimeId=fid)
+    assert g["allowedPorts"] == [{"port": 8080}], g
+    for gone in ("filesystemConfigurations", "platformVersion", "environmentVariables"):
+        assert gone not in g, (gone, g)
+    assert g.get("description", "") == "", g
+
     # tags by ARN survive updates
     ac.tag_resource(resourceArn=arn, tags={"env": "test"})
     assert ac.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "a", "env": "test"}

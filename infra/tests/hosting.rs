@@ -7,8 +7,10 @@ use std::collections::HashMap;
 
 use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime::GetAgentRuntimeOutput;
 use aws_sdk_bedrockagentcorecontrol::types::{
-    AgentRuntimeArtifact, ContainerConfiguration, NetworkConfiguration, NetworkMode,
-    RuntimeMetadataConfiguration,
+    AgentRuntimeArtifact, AllowedPort, AuthorizerConfiguration, AuthorizingClaimMatchValueType,
+    ClaimMatchOperatorType, ClaimMatchValueType, ContainerConfiguration, CustomClaimValidationType,
+    FilesystemConfiguration, InboundTokenClaimValueType, NetworkConfiguration, NetworkMode,
+    RequestHeaderConfiguration, RuntimeMetadataConfiguration, SessionStorageConfiguration,
 };
 use aws_sdk_ecr::types::ImageTagMutability;
 use support::{Aws, Moto, OPENAI_KEY, PREBUILT_DIGEST, Project};
@@ -562,4 +564,144 @@ async fn a_runtime_without_mmdsv2_is_turned_on_by_one_update_and_a_new_one_with_
     project.infra(&moto, &["apply", "--yes"]).expect(0);
     assert_eq!(moto.writes(), ["UpdateAgentRuntime"]);
     assert!(mmdsv2(&runtime(&aws, &id).await));
+}
+
+#[tokio::test]
+async fn settings_the_stack_does_not_model_survive_an_unrelated_update() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let id = runtime_id(&aws).await;
+    let before = runtime(&aws, &id).await;
+
+    // Out of band, as a console user would: a session volume, an extra port, a platform
+    // version, the protocol's port, and a custom claim on the JWT authorizer.
+    let Some(AuthorizerConfiguration::CustomJwtAuthorizer(mut jwt)) =
+        before.authorizer_configuration().cloned()
+    else {
+        panic!("the stack's runtime has a JWT authorizer");
+    };
+    let claim = CustomClaimValidationType::builder()
+        .inbound_token_claim_name("department")
+        .inbound_token_claim_value_type(InboundTokenClaimValueType::String)
+        .authorizing_claim_match_value(
+            AuthorizingClaimMatchValueType::builder()
+                .claim_match_value(ClaimMatchValueType::MatchValueString("search".into()))
+                .claim_match_operator(ClaimMatchOperatorType::Equals)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    jwt.custom_claims = Some(vec![claim.clone()]);
+    let mut protocol = before.protocol_configuration().cloned().unwrap();
+    protocol.port = Some(8000);
+    let volume = FilesystemConfiguration::SessionStorage(
+        SessionStorageConfiguration::builder()
+            .mount_path("/mnt/session")
+            .build()
+            .unwrap(),
+    );
+    aws.agentcore
+        .update_agent_runtime()
+        .agent_runtime_id(&id)
+        .set_agent_runtime_artifact(before.agent_runtime_artifact().cloned())
+        .role_arn(before.role_arn())
+        .set_network_configuration(before.network_configuration().cloned())
+        .protocol_configuration(protocol)
+        .set_lifecycle_configuration(before.lifecycle_configuration().cloned())
+        .authorizer_configuration(AuthorizerConfiguration::CustomJwtAuthorizer(jwt))
+        .set_description(before.description().map(str::to_owned))
+        .set_environment_variables(before.environment_variables().cloned())
+        .filesystem_configurations(volume.clone())
+        .allowed_ports(AllowedPort::Port(9000))
+        .platform_version("2")
+        .send()
+        .await
+        .unwrap();
+    project
+        .infra(&moto, &["plan", "--detailed-exitcode"])
+        .expect(0);
+
+    // An unrelated change: the update is sent the whole configuration, so nothing is lost.
+    project.write_stack(
+        &std::fs::read_to_string(project.dir.path().join("stack.toml"))
+            .unwrap()
+            .replace("idle_timeout_seconds = 900", "idle_timeout_seconds = 600"),
+    );
+    moto.start_recording();
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    assert_eq!(moto.writes(), ["UpdateAgentRuntime"]);
+    let after = runtime(&aws, &id).await;
+    assert_eq!(
+        after
+            .lifecycle_configuration()
+            .and_then(|l| l.idle_runtime_session_timeout()),
+        Some(600)
+    );
+    assert_eq!(after.filesystem_configurations(), [volume]);
+    assert_eq!(after.allowed_ports(), [AllowedPort::Port(9000)]);
+    assert_eq!(after.platform_version(), Some("2"));
+    assert_eq!(after.protocol_configuration().unwrap().port(), Some(8000));
+    let Some(AuthorizerConfiguration::CustomJwtAuthorizer(jwt)) = after.authorizer_configuration()
+    else {
+        panic!("the JWT authorizer is kept");
+    };
+    assert_eq!(jwt.custom_claims(), [claim]);
+}
+
+#[tokio::test]
+async fn request_headers_scopes_and_audiences_are_declared_and_reconciled() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| {
+        s.replace(
+            "authorizer = \"cognito\"",
+            "authorizer = \"cognito\"\nallowed_scopes = [\"mcp/invoke\"]\nallowed_audience = [\"web-search\"]\nrequest_header_allowlist = [\"X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant\"]",
+        )
+    });
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let id = runtime_id(&aws).await;
+    let created = runtime(&aws, &id).await;
+    let Some(AuthorizerConfiguration::CustomJwtAuthorizer(jwt)) =
+        created.authorizer_configuration()
+    else {
+        panic!("a JWT authorizer");
+    };
+    assert_eq!(jwt.allowed_scopes(), ["mcp/invoke"]);
+    assert_eq!(jwt.allowed_audience(), ["web-search"]);
+    assert_eq!(
+        created.request_header_configuration(),
+        Some(&RequestHeaderConfiguration::RequestHeaderAllowlist(vec![
+            "X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant".into()
+        ]))
+    );
+    project
+        .infra(&moto, &["plan", "--detailed-exitcode"])
+        .expect(0);
+
+    // Dropping them from the stack removes them: the declared lists are the whole lists.
+    project.write_stack(
+        &std::fs::read_to_string(project.dir.path().join("stack.toml"))
+            .unwrap()
+            .replace("allowed_scopes = [\"mcp/invoke\"]\n", ""),
+    );
+    let plan = project
+        .infra(&moto, &["plan", "--detailed-exitcode"])
+        .expect(2);
+    assert!(
+        plan.stdout
+            .contains("~ authorizer.allowed_scopes: [\"mcp/invoke\"] -> []"),
+        "{}",
+        plan.stdout
+    );
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let Some(AuthorizerConfiguration::CustomJwtAuthorizer(jwt)) =
+        runtime(&aws, &id).await.authorizer_configuration().cloned()
+    else {
+        panic!("a JWT authorizer");
+    };
+    assert!(jwt.allowed_scopes().is_empty());
+    assert_eq!(jwt.allowed_audience(), ["web-search"]);
 }

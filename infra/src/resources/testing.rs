@@ -341,6 +341,10 @@ pub fn runtime(stack: &Stack) -> Option<LiveRuntime> {
         max_lifetime_seconds: Some(spec.max_lifetime_seconds),
         authorizer: (spec.authorizer == Some(Authorizer::Cognito))
             .then(|| (discovery_url(REGION, POOL_ID), vec![CLIENT_ID.to_owned()])),
+        allowed_scopes: spec.allowed_scopes.clone(),
+        allowed_audience: spec.allowed_audience.clone(),
+        request_header_allowlist: spec.request_header_allowlist.clone(),
+        carried: Default::default(),
         require_mmdsv2: true,
     })
 }

@@ -598,6 +598,34 @@ document = '''{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Ac
     }
 
     #[test]
+    fn jwt_lists_need_the_authorizer_and_headers_follow_aws_pattern() {
+        let errs = errors(&format!(
+            "{GOOD}{RUNTIME}allowed_scopes = [\"mcp/invoke\"]\n"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("runtime.allowed_scopes: only with authorizer"),
+            "{}",
+            errs[0]
+        );
+        let errs = errors(&format!(
+            "{GOOD}{RUNTIME}request_header_allowlist = [\"X-Ok\", \"9-bad\"]\n"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("runtime.request_header_allowlist: 1 to 20 header names"),
+            "{}",
+            errs[0]
+        );
+        assert!(
+            errors(&format!(
+                "{GOOD}{RUNTIME}request_header_allowlist = [\"X-Ok\"]\n"
+            ))
+            .is_empty()
+        );
+    }
+
+    #[test]
     fn a_repository_name_has_at_least_two_characters() {
         let text = format!("{GOOD}\n[ecr.repository]\nname = \"r\"\n");
         let errs = errors(&text);

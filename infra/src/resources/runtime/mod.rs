@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use aws_sdk_bedrockagentcorecontrol::types::{
-    AgentRuntimeArtifact, AuthorizerConfiguration, ContainerConfiguration,
-    CustomJwtAuthorizerConfiguration, LifecycleConfiguration, NetworkConfiguration, NetworkMode,
-    ProtocolConfiguration, RuntimeMetadataConfiguration, ServerProtocol,
+    AgentRuntimeArtifact, AllowedPort, AuthorizerConfiguration, CapacityProviderConfiguration,
+    ContainerConfiguration, CustomJwtAuthorizerConfiguration, FilesystemConfiguration,
+    LifecycleConfiguration, NetworkConfiguration, NetworkMode, ProtocolConfiguration,
+    RequestHeaderConfiguration, RuntimeMetadataConfiguration, ServerProtocol,
 };
 
 use super::cognito_client::Client;
@@ -49,6 +50,14 @@ pub struct LiveRuntime {
     pub max_lifetime_seconds: Option<i32>,
     /// (discovery URL, allowed clients) of a JWT authorizer.
     pub authorizer: Option<(String, Vec<String>)>,
+    /// The JWT authorizer's required scopes and audiences, sorted.
+    pub allowed_scopes: Vec<String>,
+    pub allowed_audience: Vec<String>,
+    /// Request headers passed through to the server, sorted.
+    pub request_header_allowlist: Vec<String>,
+    /// What the stack does not model, carried over on update (`UpdateAgentRuntime` resets
+    /// whatever it is not sent).
+    pub carried: Carried,
     /// `metadataConfiguration.requireMMDSV2`: without it AWS rejects invocations.
     pub require_mmdsv2: bool,
 }
@@ -60,6 +69,20 @@ impl Owned for LiveRuntime {
     fn owned(&self) -> bool {
         self.owned
     }
+}
+
+/// The parts of a runtime's configuration the stack does not model, as read: an update sends
+/// them back unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct Carried {
+    /// The whole JWT authorizer (custom claims, scope mapping, private endpoints, ...).
+    pub jwt: Option<CustomJwtAuthorizerConfiguration>,
+    /// Protocol, with its port and path.
+    pub protocol: Option<ProtocolConfiguration>,
+    pub filesystem_configurations: Option<Vec<FilesystemConfiguration>>,
+    pub capacity_provider_configuration: Option<CapacityProviderConfiguration>,
+    pub platform_version: Option<String>,
+    pub allowed_ports: Option<Vec<AllowedPort>>,
 }
 
 /// What the search by name found, and, when nothing has the declared name, the stack's runtimes
@@ -202,13 +225,33 @@ async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRuntime
         Some(AgentRuntimeArtifact::ContainerConfiguration(c)) => Some(c.container_uri().to_owned()),
         _ => None,
     };
-    let authorizer = match out.authorizer_configuration() {
-        Some(AuthorizerConfiguration::CustomJwtAuthorizer(jwt)) => {
-            let mut clients = jwt.allowed_clients().to_vec();
-            clients.sort();
-            Some((jwt.discovery_url().to_owned(), clients))
-        }
+    let jwt = match out.authorizer_configuration() {
+        Some(AuthorizerConfiguration::CustomJwtAuthorizer(jwt)) => Some(jwt),
         _ => None,
+    };
+    let sorted = |list: &[String]| {
+        let mut list = list.to_vec();
+        list.sort();
+        list
+    };
+    let authorizer = jwt.map(|jwt| {
+        (
+            jwt.discovery_url().to_owned(),
+            sorted(jwt.allowed_clients()),
+        )
+    });
+    let request_header_allowlist = match out.request_header_configuration() {
+        Some(RequestHeaderConfiguration::RequestHeaderAllowlist(headers)) => sorted(headers),
+        _ => Vec::new(),
+    };
+    let carried = Carried {
+        jwt: jwt.cloned(),
+        protocol: out.protocol_configuration().cloned(),
+        filesystem_configurations: Some(out.filesystem_configurations().to_vec())
+            .filter(|f| !f.is_empty()),
+        capacity_provider_configuration: out.capacity_provider_configuration().cloned(),
+        platform_version: out.platform_version().map(str::to_owned),
+        allowed_ports: Some(out.allowed_ports().to_vec()).filter(|p| !p.is_empty()),
     };
     let lifecycle = out.lifecycle_configuration();
     Ok(LiveRuntime {
@@ -240,7 +283,11 @@ async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRuntime
             .collect(),
         idle_timeout_seconds: lifecycle.and_then(|l| l.idle_runtime_session_timeout()),
         max_lifetime_seconds: lifecycle.and_then(|l| l.max_lifetime()),
+        allowed_scopes: jwt.map_or_else(Vec::new, |j| sorted(j.allowed_scopes())),
+        allowed_audience: jwt.map_or_else(Vec::new, |j| sorted(j.allowed_audience())),
         authorizer,
+        request_header_allowlist,
+        carried,
         require_mmdsv2: out
             .metadata_configuration()
             .is_some_and(|m| m.require_mmdsv2()),
@@ -418,11 +465,29 @@ fn settings_changes(
         live.map(|r| r.idle_timeout_seconds),
         Some(spec.idle_timeout_seconds),
     );
+    list_change(
+        changes,
+        "request_header_allowlist",
+        live.map(|r| &r.request_header_allowlist),
+        &spec.request_header_allowlist,
+    );
     changes.value(
         "max_lifetime_seconds",
         live.map(|r| r.max_lifetime_seconds),
         Some(spec.max_lifetime_seconds),
     );
+}
+
+/// A list the stack declares whole (sorted on both sides); an empty one is not shown on create.
+fn list_change(
+    changes: &mut Changes,
+    field: &str,
+    live: Option<&Vec<String>>,
+    desired: &Vec<String>,
+) {
+    if live.is_some() || !desired.is_empty() {
+        changes.value(field, live, desired);
+    }
 }
 
 /// The JWT authorizer: the stack's pool's discovery URL and its client as the only allowed
@@ -477,6 +542,18 @@ fn authorizer_changes(
             Shown::KnownAfterApply,
         ),
     }
+    list_change(
+        changes,
+        "authorizer.allowed_scopes",
+        live.map(|r| &r.allowed_scopes),
+        &spec.allowed_scopes,
+    );
+    list_change(
+        changes,
+        "authorizer.allowed_audience",
+        live.map(|r| &r.allowed_audience),
+        &spec.allowed_audience,
+    );
     Some((pool, client))
 }
 
@@ -557,7 +634,13 @@ struct Configuration {
     lifecycle: LifecycleConfiguration,
     description: Option<String>,
     authorizer: Option<AuthorizerConfiguration>,
+    request_headers: Option<RequestHeaderConfiguration>,
     environment: HashMap<String, String>,
+    /// Carried over from the live runtime (never set on create).
+    filesystem_configurations: Option<Vec<FilesystemConfiguration>>,
+    capacity_provider_configuration: Option<CapacityProviderConfiguration>,
+    platform_version: Option<String>,
+    allowed_ports: Option<Vec<AllowedPort>>,
 }
 
 /// Build the configuration from the plan's step and the ids known now.
@@ -577,16 +660,38 @@ async fn configuration(cx: &ApplyContext<'_>, step: &Step) -> Result<Configurati
             );
         }
     }
+    let carried = step
+        .live
+        .as_ref()
+        .map(|r| &r.carried)
+        .cloned()
+        .unwrap_or_default();
     let authorizer = match &step.authorizer {
-        Some((pool, client)) => Some(AuthorizerConfiguration::CustomJwtAuthorizer(
-            CustomJwtAuthorizerConfiguration::builder()
-                .discovery_url(discovery_url(&cx.vars.region, &cx.id_of(pool)?))
-                .allowed_clients(cx.id_of(client)?)
-                .build()
-                .expect("discovery URL is set"),
-        )),
+        Some((pool, client)) => {
+            // The live authorizer as the base: what the stack does not model (custom claims,
+            // scope mapping, private endpoints) is sent back unchanged.
+            let mut jwt = carried.jwt.unwrap_or_else(|| {
+                CustomJwtAuthorizerConfiguration::builder()
+                    .discovery_url("")
+                    .build()
+                    .expect("discovery URL is set")
+            });
+            jwt.discovery_url = discovery_url(&cx.vars.region, &cx.id_of(pool)?);
+            jwt.allowed_clients = Some(vec![cx.id_of(client)?]);
+            jwt.allowed_scopes = Some(spec.allowed_scopes.clone()).filter(|s| !s.is_empty());
+            jwt.allowed_audience = Some(spec.allowed_audience.clone()).filter(|a| !a.is_empty());
+            Some(AuthorizerConfiguration::CustomJwtAuthorizer(jwt))
+        }
         None => None,
     };
+    // The live protocol as the base: its port and path are kept.
+    let mut protocol = carried.protocol.unwrap_or_else(|| {
+        ProtocolConfiguration::builder()
+            .server_protocol(ServerProtocol::from(spec.protocol.as_aws()))
+            .build()
+            .expect("protocol is set")
+    });
+    protocol.server_protocol = ServerProtocol::from(spec.protocol.as_aws());
     let live_environment = step.live.as_ref().map(|r| &r.environment);
     let environment = spec
         .environment
@@ -616,17 +721,21 @@ async fn configuration(cx: &ApplyContext<'_>, step: &Step) -> Result<Configurati
             .network_mode(NetworkMode::from(spec.network_mode.as_aws()))
             .build()
             .expect("mode is set"),
-        protocol: ProtocolConfiguration::builder()
-            .server_protocol(ServerProtocol::from(spec.protocol.as_aws()))
-            .build()
-            .expect("protocol is set"),
+        protocol,
         lifecycle: LifecycleConfiguration::builder()
             .idle_runtime_session_timeout(spec.idle_timeout_seconds)
             .max_lifetime(spec.max_lifetime_seconds)
             .build(),
         description: spec.description.clone(),
         authorizer,
+        request_headers: Some(spec.request_header_allowlist.clone())
+            .filter(|h| !h.is_empty())
+            .map(RequestHeaderConfiguration::RequestHeaderAllowlist),
         environment,
+        filesystem_configurations: carried.filesystem_configurations,
+        capacity_provider_configuration: carried.capacity_provider_configuration,
+        platform_version: carried.platform_version,
+        allowed_ports: carried.allowed_ports,
     })
 }
 
@@ -653,6 +762,7 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
                 .lifecycle_configuration(c.lifecycle)
                 .set_description(c.description)
                 .set_authorizer_configuration(c.authorizer)
+                .set_request_header_configuration(c.request_headers)
                 .set_environment_variables(Some(c.environment).filter(|e| !e.is_empty()))
                 .set_tags(Some(cx.stack.tags().into_iter().collect()))
                 .send()
@@ -705,7 +815,12 @@ async fn update(
             .lifecycle_configuration(c.lifecycle)
             .set_description(c.description)
             .set_authorizer_configuration(c.authorizer)
+            .set_request_header_configuration(c.request_headers)
             .set_environment_variables(Some(c.environment))
+            .set_filesystem_configurations(c.filesystem_configurations)
+            .set_capacity_provider_configuration(c.capacity_provider_configuration)
+            .set_platform_version(c.platform_version)
+            .set_allowed_ports(c.allowed_ports)
             .metadata_configuration(
                 RuntimeMetadataConfiguration::builder()
                     .require_mmdsv2(true)

@@ -26,6 +26,12 @@ pub struct RawRuntime {
     max_lifetime_seconds: Option<Spanned<i64>>,
     #[serde(default)]
     authorizer: Option<Authorizer>,
+    #[serde(default)]
+    allowed_scopes: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    allowed_audience: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    request_header_allowlist: Option<Spanned<Vec<String>>>,
 }
 
 /// An environment value: a literal, or `{ env = "NAME" }`, read from the local environment and
@@ -101,6 +107,11 @@ pub struct RuntimeSpec {
     pub idle_timeout_seconds: i32,
     pub max_lifetime_seconds: i32,
     pub authorizer: Option<Authorizer>,
+    /// The JWT authorizer's scopes and audiences (sorted; empty: none required).
+    pub allowed_scopes: Vec<String>,
+    pub allowed_audience: Vec<String>,
+    /// Request headers passed through to the server (sorted; empty: none).
+    pub request_header_allowlist: Vec<String>,
 }
 
 const RUNTIME_NAME: NameRule = NameRule {
@@ -206,6 +217,38 @@ pub fn validate(
             format!("must be at least idle_timeout_seconds ({idle})"),
         );
     }
+    let has_authorizer = raw.authorizer.is_some();
+    let mut jwt_list = |list: Option<Spanned<Vec<String>>>,
+                        field: &str,
+                        valid: fn(&str) -> bool| {
+        let Some(list) = list else {
+            return Vec::new();
+        };
+        if !has_authorizer {
+            v.error(list.span(), field, "only with authorizer = \"cognito\"");
+        } else if list.get_ref().is_empty() || !list.get_ref().iter().all(|s| valid(s)) {
+            v.error(list.span(), field, "a non-empty list of 1-255 printable ASCII characters each (no spaces, quotes or backslashes)");
+        }
+        sorted(list.into_inner())
+    };
+    let allowed_scopes = jwt_list(raw.allowed_scopes, "runtime.allowed_scopes", scope_ok);
+    let allowed_audience = jwt_list(raw.allowed_audience, "runtime.allowed_audience", |a| {
+        !a.is_empty() && a.len() <= 255
+    });
+    let request_header_allowlist = match raw.request_header_allowlist {
+        None => Vec::new(),
+        Some(list) => {
+            let headers = list.get_ref();
+            if headers.is_empty() || headers.len() > 20 || !headers.iter().all(|h| header_ok(h)) {
+                v.error(
+                    list.span(),
+                    "runtime.request_header_allowlist",
+                    "1 to 20 header names, each [A-Za-z][A-Za-z0-9_-]{0,255} (AWS's pattern)",
+                );
+            }
+            sorted(list.into_inner())
+        }
+    };
     RuntimeSpec {
         name,
         description,
@@ -215,5 +258,32 @@ pub fn validate(
         idle_timeout_seconds: idle,
         max_lifetime_seconds: max,
         authorizer: raw.authorizer,
+        allowed_scopes,
+        allowed_audience,
+        request_header_allowlist,
     }
+}
+
+fn sorted(mut list: Vec<String>) -> Vec<String> {
+    list.sort();
+    list.dedup();
+    list
+}
+
+/// AWS's pattern for a scope: `[\x21\x23-\x5B\x5D-\x7E]+`, at most 255 characters.
+fn scope_ok(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope.len() <= 255
+        && scope
+            .chars()
+            .all(|c| matches!(c, '\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E'))
+}
+
+/// AWS's pattern for an allowlisted header: `[A-Za-z][A-Za-z0-9_-]{0,255}`.
+fn header_ok(header: &str) -> bool {
+    header.len() <= 256
+        && header.starts_with(|c: char| c.is_ascii_alphabetic())
+        && header
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }

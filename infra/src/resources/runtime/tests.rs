@@ -210,7 +210,7 @@ fn each_drifted_setting_is_updated_in_place_naming_only_that_setting() {
     type Drift = fn(&mut LiveRuntime);
     let ours = format!("{REPOSITORY_URI}@{DIGEST}");
     let our_pool = discovery_url(REGION, POOL_ID);
-    let cases: [(&str, Drift, Value, Value); 11] = [
+    let cases: [(&str, Drift, Value, Value); 14] = [
         (
             "container_uri",
             |r| r.container_uri = Some("public.ecr.aws/other/image:latest".into()),
@@ -280,6 +280,27 @@ fn each_drifted_setting_is_updated_in_place_naming_only_that_setting() {
             |r| r.require_mmdsv2 = false,
             json!(false),
             json!(true),
+        ),
+        (
+            "request_header_allowlist",
+            |r| {
+                r.request_header_allowlist =
+                    vec!["X-Amzn-Bedrock-AgentCore-Runtime-Custom-A".into()]
+            },
+            json!(["X-Amzn-Bedrock-AgentCore-Runtime-Custom-A"]),
+            json!([]),
+        ),
+        (
+            "authorizer.allowed_scopes",
+            |r| r.allowed_scopes = vec!["admin".into()],
+            json!(["admin"]),
+            json!([]),
+        ),
+        (
+            "authorizer.allowed_audience",
+            |r| r.allowed_audience = vec!["other".into()],
+            json!(["other"]),
+            json!([]),
         ),
     ];
     for (field, drift, before, after) in cases {
@@ -596,4 +617,45 @@ fn snapshot_of_the_plan_for_a_failed_runtime_with_drifted_settings() {
     });
     insta::assert_snapshot!("drift_text", text(&plan));
     insta::assert_snapshot!("drift_json", json(&plan));
+}
+
+#[test]
+fn settings_the_stack_does_not_model_are_carried_over_and_never_planned() {
+    use aws_sdk_bedrockagentcorecontrol::types::AllowedPort;
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .edit::<Runtime>(|found| {
+            let runtime = match &mut found.runtime {
+                crate::engine::Lookup::Found(r) => r,
+                _ => panic!("converged"),
+            };
+            runtime.carried.platform_version = Some("2".into());
+            runtime.carried.allowed_ports = Some(vec![AllowedPort::Port(9000)]);
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert!(
+        !plan.has_changes(),
+        "{:?}",
+        plan.changed().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn declared_scopes_audiences_and_headers_are_created_sorted_and_empty_ones_are_not_shown() {
+    let text = STACK.replace(
+        "authorizer = \"cognito\"",
+        "authorizer = \"cognito\"\nallowed_scopes = [\"b\", \"a\"]\nrequest_header_allowlist = [\"X-Custom\"]",
+    );
+    let plan = plan_of(&stack(&text), &LiveBuilder::new().build());
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(
+        change(runtime, "authorizer.allowed_scopes").after,
+        Shown::Value(json!(["a", "b"]))
+    );
+    assert_eq!(
+        change(runtime, "request_header_allowlist").after,
+        Shown::Value(json!(["X-Custom"]))
+    );
+    assert!(!fields(runtime).contains(&"authorizer.allowed_audience"));
 }
