@@ -139,11 +139,13 @@ mod tests {
                     "cognito_user_pool.MCPServerPool",
                     "iam_role.agentcore-web-search-mcp-role",
                     "ecr_repository.web-search-mcp",
+                    "secret.openai_api_key",
                 ],
                 vec![
                     "cognito_user_pool_client.MCPServerPoolClient",
-                    // A policy the runtime needs is in place before the runtime is created.
+                    // The policies the runtime needs are in place before the runtime is created.
                     "iam_role_policy.AgentCoreRuntime",
+                    "iam_role_policy.infra-secrets",
                 ],
                 vec!["cognito_user.testuser", "agentcore_runtime.web_search_mcp"],
             ]

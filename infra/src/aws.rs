@@ -27,6 +27,9 @@ pub enum Reads {
 #[derive(Clone)]
 pub struct Aws {
     pub region: String,
+    /// The configuration the clients were made from, for kinds whose service has no client
+    /// here (they make their own: `aws_sdk_x::Client::new(&aws.config)`).
+    pub config: aws_config::SdkConfig,
     pub reads: Reads,
     pub iam: aws_sdk_iam::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
@@ -64,6 +67,7 @@ impl Aws {
         };
         Ok(Aws {
             region,
+            config: config.clone(),
             reads: Reads::Concurrent,
             iam: aws_sdk_iam::Client::new(config),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(config),

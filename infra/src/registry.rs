@@ -5,7 +5,7 @@
 use crate::engine::{DynKind, Registered};
 use crate::resources::{
     cognito_client::Client, cognito_pool::UserPool, cognito_user::User, ecr_repository::Repository,
-    iam_role::Role, iam_role_policy::RolePolicy, image::Image, runtime::Runtime,
+    iam_role::Role, iam_role_policy::RolePolicy, image::Image, runtime::Runtime, secret::Secret,
 };
 
 pub static KINDS: &[&dyn DynKind] = &[
@@ -16,6 +16,7 @@ pub static KINDS: &[&dyn DynKind] = &[
     &Registered::<RolePolicy>::KIND,
     &Registered::<Repository>::KIND,
     &Registered::<Image>::KIND,
+    &Registered::<Secret>::KIND,
     &Registered::<Runtime>::KIND,
 ];
 

@@ -57,6 +57,30 @@ const BAD_STACKS: &[(&str, &str, &str, &str)] = &[
         "\"ALLOW_REFRESH_TOKEN\"]",
         "unknown variant `ALLOW_REFRESH_TOKEN`, expected one of `ALLOW_ADMIN_USER_PASSWORD_AUTH`",
     ),
+    (
+        "a key as a literal runtime variable",
+        "OPENAI_MODEL = \"o3\"",
+        "OPENAI_MODEL = \"o3\"\nOPENAI_ORG_KEY = \"Hunter2-Literal!\"",
+        "stack.toml:120:18: runtime.environment.OPENAI_ORG_KEY: its name says it is a secret",
+    ),
+    (
+        "a variable from the environment in the runtime's plaintext configuration",
+        "OPENAI_MODEL = \"o3\"",
+        "OPENAI_MODEL = \"o3\"\nSEARCH_CONTEXT = { env = \"SEARCH_CONTEXT\" }",
+        "runtime.environment.SEARCH_CONTEXT: { env = \"SEARCH_CONTEXT\" } would put the value in plaintext",
+    ),
+    (
+        "a literal secret value",
+        "value = { env = \"OPENAI_API_KEY\" }",
+        "value = \"Hunter2-Literal!\"",
+        "secrets.openai_api_key.value: a literal secret is not allowed",
+    ),
+    (
+        "a runtime secret that is not declared",
+        "OPENAI_API_KEY = \"openai_api_key\"",
+        "OPENAI_API_KEY = \"openai\"",
+        "runtime.secrets.OPENAI_API_KEY: \"openai\" is not declared; declare [secrets.openai]",
+    ),
 ];
 
 #[test]
@@ -244,7 +268,7 @@ fn on_a_terminal_apply_asks_first_and_only_yes_applies() {
         .infra_on_terminal(&moto, "apply", "yes\n", &[("NO_COLOR", "1")])
         .expect(0);
     assert!(
-        run.stdout.contains("Apply complete! Resources: 7 created"),
+        run.stdout.contains("Apply complete! Resources: 9 created"),
         "{}",
         run.stdout
     );

@@ -17,6 +17,7 @@ use support::{Aws, Moto, OPENAI_KEY, PREBUILT_DIGEST, Project};
 
 const RUNTIME: &str = "web_search_mcp";
 const REPOSITORY: &str = "web-search-mcp";
+const SECRET: &str = "web-search-mcp/openai_api_key";
 
 async fn runtime_id(aws: &Aws) -> String {
     let list = aws.agentcore.list_agent_runtimes().send().await.unwrap();
@@ -127,9 +128,40 @@ async fn apply_from_empty_makes_a_ready_runtime_behind_the_stacks_cognito_and_a_
         env.get("OPENAI_REASONING_EFFORT").map(String::as_str),
         Some("low")
     );
+    // The key is in Secrets Manager; the runtime holds only the secret's ARN, and its role may
+    // read exactly that secret.
+    let secret_arn = aws.secret_arn(SECRET).await;
+    assert_eq!(aws.secret_value(SECRET).await, OPENAI_KEY);
     assert_eq!(
-        env.get("OPENAI_API_KEY").map(String::as_str),
-        Some(OPENAI_KEY)
+        env.get("OPENAI_API_KEY_SECRET_ARN"),
+        Some(&secret_arn),
+        "{env:?}"
+    );
+    assert!(!env.contains_key("OPENAI_API_KEY"));
+    assert!(!format!("{runtime:?}").contains(OPENAI_KEY));
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name("agentcore-web-search-mcp-role")
+        .policy_name("infra-secrets")
+        .send()
+        .await
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(
+        &percent_encoding::percent_decode_str(policy.policy_document()).decode_utf8_lossy(),
+    )
+    .unwrap();
+    let granted = &policy["Statement"][0]["Resource"];
+    let pattern = granted[0].as_str().unwrap();
+    assert_eq!(granted.as_array().unwrap().len(), 1, "{policy}");
+    assert_eq!(
+        policy["Statement"][0]["Action"],
+        "secretsmanager:GetSecretValue"
+    );
+    assert!(
+        secret_arn.starts_with(pattern.trim_end_matches("??????"))
+            && secret_arn.len() == pattern.len(),
+        "{pattern} does not match exactly {secret_arn}"
     );
     let pool_id = aws.pool_ids("MCPServerPool").await.remove(0);
     let client_id = aws
@@ -156,7 +188,7 @@ async fn apply_from_empty_makes_a_ready_runtime_behind_the_stacks_cognito_and_a_
     assert!(
         again
             .stdout
-            .contains("No changes. Live AWS matches the stack (7 resources)."),
+            .contains("No changes. Live AWS matches the stack (9 resources)."),
         "{}",
         again.stdout
     );
@@ -298,9 +330,8 @@ async fn drift_in_runtime_and_repository_is_named_and_repaired_with_one_new_vers
         after
             .environment_variables()
             .unwrap()
-            .get("OPENAI_API_KEY")
-            .map(String::as_str),
-        Some(OPENAI_KEY)
+            .get("OPENAI_API_KEY_SECRET_ARN"),
+        Some(&aws.secret_arn(SECRET).await)
     );
     assert!(after.authorizer_configuration().is_some());
     project
@@ -704,4 +735,74 @@ async fn request_headers_scopes_and_audiences_are_declared_and_reconciled() {
     };
     assert!(jwt.allowed_scopes().is_empty());
     assert_eq!(jwt.allowed_audience(), ["web-search"]);
+}
+
+#[tokio::test]
+async fn a_changed_key_is_one_put_secret_value_and_no_new_runtime_version() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let id = runtime_id(&aws).await;
+
+    let rotated = "sk-test-rotated-9876543210";
+    let plan = project
+        .infra_env(
+            &moto,
+            &["plan", "--detailed-exitcode"],
+            &[("OPENAI_API_KEY", rotated)],
+        )
+        .expect(2);
+    assert!(
+        plan.stdout.contains("~ value: (sensitive) -> (sensitive)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains(rotated) && !plan.stderr.contains(rotated));
+    moto.start_recording();
+    let apply = project
+        .infra_env(&moto, &["apply", "--yes"], &[("OPENAI_API_KEY", rotated)])
+        .expect(0);
+    assert!(!apply.stdout.contains(rotated) && !apply.stderr.contains(rotated));
+    assert_eq!(moto.writes(), ["PutSecretValue"]);
+    assert_eq!(aws.secret_value(SECRET).await, rotated);
+    assert_eq!(runtime(&aws, &id).await.agent_runtime_version(), "1");
+}
+
+#[tokio::test]
+async fn an_existing_secret_by_arn_is_used_without_writes() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let existing = aws
+        .secrets
+        .create_secret()
+        .name("shared/openai")
+        .secret_string(OPENAI_KEY)
+        .send()
+        .await
+        .unwrap();
+    let arn = existing.arn().unwrap().to_owned();
+    let project = Project::from_repo(|s| {
+        s.replace(
+            "value = { env = \"OPENAI_API_KEY\" }   # write-only: from your environment, shown as (sensitive)\ndescription = \"OpenAI API key of the web search MCP server\"",
+            &format!("arn = \"{arn}\""),
+        )
+    });
+    moto.start_recording();
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let writes = moto.writes();
+    assert!(
+        !writes.iter().any(|w| w.contains("Secret")),
+        "the secret is not written: {writes:?}"
+    );
+    let id = runtime_id(&aws).await;
+    let env = runtime(&aws, &id)
+        .await
+        .environment_variables()
+        .cloned()
+        .unwrap();
+    assert_eq!(env.get("OPENAI_API_KEY_SECRET_ARN"), Some(&arn));
+    project
+        .infra(&moto, &["plan", "--detailed-exitcode"])
+        .expect(0);
 }

@@ -23,7 +23,7 @@ async fn apply_from_empty_creates_the_declared_stack_and_a_second_apply_writes_n
         .expect(2);
     assert!(
         plan.stdout
-            .contains("Plan: 7 to create, 0 to update, 0 to delete."),
+            .contains("Plan: 9 to create, 0 to update, 0 to delete."),
         "{}",
         plan.stdout
     );
@@ -33,7 +33,7 @@ async fn apply_from_empty_creates_the_declared_stack_and_a_second_apply_writes_n
     assert!(
         apply
             .stdout
-            .contains("Apply complete! Resources: 7 created, 0 updated, 0 deleted."),
+            .contains("Apply complete! Resources: 9 created, 0 updated, 0 deleted."),
         "{}",
         apply.stdout
     );
@@ -131,7 +131,9 @@ async fn apply_from_empty_creates_the_declared_stack_and_a_second_apply_writes_n
         .send()
         .await
         .unwrap();
-    assert_eq!(inline.policy_names(), ["AgentCoreRuntime"]);
+    let mut names = inline.policy_names().to_vec();
+    names.sort();
+    assert_eq!(names, ["AgentCoreRuntime", "infra-secrets"]);
     let document = aws
         .iam
         .get_role_policy()
@@ -368,7 +370,9 @@ async fn an_undeclared_inline_policy_on_the_stack_role_is_removed() {
         .send()
         .await
         .unwrap();
-    assert_eq!(inline.policy_names(), ["AgentCoreRuntime"]);
+    let mut names = inline.policy_names().to_vec();
+    names.sort();
+    assert_eq!(names, ["AgentCoreRuntime", "infra-secrets"]);
 }
 
 #[tokio::test]
@@ -550,7 +554,7 @@ async fn json_plan_is_machine_readable_and_hides_the_password() {
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
         plan["summary"],
-        serde_json::json!({"create": 7, "update": 0, "delete": 0})
+        serde_json::json!({"create": 9, "update": 0, "delete": 0})
     );
     let user = plan["resources"]
         .as_array()

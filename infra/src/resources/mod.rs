@@ -9,6 +9,7 @@ pub mod iam_role;
 pub mod iam_role_policy;
 pub mod image;
 pub mod runtime;
+pub mod secret;
 
 #[cfg(test)]
 pub mod testing;

@@ -87,6 +87,8 @@ build = "server"
 [runtime]
 name = "demo_mcp"
 authorizer = "cognito"
+# The tests of plaintext variables from the environment.
+allow_plaintext_secrets = true
 
 [runtime.environment]
 MODEL = "o3"
@@ -278,9 +280,9 @@ pub fn repository(stack: &Stack) -> Option<LiveRepository> {
 /// For `[image] build`: the image was built with [`DIGEST`] and the registry has it.
 pub fn image(stack: &Stack) -> LiveImage {
     let built = match &stack.image {
-        Some(ImageSpec::Build { package, platform }) => {
-            Some((artifact(package, *platform, DIGEST), true))
-        }
+        Some(ImageSpec::Build {
+            package, platform, ..
+        }) => Some((artifact(package, *platform, DIGEST), true)),
         _ => None,
     };
     LiveImage {

@@ -26,8 +26,9 @@ pub use crate::resources::image::section::{ImageSpec, Platform};
 pub use crate::resources::runtime::section::{
     Authorizer, EnvValue, NetworkMode, RuntimeSpec, ServerProtocol,
 };
+pub use crate::resources::secret::section::{SecretSource, SecretSpec};
 use crate::resources::{
-    cognito_client, cognito_pool, cognito_user, ecr_repository, iam_role, image, runtime,
+    cognito_client, cognito_pool, cognito_user, ecr_repository, iam_role, image, runtime, secret,
 };
 use validate::{Declared, STACK_NAME, Validator, humanize, line_col, may_hold_a_secret, snippet};
 pub use validate::{StackError, StackErrors};
@@ -53,6 +54,8 @@ struct RawFile {
     image: Option<Spanned<image::section::RawImage>>,
     #[serde(default)]
     runtime: Option<Spanned<runtime::section::RawRuntime>>,
+    #[serde(default)]
+    secrets: BTreeMap<String, Spanned<secret::section::RawSecret>>,
 }
 
 #[derive(Deserialize)]
@@ -98,9 +101,20 @@ pub struct Stack {
     pub repository: Option<RepositorySpec>,
     pub image: Option<ImageSpec>,
     pub runtime: Option<RuntimeSpec>,
+    /// `[secrets.KEY]`, by key.
+    pub secrets: Vec<SecretSpec>,
 }
 
+/// The inline policy infra adds to the runtime's role when `[runtime.secrets]` is declared: it
+/// grants reading exactly those secrets (and decrypting them with their declared KMS keys).
+pub const SECRETS_POLICY: &str = "infra-secrets";
+
 impl Stack {
+    /// A declared secret, by its `[secrets.KEY]` key.
+    pub fn secret(&self, key: &str) -> Option<&SecretSpec> {
+        self.secrets.iter().find(|s| s.key == key)
+    }
+
     /// The tags everything this stack creates carries.
     pub fn tags(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
@@ -254,16 +268,39 @@ fn validate_file(v: &mut Validator, raw: RawFile, env: &dyn Fn(&str) -> Option<S
             "a runtime needs [image] with uri = \"...\" or build = \"PACKAGE\"",
         );
     }
-    let role = raw
+    let mut role = raw
         .iam
         .and_then(|iam| iam.role)
         .map(|r| iam_role::section::validate(v, r.into_inner()));
-    if let (Some(span), false) = (runtime_span, declared.role) {
+    if let (Some(span), false) = (&runtime_span, declared.role) {
         v.error(
-            span,
+            span.clone(),
             "runtime",
             "a runtime needs [iam.role], its execution role",
         );
+    }
+    let secrets = validate_secrets(v, raw.secrets, &name, env);
+    if let (Some(runtime), Some(span)) = (&runtime, &runtime_span) {
+        for (variable, key) in &runtime.secrets {
+            if !secrets.iter().any(|s| &s.key == key) {
+                v.error(
+                    span.clone(),
+                    format!("runtime.secrets.{variable}"),
+                    format!("{key:?} is not declared; declare [secrets.{key}]"),
+                );
+            }
+        }
+        if let Some(role) = &mut role {
+            if role.policies.contains_key(SECRETS_POLICY) {
+                v.error(
+                    span.clone(),
+                    format!("iam.role.policies.{SECRETS_POLICY}"),
+                    "this policy name is reserved: infra writes it for [runtime.secrets]",
+                );
+            } else if let Some(document) = secrets_policy(runtime, &secrets) {
+                role.policies.insert(SECRETS_POLICY.to_owned(), document);
+            }
+        }
     }
 
     Stack {
@@ -277,7 +314,75 @@ fn validate_file(v: &mut Validator, raw: RawFile, env: &dyn Fn(&str) -> Option<S
         repository,
         image,
         runtime,
+        secrets,
     }
+}
+
+/// `[secrets.KEY]` tables; a kept secret is named `<stack>/<key>`, so the stack's name must be
+/// one a secret name can hold.
+fn validate_secrets(
+    v: &mut Validator,
+    raw: BTreeMap<String, Spanned<secret::section::RawSecret>>,
+    stack: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<SecretSpec> {
+    let mut secrets = Vec::new();
+    for (key, raw) in raw {
+        let span = raw.span();
+        let spec = secret::section::validate(v, &key, raw, stack, env);
+        if spec.managed() && !stack.chars().all(secret::section::SECRET_NAME.allowed) {
+            v.error(
+                span,
+                format!("secrets.{key}"),
+                format!(
+                    "the secret is named {stack}/{key} after the stack, and stack.name has \
+                     characters a secret name cannot; allowed: {}",
+                    secret::section::SECRET_NAME.described
+                ),
+            );
+        }
+        secrets.push(spec);
+    }
+    secrets
+}
+
+/// The policy that lets the runtime read its secrets: `secretsmanager:GetSecretValue` on exactly
+/// those (a kept secret's ARN ends in `-` and six characters Secrets Manager picks), and
+/// `kms:Decrypt` on their declared keys. `None` when the runtime reads no secret.
+fn secrets_policy(runtime: &RuntimeSpec, secrets: &[SecretSpec]) -> Option<String> {
+    let used: Vec<&SecretSpec> = secrets
+        .iter()
+        .filter(|s| runtime.secrets.values().any(|k| *k == s.key))
+        .collect();
+    if used.is_empty() {
+        return None;
+    }
+    let arns: Vec<String> = used
+        .iter()
+        .map(|s| match &s.source {
+            SecretSource::Managed { .. } => format!(
+                "arn:${{partition}}:secretsmanager:${{region}}:${{account_id}}:secret:{}-??????",
+                s.name
+            ),
+            SecretSource::Existing { arn } => arn.clone(),
+        })
+        .collect();
+    let mut statements = vec![serde_json::json!({
+        "Sid": "ReadTheRuntimesSecrets",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": arns,
+    })];
+    let keys: Vec<&String> = used.iter().filter_map(|s| s.kms_key.as_ref()).collect();
+    if !keys.is_empty() {
+        statements.push(serde_json::json!({
+            "Sid": "DecryptTheRuntimesSecrets",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": keys,
+        }));
+    }
+    Some(serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string())
 }
 
 #[cfg(test)]
@@ -514,7 +619,8 @@ document = '''{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Ac
             built.image,
             Some(ImageSpec::Build {
                 package: "server".into(),
-                platform: Platform::LinuxArm64
+                platform: Platform::LinuxArm64,
+                format: crate::container::ImageFormat::Docker,
             })
         );
         let amd = stack("build = \"server\"\nplatform = \"linux/amd64\"").unwrap();

@@ -382,6 +382,7 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub agentcore: aws_sdk_bedrockagentcorecontrol::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl Aws {
@@ -399,7 +400,32 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(&config),
             ecr: aws_sdk_ecr::Client::new(&config),
             agentcore: aws_sdk_bedrockagentcorecontrol::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
         }
+    }
+
+    /// The stored value of the secret named `name`.
+    pub async fn secret_value(&self, name: &str) -> String {
+        let out = self
+            .secrets
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .unwrap();
+        out.secret_string().unwrap().to_owned()
+    }
+
+    /// The ARN of the secret named `name`.
+    pub async fn secret_arn(&self, name: &str) -> String {
+        let out = self
+            .secrets
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .unwrap();
+        out.arn().unwrap().to_owned()
     }
 
     /// Ids of the pools with this name.

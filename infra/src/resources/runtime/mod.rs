@@ -22,6 +22,8 @@ use super::iam_role::Role;
 use super::iam_role_policy::RolePolicy;
 use super::image::section::ImageSpec;
 use super::image::{self, Image};
+use super::secret::Secret;
+use super::secret::section::SecretSource;
 use crate::aws::Aws;
 use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
@@ -109,6 +111,42 @@ struct Step {
     authorizer: Option<(String, String)>,
     /// Address of the stack's repository, to resolve a tag in it once it exists.
     repository: Option<String>,
+    /// `NAME_SECRET_ARN` variables and where their ARN comes from.
+    secret_arns: Vec<(String, SecretArn)>,
+}
+
+/// The ARN a `NAME_SECRET_ARN` variable carries.
+#[derive(Debug, Clone)]
+enum SecretArn {
+    /// Known: an existing secret, or a kept one that exists.
+    Known(String),
+    /// A kept secret this apply creates: its id once created.
+    Created(String),
+}
+
+/// `NAME_SECRET_ARN` → the ARN, for `[runtime.secrets]`.
+fn secret_arns(
+    cx: &PlanContext,
+    planner: &Planner,
+    spec: &RuntimeSpec,
+) -> Vec<(String, SecretArn)> {
+    spec.secrets
+        .iter()
+        .filter_map(|(name, key)| {
+            let secret = cx.stack.secret(key)?;
+            let arn = match &secret.source {
+                SecretSource::Existing { arn } => SecretArn::Known(arn.clone()),
+                SecretSource::Managed { .. } => {
+                    let addr = address(Secret::TYPE, key);
+                    match planner.planned(&addr).and_then(|p| p.id.clone()) {
+                        Some(arn) => SecretArn::Known(arn),
+                        None => SecretArn::Created(addr),
+                    }
+                }
+            };
+            Some((section::secret_arn_variable(name), arn))
+        })
+        .collect()
 }
 
 impl Kind for Runtime {
@@ -120,6 +158,7 @@ impl Kind for Runtime {
         RolePolicy::TYPE,
         Repository::TYPE,
         Image::TYPE,
+        Secret::TYPE,
     ];
     type Live = Found;
 
@@ -364,7 +403,9 @@ fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) {
     let role_arn = role_arn(cx.stack, cx.vars);
     settings_changes(spec, live, role_arn.clone(), &mut changes);
     let mut notes = Vec::new();
-    for (field, message) in environment_changes(spec, live, &mut changes, &mut notes) {
+    let secret_arns = secret_arns(cx, planner, spec);
+    for (field, message) in environment_changes(spec, &secret_arns, live, &mut changes, &mut notes)
+    {
         planner.block(&addr, Some(&field), message);
     }
     let authorizer = authorizer_changes(cx, planner, spec, live, &mut changes);
@@ -401,6 +442,7 @@ fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) {
             .repository
             .as_ref()
             .map(|r| address(Repository::TYPE, &r.name)),
+        secret_arns,
     };
     planner.add(
         Planned::new(&spec.name, changes, live.map(|r| r.id.clone()))
@@ -561,12 +603,28 @@ fn authorizer_changes(
 /// (noted), or is a blocker when there is none. Returns the blockers as (field, message).
 fn environment_changes(
     spec: &RuntimeSpec,
+    secret_arns: &[(String, SecretArn)],
     live: Option<&LiveRuntime>,
     changes: &mut Changes,
     notes: &mut Vec<String>,
 ) -> Vec<(String, String)> {
     let mut blockers = Vec::new();
     let live_env = live.map(|r| &r.environment);
+    // A secret's ARN is no secret: it is shown, and the value never reaches the runtime.
+    for (variable, arn) in secret_arns {
+        let field = format!("environment.{variable}");
+        let before = live_env.and_then(|e| e.get(variable));
+        match arn {
+            SecretArn::Known(arn) => {
+                changes.value(&field, live.map(|_| before.cloned()), Some(arn.clone()))
+            }
+            SecretArn::Created(_) => changes.push(
+                &field,
+                before.map_or(Shown::Absent, |b| Shown::Value(b.clone().into())),
+                Shown::KnownAfterApply,
+            ),
+        }
+    }
     for (key, value) in &spec.environment {
         let field = format!("environment.{key}");
         let before = live_env.and_then(|e| e.get(key));
@@ -602,7 +660,7 @@ fn environment_changes(
         }
     }
     for key in live_env.into_iter().flat_map(|e| e.keys()) {
-        if !spec.environment.contains_key(key) {
+        if !spec.environment.contains_key(key) && !secret_arns.iter().any(|(v, _)| v == key) {
             changes.push(
                 &format!("environment.{key}"),
                 Shown::Sensitive,
@@ -693,7 +751,7 @@ async fn configuration(cx: &ApplyContext<'_>, step: &Step) -> Result<Configurati
     });
     protocol.server_protocol = ServerProtocol::from(spec.protocol.as_aws());
     let live_environment = step.live.as_ref().map(|r| &r.environment);
-    let environment = spec
+    let mut environment: HashMap<String, String> = spec
         .environment
         .iter()
         .filter_map(|(key, value)| {
@@ -709,6 +767,13 @@ async fn configuration(cx: &ApplyContext<'_>, step: &Step) -> Result<Configurati
             Some((key.clone(), value))
         })
         .collect();
+    for (variable, arn) in &step.secret_arns {
+        let arn = match arn {
+            SecretArn::Known(arn) => arn.clone(),
+            SecretArn::Created(secret) => cx.id_of(secret)?,
+        };
+        environment.insert(variable.clone(), arn);
+    }
     Ok(Configuration {
         artifact: AgentRuntimeArtifact::ContainerConfiguration(
             ContainerConfiguration::builder()

@@ -32,6 +32,11 @@ pub struct RawRuntime {
     allowed_audience: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     request_header_allowlist: Option<Spanned<Vec<String>>>,
+    /// `NAME = "secret"`: the server gets `NAME_SECRET_ARN`, the ARN of `[secrets.secret]`.
+    #[serde(default)]
+    secrets: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    allow_plaintext_secrets: bool,
 }
 
 /// An environment value: a literal, or `{ env = "NAME" }`, read from the local environment and
@@ -112,6 +117,30 @@ pub struct RuntimeSpec {
     pub allowed_audience: Vec<String>,
     /// Request headers passed through to the server (sorted; empty: none).
     pub request_header_allowlist: Vec<String>,
+    /// `[runtime.secrets]`: the variable name (`NAME`, given as `NAME_SECRET_ARN`) → the key of
+    /// a `[secrets.KEY]` table.
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// The variable that carries a secret's ARN to the server.
+pub fn secret_arn_variable(name: &str) -> String {
+    format!("{name}_SECRET_ARN")
+}
+
+/// Whether a variable's name says it holds a secret.
+fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["KEY", "SECRET", "TOKEN", "PASSWORD"]
+        .iter()
+        .any(|w| upper.contains(w))
+}
+
+/// A valid environment variable name: ASCII letters, digits and `_`, not starting with a digit.
+fn variable_name_ok(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 100
+        && key.chars().all(ENV_NAME.allowed)
+        && !key.starts_with(|c: char| c.is_ascii_digit())
 }
 
 const RUNTIME_NAME: NameRule = NameRule {
@@ -158,11 +187,7 @@ pub fn validate(
                 format!("at most {MAX_VARIABLES} variables (AWS's limit); this is one more"),
             );
         }
-        if key.is_empty()
-            || key.len() > 100
-            || !key.chars().all(ENV_NAME.allowed)
-            || key.starts_with(|c: char| c.is_ascii_digit())
-        {
+        if !variable_name_ok(&key) {
             v.error(
                 value.span(),
                 &field,
@@ -172,6 +197,15 @@ pub fn validate(
         let span = value.span();
         let parsed = match value.into_inner() {
             RawEnvValue::Literal(text) => {
+                if looks_secret(&key) && !raw.allow_plaintext_secrets {
+                    v.secret_error(
+                        span.clone(),
+                        &field,
+                        "its name says it is a secret, and a value here is stored in plaintext in \
+                         the runtime's configuration: declare it in [secrets] and refer to it from \
+                         [runtime.secrets] (or set allow_plaintext_secrets = true in [runtime])",
+                    );
+                }
                 if text.chars().count() > MAX_VALUE_CHARS {
                     v.error(
                         span,
@@ -182,6 +216,17 @@ pub fn validate(
                 EnvValue::Plain(text)
             }
             RawEnvValue::FromEnv(RawEnv { env: var }) => {
+                if !raw.allow_plaintext_secrets {
+                    v.error(
+                        span.clone(),
+                        &field,
+                        format!(
+                            "{{ env = \"{var}\" }} would put the value in plaintext in the runtime's \
+                             configuration: declare it in [secrets] and refer to it from \
+                             [runtime.secrets] (or set allow_plaintext_secrets = true in [runtime])"
+                        ),
+                    );
+                }
                 let value = env(&var).filter(|v| !v.is_empty());
                 if value
                     .as_ref()
@@ -249,6 +294,28 @@ pub fn validate(
             sorted(list.into_inner())
         }
     };
+    let mut secrets = BTreeMap::new();
+    for (name, secret) in raw.secrets {
+        let field = format!("runtime.secrets.{name}");
+        if !variable_name_ok(&name) {
+            v.error(
+                secret.span(),
+                &field,
+                "not a valid variable name: ASCII letters, digits and _, not starting with a digit",
+            );
+        }
+        if environment.contains_key(&secret_arn_variable(&name)) {
+            v.error(
+                secret.span(),
+                &field,
+                format!(
+                    "the server gets it as {}, which [runtime.environment] also sets",
+                    secret_arn_variable(&name)
+                ),
+            );
+        }
+        secrets.insert(name, secret.into_inner());
+    }
     RuntimeSpec {
         name,
         description,
@@ -261,6 +328,7 @@ pub fn validate(
         allowed_scopes,
         allowed_audience,
         request_header_allowlist,
+        secrets,
     }
 }
 

@@ -35,6 +35,8 @@ uri = "public.ecr.aws/demo/server@sha256:111111111111111111111111111111111111111
 name = "demo_mcp"
 description = "Web search over MCP"
 authorizer = "cognito"
+# The tests of plaintext variables from the environment.
+allow_plaintext_secrets = true
 
 [runtime.environment]
 MODEL = "o3"

@@ -1,0 +1,373 @@
+//! `secret`: a secret in AWS Secrets Manager, found by name `<stack>/<key>` and the stack tag.
+//! Its value is write-only: compared through `GetSecretValue`, written with `PutSecretValue`
+//! only when it differs, and shown only as `(sensitive)`. A secret named by ARN is only checked
+//! to exist; the runtime reads it, infra never writes it.
+
+pub mod section;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::types::Tag;
+
+use crate::engine::{
+    ApplyContext, Changes, Error, Kind, Lookup, Noun, Owned, PlanContext, Planned, Planner,
+    ReadContext, ResourcePlan, Shown, WriteOnly, address, claim, not_found_as_none, owned_by,
+    tag_changes,
+};
+use section::{SecretSource, SecretSpec};
+
+#[derive(Debug, Clone)]
+pub struct LiveSecret {
+    pub arn: String,
+    pub owned: bool,
+    pub tags: BTreeMap<String, String>,
+    pub description: Option<String>,
+    pub kms_key: Option<String>,
+    /// Scheduled for deletion (it cannot be used or changed until restored).
+    pub deleted: bool,
+    /// Whether the stored value equals the declared one; `None` when not compared (variable
+    /// unset, foreign secret, or a command that does not verify write-only values).
+    pub value_matches: Option<bool>,
+}
+
+impl Owned for LiveSecret {
+    fn identifier(&self) -> &str {
+        &self.arn
+    }
+    fn owned(&self) -> bool {
+        self.owned
+    }
+}
+
+/// What reading found, by `[secrets.KEY]` key.
+#[derive(Debug, Clone, Default)]
+pub struct LiveSecrets {
+    /// Secrets the stack keeps.
+    pub kept: BTreeMap<String, Lookup<LiveSecret>>,
+    /// Secrets named by ARN: whether each exists.
+    pub existing: BTreeMap<String, bool>,
+}
+
+/// The kind.
+pub struct Secret;
+
+/// What apply needs.
+struct Step {
+    spec: SecretSpec,
+    live: Option<LiveSecret>,
+}
+
+const NOUN: Noun = Noun::tagged("a secret", "secrets");
+
+impl Kind for Secret {
+    const TYPE: &'static str = "secret";
+    type Live = LiveSecrets;
+
+    async fn read(cx: &ReadContext<'_>) -> Result<LiveSecrets, Error> {
+        let client = Client::new(&cx.aws.config);
+        let found = cx
+            .aws
+            .all(cx.stack.secrets.iter().map(|spec| {
+                let client = &client;
+                async move {
+                    let id = match &spec.source {
+                        SecretSource::Managed { .. } => &spec.name,
+                        SecretSource::Existing { arn } => arn,
+                    };
+                    let live = describe(client, spec, id, &cx.stack.name).await?;
+                    let live = match (live, &spec.source) {
+                        (Some(mut live), SecretSource::Managed { value: Some(v), .. })
+                            if cx.write_only == WriteOnly::Verify
+                                && !live.deleted
+                                && (live.owned || spec.adopt) =>
+                        {
+                            live.value_matches =
+                                Some(stored_equals(client, spec, &live, v.expose()).await?);
+                            Some(live)
+                        }
+                        (live, _) => live,
+                    };
+                    Ok::<_, Error>((spec, live))
+                }
+            }))
+            .await?;
+        let mut out = LiveSecrets::default();
+        for (spec, live) in found {
+            if spec.managed() {
+                out.kept.insert(
+                    spec.key.clone(),
+                    live.map_or(Lookup::Missing, Lookup::Found),
+                );
+            } else {
+                out.existing.insert(spec.key.clone(), live.is_some());
+            }
+        }
+        Ok(out)
+    }
+
+    fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
+        let live = cx.live.get::<Secret>();
+        for spec in &cx.stack.secrets {
+            match &spec.source {
+                SecretSource::Managed { var, value } => {
+                    let lookup = live.kept.get(&spec.key).cloned().unwrap_or_default();
+                    plan(cx, planner, spec, var, value.is_some(), &lookup);
+                }
+                SecretSource::Existing { arn } => {
+                    if live.existing.get(&spec.key) == Some(&false) {
+                        planner.block(
+                            &planner.address(&spec.key),
+                            Some("arn"),
+                            format!(
+                                "no secret {arn} exists (or it is not visible to these credentials)"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        let step: &Step = r.payload()?;
+        let client = Client::new(&cx.aws.config);
+        match &step.live {
+            None => create(cx, &client, r, &step.spec).await,
+            Some(live) => update(cx, &client, r, &step.spec, live).await,
+        }
+    }
+}
+
+/// The secret named `id`, `None` when there is none.
+async fn describe(
+    client: &Client,
+    spec: &SecretSpec,
+    id: &str,
+    stack: &str,
+) -> Result<Option<LiveSecret>, Error> {
+    let addr = address(Secret::TYPE, &spec.key);
+    let result = client
+        .describe_secret()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| Error::aws(&addr, "DescribeSecret", e));
+    let Some(out) = not_found_as_none(result, "ResourceNotFoundException")? else {
+        return Ok(None);
+    };
+    let tags: BTreeMap<String, String> = out
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+        .collect();
+    Ok(Some(LiveSecret {
+        arn: out.arn().unwrap_or_default().to_owned(),
+        owned: owned_by(&tags, stack),
+        tags,
+        description: out
+            .description()
+            .map(str::to_owned)
+            .filter(|d| !d.is_empty()),
+        kms_key: out.kms_key_id().map(str::to_owned),
+        deleted: out.deleted_date().is_some(),
+        value_matches: None,
+    }))
+}
+
+/// Compare the stored value with the declared one; the stored value is dropped at once.
+async fn stored_equals(
+    client: &Client,
+    spec: &SecretSpec,
+    live: &LiveSecret,
+    declared: &str,
+) -> Result<bool, Error> {
+    let addr = address(Secret::TYPE, &spec.key);
+    let result = client
+        .get_secret_value()
+        .secret_id(&live.arn)
+        .send()
+        .await
+        .map_err(|e| Error::aws(&addr, "GetSecretValue", e));
+    // A secret without a current value (created elsewhere, never set) differs from any value.
+    Ok(not_found_as_none(result, "ResourceNotFoundException")?
+        .and_then(|out| out.secret_string().map(|stored| stored == declared))
+        .unwrap_or(false))
+}
+
+fn plan(
+    cx: &PlanContext,
+    planner: &mut Planner,
+    spec: &SecretSpec,
+    var: &str,
+    has_value: bool,
+    lookup: &Lookup<LiveSecret>,
+) {
+    let addr = planner.address(&spec.key);
+    let Some(claim) = claim(
+        planner,
+        &addr,
+        &spec.name,
+        lookup,
+        NOUN,
+        spec.adopt,
+        &cx.stack.name,
+    ) else {
+        return;
+    };
+    let live = claim.live;
+    let mut changes = Changes::default();
+    let mut notes = Vec::new();
+    match live {
+        None if !has_value => {
+            planner.block(
+                &addr,
+                Some("value"),
+                format!(
+                    "the secret does not exist and ${var} is unset; creating it needs its value"
+                ),
+            );
+            return;
+        }
+        None => {
+            changes.value("name", None, &spec.name);
+            changes.push("value", Shown::Absent, Shown::Sensitive);
+        }
+        Some(secret) if secret.deleted => {
+            planner.block(
+                &addr,
+                None,
+                format!(
+                    "{} is scheduled for deletion; restore it (aws secretsmanager restore-secret \
+                     --secret-id {}) or wait until it is gone",
+                    spec.name, secret.arn
+                ),
+            );
+            return;
+        }
+        Some(secret) => match secret.value_matches {
+            Some(false) => changes.push("value", Shown::Sensitive, Shown::Sensitive),
+            Some(true) => {}
+            None if !has_value => notes.push(format!(
+                "value: ${var} is unset, so the stored value is kept"
+            )),
+            None => notes.push("value: not compared by this command".into()),
+        },
+    }
+    changes.value(
+        "description",
+        live.map(|s| s.description.clone()),
+        spec.description.clone(),
+    );
+    if spec.kms_key.is_some() || live.is_some_and(|s| s.kms_key.is_some()) {
+        changes.value(
+            "kms_key",
+            live.map(|s| s.kms_key.clone()),
+            spec.kms_key.clone(),
+        );
+    }
+    tag_changes(&mut changes, live.map(|s| &s.tags), &cx.stack.tags());
+    let planned = Planned::new(&spec.key, changes, live.map(|s| s.arn.clone()));
+    let reason = claim.reason(planned.action());
+    planner.add(
+        planned
+            .with_reason(reason)
+            .with_notes(notes)
+            .with_payload(Step {
+                spec: spec.clone(),
+                live: live.cloned(),
+            }),
+    );
+}
+
+fn tags(cx: &ApplyContext<'_>) -> Vec<Tag> {
+    cx.stack
+        .tags()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn value<'a>(r: &ResourcePlan, spec: &'a SecretSpec) -> Result<&'a str, Error> {
+    match &spec.source {
+        SecretSource::Managed {
+            value: Some(value), ..
+        } => Ok(value.expose()),
+        SecretSource::Managed { var, .. } => Err(Error::new(
+            &r.address,
+            "apply",
+            format!("${var} is unset: the value cannot be written"),
+        )),
+        SecretSource::Existing { .. } => Err(Error::new(
+            &r.address,
+            "apply",
+            "a secret named by ARN is not written",
+        )),
+    }
+}
+
+/// Returns the new secret's ARN.
+async fn create(
+    cx: &ApplyContext<'_>,
+    client: &Client,
+    r: &ResourcePlan,
+    spec: &SecretSpec,
+) -> Result<String, Error> {
+    let out = client
+        .create_secret()
+        .name(&spec.name)
+        .secret_string(value(r, spec)?)
+        .set_description(spec.description.clone())
+        .set_kms_key_id(spec.kms_key.clone())
+        .set_tags(Some(tags(cx)))
+        .send()
+        .await
+        .map_err(|e| Error::aws(&r.address, "CreateSecret", e))?;
+    out.arn()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::new(&r.address, "CreateSecret", "AWS returned no ARN"))
+}
+
+/// Only the calls for what differs: `UpdateSecret` for description and key, `PutSecretValue`
+/// for the value, `TagResource` for the tags.
+async fn update(
+    cx: &ApplyContext<'_>,
+    client: &Client,
+    r: &ResourcePlan,
+    spec: &SecretSpec,
+    live: &LiveSecret,
+) -> Result<String, Error> {
+    let changed = |field: &str| r.changes.iter().any(|c| c.field == field);
+    if changed("description") || changed("kms_key") {
+        client
+            .update_secret()
+            .secret_id(&live.arn)
+            .description(spec.description.clone().unwrap_or_default())
+            .set_kms_key_id(spec.kms_key.clone())
+            .send()
+            .await
+            .map_err(|e| Error::aws(&r.address, "UpdateSecret", e))?;
+    }
+    if changed("value") {
+        client
+            .put_secret_value()
+            .secret_id(&live.arn)
+            .secret_string(value(r, spec)?)
+            .send()
+            .await
+            .map_err(|e| Error::aws(&r.address, "PutSecretValue", e))?;
+    }
+    if changed("tags") {
+        client
+            .tag_resource()
+            .secret_id(&live.arn)
+            .set_tags(Some(tags(cx)))
+            .send()
+            .await
+            .map_err(|e| Error::aws(&r.address, "TagResource", e))?;
+    }
+    Ok(live.arn.clone())
+}
+
+#[cfg(test)]
+mod tests;
