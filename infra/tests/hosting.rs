@@ -6,11 +6,12 @@ mod support;
 use std::collections::HashMap;
 
 use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime::GetAgentRuntimeOutput;
+use aws_sdk_bedrockagentcorecontrol::operation::update_agent_runtime::builders::UpdateAgentRuntimeFluentBuilder;
 use aws_sdk_bedrockagentcorecontrol::types::{
     AgentRuntimeArtifact, AllowedPort, AuthorizerConfiguration, AuthorizingClaimMatchValueType,
     ClaimMatchOperatorType, ClaimMatchValueType, ContainerConfiguration, CustomClaimValidationType,
-    FilesystemConfiguration, InboundTokenClaimValueType, NetworkConfiguration, NetworkMode,
-    RequestHeaderConfiguration, RuntimeMetadataConfiguration, SessionStorageConfiguration,
+    FilesystemConfiguration, InboundTokenClaimValueType, NetworkMode, RequestHeaderConfiguration,
+    RuntimeMetadataConfiguration, SessionStorageConfiguration,
 };
 use aws_sdk_ecr::types::ImageTagMutability;
 use support::{Aws, Moto, OPENAI_KEY, PREBUILT_DIGEST, Project};
@@ -79,17 +80,11 @@ async fn apply_from_empty_makes_a_ready_runtime_behind_the_stacks_cognito_and_a_
 
     // The runtime: READY, every setting, the authorizer on the stack's pool and client.
     let id = runtime_id(&aws).await;
-    let runtime = aws
-        .agentcore
-        .get_agent_runtime()
-        .agent_runtime_id(&id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(runtime.status().as_str(), "READY");
-    assert_eq!(runtime.agent_runtime_version(), "1");
+    let created = runtime(&aws, &id).await;
+    assert_eq!(created.status().as_str(), "READY");
+    assert_eq!(created.agent_runtime_version(), "1");
     let Some(AgentRuntimeArtifact::ContainerConfiguration(container)) =
-        runtime.agent_runtime_artifact()
+        created.agent_runtime_artifact()
     else {
         panic!("no container artifact");
     };
@@ -98,23 +93,23 @@ async fn apply_from_empty_makes_a_ready_runtime_behind_the_stacks_cognito_and_a_
         format!("123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp@{PREBUILT_DIGEST}")
     );
     assert_eq!(
-        runtime.role_arn(),
+        created.role_arn(),
         "arn:aws:iam::123456789012:role/agentcore-web-search-mcp-role"
     );
     assert_eq!(
-        runtime.network_configuration().unwrap().network_mode(),
+        created.network_configuration().unwrap().network_mode(),
         &NetworkMode::Public
     );
     assert_eq!(
-        runtime
+        created
             .protocol_configuration()
             .unwrap()
             .server_protocol()
             .as_str(),
         "MCP"
     );
-    assert_eq!(runtime.description(), Some("OpenAI web search over MCP"));
-    let lifecycle = runtime.lifecycle_configuration().unwrap();
+    assert_eq!(created.description(), Some("OpenAI web search over MCP"));
+    let lifecycle = created.lifecycle_configuration().unwrap();
     assert_eq!(
         (
             lifecycle.idle_runtime_session_timeout(),
@@ -122,7 +117,7 @@ async fn apply_from_empty_makes_a_ready_runtime_behind_the_stacks_cognito_and_a_
         ),
         (Some(900), Some(28800))
     );
-    let env = runtime.environment_variables().unwrap();
+    let env = created.environment_variables().unwrap();
     assert_eq!(env.get("OPENAI_MODEL").map(String::as_str), Some("o3"));
     assert_eq!(
         env.get("OPENAI_REASONING_EFFORT").map(String::as_str),
@@ -138,7 +133,7 @@ async fn apply_from_empty_makes_a_ready_runtime_behind_the_stacks_cognito_and_a_
         "{env:?}"
     );
     assert!(!env.contains_key("OPENAI_API_KEY"));
-    assert!(!format!("{runtime:?}").contains(OPENAI_KEY));
+    assert!(!format!("{created:?}").contains(OPENAI_KEY));
     let policy = aws
         .iam
         .get_role_policy()
@@ -170,7 +165,7 @@ async fn apply_from_empty_makes_a_ready_runtime_behind_the_stacks_cognito_and_a_
         .remove(0);
     let Some(aws_sdk_bedrockagentcorecontrol::types::AuthorizerConfiguration::CustomJwtAuthorizer(
         jwt,
-    )) = runtime.authorizer_configuration()
+    )) = created.authorizer_configuration()
     else {
         panic!("no JWT authorizer");
     };
@@ -193,14 +188,7 @@ async fn apply_from_empty_makes_a_ready_runtime_behind_the_stacks_cognito_and_a_
         again.stdout
     );
     assert_eq!(moto.writes(), Vec::<String>::new());
-    let runtime = aws
-        .agentcore
-        .get_agent_runtime()
-        .agent_runtime_id(&id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(runtime.agent_runtime_version(), "1");
+    assert_eq!(runtime(&aws, &id).await.agent_runtime_version(), "1");
 }
 
 #[tokio::test]
@@ -210,41 +198,24 @@ async fn drift_in_runtime_and_repository_is_named_and_repaired_with_one_new_vers
     let project = Project::from_repo(|s| s);
     project.infra(&moto, &["apply", "--yes"]).expect(0);
     let id = runtime_id(&aws).await;
-    let before = aws
-        .agentcore
-        .get_agent_runtime()
-        .agent_runtime_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let before = runtime(&aws, &id).await;
 
     // Out of band: a new image and a changed variable in one update, as a console user would.
     let mut env: HashMap<String, String> = before.environment_variables().cloned().unwrap();
     env.insert("OPENAI_MODEL".into(), "gpt-4.1".into());
-    aws.agentcore
-        .update_agent_runtime()
-        .agent_runtime_id(&id)
-        .agent_runtime_artifact(AgentRuntimeArtifact::ContainerConfiguration(
-            ContainerConfiguration::builder()
-                .container_uri("123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:hotfix")
-                .build()
-                .unwrap(),
-        ))
-        .role_arn(before.role_arn())
-        .network_configuration(
-            NetworkConfiguration::builder()
-                .network_mode(NetworkMode::Public)
-                .build()
-                .unwrap(),
-        )
-        .set_protocol_configuration(before.protocol_configuration().cloned())
-        .set_lifecycle_configuration(before.lifecycle_configuration().cloned())
-        .set_authorizer_configuration(before.authorizer_configuration().cloned())
-        .set_description(before.description().map(str::to_owned))
-        .set_environment_variables(Some(env))
-        .send()
-        .await
-        .unwrap();
+    update_by_hand(&aws, &id, |update| {
+        update
+            .agent_runtime_artifact(AgentRuntimeArtifact::ContainerConfiguration(
+                ContainerConfiguration::builder()
+                    .container_uri(
+                        "123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:hotfix",
+                    )
+                    .build()
+                    .unwrap(),
+            ))
+            .set_environment_variables(Some(env))
+    })
+    .await;
     aws.ecr
         .put_image_tag_mutability()
         .repository_name(REPOSITORY)
@@ -258,13 +229,7 @@ async fn drift_in_runtime_and_repository_is_named_and_repaired_with_one_new_vers
         .send()
         .await
         .unwrap();
-    let drifted = aws
-        .agentcore
-        .get_agent_runtime()
-        .agent_runtime_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let drifted = runtime(&aws, &id).await;
     let drifted_version: u32 = drifted.agent_runtime_version().parse().unwrap();
 
     let plan = project
@@ -303,13 +268,7 @@ async fn drift_in_runtime_and_repository_is_named_and_repaired_with_one_new_vers
         id,
         "the runtime is updated in place"
     );
-    let after = aws
-        .agentcore
-        .get_agent_runtime()
-        .agent_runtime_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let after = runtime(&aws, &id).await;
     assert_eq!(
         after.agent_runtime_version(),
         (drifted_version + 1).to_string(),
@@ -424,13 +383,7 @@ async fn output_reads_identifiers_and_the_encoded_mcp_url_from_live_aws() {
     let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
 
     let id = runtime_id(&aws).await;
-    let runtime = aws
-        .agentcore
-        .get_agent_runtime()
-        .agent_runtime_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let runtime = runtime(&aws, &id).await;
     let pool_id = aws.pool_ids("MCPServerPool").await.remove(0);
     let arn = runtime.agent_runtime_arn();
     assert_eq!(out["user_pool_id"], pool_id.as_str());
@@ -495,6 +448,29 @@ async fn default_endpoint(aws: &Aws, id: &str) -> (String, String) {
         endpoint.status().as_str().to_owned(),
         endpoint.live_version().unwrap_or_default().to_owned(),
     )
+}
+
+/// An `UpdateAgentRuntime` made by hand, as a console user makes it: the runtime's current
+/// configuration, changed by `edit` (later setters win).
+async fn update_by_hand(
+    aws: &Aws,
+    id: &str,
+    edit: impl FnOnce(UpdateAgentRuntimeFluentBuilder) -> UpdateAgentRuntimeFluentBuilder,
+) {
+    let now = runtime(aws, id).await;
+    let update = aws
+        .agentcore
+        .update_agent_runtime()
+        .agent_runtime_id(id)
+        .set_agent_runtime_artifact(now.agent_runtime_artifact().cloned())
+        .role_arn(now.role_arn())
+        .set_network_configuration(now.network_configuration().cloned())
+        .set_protocol_configuration(now.protocol_configuration().cloned())
+        .set_lifecycle_configuration(now.lifecycle_configuration().cloned())
+        .set_authorizer_configuration(now.authorizer_configuration().cloned())
+        .set_description(now.description().map(str::to_owned))
+        .set_environment_variables(now.environment_variables().cloned());
+    edit(update).send().await.unwrap();
 }
 
 fn mmdsv2(runtime: &GetAgentRuntimeOutput) -> bool {
@@ -563,26 +539,15 @@ async fn a_runtime_without_mmdsv2_is_turned_on_by_one_update_and_a_new_one_with_
     assert!(mmdsv2(&created));
 
     // Turned off out of band (possible for such a runtime): the plan names it, one update fixes it.
-    aws.agentcore
-        .update_agent_runtime()
-        .agent_runtime_id(&id)
-        .set_agent_runtime_artifact(created.agent_runtime_artifact().cloned())
-        .role_arn(created.role_arn())
-        .set_network_configuration(created.network_configuration().cloned())
-        .set_protocol_configuration(created.protocol_configuration().cloned())
-        .set_lifecycle_configuration(created.lifecycle_configuration().cloned())
-        .set_authorizer_configuration(created.authorizer_configuration().cloned())
-        .set_description(created.description().map(str::to_owned))
-        .set_environment_variables(created.environment_variables().cloned())
-        .metadata_configuration(
+    update_by_hand(&aws, &id, |update| {
+        update.metadata_configuration(
             RuntimeMetadataConfiguration::builder()
                 .require_mmdsv2(false)
                 .build()
                 .unwrap(),
         )
-        .send()
-        .await
-        .unwrap();
+    })
+    .await;
     let plan = project
         .infra(&moto, &["plan", "--detailed-exitcode"])
         .expect(2);
@@ -634,23 +599,15 @@ async fn settings_the_stack_does_not_model_survive_an_unrelated_update() {
             .build()
             .unwrap(),
     );
-    aws.agentcore
-        .update_agent_runtime()
-        .agent_runtime_id(&id)
-        .set_agent_runtime_artifact(before.agent_runtime_artifact().cloned())
-        .role_arn(before.role_arn())
-        .set_network_configuration(before.network_configuration().cloned())
-        .protocol_configuration(protocol)
-        .set_lifecycle_configuration(before.lifecycle_configuration().cloned())
-        .authorizer_configuration(AuthorizerConfiguration::CustomJwtAuthorizer(jwt))
-        .set_description(before.description().map(str::to_owned))
-        .set_environment_variables(before.environment_variables().cloned())
-        .filesystem_configurations(volume.clone())
-        .allowed_ports(AllowedPort::Port(9000))
-        .platform_version("2")
-        .send()
-        .await
-        .unwrap();
+    update_by_hand(&aws, &id, |update| {
+        update
+            .protocol_configuration(protocol)
+            .authorizer_configuration(AuthorizerConfiguration::CustomJwtAuthorizer(jwt))
+            .filesystem_configurations(volume.clone())
+            .allowed_ports(AllowedPort::Port(9000))
+            .platform_version("2")
+    })
+    .await;
     project
         .infra(&moto, &["plan", "--detailed-exitcode"])
         .expect(0);
