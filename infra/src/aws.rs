@@ -5,7 +5,10 @@
 //! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` for emulators and private endpoints.
 
 use aws_config::BehaviorVersion;
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 
 use crate::engine::Error;
 
@@ -14,7 +17,15 @@ use crate::engine::Error;
 pub struct Connection {
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// How long one AWS call may take, retries included (`None`: [`DEFAULT_CALL_TIMEOUT`]).
+    pub call_timeout: Option<Duration>,
 }
+
+/// How long one AWS call may take, retries included, unless `--call-timeout` says otherwise:
+/// an endpoint that accepts the connection and never answers fails the command, it never hangs.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting to an endpoint may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How independent reads are issued. Sequential exists to measure what concurrency buys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +52,16 @@ pub struct Aws {
 impl Aws {
     /// Load the configuration. `stack_region` applies when neither `--region` nor the chain says.
     pub async fn connect(conn: &Connection, stack_region: Option<&str>) -> anyhow::Result<Aws> {
+        let call = conn.call_timeout.unwrap_or(DEFAULT_CALL_TIMEOUT);
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(5));
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT.min(call))
+                    .operation_attempt_timeout(call)
+                    .operation_timeout(call)
+                    .build(),
+            );
         if let Some(profile) = &conn.profile {
             loader = loader.profile_name(profile);
         }

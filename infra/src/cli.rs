@@ -31,6 +31,10 @@ pub struct Cli {
     /// Named profile from the AWS config files.
     #[arg(long, global = true)]
     pub profile: Option<String>,
+    /// How long one AWS call may take, retries included, in seconds (default 60): an endpoint
+    /// that never answers fails the command instead of hanging it.
+    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub call_timeout: Option<u64>,
     /// When to use colour. `auto`: only on a terminal, and only when NO_COLOR is unset.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -103,6 +107,7 @@ impl Cli {
         Connection {
             region: self.region.clone(),
             profile: self.profile.clone(),
+            call_timeout: self.call_timeout.map(std::time::Duration::from_secs),
         }
     }
 }
@@ -126,6 +131,15 @@ pub async fn run(cli: Cli) -> u8 {
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");
+        if e.message.contains("timed out") {
+            let endpoint = std::env::var("AWS_ENDPOINT_URL")
+                .unwrap_or_else(|_| "AWS's endpoint for that service".to_owned());
+            eprintln!(
+                "{endpoint} did not answer in time; --call-timeout SECS sets how long one call \
+                 may take, retries included (default {}s)",
+                crate::aws::DEFAULT_CALL_TIMEOUT.as_secs()
+            );
+        }
         EXIT_ERROR
     })
 }

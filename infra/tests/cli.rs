@@ -279,3 +279,29 @@ fn on_a_terminal_apply_asks_first_and_only_yes_applies() {
         run.stdout
     );
 }
+
+#[test]
+fn an_endpoint_that_never_answers_fails_the_command_in_bounded_time_naming_it() {
+    // Accepts connections and never answers, as a stuck proxy or a black-holed endpoint does.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().take(64).flatten() {
+            open.push(stream);
+        }
+    });
+    let project = Project::from_repo(|s| s);
+    let started = std::time::Instant::now();
+    let run = project
+        .infra_at(&endpoint, &["--call-timeout", "2", "plan"])
+        .expect(1);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    assert!(
+        run.stderr.contains(&endpoint) && run.stderr.contains("--call-timeout"),
+        "{}",
+        run.stderr
+    );
+    drop(held);
+}

@@ -271,6 +271,16 @@ impl Project {
         )
     }
 
+    /// `infra ARGS` against any endpoint (with the test secrets set).
+    pub fn infra_at(&self, endpoint: &str, args: &[&str]) -> Run {
+        let mut cmd = self.command_at(endpoint, Command::new(env!("CARGO_BIN_EXE_infra")));
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .env("COGNITO_PASSWORD", PASSWORD)
+            .env("OPENAI_API_KEY", OPENAI_KEY);
+        Run::of(cmd)
+    }
+
     pub fn infra_env(&self, moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = self.command(moto, Command::new(env!("CARGO_BIN_EXE_infra")));
         cmd.args(args).stdin(Stdio::null());
@@ -318,12 +328,16 @@ impl Project {
     }
 
     /// A command with the environment of a user pointed at the emulator, and nothing else.
-    fn command(&self, moto: &Moto, mut cmd: Command) -> Command {
+    fn command(&self, moto: &Moto, cmd: Command) -> Command {
+        self.command_at(&moto.endpoint, cmd)
+    }
+
+    fn command_at(&self, endpoint: &str, mut cmd: Command) -> Command {
         cmd.current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
-            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
