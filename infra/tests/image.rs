@@ -1,5 +1,6 @@
 //! The image pipeline against real components: cargo zigbuild, qemu-aarch64-static running the
-//! arm64 server, and a real OCI registry (Debian `docker-registry`) on 127.0.0.1.
+//! arm64 server, and a real registry (Debian `docker-registry`, distribution 2.8) on 127.0.0.1,
+//! which is pushed both formats: Docker's schema 2 (the default) and OCI.
 //!
 //! Needs the tools `scripts/image-tools.sh` installs; a missing tool fails the test with that hint.
 
@@ -11,7 +12,9 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use infra::container::{self as image, BuildOptions, Built, ImageConfig, Platform, Registry};
+use infra::container::{
+    self as image, BuildOptions, Built, ImageConfig, ImageFormat, Platform, Registry,
+};
 use serde_json::{Value, json};
 
 const INSTALL_HINT: &str = "run scripts/image-tools.sh (installs the image build and test tools)";
@@ -285,14 +288,17 @@ async fn push_to_a_real_registry_reads_back_and_is_idempotent() {
     assert_eq!(first.blobs_present, 0);
     assert_eq!(first.manifests_put, ["v1", "latest"]);
 
-    // Read back through the registry API.
+    // Read back through the registry API: the default format is Docker's schema 2.
     let http = reqwest::Client::new();
     let manifest = http
         .get(format!(
             "{}/v2/{repository}/manifests/{}",
             registry_process.url, image.digest
         ))
-        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .header(
+            "accept",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
         .send()
         .await
         .unwrap();
@@ -306,7 +312,7 @@ async fn push_to_a_real_registry_reads_back_and_is_idempotent() {
     let manifest: Value = serde_json::from_slice(&manifest.bytes().await.unwrap()).unwrap();
     assert_eq!(
         manifest["mediaType"],
-        "application/vnd.oci.image.manifest.v1+json"
+        "application/vnd.docker.distribution.manifest.v2+json"
     );
     let config_digest = manifest["config"]["digest"].as_str().unwrap();
     let config: Value = http
@@ -398,6 +404,97 @@ async fn push_to_a_real_registry_reads_back_and_is_idempotent() {
             .await
             .unwrap()
     );
+}
+
+#[tokio::test]
+async fn both_formats_push_to_a_real_registry_and_read_back_as_their_media_type() {
+    let registry_process = LocalRegistry::start();
+    let registry = Registry::new(&registry_process.url).unwrap();
+    let bytes = std::fs::read(&server_arm64().binary).unwrap();
+    let repository = "formats/server";
+    let http = reqwest::Client::new();
+    let mut digests = Vec::new();
+    for (format, media_type, config_type, layer_type) in [
+        (
+            ImageFormat::Docker,
+            "application/vnd.docker.distribution.manifest.v2+json",
+            "application/vnd.docker.container.image.v1+json",
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        ),
+        (
+            ImageFormat::Oci,
+            "application/vnd.oci.image.manifest.v1+json",
+            "application/vnd.oci.image.config.v1+json",
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+        ),
+    ] {
+        let spec = ImageConfig {
+            format,
+            ..ImageConfig::server(Platform::LinuxArm64)
+        };
+        let image = image::assemble(&bytes, &spec).unwrap();
+        assert_eq!(
+            image::assemble(&bytes, &spec).unwrap().digest,
+            image.digest,
+            "{format} is not reproducible"
+        );
+        let tag = format.as_str();
+        let report = registry.push(repository, &image, &[tag]).await.unwrap();
+        assert_eq!(report.digest, image.digest);
+        assert_eq!(report.manifests_put, [tag]);
+        // The config and layer bytes are the same in both formats: the second push sends none.
+        let expected_uploads = if digests.is_empty() { 2 } else { 0 };
+        assert_eq!(
+            report.blobs_uploaded, expected_uploads,
+            "{format}: {report:?}"
+        );
+
+        for reference in [tag, image.digest.as_str()] {
+            let response = http
+                .get(format!(
+                    "{}/v2/{repository}/manifests/{reference}",
+                    registry_process.url
+                ))
+                .header("accept", media_type)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{format} {reference}");
+            let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
+            assert_eq!(header("content-type"), media_type, "{format} {reference}");
+            assert_eq!(header("docker-content-digest"), image.digest);
+            let body = response.bytes().await.unwrap();
+            assert_eq!(image::sha256_digest(&body), image.digest);
+            assert_eq!(body, image.manifest);
+            let manifest: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(manifest["mediaType"], media_type);
+            assert_eq!(manifest["config"]["mediaType"], config_type);
+            assert_eq!(manifest["layers"][0]["mediaType"], layer_type);
+        }
+        assert_eq!(
+            registry.resolve(repository, tag).await.unwrap().as_deref(),
+            Some(image.digest.as_str())
+        );
+        assert!(
+            registry
+                .manifest_exists(repository, &image.digest)
+                .await
+                .unwrap()
+        );
+        // Pushing it again changes nothing.
+        let again = registry.push(repository, &image, &[tag]).await.unwrap();
+        assert_eq!((again.blobs_uploaded, again.manifests_put.len()), (0, 0));
+        eprintln!(
+            "{format} image ({media_type}): {}, compressed {} B (layer {} B, config {} B, manifest {} B)",
+            image.digest,
+            image.compressed_size(),
+            image.layer.len(),
+            image.config.len(),
+            image.manifest.len()
+        );
+        digests.push(image.digest);
+    }
+    assert_ne!(digests[0], digests[1], "each format has its own digest");
 }
 
 /// The container URI of the stack's runtime, read through the AgentCore API.

@@ -1,9 +1,11 @@
-//! Container images without Docker: cross-compile, assemble a reproducible OCI image, push it.
+//! Container images without Docker: cross-compile, assemble a reproducible image (Docker's
+//! schema 2 by default, or OCI), push it.
 //! (The `image` resource kind, `resources/image/`, uses this to build and push the server.)
 //!
 //! ```text
 //! build::build(&BuildOptions)      cargo zigbuild → a static musl binary for linux/arm64 or amd64
-//! oci::assemble(&binary, &spec)    one-layer OCI image, byte-for-byte reproducible → manifest digest
+//! oci::assemble(&binary, &spec)    one-layer image (spec.format: Docker schema 2 or OCI),
+//!                                  byte-for-byte reproducible → manifest digest
 //! registry::Registry::push(..)     OCI distribution API (HEAD, upload missing blobs, PUT manifest)
 //! ```
 //!
@@ -17,7 +19,7 @@ pub mod oci;
 pub mod registry;
 
 pub use build::{BuildOptions, Built, Platform, build, check_tools};
-pub use oci::{Image, ImageConfig, assemble};
+pub use oci::{Image, ImageConfig, ImageFormat, assemble};
 pub use registry::{PushReport, Registry};
 
 use sha2::{Digest as _, Sha256};

@@ -1,4 +1,11 @@
-//! A minimal, reproducible OCI image: one layer holding one static binary.
+//! A minimal, reproducible container image: one layer holding one static binary, in Docker's
+//! image manifest v2 schema 2 (the default: what `docker push` sends, and so every image
+//! AgentCore Runtime is documented running) or as an OCI image.
+//!
+//! The two formats differ only in the media types of the manifest, config and layer; the config
+//! JSON and the layer bytes are the same (Docker's schema-2 config needs `architecture`, `os` and
+//! `rootfs.diff_ids`, and takes `config` with the same keys as OCI's). Each format has its own
+//! manifest digest, reproducible like the other.
 //!
 //! Reproducible means the same binary gives the same bytes, hence the same manifest digest:
 //! the layer is a ustar archive with one entry (fixed mode, owner and mtime, no PAX headers),
@@ -15,14 +22,83 @@ use serde::Serialize;
 
 use super::{Platform, sha256_digest};
 
-pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
-pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const DOCKER_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_CONFIG_MEDIA_TYPE: &str = "application/vnd.docker.container.image.v1+json";
+pub const DOCKER_LAYER_MEDIA_TYPE: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+pub const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
+pub const OCI_LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// The manifest format, which sets the media types of the manifest, config and layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ImageFormat {
+    /// Docker image manifest v2 schema 2 (`application/vnd.docker.distribution.manifest.v2+json`):
+    /// what Docker pushes, and so what AgentCore Runtime is documented running.
+    #[default]
+    Docker,
+    /// OCI image manifest v1 (`application/vnd.oci.image.manifest.v1+json`).
+    Oci,
+}
+
+impl ImageFormat {
+    /// Every format, the default first.
+    pub const ALL: [ImageFormat; 2] = [ImageFormat::Docker, ImageFormat::Oci];
+
+    /// As `stack.toml` names it: `docker`, `oci`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageFormat::Docker => "docker",
+            ImageFormat::Oci => "oci",
+        }
+    }
+
+    /// The format `stack.toml` names `name` (exactly `docker` or `oci`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
+    /// The format whose manifest media type is `media_type`.
+    pub fn from_manifest_media_type(media_type: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.manifest_media_type() == media_type)
+    }
+
+    pub fn manifest_media_type(self) -> &'static str {
+        match self {
+            ImageFormat::Docker => DOCKER_MANIFEST_MEDIA_TYPE,
+            ImageFormat::Oci => OCI_MANIFEST_MEDIA_TYPE,
+        }
+    }
+
+    pub fn config_media_type(self) -> &'static str {
+        match self {
+            ImageFormat::Docker => DOCKER_CONFIG_MEDIA_TYPE,
+            ImageFormat::Oci => OCI_CONFIG_MEDIA_TYPE,
+        }
+    }
+
+    pub fn layer_media_type(self) -> &'static str {
+        match self {
+            ImageFormat::Docker => DOCKER_LAYER_MEDIA_TYPE,
+            ImageFormat::Oci => OCI_LAYER_MEDIA_TYPE,
+        }
+    }
+}
+
+impl std::fmt::Display for ImageFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// How the binary is packaged and started.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageConfig {
     pub platform: Platform,
+    /// The manifest format (media types); the default is Docker's schema 2.
+    pub format: ImageFormat,
     /// File name of the binary at the image root; the entrypoint is `/<name>`.
     pub name: String,
     /// Numeric user and group the process runs as (and owner of the binary).
@@ -60,11 +136,12 @@ pub fn mozilla_ca_bundle() -> Vec<u8> {
 }
 
 impl ImageConfig {
-    /// The MCP server image: `/server` as 65532:65532, port 8000, `HOST=0.0.0.0`, `PORT=8000`,
-    /// `SSL_CERT_FILE`, Mozilla's CA bundle, mtime 0.
+    /// The MCP server image in Docker's schema 2: `/server` as 65532:65532, port 8000,
+    /// `HOST=0.0.0.0`, `PORT=8000`, `SSL_CERT_FILE`, Mozilla's CA bundle, mtime 0.
     pub fn server(platform: Platform) -> Self {
         ImageConfig {
             platform,
+            format: ImageFormat::default(),
             name: "server".into(),
             uid: 65532,
             gid: 65532,
@@ -97,6 +174,24 @@ pub struct Image {
 }
 
 impl Image {
+    /// The manifest's own `mediaType`: the `Content-Type` it is pushed with. `None` if the
+    /// manifest does not say (never for an image from [`assemble`]).
+    pub fn media_type(&self) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct MediaType {
+            #[serde(rename = "mediaType")]
+            media_type: String,
+        }
+        serde_json::from_slice::<MediaType>(&self.manifest)
+            .ok()
+            .map(|m| m.media_type)
+    }
+
+    /// The format of the manifest, from its `mediaType`.
+    pub fn format(&self) -> Option<ImageFormat> {
+        ImageFormat::from_manifest_media_type(&self.media_type()?)
+    }
+
     /// Bytes of layer + config + manifest: the compressed size of the image.
     pub fn compressed_size(&self) -> usize {
         self.layer.len() + self.config.len() + self.manifest.len()
@@ -152,14 +247,14 @@ pub fn assemble(binary: &[u8], spec: &ImageConfig) -> Result<Image> {
 
     let manifest = Manifest {
         schema_version: 2,
-        media_type: MANIFEST_MEDIA_TYPE,
+        media_type: spec.format.manifest_media_type(),
         config: Descriptor {
-            media_type: CONFIG_MEDIA_TYPE,
+            media_type: spec.format.config_media_type(),
             digest: &config_digest,
             size: config.len(),
         },
         layers: vec![Descriptor {
-            media_type: LAYER_MEDIA_TYPE,
+            media_type: spec.format.layer_media_type(),
             digest: &layer_digest,
             size: layer.len(),
         }],
@@ -430,9 +525,9 @@ mod tests {
             manifest,
             json!({
                 "schemaVersion": 2,
-                "mediaType": MANIFEST_MEDIA_TYPE,
-                "config": {"mediaType": CONFIG_MEDIA_TYPE, "digest": image.config_digest, "size": image.config.len()},
-                "layers": [{"mediaType": LAYER_MEDIA_TYPE, "digest": image.layer_digest, "size": image.layer.len()}],
+                "mediaType": DOCKER_MANIFEST_MEDIA_TYPE,
+                "config": {"mediaType": DOCKER_CONFIG_MEDIA_TYPE, "digest": image.config_digest, "size": image.config.len()},
+                "layers": [{"mediaType": DOCKER_LAYER_MEDIA_TYPE, "digest": image.layer_digest, "size": image.layer.len()}],
             })
         );
         // Key order is fixed by the struct definitions, whatever serde_json's map features are.
@@ -446,5 +541,103 @@ mod tests {
             image.compressed_size(),
             image.layer.len() + image.config.len() + image.manifest.len()
         );
+    }
+
+    fn with_format(format: ImageFormat) -> ImageConfig {
+        ImageConfig {
+            format,
+            ..ImageConfig::server(Platform::LinuxArm64)
+        }
+    }
+
+    /// The descriptors' media types, as `(manifest, config, layer)`.
+    fn media_types(image: &Image) -> (String, String, String) {
+        let manifest: Value = serde_json::from_slice(&image.manifest).unwrap();
+        let text = |v: &Value| v.as_str().unwrap().to_string();
+        (
+            text(&manifest["mediaType"]),
+            text(&manifest["config"]["mediaType"]),
+            text(&manifest["layers"][0]["mediaType"]),
+        )
+    }
+
+    #[test]
+    fn the_default_format_is_dockers_schema_2() {
+        assert_eq!(ImageFormat::default(), ImageFormat::Docker);
+        let spec = ImageConfig::server(Platform::LinuxArm64);
+        assert_eq!(spec.format, ImageFormat::Docker);
+        let image = assemble(&fake_binary(), &spec).unwrap();
+        assert_eq!(
+            media_types(&image),
+            (
+                "application/vnd.docker.distribution.manifest.v2+json".into(),
+                "application/vnd.docker.container.image.v1+json".into(),
+                "application/vnd.docker.image.rootfs.diff.tar.gzip".into(),
+            )
+        );
+        assert_eq!(
+            image.media_type().as_deref(),
+            Some("application/vnd.docker.distribution.manifest.v2+json")
+        );
+        assert_eq!(image.format(), Some(ImageFormat::Docker));
+        // What Docker's schema-2 config requires: architecture, os, rootfs.diff_ids.
+        let config: Value = serde_json::from_slice(&image.config).unwrap();
+        assert_eq!(config["architecture"], "arm64");
+        assert_eq!(config["os"], "linux");
+        assert_eq!(config["rootfs"]["type"], "layers");
+        assert_eq!(config["rootfs"]["diff_ids"], json!([image.diff_id]));
+    }
+
+    #[test]
+    fn the_oci_format_has_oci_media_types() {
+        let image = assemble(&fake_binary(), &with_format(ImageFormat::Oci)).unwrap();
+        assert_eq!(
+            media_types(&image),
+            (
+                "application/vnd.oci.image.manifest.v1+json".into(),
+                "application/vnd.oci.image.config.v1+json".into(),
+                "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            )
+        );
+        assert_eq!(image.format(), Some(ImageFormat::Oci));
+    }
+
+    #[test]
+    fn each_format_is_reproducible_and_has_its_own_digest() {
+        let binary = fake_binary();
+        let [docker, oci] = ImageFormat::ALL.map(|format| {
+            let a = assemble(&binary, &with_format(format)).unwrap();
+            let b = assemble(&binary, &with_format(format)).unwrap();
+            assert_eq!(a, b, "{format} is not reproducible");
+            assert_eq!(a.digest, sha256_digest(&a.manifest));
+            a
+        });
+        assert_ne!(docker.digest, oci.digest);
+        assert_ne!(docker.manifest, oci.manifest);
+        // Only the manifest differs: the config and layer bytes are the same in both.
+        assert_eq!(docker.config, oci.config);
+        assert_eq!(docker.layer, oci.layer);
+        assert_eq!(docker.diff_id, oci.diff_id);
+    }
+
+    #[test]
+    fn formats_are_named_as_in_the_stack_file() {
+        for format in ImageFormat::ALL {
+            assert_eq!(ImageFormat::from_name(format.as_str()), Some(format));
+            assert_eq!(
+                ImageFormat::from_manifest_media_type(format.manifest_media_type()),
+                Some(format)
+            );
+            assert_eq!(format.to_string(), format.as_str());
+        }
+        assert_eq!(ImageFormat::from_name("docker"), Some(ImageFormat::Docker));
+        assert_eq!(ImageFormat::from_name("oci"), Some(ImageFormat::Oci));
+        assert_eq!(ImageFormat::from_name("OCI"), None);
+        assert_eq!(ImageFormat::from_name("v2"), None);
+        let unknown = Image {
+            manifest: b"not json".to_vec(),
+            ..assemble(&fake_binary(), &with_format(ImageFormat::Oci)).unwrap()
+        };
+        assert_eq!((unknown.media_type(), unknown.format()), (None, None));
     }
 }

@@ -2,16 +2,18 @@
 //!
 //! Push: for each blob `HEAD /v2/<name>/blobs/<digest>`; only missing blobs are uploaded
 //! (`POST /v2/<name>/blobs/uploads/`, then one monolithic `PUT <location>?digest=…`); then
-//! `PUT /v2/<name>/manifests/<tag>` unless the tag already points at this manifest. Auth is
-//! HTTP Basic, as ECR's `GetAuthorizationToken` gives it (user `AWS` and a password): sent with
-//! every request to the registry's own origin, and after a `401` with a `Basic` challenge.
+//! `PUT /v2/<name>/manifests/<tag>` (`Content-Type`: the manifest's own `mediaType`, Docker
+//! schema 2 or OCI) unless the tag already points at this manifest. Auth is HTTP Basic, as ECR's
+//! `GetAuthorizationToken` gives it (user `AWS` and a password): sent with every request to the
+//! registry's own origin (scheme, host and port) and never to another one, even one that answers
+//! `401` with a `Basic` challenge: the spec lets an upload `Location` point at another host, and
+//! the registry's credentials are not that host's business.
 
 use anyhow::{Context as _, Result, bail};
 use base64::Engine as _;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode, Url};
 
-use super::oci::MANIFEST_MEDIA_TYPE;
 use super::{Image, sha256_digest};
 use crate::sensitive::Sensitive;
 
@@ -219,8 +221,17 @@ impl Registry {
 
     async fn put_manifest(&self, repository: &str, reference: &str, image: &Image) -> Result<()> {
         let url = self.url(&format!("v2/{repository}/manifests/{reference}"))?;
+        // The registry parses the manifest by its Content-Type: the manifest's own media type.
+        let media_type = image
+            .media_type()
+            .context("the manifest has no mediaType to send as its Content-Type")?;
         let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, MANIFEST_MEDIA_TYPE.parse()?);
+        headers.insert(
+            CONTENT_TYPE,
+            media_type
+                .parse()
+                .with_context(|| format!("media type {media_type:?}"))?,
+        );
         let response = self
             .send(Method::PUT, url, headers, Some(image.manifest.clone()))
             .await?;
@@ -244,8 +255,10 @@ impl Registry {
             .with_context(|| format!("registry path {path:?}"))
     }
 
-    /// Sends a request; credentials go only to the registry's own origin, and are (re)sent once
-    /// after a `401` with a `Basic` challenge (e.g. an upload location on another host).
+    /// Sends a request, with the credentials if `url` is on the registry's own origin (scheme,
+    /// host and port). They never go anywhere else: a `401` from another origin (e.g. an upload
+    /// `Location` on another host) is an error, not a reason to send them. (reqwest drops the
+    /// `Authorization` header itself when a redirect leaves the origin.)
     async fn send(
         &self,
         method: Method,
@@ -254,46 +267,49 @@ impl Registry {
         body: Option<Vec<u8>>,
     ) -> Result<Response> {
         let same_origin = url.origin() == self.base.origin();
-        let mut with_auth = same_origin && self.authorization.is_some();
-        loop {
-            let mut request = self
-                .client
-                .request(method.clone(), url.clone())
-                .headers(headers.clone());
-            if with_auth && let Some(authorization) = &self.authorization {
-                request = request.header(AUTHORIZATION, authorization.expose());
-            }
-            if let Some(body) = &body {
-                request = request.body(body.clone());
-            }
-            let response = request
-                .send()
-                .await
-                .with_context(|| format!("{method} {url}: the registry is unreachable"))?;
-            if response.status() != StatusCode::UNAUTHORIZED {
-                return Ok(response);
-            }
-            let challenge = response
-                .headers()
-                .get(WWW_AUTHENTICATE)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("")
-                .to_string();
-            let basic = challenge
-                .get(..5)
-                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic"));
-            match (&self.authorization, with_auth) {
-                (Some(_), false) if basic => with_auth = true,
-                (Some(_), true) => bail!(
-                    "{method} {url}: the registry rejected the credentials (401, WWW-Authenticate: {challenge:?}); for ECR, get a fresh token with GetAuthorizationToken"
-                ),
-                (Some(_), false) => bail!(
-                    "{method} {url}: 401 with an unsupported challenge {challenge:?}; only Basic auth is supported"
-                ),
-                (None, _) => bail!(
-                    "{method} {url}: the registry requires credentials (401, WWW-Authenticate: {challenge:?}); use Registry::with_basic_auth"
-                ),
-            }
+        let mut request = self
+            .client
+            .request(method.clone(), url.clone())
+            .headers(headers);
+        if same_origin && let Some(authorization) = &self.authorization {
+            request = request.header(AUTHORIZATION, authorization.expose());
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{method} {url}: the registry is unreachable"))?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let challenge = response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let basic = challenge
+            .get(..5)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic"));
+        if !same_origin {
+            bail!(
+                "{method} {url}: 401 (WWW-Authenticate: {challenge:?}) from {}, which is not the registry {}; the registry's credentials are only sent to the registry itself",
+                url.origin().ascii_serialization(),
+                self.base.origin().ascii_serialization()
+            );
+        }
+        match &self.authorization {
+            Some(_) if basic => bail!(
+                "{method} {url}: the registry rejected the credentials (401, WWW-Authenticate: {challenge:?}); for ECR, get a fresh token with GetAuthorizationToken"
+            ),
+            Some(_) => bail!(
+                "{method} {url}: 401 with an unsupported challenge {challenge:?}; only Basic auth is supported"
+            ),
+            None => bail!(
+                "{method} {url}: the registry requires credentials (401, WWW-Authenticate: {challenge:?}); use Registry::with_basic_auth"
+            ),
         }
     }
 }
@@ -361,7 +377,10 @@ fn check_reference(reference: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
+    use crate::container::{ImageConfig, ImageFormat, Platform, assemble};
 
     #[test]
     fn names_and_references_are_checked() {
@@ -388,5 +407,298 @@ mod tests {
         );
         assert!(Registry::new("ftp://x").is_err());
         assert!(Registry::new("not a url").is_err());
+    }
+
+    /// Minimal HTTP/1.1 servers on 127.0.0.1 that record what they are sent.
+    mod fake {
+        use std::sync::{Arc, Mutex};
+
+        use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+        use tokio::net::{TcpListener, TcpStream};
+
+        /// A request as the server received it.
+        #[derive(Clone, Debug)]
+        pub struct Seen {
+            pub method: String,
+            /// Path and query.
+            pub target: String,
+            pub authorization: Option<String>,
+            pub content_type: Option<String>,
+            pub body: Vec<u8>,
+        }
+
+        /// Status, extra headers, body.
+        pub type Reply = (u16, Vec<(&'static str, String)>, Vec<u8>);
+
+        pub struct Server {
+            /// `http://127.0.0.1:<port>`.
+            pub origin: String,
+            pub seen: Arc<Mutex<Vec<Seen>>>,
+        }
+
+        impl Server {
+            pub fn seen(&self) -> Vec<Seen> {
+                self.seen.lock().unwrap().clone()
+            }
+        }
+
+        /// Serves until the test's runtime ends; one request per connection.
+        pub async fn serve(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Server {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let origin = format!("http://{}", listener.local_addr().unwrap());
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let handler = Arc::new(handler);
+            let log = seen.clone();
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let (handler, log) = (handler.clone(), log.clone());
+                    tokio::spawn(async move {
+                        if let Some(request) = read(stream).await {
+                            let (request, mut stream) = request;
+                            log.lock().unwrap().push(request.clone());
+                            let (status, headers, body) = handler(&request);
+                            let mut head = format!(
+                                "HTTP/1.1 {status} Fake\r\nContent-Length: {}\r\nConnection: close\r\n",
+                                body.len()
+                            );
+                            for (name, value) in headers {
+                                head.push_str(&format!("{name}: {value}\r\n"));
+                            }
+                            head.push_str("\r\n");
+                            let _ = stream.write_all(head.as_bytes()).await;
+                            if request.method != "HEAD" {
+                                let _ = stream.write_all(&body).await;
+                            }
+                            let _ = stream.shutdown().await;
+                        }
+                    });
+                }
+            });
+            Server { origin, seen }
+        }
+
+        async fn read(stream: TcpStream) -> Option<(Seen, TcpStream)> {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            reader.read_line(&mut line).await.ok()?;
+            let mut parts = line.split_whitespace();
+            let (method, target) = (parts.next()?.to_string(), parts.next()?.to_string());
+            let (mut authorization, mut content_type, mut length) = (None, None, 0);
+            loop {
+                line.clear();
+                reader.read_line(&mut line).await.ok()?;
+                let header = line.trim_end();
+                if header.is_empty() {
+                    break;
+                }
+                let (name, value) = header.split_once(':')?;
+                let value = value.trim().to_string();
+                match name.to_ascii_lowercase().as_str() {
+                    "authorization" => authorization = Some(value),
+                    "content-type" => content_type = Some(value),
+                    "content-length" => length = value.parse().ok()?,
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).await.ok()?;
+            let seen = Seen {
+                method,
+                target,
+                authorization,
+                content_type,
+                body,
+            };
+            Some((seen, reader.into_inner()))
+        }
+    }
+
+    const USER: &str = "AWS";
+    const PASSWORD: &str = "hunter2";
+
+    fn basic() -> String {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+        format!("Basic {token}")
+    }
+
+    /// Where uploads go: another server (an absolute URL), or the registry itself (a path).
+    #[derive(Clone)]
+    enum Uploads {
+        At(String),
+        Here,
+    }
+
+    /// A registry that requires Basic auth on every request, has nothing, and starts uploads at
+    /// `uploads`.
+    async fn registry_requiring_auth(uploads: Uploads) -> fake::Server {
+        fake::serve(move |request| {
+            if request.authorization.as_deref() != Some(basic().as_str()) {
+                return (
+                    401,
+                    vec![("WWW-Authenticate", r#"Basic realm="fake""#.into())],
+                    Vec::new(),
+                );
+            }
+            let path = request.target.split('?').next().unwrap_or_default();
+            match request.method.as_str() {
+                "HEAD" => (404, Vec::new(), Vec::new()),
+                "POST" if path.ends_with("/blobs/uploads/") => {
+                    let location = match &uploads {
+                        Uploads::At(origin) => format!("{origin}/upload/1?state=x"),
+                        Uploads::Here => "/v2/repo/blobs/uploads/1?state=x".into(),
+                    };
+                    (202, vec![("Location", location)], Vec::new())
+                }
+                "PUT" if path.contains("/manifests/") => (
+                    201,
+                    vec![("Docker-Content-Digest", sha256_digest(&request.body))],
+                    Vec::new(),
+                ),
+                "PUT" if path.contains("/blobs/uploads/") => accept_blob(request),
+                _ => (404, Vec::new(), Vec::new()),
+            }
+        })
+        .await
+    }
+
+    /// `201` if the body has the digest of the `digest` query parameter, else `400`.
+    fn accept_blob(request: &fake::Seen) -> fake::Reply {
+        let digest = Url::parse(&format!("http://x{}", request.target))
+            .unwrap()
+            .query_pairs()
+            .find(|(key, _)| key == "digest")
+            .map(|(_, value)| value.into_owned());
+        if digest == Some(sha256_digest(&request.body)) {
+            (201, Vec::new(), Vec::new())
+        } else {
+            (400, Vec::new(), b"digest mismatch".to_vec())
+        }
+    }
+
+    fn small_image(format: ImageFormat) -> Image {
+        let spec = ImageConfig {
+            format,
+            ca_bundle: None,
+            ..ImageConfig::server(Platform::LinuxArm64)
+        };
+        assemble(b"a binary", &spec).unwrap()
+    }
+
+    #[tokio::test]
+    async fn credentials_go_to_the_registry_and_never_to_an_upload_location_on_another_origin() {
+        // Same host, another port: another origin.
+        let storage = fake::serve(accept_blob).await;
+        let registry = registry_requiring_auth(Uploads::At(storage.origin.clone())).await;
+        let client = Registry::new(&registry.origin)
+            .unwrap()
+            .with_basic_auth(USER, PASSWORD);
+        let image = small_image(ImageFormat::Docker);
+        let report = client.push("repo", &image, &[]).await.unwrap();
+        assert_eq!(report.blobs_uploaded, 2);
+        assert_eq!(report.manifests_put, std::slice::from_ref(&image.digest));
+
+        let uploads = storage.seen();
+        assert_eq!(uploads.len(), 2, "{uploads:?}");
+        assert!(uploads.iter().all(|r| r.method == "PUT"), "{uploads:?}");
+        assert!(
+            uploads.iter().all(|r| r.authorization.is_none()),
+            "credentials reached another origin: {uploads:?}"
+        );
+        let to_registry = registry.seen();
+        assert!(to_registry.len() >= 5, "{to_registry:?}");
+        assert!(
+            to_registry
+                .iter()
+                .all(|r| r.authorization.as_deref() == Some(basic().as_str())),
+            "{to_registry:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_upload_location_on_another_origin_that_asks_for_credentials_does_not_get_them() {
+        let storage = fake::serve(|request| {
+            if request.authorization.is_none() {
+                (
+                    401,
+                    vec![("WWW-Authenticate", r#"Basic realm="elsewhere""#.into())],
+                    Vec::new(),
+                )
+            } else {
+                accept_blob(request)
+            }
+        })
+        .await;
+        let registry = registry_requiring_auth(Uploads::At(storage.origin.clone())).await;
+        let client = Registry::new(&registry.origin)
+            .unwrap()
+            .with_basic_auth(USER, PASSWORD);
+        let error = client
+            .push("repo", &small_image(ImageFormat::Docker), &[])
+            .await
+            .expect_err("the push must stop rather than send the credentials elsewhere");
+        let message = format!("{error:#}");
+        assert!(
+            message.contains(&format!(
+                "from {}, which is not the registry",
+                storage.origin
+            )) && message.contains(&registry.origin),
+            "{message}"
+        );
+        assert!(!message.contains(PASSWORD), "{message}");
+        let uploads = storage.seen();
+        assert!(!uploads.is_empty());
+        assert!(
+            uploads.iter().all(|r| r.authorization.is_none()),
+            "credentials reached another origin: {uploads:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_relative_upload_location_is_the_registry_and_gets_the_credentials() {
+        let registry = registry_requiring_auth(Uploads::Here).await;
+        let client = Registry::new(&registry.origin)
+            .unwrap()
+            .with_basic_auth(USER, PASSWORD);
+        let image = small_image(ImageFormat::Docker);
+        let report = client.push("repo", &image, &[]).await.unwrap();
+        assert_eq!(report.blobs_uploaded, 2);
+        let blob_puts: Vec<_> = registry
+            .seen()
+            .into_iter()
+            .filter(|r| r.method == "PUT" && r.target.starts_with("/v2/repo/blobs/uploads/1?"))
+            .collect();
+        assert_eq!(blob_puts.len(), 2);
+        assert!(
+            blob_puts
+                .iter()
+                .all(|r| r.authorization.as_deref() == Some(basic().as_str()))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_manifest_is_put_with_its_own_media_type() {
+        let registry = registry_requiring_auth(Uploads::Here).await;
+        let client = Registry::new(&registry.origin)
+            .unwrap()
+            .with_basic_auth(USER, PASSWORD);
+        for format in ImageFormat::ALL {
+            let image = small_image(format);
+            client.push("repo", &image, &["v1"]).await.unwrap();
+            let put = registry
+                .seen()
+                .into_iter()
+                .rfind(|r| r.method == "PUT" && r.target == "/v2/repo/manifests/v1")
+                .unwrap();
+            assert_eq!(
+                put.content_type.as_deref(),
+                Some(format.manifest_media_type())
+            );
+            assert_eq!(put.body, image.manifest);
+        }
+        let mut untyped = small_image(ImageFormat::Docker);
+        untyped.manifest = b"{}".to_vec();
+        untyped.digest = sha256_digest(&untyped.manifest);
+        let error = client.push("repo", &untyped, &[]).await.unwrap_err();
+        assert!(format!("{error:#}").contains("no mediaType"), "{error:#}");
     }
 }

@@ -1,6 +1,6 @@
-//! `image`: the server image built from `[image] build = "PACKAGE"`, pushed by digest to the
-//! stack's ECR repository; and, for `[image] uri` with a tag in the stack's repository, the
-//! digest that tag points at.
+//! `image`: the server image built from `[image] build = "PACKAGE"` (in Docker's image manifest
+//! v2 schema 2, or OCI with `format = "oci"`), pushed by digest to the stack's ECR repository;
+//! and, for `[image] uri` with a tag in the stack's repository, the digest that tag points at.
 //!
 //! The image is built before anything is read (`prepare`), so the plan knows its digest: when
 //! the registry already has that manifest nothing is pushed, and when the runtime already runs it
@@ -30,7 +30,8 @@ use section::{ImageSpec, Platform};
 /// The environment variable that replaces the ECR registry endpoint.
 pub const REGISTRY_OVERRIDE: &str = "INFRA_ECR_REGISTRY";
 
-/// A locally built image, ready to push.
+/// A locally built image, ready to push. Its format is the manifest's (`image.format()`), so
+/// the digest the plan shows is the one that format pushes.
 pub struct Artifact {
     pub package: String,
     pub platform: Platform,
@@ -72,11 +73,16 @@ impl Kind for Image {
         stack: &Stack,
         say: &dyn Fn(&str),
     ) -> Result<Option<Arc<dyn Any + Send + Sync>>, Error> {
-        let Some(ImageSpec::Build { package, platform }) = &stack.image else {
+        let Some(ImageSpec::Build {
+            package,
+            platform,
+            format,
+        }) = &stack.image
+        else {
             return Ok(None);
         };
         say(&format!(
-            "Building the image of package `{package}` for {platform}..."
+            "Building the image of package `{package}` for {platform} ({format} format)..."
         ));
         let artifact =
             build(stack).map_err(|e| Error::other(&address(Image::TYPE, package), "build", &e))?;
@@ -117,6 +123,9 @@ impl Kind for Image {
         if !in_registry {
             changes.value("digest", None, &artifact.image.digest);
             changes.value("platform", None, artifact.platform);
+            if let Some(ImageSpec::Build { format, .. }) = &cx.stack.image {
+                changes.value("format", None, format.as_str());
+            }
             changes.value("compressed_bytes", None, artifact.image.compressed_size());
         }
         let id = in_registry.then(|| artifact.image.digest.clone());
@@ -171,7 +180,10 @@ fn workspace(stack: &Stack) -> PathBuf {
 
 /// Cross-compile and assemble the image of `[image] build`, if the stack has one. Blocking.
 pub fn build(stack: &Stack) -> anyhow::Result<Option<Artifact>> {
-    let Some(ImageSpec::Build { package, platform }) = &stack.image else {
+    let Some(ImageSpec::Build {
+        package, platform, ..
+    }) = &stack.image
+    else {
         return Ok(None);
     };
     let workspace = workspace(stack);
@@ -182,11 +194,28 @@ pub fn build(stack: &Stack) -> anyhow::Result<Option<Artifact>> {
         tools_root: tools_root.or_else(|| Some(workspace.clone())),
         ..BuildOptions::new(&workspace, package)
     })?;
-    let image = image::assemble(&built.bytes, &image::ImageConfig::server(*platform))?;
+    assemble(stack, &built.bytes)
+}
+
+/// The image of `[image] build` around `binary` (the built package), in the declared platform
+/// and format; `None` without `[image] build`.
+pub fn assemble(stack: &Stack, binary: &[u8]) -> anyhow::Result<Option<Artifact>> {
+    let Some(ImageSpec::Build {
+        package,
+        platform,
+        format,
+    }) = &stack.image
+    else {
+        return Ok(None);
+    };
+    let spec = image::ImageConfig {
+        format: *format,
+        ..image::ImageConfig::server(*platform)
+    };
     Ok(Some(Artifact {
         package: package.clone(),
         platform: *platform,
-        image,
+        image: image::assemble(binary, &spec)?,
     }))
 }
 

@@ -1,12 +1,12 @@
-//! `[image]`: a prebuilt image (`uri`) or a workspace package to build (`build`), validated into
-//! an [`ImageSpec`].
+//! `[image]`: a prebuilt image (`uri`) or a workspace package to build (`build`, with its
+//! `platform` and manifest `format`), validated into an [`ImageSpec`].
 
 use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use crate::container::Platform;
+pub use crate::container::{ImageFormat, Platform};
 use crate::policy;
 use crate::stack::validate::Validator;
 
@@ -19,6 +19,8 @@ pub struct RawImage {
     build: Option<Spanned<String>>,
     #[serde(default)]
     platform: Option<Platform>,
+    #[serde(default)]
+    format: Option<Spanned<String>>,
 }
 
 /// The image the runtime runs.
@@ -27,8 +29,40 @@ pub enum ImageSpec {
     /// A prebuilt image: a template that may use `${repository_uri}`.
     Uri(String),
     /// Build this workspace package into an image, push it to the stack's repository, and run
-    /// it by digest.
-    Build { package: String, platform: Platform },
+    /// it by digest. `format` sets the manifest's media types, hence the digest.
+    Build {
+        package: String,
+        platform: Platform,
+        format: ImageFormat,
+    },
+}
+
+/// `format = "docker"` (the default) or `"oci"`.
+fn image_format(v: &mut Validator, format: Option<Spanned<String>>) -> ImageFormat {
+    let Some(format) = format else {
+        return ImageFormat::default();
+    };
+    ImageFormat::from_name(format.get_ref()).unwrap_or_else(|| {
+        let allowed: Vec<String> = ImageFormat::ALL
+            .iter()
+            .map(|f| match f {
+                ImageFormat::Docker => {
+                    format!("\"{f}\" (the default: Docker image manifest v2 schema 2)")
+                }
+                ImageFormat::Oci => format!("\"{f}\" (OCI image manifest v1)"),
+            })
+            .collect();
+        v.error(
+            format.span(),
+            "image.format",
+            format!(
+                "{:?} is not an image format; allowed: {}",
+                format.get_ref(),
+                allowed.join(", ")
+            ),
+        );
+        ImageFormat::default()
+    })
 }
 
 fn image_uri(v: &mut Validator, uri: &Spanned<String>, span: Range<usize>) -> String {
@@ -77,7 +111,7 @@ fn image_uri(v: &mut Validator, uri: &Spanned<String>, span: Range<usize>) -> St
     text.clone()
 }
 
-/// `uri = "..."` or `build = "PACKAGE"` (with an optional `platform`), never both.
+/// `uri = "..."` or `build = "PACKAGE"` (with an optional `platform` and `format`), never both.
 pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> {
     let span = raw.span();
     match raw.into_inner() {
@@ -85,11 +119,13 @@ pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> 
             uri: Some(uri),
             build: None,
             platform: None,
+            format: None,
         } => Some(ImageSpec::Uri(image_uri(v, &uri, span))),
         RawImage {
             uri: None,
             build: Some(package),
             platform,
+            format,
         } => {
             let valid = !package.get_ref().is_empty()
                 && package
@@ -121,21 +157,33 @@ pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> 
                     ),
                 );
             }
+            let format = image_format(v, format);
             Some(ImageSpec::Build {
                 package: package.into_inner(),
                 platform,
+                format,
             })
         }
         RawImage {
             uri: Some(_),
-            platform: Some(_),
-            ..
+            build: None,
+            platform,
+            format,
         } => {
-            v.error(
-                span,
-                "image.platform",
-                "only with build = \"...\"; a uri names its platform itself",
-            );
+            if platform.is_some() {
+                v.error(
+                    span.clone(),
+                    "image.platform",
+                    "only with build = \"...\"; a uri names its platform itself",
+                );
+            }
+            if let Some(format) = format {
+                v.error(
+                    format.span(),
+                    "image.format",
+                    "only with build = \"...\"; a prebuilt image (uri) is pushed by whoever built it",
+                );
+            }
             None
         }
         _ => {

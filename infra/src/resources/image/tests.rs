@@ -6,6 +6,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::container::ImageFormat;
 use crate::engine::{Plan, Shown};
 use crate::resources::testing::*;
 
@@ -56,12 +57,16 @@ fn from_nothing_the_built_image_is_pushed_after_its_repository_is_created() {
         "built from the workspace; the registry lacks this digest"
     );
     assert_eq!(image.id, None);
-    assert_eq!(fields(image), ["digest", "platform", "compressed_bytes"]);
+    assert_eq!(
+        fields(image),
+        ["digest", "platform", "format", "compressed_bytes"]
+    );
     assert_eq!(change(image, "digest").after, Shown::Value(json!(DIGEST)));
     assert_eq!(
         change(image, "platform").after,
         Shown::Value(json!("linux/arm64"))
     );
+    assert_eq!(change(image, "format").after, Shown::Value(json!("docker")));
     assert_eq!(
         change(image, "compressed_bytes").after,
         Shown::Value(json!(11_500))
@@ -192,4 +197,101 @@ fn snapshot_of_the_plan_for_a_new_build() {
     let plan = built(&stack(A_BUILT_IMAGE), NEW_DIGEST, false);
     insta::assert_snapshot!("drift_text", text(&plan));
     insta::assert_snapshot!("drift_json", json(&plan));
+}
+
+/// `[image]` of [`A_BUILT_IMAGE`] with `line` added, parsed.
+fn with_image_line(line: &str) -> Result<Stack, String> {
+    let text = A_BUILT_IMAGE.replace("build = \"server\"", &format!("build = \"server\"\n{line}"));
+    Stack::parse(std::path::Path::new("stack.toml"), &text, &|_| None).map_err(|e| e.to_string())
+}
+
+fn format_of(stack: &Stack) -> Option<ImageFormat> {
+    match &stack.image {
+        Some(ImageSpec::Build { format, .. }) => Some(*format),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_format_is_docker_unless_the_stack_says_oci() {
+    assert_eq!(format_of(&stack(A_BUILT_IMAGE)), Some(ImageFormat::Docker));
+    let docker = with_image_line("format = \"docker\"").unwrap();
+    assert_eq!(format_of(&docker), Some(ImageFormat::Docker));
+    let oci = with_image_line("format = \"oci\"").unwrap();
+    assert_eq!(format_of(&oci), Some(ImageFormat::Oci));
+}
+
+#[test]
+fn an_unknown_format_is_refused_with_its_position_and_the_allowed_values() {
+    let error = with_image_line("format = \"OCI\"").unwrap_err();
+    assert_eq!(
+        error.lines().next().unwrap(),
+        "stack.toml:10:10: image.format: \"OCI\" is not an image format; allowed: \"docker\" \
+         (the default: Docker image manifest v2 schema 2), \"oci\" (OCI image manifest v1)"
+    );
+    assert!(error.contains("format = \"OCI\""), "{error}");
+    let error = with_image_line("format = 2").unwrap_err();
+    assert!(
+        error.starts_with("stack.toml:10:10: invalid type: integer `2`, expected a string"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_format_with_a_prebuilt_uri_is_refused() {
+    let text = A_BUILT_IMAGE.replace(
+        "build = \"server\"",
+        "uri = \"${repository_uri}:v1\"\nformat = \"oci\"",
+    );
+    let error = Stack::parse(std::path::Path::new("stack.toml"), &text, &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("stack.toml:10:10: image.format: only with build = \"...\""),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_artifact_is_assembled_in_the_declared_format() {
+    let binary = b"the server binary";
+    let docker = assemble(&stack(A_BUILT_IMAGE), binary).unwrap().unwrap();
+    let oci = assemble(&with_image_line("format = \"oci\"").unwrap(), binary)
+        .unwrap()
+        .unwrap();
+    assert_eq!(docker.image.format(), Some(ImageFormat::Docker));
+    assert_eq!(
+        docker.image.media_type().as_deref(),
+        Some("application/vnd.docker.distribution.manifest.v2+json")
+    );
+    assert_eq!(oci.image.format(), Some(ImageFormat::Oci));
+    assert_eq!(
+        oci.image.media_type().as_deref(),
+        Some("application/vnd.oci.image.manifest.v1+json")
+    );
+    // The digest the plan shows is the declared format's, and the same on every build.
+    assert_ne!(docker.image.digest, oci.image.digest);
+    let again = assemble(&with_image_line("format = \"oci\"").unwrap(), binary)
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.image.digest, oci.image.digest);
+    // No [image] build, nothing to assemble.
+    let prebuilt = A_BUILT_IMAGE.replace("build = \"server\"", "uri = \"${repository_uri}:v1\"");
+    assert!(assemble(&stack(&prebuilt), binary).unwrap().is_none());
+}
+
+#[test]
+fn an_oci_image_says_so_in_the_plan() {
+    let stack = with_image_line("format = \"oci\"").unwrap();
+    let live = LiveBuilder::new()
+        .with::<Image>(LiveImage {
+            built: Some((artifact_for(DIGEST, Platform::LinuxArm64), false)),
+            tag_digest: None,
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(
+        change(resource(&plan, IMAGE), "format").after,
+        Shown::Value(json!("oci"))
+    );
 }
