@@ -5,6 +5,7 @@
 //! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` for emulators and private endpoints.
 
 use aws_config::BehaviorVersion;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -63,7 +64,22 @@ impl Aws {
                     .build(),
             );
         if let Some(profile) = &conn.profile {
-            loader = loader.profile_name(profile);
+            // As the AWS CLI: a profile named on the command line wins over credentials in the
+            // environment (the default chain would take AWS_ACCESS_KEY_ID first).
+            let files = profile_files();
+            if !files.iter().any(|f| declares_profile(f, profile)) {
+                let looked: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                anyhow::bail!(
+                    "the profile {profile:?} is not in {}; `aws configure --profile {profile}` \
+                     (or `aws configure sso`) creates it",
+                    looked.join(" or ")
+                );
+            }
+            loader = loader.profile_name(profile).credentials_provider(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .profile_name(profile)
+                    .build(),
+            );
         }
         // --region wins, then the stack file, then the chain (AWS_REGION, profile).
         if let Some(region) = conn
@@ -128,6 +144,44 @@ impl Aws {
             Reads::Sequential => Ok((a.await?, b.await?)),
         }
     }
+}
+
+/// The shared config and credentials files, where the AWS CLI and SDKs look for profiles.
+fn profile_files() -> Vec<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let file = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".aws").join(default))
+    };
+    vec![
+        file("AWS_CONFIG_FILE", "config"),
+        file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+    ]
+}
+
+/// Whether an INI file declares `profile`: `[profile NAME]` (or `[NAME]` for the credentials
+/// file and for `default`).
+fn declares_profile(file: &Path, profile: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return false;
+    };
+    text.lines().any(|line| {
+        let Some(section) = line
+            .trim()
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+        else {
+            return false;
+        };
+        let section = section.trim();
+        section == profile
+            || section
+                .strip_prefix("profile")
+                .is_some_and(|rest| rest.starts_with(char::is_whitespace) && rest.trim() == profile)
+    })
 }
 
 /// Partition of an ARN such as `arn:aws:sts::123456789012:assumed-role/x` ("aws" if unparsable).

@@ -305,3 +305,49 @@ fn an_endpoint_that_never_answers_fails_the_command_in_bounded_time_naming_it() 
     );
     drop(held);
 }
+
+#[test]
+fn a_profile_on_the_command_line_wins_over_keys_in_the_environment() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    let credentials = project.dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id = AKIADEFAULTPROFILE\naws_secret_access_key = d\n\
+         [deploy]\naws_access_key_id = AKIADEPLOYPROFILE\naws_secret_access_key = p\n",
+    )
+    .unwrap();
+    let env = [
+        ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+        ("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT"),
+        ("AWS_SECRET_ACCESS_KEY", "e"),
+    ];
+    moto.start_recording();
+    project
+        .infra_env(&moto, &["--profile", "deploy", "output"], &env)
+        .expect(0);
+    let keys = moto.signing_keys();
+    assert!(!keys.is_empty());
+    assert!(
+        keys.iter().all(|k| k == "AKIADEPLOYPROFILE"),
+        "every call is signed with the profile's key: {keys:?}"
+    );
+
+    // Without --profile, the environment's keys, as the AWS CLI does.
+    moto.start_recording();
+    project.infra_env(&moto, &["output"], &env).expect(0);
+    assert!(moto.signing_keys().iter().all(|k| k == "AKIAENVIRONMENT"));
+
+    // An unknown profile: named, with the files looked in, and no call at all.
+    moto.start_recording();
+    let run = project
+        .infra_env(&moto, &["--profile", "prod", "plan"], &env)
+        .expect(1);
+    assert!(
+        run.stderr.contains("the profile \"prod\" is not in")
+            && run.stderr.contains(credentials.to_str().unwrap()),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(moto.operations(), Vec::<String>::new());
+}

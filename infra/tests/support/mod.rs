@@ -133,6 +133,21 @@ impl Moto {
         response
     }
 
+    /// The access key ids that signed the calls recorded since the last `start_recording`.
+    pub fn signing_keys(&self) -> Vec<String> {
+        let body = http(self.port, "GET", "/moto-api/recorder/download-recording")
+            .expect("download recording");
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|line| {
+                let record: serde_json::Value = serde_json::from_str(line).ok()?;
+                let auth = record["headers"]["Authorization"].as_str()?;
+                let credential = auth.split("Credential=").nth(1)?;
+                Some(credential.split('/').next()?.to_owned())
+            })
+            .collect()
+    }
+
     /// The operations that change something.
     pub fn writes(&self) -> Vec<String> {
         self.operations()
