@@ -6,6 +6,13 @@ Cold start: from spawn to the first successful tools/list (HTTP 200 with a
 tools result), polled over raw sockets every 0.5 ms. Prints the median and
 the best of RUNS starts, and the RSS (VmRSS) of an idle, freshly started
 server as JSON.
+
+The server gets OPENAI_API_KEY=sk-bench, unless OPENAI_API_KEY_SECRET_ARN is
+set in this script's environment: then the key comes from Secrets Manager
+(pass AWS_ENDPOINT_URL, AWS_REGION and credentials along too) and the output
+also has the time from spawn to the first successful web_search (its first
+read of the secret included), measured right after the first tools/list.
+COLDSTART_SEARCH=1 measures that time with OPENAI_API_KEY as well.
 """
 
 import json
@@ -42,6 +49,27 @@ def tools_list_ok():
         return False
 
 
+def search_ok():
+    body = (b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":'
+            b'{"name":"web_search","arguments":{"query":"cold start"}}}')
+    request = REQUEST.replace(BODY, body).replace(
+        b"Content-Length: " + str(len(BODY)).encode(), b"Content-Length: " + str(len(body)).encode())
+    with socket.create_connection(("127.0.0.1", PORT), timeout=30) as s:
+        s.sendall(request)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    if b'"isError":false' not in data:
+        raise SystemExit(f"web_search failed: {data[-600:]!r}")
+
+
+SECRET = bool(os.environ.get("OPENAI_API_KEY_SECRET_ARN"))
+SEARCH = SECRET or os.environ.get("COLDSTART_SEARCH") == "1"
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -51,8 +79,11 @@ def rss_kb(pid):
 
 
 def start():
-    env = dict(os.environ, HOST="127.0.0.1", PORT=str(PORT), OPENAI_BASE_URL=UPSTREAM,
-               OPENAI_API_KEY="sk-bench")
+    env = dict(os.environ, HOST="127.0.0.1", PORT=str(PORT), OPENAI_BASE_URL=UPSTREAM)
+    if SECRET:
+        env.pop("OPENAI_API_KEY", None)
+    else:
+        env["OPENAI_API_KEY"] = "sk-bench"
     cmd = ["taskset", "-c", "0", BINARY]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -60,19 +91,30 @@ def start():
         if proc.poll() is not None:
             raise SystemExit("server exited")
         time.sleep(0.0005)
-    return proc, (time.perf_counter() - t0) * 1000
+    ready = (time.perf_counter() - t0) * 1000
+    searched = None
+    if SEARCH:
+        search_ok()
+        searched = (time.perf_counter() - t0) * 1000
+    return proc, ready, searched
 
 
-times, rss = [], []
+times, searches, rss = [], [], []
 for _ in range(RUNS):
-    proc, ms = start()
+    proc, ms, searched = start()
     times.append(ms)
+    if searched is not None:
+        searches.append(searched)
     time.sleep(0.3)
     rss.append(rss_kb(proc.pid))
     proc.terminate()
     proc.wait()
-print(json.dumps({
+result = {
     "cold_start_ms_median": round(statistics.median(times), 1),
     "cold_start_ms_min": round(min(times), 1),
     "rss_idle_kb_median": statistics.median(rss),
-}))
+}
+if searches:
+    result["first_search_ms_median"] = round(statistics.median(searches), 1)
+    result["first_search_ms_min"] = round(min(searches), 1)
+print(json.dumps(result))

@@ -43,8 +43,16 @@ impl fmt::Display for ApiKey {
 pub struct OpenAiSettings {
     /// `OPENAI_BASE_URL`, without a trailing slash. Default `https://api.openai.com/v1`.
     pub base_url: String,
-    /// `OPENAI_API_KEY`. `None` keeps the server up; `web_search` then explains how to set it.
+    /// `OPENAI_API_KEY`. Without it and without `api_key_secret_arn` the server
+    /// still runs; `web_search` then explains how to set it. Wins over
+    /// `api_key_secret_arn` when both are set.
     pub api_key: Option<ApiKey>,
+    /// `OPENAI_API_KEY_SECRET_ARN`: the AWS Secrets Manager secret (ARN, or
+    /// name) whose `SecretString` is the key.
+    pub api_key_secret_arn: Option<String>,
+    /// `SECRET_REFRESH_SECS`, default 300: the secret is read again at most
+    /// this often (and after every 401).
+    pub secret_refresh: Duration,
     /// `OPENAI_MODEL`, default `o3`.
     pub model: String,
     /// `OPENAI_REASONING_EFFORT`, default `low`; empty disables the `reasoning` field.
@@ -155,6 +163,8 @@ impl Settings {
             openai: OpenAiSettings {
                 base_url,
                 api_key: non_empty("OPENAI_API_KEY").map(ApiKey::new),
+                api_key_secret_arn: non_empty("OPENAI_API_KEY_SECRET_ARN"),
+                secret_refresh: secs("SECRET_REFRESH_SECS", 300.0)?,
                 model: non_empty("OPENAI_MODEL").unwrap_or_else(|| "o3".into()),
                 reasoning_effort: match get("OPENAI_REASONING_EFFORT") {
                     None => Some("low".into()),
@@ -214,6 +224,22 @@ mod tests {
         assert_eq!(s.openai.reasoning_effort.as_deref(), Some("low"));
         assert_eq!(s.openai.timeout, Duration::from_secs(600));
         assert!(s.openai.api_key.is_none());
+        assert!(s.openai.api_key_secret_arn.is_none());
+        assert_eq!(s.openai.secret_refresh, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn secret_arn_and_refresh() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:openai-AbCdEf";
+        let s = settings(&[
+            ("OPENAI_API_KEY_SECRET_ARN", &format!(" {arn} ")),
+            ("SECRET_REFRESH_SECS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(s.openai.api_key_secret_arn.as_deref(), Some(arn));
+        assert_eq!(s.openai.secret_refresh, Duration::from_secs(60));
+        let err = settings(&[("SECRET_REFRESH_SECS", "0")]).unwrap_err();
+        assert_eq!(err.name, "SECRET_REFRESH_SECS");
     }
 
     #[test]

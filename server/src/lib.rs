@@ -2,15 +2,19 @@
 //! built for AgentCore Runtime.
 //!
 //! `config` resolves the environment, `openai` talks to the Responses API,
+//! `secret` reads its key from AWS Secrets Manager when so configured (over
+//! `aws_http`, the SDK's HTTP client on reqwest),
 //! `tools` holds the MCP tools, `cancel` the in-flight calls that
 //! `notifications/cancelled` can reach, `health` what `GET /ping` reports,
 //! `http` the axum router, and [`serve`] runs it with graceful shutdown.
 
+pub mod aws_http;
 pub mod cancel;
 pub mod config;
 pub mod health;
 pub mod http;
 pub mod openai;
+pub mod secret;
 pub mod tools;
 
 use std::{future::Future, sync::Arc};
@@ -42,13 +46,29 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    if settings.openai.api_key.is_none() {
-        tracing::warn!(
+    match (
+        &settings.openai.api_key,
+        &settings.openai.api_key_secret_arn,
+    ) {
+        (None, None) => tracing::warn!(
             "OPENAI_API_KEY is not set: the server runs and lists its tools, but web_search \
              returns an error until the key is configured"
-        );
+        ),
+        (Some(_), Some(secret)) => tracing::warn!(
+            %secret,
+            "OPENAI_API_KEY and OPENAI_API_KEY_SECRET_ARN are both set: OPENAI_API_KEY is used \
+             and the secret is not read"
+        ),
+        (None, Some(secret)) => tracing::info!(
+            %secret,
+            refresh_secs = settings.openai.secret_refresh.as_secs_f64(),
+            "reading the OpenAI API key from AWS Secrets Manager in the background"
+        ),
+        (Some(_), None) => {}
     }
     let state = app_state(&settings);
+    // In the background: tools/list and /ping do not wait for AWS.
+    state.openai.start_key_read();
     let mcp_cancel = CancellationToken::new();
     let app = http::router(&settings, state.clone(), mcp_cancel.clone());
     let stop_accepting = CancellationToken::new();

@@ -5,7 +5,7 @@
 //! skipped, so a new item type from OpenAI never breaks the tool.
 
 use std::{
-    sync::OnceLock,
+    sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -13,7 +13,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::config::{ApiKey, OpenAiSettings};
+use crate::{
+    config::{ApiKey, OpenAiSettings},
+    secret::{SecretError, SecretKey},
+};
 
 /// How much web context the search tool may pull in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -75,12 +78,33 @@ impl SearchAnswer {
 pub enum UpstreamError {
     #[error(
         "web_search is not configured: OPENAI_API_KEY is not set. Set OPENAI_API_KEY in the \
-         server's environment (for AgentCore Runtime: the runtime's environment variables) and \
+         server's environment, or OPENAI_API_KEY_SECRET_ARN to an AWS Secrets Manager secret \
+         holding the key (for AgentCore Runtime: the runtime's environment variables), and \
          restart the server."
     )]
     MissingApiKey,
-    #[error("OpenAI rejected the API key (HTTP 401 Unauthorized): {detail}. Check OPENAI_API_KEY.")]
-    Unauthorized { detail: String },
+    /// `check` names where the key came from.
+    #[error("OpenAI rejected the API key (HTTP 401 Unauthorized): {detail}. Check {check}.")]
+    Unauthorized { detail: String, check: String },
+    #[error(
+        "web_search cannot read the OpenAI API key from AWS Secrets Manager secret {secret} \
+         (OPENAI_API_KEY_SECRET_ARN): {code}: {message}. Check that the secret exists in that \
+         region and holds the key as its SecretString, and that the server's role (for AgentCore \
+         Runtime: the execution role) may call secretsmanager:GetSecretValue on it. The secret \
+         is read again on the next call."
+    )]
+    SecretUnavailable {
+        secret: String,
+        code: String,
+        message: String,
+    },
+    #[error(
+        "web_search gave up after {}s (OPENAI_TIMEOUT_SECS) waiting for the OpenAI API key from \
+         AWS Secrets Manager secret {secret} (OPENAI_API_KEY_SECRET_ARN); the read goes on in \
+         the background and the next call tries again.",
+        .waited.as_secs_f64()
+    )]
+    SecretTimeout { secret: String, waited: Duration },
     #[error(
         "OpenAI refused the request (HTTP 403 Forbidden): {detail}. Check that the key's \
          project may use model and web search."
@@ -114,6 +138,8 @@ impl UpstreamError {
         match self {
             Self::MissingApiKey => "missing_api_key",
             Self::Unauthorized { .. } => "unauthorized",
+            Self::SecretUnavailable { .. } => "secret_unavailable",
+            Self::SecretTimeout { .. } => "secret_timeout",
             Self::Forbidden { .. } => "forbidden",
             Self::RateLimited { .. } => "rate_limited",
             Self::Server { .. } => "upstream_5xx",
@@ -127,24 +153,56 @@ impl UpstreamError {
     }
 }
 
+/// Where the API key comes from.
+#[derive(Debug)]
+pub enum KeySource {
+    /// Neither `OPENAI_API_KEY` nor `OPENAI_API_KEY_SECRET_ARN`.
+    Missing,
+    /// `OPENAI_API_KEY` (wins when both are set).
+    Direct(ApiKey),
+    /// `OPENAI_API_KEY_SECRET_ARN`: read from Secrets Manager, see [`crate::secret`].
+    Secret(Arc<SecretKey>),
+}
+
 /// The Responses API client. Cheap to share; the HTTP client is built on first use
 /// so startup stays fast.
 #[derive(Debug)]
 pub struct OpenAi {
     settings: OpenAiSettings,
+    key: KeySource,
     http: OnceLock<reqwest::Client>,
 }
 
 impl OpenAi {
     pub fn new(settings: OpenAiSettings) -> Self {
+        let key = match (&settings.api_key, &settings.api_key_secret_arn) {
+            (Some(key), _) => KeySource::Direct(key.clone()),
+            (None, Some(secret)) => {
+                KeySource::Secret(SecretKey::new(secret.clone(), settings.secret_refresh))
+            }
+            (None, None) => KeySource::Missing,
+        };
         Self {
             settings,
+            key,
             http: OnceLock::new(),
         }
     }
 
     pub fn settings(&self) -> &OpenAiSettings {
         &self.settings
+    }
+
+    pub fn key_source(&self) -> &KeySource {
+        &self.key
+    }
+
+    /// Starts reading the key from Secrets Manager in the background, when it
+    /// comes from there; returns at once. Needs a Tokio runtime.
+    pub fn start_key_read(&self) {
+        if let KeySource::Secret(secret) = &self.key {
+            secret.start();
+        }
     }
 
     fn http(&self) -> &reqwest::Client {
@@ -181,24 +239,85 @@ impl OpenAi {
     }
 
     /// Runs one search: retries 429/5xx/connection failures a bounded number
-    /// of times (honouring `retry-after`), all within `OPENAI_TIMEOUT_SECS`.
+    /// of times (honouring `retry-after`), all within `OPENAI_TIMEOUT_SECS`,
+    /// waiting for the key from Secrets Manager included. With a key from
+    /// Secrets Manager, a 401 makes it read the secret again and, if the key
+    /// changed (rotated), retry once with the new one.
     /// Dropping the future aborts the upstream request.
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchAnswer, UpstreamError> {
-        let key = self
-            .settings
-            .api_key
-            .as_ref()
-            .ok_or(UpstreamError::MissingApiKey)?;
-        let deadline = self.settings.timeout;
-        match tokio::time::timeout(deadline, self.search_with_retries(key, request)).await {
+        let deadline = tokio::time::Instant::now() + self.settings.timeout;
+        match &self.key {
+            KeySource::Missing => Err(UpstreamError::MissingApiKey),
+            KeySource::Direct(key) => self.attempt(key, "OPENAI_API_KEY", request, deadline).await,
+            KeySource::Secret(secret) => self.search_with_secret(secret, request, deadline).await,
+        }
+    }
+
+    async fn search_with_secret(
+        &self,
+        secret: &Arc<SecretKey>,
+        request: &SearchRequest,
+        deadline: tokio::time::Instant,
+    ) -> Result<SearchAnswer, UpstreamError> {
+        let unavailable = |error: SecretError| UpstreamError::SecretUnavailable {
+            secret: secret.secret_id().to_owned(),
+            code: error.code,
+            message: error.message,
+        };
+        let timed_out = || UpstreamError::SecretTimeout {
+            secret: secret.secret_id().to_owned(),
+            waited: self.settings.timeout,
+        };
+        let current = tokio::time::timeout_at(deadline, secret.key())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(unavailable)?;
+        let check = format!(
+            "the key in AWS Secrets Manager secret {} (OPENAI_API_KEY_SECRET_ARN)",
+            secret.secret_id()
+        );
+        match self.attempt(&current.key, &check, request, deadline).await {
+            Err(UpstreamError::Unauthorized { detail, check }) => {
+                tracing::info!(
+                    secret = %secret.secret_id(),
+                    "OpenAI answered 401: reading the secret again"
+                );
+                let fresh = tokio::time::timeout_at(deadline, secret.reread(current.generation))
+                    .await
+                    .map_err(|_| timed_out())?
+                    .map_err(unavailable)?;
+                if fresh.key == current.key {
+                    return Err(UpstreamError::Unauthorized {
+                        detail,
+                        check: format!("{check}, read again after the 401: it has not changed"),
+                    });
+                }
+                self.attempt(&fresh.key, &check, request, deadline).await
+            }
+            other => other,
+        }
+    }
+
+    /// One search with `key`, retries included, until `deadline`. `check`
+    /// names the key's origin in a 401's message.
+    async fn attempt(
+        &self,
+        key: &ApiKey,
+        check: &str,
+        request: &SearchRequest,
+        deadline: tokio::time::Instant,
+    ) -> Result<SearchAnswer, UpstreamError> {
+        match tokio::time::timeout_at(deadline, self.search_with_retries(key, check, request)).await
+        {
             Ok(result) => result,
-            Err(_) => Err(UpstreamError::Timeout(deadline)),
+            Err(_) => Err(UpstreamError::Timeout(self.settings.timeout)),
         }
     }
 
     async fn search_with_retries(
         &self,
         key: &ApiKey,
+        check: &str,
         request: &SearchRequest,
     ) -> Result<SearchAnswer, UpstreamError> {
         let url = format!("{}/responses", self.settings.base_url);
@@ -260,6 +379,7 @@ impl OpenAi {
                 401 => {
                     return Err(UpstreamError::Unauthorized {
                         detail: error_detail(&bytes),
+                        check: check.to_owned(),
                     });
                 }
                 403 => {

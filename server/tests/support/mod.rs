@@ -5,7 +5,12 @@
 //! `[x85]` an answer containing U+0085/U+2028/U+2029, `[slow=MS]` a delay,
 //! `[hang]` no answer at all, `[429]` one 429 (retry-after: 1) then success,
 //! `[429-always]`, `[500]` always 500, `[401]`, `[403]`, `[no-message]` a
-//! response without a message item.
+//! response without a message item. [`MockUpstream::accept_only`] makes it
+//! answer 401 to any other key, like OpenAI after a key rotation.
+//!
+//! For the key in AWS Secrets Manager: [`Emulator`] (moto, through
+//! `scripts/emulator.py`, on a free loopback port) and [`StallProxy`] (a TCP
+//! proxy that holds connections until released: a slow or unreachable AWS).
 #![allow(dead_code)]
 
 use std::{
@@ -42,6 +47,8 @@ pub struct MockLog {
     /// Requests that ran to completion.
     pub completed: AtomicUsize,
     attempts: Mutex<HashMap<String, usize>>,
+    /// When set, any other `Authorization: Bearer` key gets 401.
+    accepted_key: Mutex<Option<String>>,
 }
 
 impl MockLog {
@@ -53,6 +60,15 @@ impl MockLog {
     }
     pub fn completed(&self) -> usize {
         self.completed.load(Ordering::SeqCst)
+    }
+    /// The keys of the requests so far, in order (`Bearer ` stripped).
+    pub fn keys(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(auth, _)| auth.strip_prefix("Bearer ").unwrap_or(auth).to_owned())
+            .collect()
     }
 }
 
@@ -80,6 +96,11 @@ impl MockUpstream {
     /// The value for `OPENAI_BASE_URL`.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// From now on, only `key` is accepted; other keys get OpenAI's 401.
+    pub fn accept_only(&self, key: &str) {
+        *self.log.accepted_key.lock().unwrap() = Some(key.to_owned());
     }
 }
 
@@ -121,7 +142,10 @@ async fn responses(
         .unwrap_or("")
         .to_owned();
     let query = body["input"].as_str().unwrap_or("").to_owned();
-    log.requests.lock().unwrap().push((auth, body.clone()));
+    log.requests
+        .lock()
+        .unwrap()
+        .push((auth.clone(), body.clone()));
     let attempt = {
         let mut attempts = log.attempts.lock().unwrap();
         let n = attempts.entry(query.clone()).or_default();
@@ -132,6 +156,17 @@ async fn responses(
         log: log.clone(),
         done: false,
     };
+    let accepted = log.accepted_key.lock().unwrap().clone();
+    if let Some(key) = accepted
+        && auth != format!("Bearer {key}")
+    {
+        guard.done = true;
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided: sk-***. You can find your API key at https://platform.openai.com/account/api-keys.",
+            "invalid_api_key",
+        );
+    }
 
     if query.contains("[hang]") {
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -477,4 +512,205 @@ pub fn tool_path(rel: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// `<repo>/.venv/bin/python` (moto), or a failure telling how to install it.
+pub fn venv_python() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../.venv/bin/python")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test-tools.sh (it installs moto, the AWS emulator these tests \
+         read the OpenAI key from)",
+        path.display()
+    );
+    path
+}
+
+/// moto through `scripts/emulator.py` on a free loopback port; it serves
+/// Secrets Manager. Killed on drop.
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+}
+
+/// The region every test uses.
+pub const REGION: &str = "us-east-1";
+
+impl Emulator {
+    pub fn start() -> Self {
+        let python = venv_python();
+        let launcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/emulator.py");
+        // Retry on the rare race where another process takes the port between probe and bind.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new(&python)
+                .arg(&launcher)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start scripts/emulator.py");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Self {
+                        child,
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("the emulator did not start");
+    }
+
+    /// A Secrets Manager client of the emulator (the test's side, not the server's).
+    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .http_client(server::secret::aws_http_client())
+            .build();
+        aws_sdk_secretsmanager::Client::from_conf(config)
+    }
+
+    /// Creates a secret holding `value`; returns its ARN.
+    pub async fn create_secret(&self, name: &str, value: &str) -> String {
+        self.secrets()
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("CreateSecret")
+            .arn()
+            .expect("ARN")
+            .to_owned()
+    }
+
+    /// Rotates the secret: a new AWSCURRENT version holding `value`.
+    pub async fn put_secret_value(&self, arn: &str, value: &str) {
+        self.secrets()
+            .put_secret_value()
+            .secret_id(arn)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("PutSecretValue");
+    }
+
+    /// The environment the server needs to read secrets here: test
+    /// credentials, the region, `AWS_ENDPOINT_URL` (`endpoint`, default the
+    /// emulator), and `OPENAI_API_KEY_SECRET_ARN`.
+    pub fn server_env(&self, secret: &str, endpoint: Option<&str>) -> Vec<(String, String)> {
+        aws_env(endpoint.unwrap_or(&self.endpoint), secret)
+    }
+}
+
+/// The server's environment for a secret read through `endpoint`.
+pub fn aws_env(endpoint: &str, secret: &str) -> Vec<(String, String)> {
+    [
+        ("OPENAI_API_KEY_SECRET_ARN", secret),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", REGION),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy to `target` that accepts connections but forwards nothing
+/// until [`StallProxy::release`]: a slow (or, never released, unreachable)
+/// AWS endpoint.
+pub struct StallProxy {
+    pub addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    release: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StallProxy {
+    pub async fn start(target: &str) -> Self {
+        let target = target
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (release, released) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn({
+            let accepted = accepted.clone();
+            async move {
+                loop {
+                    let Ok((mut inbound, _)) = listener.accept().await else {
+                        return;
+                    };
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    let mut released = released.clone();
+                    let target = target.clone();
+                    tokio::spawn(async move {
+                        if released.wait_for(|r| *r).await.is_err() {
+                            return;
+                        }
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                }
+            }
+        });
+        Self {
+            addr,
+            accepted,
+            release,
+            task,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Connections accepted so far (held until released).
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Forwards held and future connections.
+    pub fn release(&self) {
+        self.release.send_replace(true);
+    }
+}
+
+impl Drop for StallProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
