@@ -493,11 +493,7 @@ async fn apply_returns_only_once_the_default_endpoint_serves_the_new_version() {
         ("READY".into(), "1".into())
     );
 
-    project.write_stack(
-        &std::fs::read_to_string(project.dir.path().join("stack.toml"))
-            .unwrap()
-            .replace("idle_timeout_seconds = 900", "idle_timeout_seconds = 600"),
-    );
+    project.edit_stack(|s| s.replace("idle_timeout_seconds = 900", "idle_timeout_seconds = 600"));
     project.infra(&moto, &["apply", "--yes"]).expect(0);
     let version = runtime(&aws, &id).await.agent_runtime_version().to_owned();
     assert_eq!(version, "2");
@@ -613,11 +609,7 @@ async fn settings_the_stack_does_not_model_survive_an_unrelated_update() {
         .expect(0);
 
     // An unrelated change: the update is sent the whole configuration, so nothing is lost.
-    project.write_stack(
-        &std::fs::read_to_string(project.dir.path().join("stack.toml"))
-            .unwrap()
-            .replace("idle_timeout_seconds = 900", "idle_timeout_seconds = 600"),
-    );
+    project.edit_stack(|s| s.replace("idle_timeout_seconds = 900", "idle_timeout_seconds = 600"));
     moto.start_recording();
     project.infra(&moto, &["apply", "--yes"]).expect(0);
     assert_eq!(moto.writes(), ["UpdateAgentRuntime"]);
@@ -670,11 +662,7 @@ async fn request_headers_scopes_and_audiences_are_declared_and_reconciled() {
         .expect(0);
 
     // Dropping them from the stack removes them: the declared lists are the whole lists.
-    project.write_stack(
-        &std::fs::read_to_string(project.dir.path().join("stack.toml"))
-            .unwrap()
-            .replace("allowed_scopes = [\"mcp/invoke\"]\n", ""),
-    );
+    project.edit_stack(|s| s.replace("allowed_scopes = [\"mcp/invoke\"]\n", ""));
     let plan = project
         .infra(&moto, &["plan", "--detailed-exitcode"])
         .expect(2);

@@ -492,14 +492,12 @@ async fn a_field_aws_cannot_change_in_place_stops_the_plan() {
     let moto = Moto::start();
     let project = Project::from_repo(|s| s);
     project.infra(&moto, &["apply", "--yes"]).expect(0);
-    project.write_stack(
-        &std::fs::read_to_string(project.dir.path().join("stack.toml"))
-            .unwrap()
-            .replace(
-                "description = \"Execution role",
-                "path = \"/agentcore/\"\ndescription = \"Execution role",
-            ),
-    );
+    project.edit_stack(|s| {
+        s.replace(
+            "description = \"Execution role",
+            "path = \"/agentcore/\"\ndescription = \"Execution role",
+        )
+    });
     moto.start_recording();
     let plan = project.infra(&moto, &["plan"]).expect(1);
     assert!(

@@ -78,6 +78,31 @@ async fn ping_until(app: &Router, want: &str, timeout: Duration) -> (String, u64
     }
 }
 
+/// Starts a 20 s `web_search` with request id `id` and waits until `/ping`
+/// reports it in flight.
+async fn start_slow_search(
+    app: &Router,
+    id: u64,
+) -> tokio::task::JoinHandle<(StatusCode, String, Vec<u8>)> {
+    let call = tokio::spawn({
+        let app = app.clone();
+        async move {
+            rpc(
+                &app,
+                call_body(id, "web_search", json!({"query": "q [slow=20000]"}), None),
+            )
+            .await
+        }
+    });
+    assert_eq!(
+        ping_until(app, "HealthyBusy", Duration::from_secs(5))
+            .await
+            .0,
+        "HealthyBusy"
+    );
+    call
+}
+
 #[tokio::test]
 async fn ping_is_healthy() {
     let before = unix_now();
@@ -795,22 +820,7 @@ async fn ping_returns_to_healthy_when_a_call_fails_or_is_cancelled() {
     assert_eq!(ping(&app).await.0, "Healthy");
 
     // Cancelled by `notifications/cancelled` on another POST.
-    let call = tokio::spawn({
-        let app = app.clone();
-        async move {
-            rpc(
-                &app,
-                call_body(42, "web_search", json!({"query": "q [slow=20000]"}), None),
-            )
-            .await
-        }
-    });
-    assert_eq!(
-        ping_until(&app, "HealthyBusy", Duration::from_secs(5))
-            .await
-            .0,
-        "HealthyBusy"
-    );
+    let call = start_slow_search(&app, 42).await;
     let (status, _, _) = rpc(
         &app,
         json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
@@ -830,22 +840,7 @@ async fn ping_returns_to_healthy_when_a_call_fails_or_is_cancelled() {
 
     // The client went away: its request and response stream are dropped.
     let before = upstream.log.aborted();
-    let call = tokio::spawn({
-        let app = app.clone();
-        async move {
-            rpc(
-                &app,
-                call_body(43, "web_search", json!({"query": "q [slow=20000]"}), None),
-            )
-            .await
-        }
-    });
-    assert_eq!(
-        ping_until(&app, "HealthyBusy", Duration::from_secs(5))
-            .await
-            .0,
-        "HealthyBusy"
-    );
+    let call = start_slow_search(&app, 43).await;
     call.abort();
     assert_eq!(
         ping_until(&app, "Healthy", Duration::from_secs(5)).await.0,

@@ -69,6 +69,21 @@ impl fmt::Debug for Live {
 }
 
 impl Live {
+    /// What the reader found: every kind's state, by kind.
+    pub fn from_states(
+        region: String,
+        account_id: String,
+        partition: String,
+        states: BTreeMap<&'static str, State>,
+    ) -> Live {
+        Live {
+            region,
+            account_id,
+            partition,
+            states,
+        }
+    }
+
     /// Nothing exists yet: every kind's empty live state.
     pub fn empty(
         region: &str,
@@ -159,21 +174,5 @@ impl<'a> ReadContext<'a> {
             .into_iter()
             .filter_map(|(k, cell)| Some((k.type_name(), cell.into_inner()?.ok()?)))
             .collect()
-    }
-}
-
-impl Live {
-    pub fn from_states(
-        region: String,
-        account_id: String,
-        partition: String,
-        states: BTreeMap<&'static str, State>,
-    ) -> Live {
-        Live {
-            region,
-            account_id,
-            partition,
-            states,
-        }
     }
 }

@@ -274,6 +274,12 @@ impl Project {
         std::fs::write(self.dir.path().join("stack.toml"), text).unwrap();
     }
 
+    /// Change the stack file as a user's edit would: `edit` gets the current text.
+    pub fn edit_stack(&self, edit: impl FnOnce(String) -> String) {
+        let path = self.dir.path().join("stack.toml");
+        self.write_stack(&edit(std::fs::read_to_string(path).unwrap()));
+    }
+
     /// Run `infra ARGS` in this directory against `moto`, with the test password set.
     pub fn infra(&self, moto: &Moto, args: &[&str]) -> Run {
         self.infra_env(
