@@ -167,9 +167,19 @@ async fn read_and_plan(
     prepared: &Prepared,
 ) -> Result<(Aws, Live, Plan), Error> {
     let aws = connect(cli, stack).await?;
-    let live = live::read(&aws, stack, WriteOnly::Verify, prepared).await?;
-    let plan = plan::plan(stack, &live);
+    let (live, plan) = read_and_plan_with(&aws, stack, prepared).await?;
     Ok((aws, live, plan))
+}
+
+/// Read live state and plan, over an existing connection.
+async fn read_and_plan_with(
+    aws: &Aws,
+    stack: &Stack,
+    prepared: &Prepared,
+) -> Result<(Live, Plan), Error> {
+    let live = live::read(aws, stack, WriteOnly::Verify, prepared).await?;
+    let plan = plan::plan(stack, &live);
+    Ok((live, plan))
 }
 
 /// Exit 1 with a line on stderr when the plan has blockers.
@@ -291,20 +301,20 @@ async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> Result<u8,
         applied.updated,
         applied.deleted
     );
-    verify(cli, stack, &prepared).await
+    verify(&aws, stack, &prepared).await
 }
 
 /// Prove an apply: read everything again; the new plan must be empty. IAM and Cognito are
 /// eventually consistent, so a fresh write may take a moment to show: retry briefly.
-async fn verify(cli: &Cli, stack: &Stack, prepared: &Prepared) -> Result<u8, Error> {
+async fn verify(aws: &Aws, stack: &Stack, prepared: &Prepared) -> Result<u8, Error> {
     let converged = |plan: &Plan| !plan.has_changes() && plan.blockers.is_empty();
-    let (_, _, mut after) = read_and_plan(cli, stack, prepared).await?;
+    let (_, mut after) = read_and_plan_with(aws, stack, prepared).await?;
     for delay in [1, 2, 4] {
         if converged(&after) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
-        (_, _, after) = read_and_plan(cli, stack, prepared).await?;
+        (_, after) = read_and_plan_with(aws, stack, prepared).await?;
     }
     if converged(&after) {
         println!("Verified: live AWS matches the stack.");
