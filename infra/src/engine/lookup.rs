@@ -28,18 +28,6 @@ impl<T> Lookup<T> {
             _ => None,
         }
     }
-
-    /// No candidate, one, or several (the ids, none of them owned by the stack).
-    pub fn from_candidates(mut found: Vec<T>, id: impl Fn(&T) -> String) -> Lookup<T> {
-        match found.len() {
-            0 => Lookup::Missing,
-            1 => Lookup::Found(found.remove(0)),
-            _ => Lookup::Many {
-                ids: found.iter().map(id).collect(),
-                owned: false,
-            },
-        }
-    }
 }
 
 /// Whether `tags` say the resource belongs to `stack`.

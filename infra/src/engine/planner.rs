@@ -201,15 +201,8 @@ impl Planner {
         });
     }
 
-    /// Whether the resource itself (not just one field) is blocked: its dependents are then not
-    /// planned either, as they would only restate the same problem.
-    pub fn is_blocked(&self, address: &str) -> bool {
-        self.blockers
-            .iter()
-            .any(|b| b.address == address && b.field.is_none())
-    }
-
-    /// Whether a resource of one of these kinds is blocked as a whole.
+    /// Whether a resource of one of these kinds is blocked as a whole (not just one field): its
+    /// dependents are then not planned, as they would only restate the same problem.
     pub fn any_blocked(&self, types: &[&str]) -> bool {
         self.blockers.iter().any(|b| {
             b.field.is_none()
@@ -223,11 +216,6 @@ impl Planner {
 
     pub fn planned(&self, address: &str) -> Option<&ResourcePlan> {
         self.resources.iter().find(|r| r.address == address)
-    }
-
-    /// The first planned resource of a kind (for kinds declared once: the pool, the role, ...).
-    pub fn planned_of(&self, type_name: &str) -> Option<&ResourcePlan> {
-        self.resources.iter().find(|r| r.type_name == type_name)
     }
 
     /// Place a resource of the kind being planned in the plan.
