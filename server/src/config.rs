@@ -11,6 +11,13 @@ pub const DEFAULT_INSTRUCTIONS: &str = "You are a web research assistant. Always
 before answering, even when you think you know the answer. Answer in the same language as the \
 question, concisely and accurately, and cite the sources you used.";
 
+/// The largest `MAX_CONNECTIONS` accepted (far above any file-descriptor
+/// limit; it keeps the count a `u32` for the semaphore that enforces it).
+pub const MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
+
+/// The longest `HEADER_READ_TIMEOUT_SECS` or `BODY_READ_TIMEOUT_SECS`: a day.
+pub const MAX_READ_TIMEOUT: Duration = Duration::from_secs(86_400);
+
 /// An API key whose `Debug`/`Display` never reveal the value, so logging it
 /// by accident prints `(sensitive)`.
 #[derive(Clone, PartialEq, Eq)]
@@ -87,6 +94,28 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// `MAX_BODY_BYTES`, default 1 MiB: larger request bodies get 413.
     pub max_body_bytes: usize,
+    /// `HEADER_READ_TIMEOUT_SECS`, default 10: a connection that has not sent
+    /// a request's complete headers this long after it opened, or after the
+    /// previous response ended (an idle keep-alive connection), is closed.
+    /// Real clients and proxies send a request's headers at once, so 10 s is
+    /// slack for them yet frees a slowloris connection quickly; it never
+    /// applies while a response (a long SSE stream) is being written.
+    pub header_read_timeout: Duration,
+    /// `BODY_READ_TIMEOUT_SECS`, default 30: a request whose body has not
+    /// arrived in full this long after its headers gets 408 and its
+    /// connection is closed. 30 s carries `MAX_BODY_BYTES` (1 MiB) at 35 KB/s,
+    /// far slower than any real sender; the response, however long, is not
+    /// bounded by it.
+    pub body_read_timeout: Duration,
+    /// `MAX_CONNECTIONS`, default 2048: open connections served at once;
+    /// above it a new connection gets a 503 (`Retry-After`, `Connection:
+    /// close`) as soon as its request head is in, and is closed. AgentCore
+    /// gives each session its own microVM, so legitimate traffic is a handful
+    /// of connections; 2048 bounds what idle or slow clients can hold (about
+    /// 2 file descriptors each with their upstream call), and `serve` lowers
+    /// it further when the process's open-file limit could not hold that
+    /// many.
+    pub max_connections: usize,
     pub openai: OpenAiSettings,
 }
 
@@ -140,6 +169,20 @@ impl Settings {
                 })
         };
 
+        // Read timeouts become deadlines (`now + timeout`) on every request:
+        // at most a day, so no value can overflow the clock.
+        let read_timeout = |name: &'static str, default: f64| -> Result<Duration, ConfigError> {
+            let timeout = secs(name, default)?;
+            if timeout > MAX_READ_TIMEOUT {
+                return Err(ConfigError {
+                    name,
+                    value: timeout.as_secs_f64().to_string(),
+                    reason: format!("must be at most {} seconds", MAX_READ_TIMEOUT.as_secs()),
+                });
+            }
+            Ok(timeout)
+        };
+
         let base_url = non_empty("OPENAI_BASE_URL")
             .unwrap_or_else(|| "https://api.openai.com/v1".into())
             .trim_end_matches('/')
@@ -152,6 +195,15 @@ impl Settings {
             });
         }
 
+        let max_connections = parse(&get, "MAX_CONNECTIONS", 2048usize)?;
+        if !(1..=MAX_CONNECTIONS_LIMIT).contains(&max_connections) {
+            return Err(ConfigError {
+                name: "MAX_CONNECTIONS",
+                value: max_connections.to_string(),
+                reason: format!("must be between 1 and {MAX_CONNECTIONS_LIMIT}"),
+            });
+        }
+
         Ok(Self {
             host,
             port,
@@ -160,6 +212,9 @@ impl Settings {
             progress_interval: secs("PROGRESS_INTERVAL_SECS", 5.0)?,
             shutdown_grace: secs("SHUTDOWN_GRACE_SECS", 30.0)?,
             max_body_bytes: parse(&get, "MAX_BODY_BYTES", 1024 * 1024usize)?,
+            header_read_timeout: read_timeout("HEADER_READ_TIMEOUT_SECS", 10.0)?,
+            body_read_timeout: read_timeout("BODY_READ_TIMEOUT_SECS", 30.0)?,
+            max_connections,
             openai: OpenAiSettings {
                 base_url,
                 api_key: non_empty("OPENAI_API_KEY").map(ApiKey::new),
@@ -226,6 +281,49 @@ mod tests {
         assert!(s.openai.api_key.is_none());
         assert!(s.openai.api_key_secret_arn.is_none());
         assert_eq!(s.openai.secret_refresh, Duration::from_secs(300));
+        assert_eq!(s.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.body_read_timeout, Duration::from_secs(30));
+        assert_eq!(s.max_connections, 2048);
+    }
+
+    #[test]
+    fn connection_limits() {
+        let s = settings(&[
+            ("HEADER_READ_TIMEOUT_SECS", "0.5"),
+            ("BODY_READ_TIMEOUT_SECS", " 2 "),
+            ("MAX_CONNECTIONS", "8"),
+        ])
+        .unwrap();
+        assert_eq!(s.header_read_timeout, Duration::from_millis(500));
+        assert_eq!(s.body_read_timeout, Duration::from_secs(2));
+        assert_eq!(s.max_connections, 8);
+        for (name, value) in [
+            ("HEADER_READ_TIMEOUT_SECS", "0"),
+            ("HEADER_READ_TIMEOUT_SECS", "-1"),
+            ("BODY_READ_TIMEOUT_SECS", "0"),
+            ("BODY_READ_TIMEOUT_SECS", "soon"),
+            ("BODY_READ_TIMEOUT_SECS", "1e19"),
+            ("HEADER_READ_TIMEOUT_SECS", "86401"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "-5"),
+            ("MAX_CONNECTIONS", "1000001"),
+            ("MAX_CONNECTIONS", "many"),
+        ] {
+            let err = settings(&[(name, value)]).unwrap_err();
+            assert_eq!(err.name, name, "{value}");
+        }
+        assert_eq!(
+            settings(&[("HEADER_READ_TIMEOUT_SECS", "86400")])
+                .unwrap()
+                .header_read_timeout,
+            MAX_READ_TIMEOUT
+        );
+        assert_eq!(
+            settings(&[("MAX_CONNECTIONS", "1000000")])
+                .unwrap()
+                .max_connections,
+            MAX_CONNECTIONS_LIMIT
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The HTTP surface: `POST /mcp` (rmcp's Streamable HTTP service, stateless,
 //! SSE responses; `/mcp/` is the same endpoint) and `GET /ping`, plus the
-//! wire hygiene around `/mcp`: body limit, JSON-RPC error bodies,
-//! cross-request cancellation and the escaping of U+0085/U+2028/U+2029.
+//! wire hygiene around `/mcp`: body limit and read deadline (408), JSON-RPC
+//! error bodies, cross-request cancellation and the escaping of
+//! U+0085/U+2028/U+2029.
 //!
 //! Each POST body's JSON-RPC method is parsed once, here (`MessageKind`),
 //! and decides how the request is served; other bytes in the body (a search
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     cancel::session_of,
     config::Settings,
+    limits,
     tools::{AppState, WebSearchServer},
 };
 
@@ -87,6 +89,10 @@ pub fn router(settings: &Settings, state: Arc<AppState>, cancel: CancellationTok
         })
         .layer(middleware::from_fn_with_state(layer_state, mcp_layer))
         .route("/ping", get(ping).with_state(state))
+        .layer(middleware::from_fn_with_state(
+            settings.body_read_timeout,
+            limits::body_deadline,
+        ))
 }
 
 /// AgentCore's health check: `HealthyBusy` while a tool call runs, so the
@@ -129,6 +135,19 @@ async fn mcp_layer(State(state): State<McpLayerState>, request: Request, next: N
         let (parts, body) = request.into_parts();
         let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
             Ok(bytes) => bytes,
+            Err(error) if limits::is_body_timeout(&error) => {
+                // The rest of the body is not read: the connection closes.
+                let mut response = jsonrpc_error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Value::Null,
+                    ErrorCode::INVALID_REQUEST,
+                    &error.to_string(),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return response;
+            }
             Err(_) => {
                 return jsonrpc_error(
                     StatusCode::PAYLOAD_TOO_LARGE,

@@ -6,13 +6,15 @@
 //! `aws_http`, the SDK's HTTP client on reqwest),
 //! `tools` holds the MCP tools, `cancel` the in-flight calls that
 //! `notifications/cancelled` can reach, `health` what `GET /ping` reports,
-//! `http` the axum router, and [`serve`] runs it with graceful shutdown.
+//! `http` the axum router, `limits` the connection cap and request read
+//! deadlines, and [`serve`] runs it with graceful shutdown.
 
 pub mod aws_http;
 pub mod cancel;
 pub mod config;
 pub mod health;
 pub mod http;
+pub mod limits;
 pub mod openai;
 pub mod secret;
 pub mod tools;
@@ -41,6 +43,11 @@ pub fn app_state(settings: &Settings) -> Arc<AppState> {
 /// Serves until `shutdown` resolves, then stops accepting connections, lets
 /// in-flight requests finish for up to `SHUTDOWN_GRACE_SECS`, and only then
 /// cancels what is left.
+///
+/// At most `MAX_CONNECTIONS` connections are served at once (fewer if the
+/// open-file limit is lower, see [`limits::fd_budget`]); more get a 503 and
+/// are closed. Request headers must arrive within `HEADER_READ_TIMEOUT_SECS`
+/// and bodies within `BODY_READ_TIMEOUT_SECS` ([`limits`]).
 pub async fn serve(
     settings: Settings,
     listener: TcpListener,
@@ -79,14 +86,13 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
-        .into_future();
+    let limits = connection_limits(&settings);
+    let server = limits::serve_connections(listener, app, limits, stop_accepting.clone());
     tokio::pin!(server);
     tokio::select! {
-        result = &mut server => {
+        () = &mut server => {
             mcp_cancel.cancel();
-            return result;
+            return Ok(());
         }
         () = shutdown => {}
     }
@@ -98,10 +104,10 @@ pub async fn serve(
     );
     stop_accepting.cancel();
     match tokio::time::timeout(settings.shutdown_grace, &mut server).await {
-        Ok(result) => {
+        Ok(()) => {
             tracing::info!("drained, exiting");
             mcp_cancel.cancel();
-            result
+            Ok(())
         }
         Err(_) => {
             tracing::warn!(
@@ -111,6 +117,37 @@ pub async fn serve(
             mcp_cancel.cancel();
             Ok(())
         }
+    }
+}
+
+/// The limits from `settings`, the connection cap lowered to what the
+/// process's open-file limit can hold (logged either way).
+fn connection_limits(settings: &Settings) -> limits::ConnectionLimits {
+    let nofile = limits::open_file_limit();
+    let budget = nofile.map(limits::fd_budget);
+    let max_connections = match budget {
+        Some(budget) if budget < settings.max_connections => {
+            tracing::warn!(
+                max_connections = settings.max_connections,
+                open_file_limit = nofile,
+                lowered_to = budget,
+                "MAX_CONNECTIONS is more than the open-file limit can hold (2 per connection \
+                 plus a reserve): lowered; raise `ulimit -n` to serve more"
+            );
+            budget
+        }
+        _ => settings.max_connections,
+    };
+    tracing::info!(
+        max_connections,
+        open_file_limit = nofile,
+        header_read_timeout_secs = settings.header_read_timeout.as_secs_f64(),
+        body_read_timeout_secs = settings.body_read_timeout.as_secs_f64(),
+        "connection limits"
+    );
+    limits::ConnectionLimits {
+        header_read_timeout: settings.header_read_timeout,
+        max_connections,
     }
 }
 

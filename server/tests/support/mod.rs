@@ -516,10 +516,10 @@ pub fn tool_path(rel: &str) -> PathBuf {
 
 /// `<repo>/.venv/bin/python` (moto), or a failure telling how to install it.
 pub fn venv_python() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../.venv/bin/python")
-        .canonicalize()
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
+    // Not canonicalized: `bin/python` is a symlink to the base interpreter, and run through
+    // its resolved path Python would not see the venv (nor the moto installed in it).
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let path = root.canonicalize().unwrap_or(root).join(".venv/bin/python");
     assert!(
         path.exists(),
         "{} is missing: run scripts/test-tools.sh (it installs moto, the AWS emulator these tests \
