@@ -1,4 +1,5 @@
-"""moto server, made more faithful to AWS for Bedrock AgentCore Control.
+"""moto server, made more faithful to AWS for Bedrock AgentCore Control, plus a local
+AgentCore Runtime data plane (item 12).
 
 Usage (same flags as ``moto_server``: -H/--host, -p/--port, -r, -s, -c, -k):
 
@@ -71,35 +72,188 @@ Deviations from stock moto, and why:
    and the Terraform provider's runtime resource, which sends every member on
    update for that reason.
 11. Settings for tests (not an AWS API, never recorded):
-   ``POST /_emulator/agentcore/settings`` with JSON ``{"mmdsv2_on_create": bool,
-   "endpoint_lag_polls": int}`` (either key) changes items 8 and 9 from then on
-   and answers the settings in force.
+   ``POST /_emulator/settings`` (or its older name ``/_emulator/agentcore/settings``) with
+   JSON ``{"mmdsv2_on_create": bool, "endpoint_lag_polls": int, "ecr_registry": str,
+   "create_delay_ms": int}`` (any of the keys) changes items 8, 9, 12 and 13 from then on
+   and answers the settings in force. ``POST /moto-api/reset`` keeps them.
+12. The AgentCore Runtime data plane (InvokeAgentRuntime), which moto does not have; in
+   scripts/emulator_dataplane.py. ``POST|GET|DELETE /runtimes/{URL-encoded runtime ARN,
+   or id}/invocations?qualifier=DEFAULT`` (an endpoint name, or a version number; DEFAULT
+   when absent). Never recorded by moto's recorder, never delayed by EMULATOR_LATENCY_MS.
+   - Resolution: the runtime across moto's backends (account and region from the ARN);
+     unknown -> 404 ResourceNotFoundException; CREATING -> 409 RetryableConflictException,
+     CREATE_FAILED -> 409 ConflictException. The endpoint serves its ``liveVersion``, read
+     without item 9's polling (so an UPDATING DEFAULT keeps serving the old version), with
+     that version's own configuration (artifact, environment, authorizer, header allowlist,
+     protocol: snapshotted per version by this file). MMDSv2 off (item 8) -> 400
+     ValidationException "This runtime is not MMDSv2-enabled".
+   - Authorization, when the version has ``authorizerConfiguration.customJWTAuthorizer``:
+     ``Authorization: Bearer <jwt>``, RS256-verified in-process against moto's Cognito key
+     (moto signs every pool's tokens with cognitoidp/resources/jwks-private.json, kid
+     "dummy"; the pool named by ``discoveryUrl`` must exist here), ``exp`` and ``nbf`` against
+     time.time(), ``iss`` = discoveryUrl minus /.well-known/openid-configuration, then
+     ``client_id`` in allowedClients, ``aud`` in allowedAudience, any one scope (``scope``
+     or ``scp``) in allowedScopes, for each list that is set. Every failure is 401
+     UnauthorizedException with ``WWW-Authenticate: Bearer resource_metadata="<this
+     emulator>/runtimes/{ARN}/invocations/.well-known/oauth-protected-resource?qualifier=Q"``;
+     a claim check's message is "Claim '<claim>' value mismatch with configuration.". That
+     URL (GET, unauthenticated) answers an RFC 9728 document naming the issuer. A SigV4
+     ``Authorization: AWS4-HMAC-SHA256 ...`` on a JWT runtime, or a Bearer token on an IAM
+     runtime -> 403 AccessDeniedException "Authorization method mismatch. ..."; no
+     Authorization on an IAM runtime -> 403 AccessDeniedException "Missing Authentication
+     Token". SigV4 signatures are not verified (as everywhere in moto).
+   - Execution: the version's ``containerUri`` (``host/repo:tag`` or ``host/repo@sha256:..``)
+     is pulled over the registry HTTP API v2: from EMULATOR_ECR_REGISTRY (or the
+     ``ecr_registry`` setting), e.g. ``http://127.0.0.1:5001``, when ``host`` is an ECR host,
+     else from ``http://host``; no registry authentication. Docker schema-2 and OCI
+     manifests; an index picks linux/arm64, else its only entry; gzip or plain tar layers
+     with OCI whiteouts; digests verified; unpacked into a temporary directory, cached by
+     manifest digest, removed at exit. Entrypoint + Cmd run as a process of the emulator:
+     the executable is resolved inside the unpacked rootfs (PATH from the image's Env,
+     symlinks followed with the rootfs as "/"), under ``qemu-aarch64-static -L <rootfs>``
+     when it is an aarch64 ELF and the host is not aarch64; the working directory is the
+     rootfs' WorkingDir. Environment: the image's Env, then the runtime's
+     environmentVariables, then PORT=<a free port> and HOST=127.0.0.1, then, standing in
+     for the execution role's credentials from MMDS, AWS_ACCESS_KEY_ID=testing,
+     AWS_SECRET_ACCESS_KEY=testing, AWS_REGION and AWS_DEFAULT_REGION (the runtime's) and
+     AWS_ENDPOINT_URL=<this emulator>. One process per (runtime, version), started by the
+     first invocation (concurrent first invocations start one), ready once ``GET /ping``
+     answers 200 (EMULATOR_RUNTIME_START_TIMEOUT seconds, default 60; else, or if it exits
+     first, 424 RuntimeClientError naming the reason, and the process is killed). Starting
+     a newer version stops the older ones; DeleteAgentRuntime and ``POST /moto-api/reset``
+     stop a runtime's / all processes. Its output goes to the emulator's stderr, each line
+     prefixed ``[runtime <id> v<version>] ``, and the emulator logs ``emulator: data plane:
+     ...`` lines. Each child has its own process group (stopped as one: SIGTERM, then
+     SIGKILL after 3 s), is stopped at exit (atexit, so on SIGTERM/SIGINT too) and gets
+     PR_SET_PDEATHSIG=SIGKILL, so it dies with a SIGKILLed emulator too (it is forked from
+     one long-lived thread: the signal follows the forking thread, not the process).
+   - Forwarding: to ``http://127.0.0.1:<port>`` + ``/mcp`` (protocol MCP), ``/invocations``
+     (HTTP, AWS's default) or ``/`` (A2A), the body as received, the client's headers
+     except hop-by-hop ones, Host, Accept-Encoding and SigV4's X-Amz-*; Authorization and
+     ``X-Amzn-Bedrock-AgentCore-Runtime-Custom-*`` headers only when the version's
+     requestHeaderAllowlist names them. Added: X-Amzn-Bedrock-AgentCore-Runtime-Session-Id
+     (the client's, else a new uuid4; a client's shorter than 33 characters -> 400
+     ValidationException) and Mcp-Session-Id (the client's, else that session id). The
+     answer streams back as it arrives (server-sent events event by event; werkzeug serves
+     each request on its own thread) with the container's status, Content-Type,
+     Content-Length, Cache-Control and Mcp-Protocol-Version, its Mcp-Session-Id (else the
+     one sent), and the runtime session id.
+   Deviations, by design: no container (no chroot, namespaces or image User: absolute
+   paths the program opens are the host's, a ``#!`` script runs with the host's
+   interpreter), and processes share the host's network on 127.0.0.1 and a free port where
+   AWS has 0.0.0.0:8000 (MCP), 8080 (HTTP) or 9000 (A2A); one process serves every session
+   (AWS: a microVM per session, and sessions opened before an update keep the old
+   version); a process forked by the container survives a SIGKILLed emulator, and so does
+   the temporary directory (until the next emulator to pull an image removes it).
+   Sources: the AgentCore developer guide: MCP protocol contract (/mcp; Mcp-Session-Id
+   added when absent and always returned; 401 with that WWW-Authenticate when Authorization
+   is missing or empty; "SigV4-configured agents return HTTP 403 with an ACCESS_DENIED
+   error and do not include WWW-Authenticate headers"), HTTP protocol contract (/invocations,
+   /ping; its error table: x-amzn-ErrorType, 401 UnauthorizedException for OAuth agents, 403
+   AccessDeniedException, 404 ResourceNotFoundException, 409 ConflictException and
+   RetryableConflictException, 424 RuntimeClientError), A2A protocol contract (/), and
+   "Troubleshoot AgentCore Runtime" (the MMDSv2 ValidationException; HTTP 424 when a
+   container fails to start; RuntimeClientError "... Please check your CloudWatch logs for
+   more information"); the service model of bedrock-agentcore in botocore 1.44 (the errors
+   InvokeAgentRuntime declares and their statuses; its headers); the mismatch message as
+   AWS returns it, quoted in aws/agentcore-cli issues #714 and #814 and PR #1647. The 401
+   for a client, audience or scope that does not match, and its "Claim '...' value mismatch
+   with configuration." wording, come from users' reports of the runtime's behaviour in
+   public projects (some observe 403 for the same failure at an AgentCore Gateway), as does
+   "any one of allowedScopes".
+   Not confirmed (the emulator's choice): the messages of the other 401s (missing,
+   malformed, tampered, expired token) and whether they carry the challenge; the statuses
+   for a runtime or endpoint that is not READY; the message of a missing SigV4 signature;
+   the order of the checks; the PRM document's members; a version number as qualifier.
+   Known differences: on the MCP, A2A and AG-UI protocols AWS wraps errors in the
+   protocol's envelope (JSON-RPC), not reproduced here (plain REST-JSON, as the AWS SDKs
+   see the HTTP protocol); AWS answers a container's 4xx/5xx with 424 RuntimeClientError
+   "Received error (<status>) from runtime..." on the HTTP protocol, while this passes the
+   container's status and body through (an MCP client meets e.g. the server's 405 for GET
+   /mcp); the MCP contract does not require /ping, this does; one report says AgentCore
+   refuses tokens that expire within the next minute, this compares ``exp`` to now;
+   customClaims are not evaluated.
+13. Create calls that take a while, so that two clients racing to create the same resource
+   meet as they would on AWS (tests of two ``infra apply`` at once). With
+   EMULATOR_CREATE_DELAY_MS=N (default 0; also the ``create_delay_ms`` setting of item 11),
+   CreateUserPool, CreateUserPoolClient, AdminCreateUser, CreateRole, CreateRepository,
+   CreateSecret and CreateAgentRuntime take effect N ms after they arrive: until then,
+   another client's read still finds nothing, and its own create is in flight too. After
+   the delay, each create's existence check and insert run as one step (one lock for all
+   of them), so names that AWS keeps unique stay unique (EntityAlreadyExists,
+   RepositoryAlreadyExistsException, ResourceExistsException, ConflictException,
+   UsernameExistsException) and item 4's ``clientToken`` check sees the first create;
+   pools and app clients, whose names AWS does not keep unique, are created twice. moto
+   checks and inserts in one Python call without a lock, so two creates arriving together
+   could both pass the check. Creation dates are taken when the create takes effect.
+14. Refused credentials answer in the protocol of the service. With
+   INITIAL_NO_AUTH_ACTION_COUNT=0, moto checks access keys and signatures, but answers every
+   service with a query-protocol XML ``<ErrorResponse>`` (HTTP 403), which the AWS SDKs
+   cannot parse for JSON-protocol services (the Rust SDK reports an "unhandled error" and
+   JavaScript "unexpected token '<'"). For requests in a JSON protocol (an ``X-Amz-Target``
+   header or an ``application/x-amz-json-*`` / ``application/json`` body: Cognito, ECR,
+   Secrets Manager; REST-JSON: a SigV4 scope of ``bedrock-agentcore``), such an answer
+   becomes AWS's JSON error: ``InvalidClientTokenId`` -> ``UnrecognizedClientException``
+   "The security token included in the request is invalid.", ``SignatureDoesNotMatch`` ->
+   ``InvalidSignatureException`` (same message), ``AccessDenied`` ->
+   ``AccessDeniedException`` (same message), as ``{"__type": ..., "message": ...}`` with
+   ``X-Amzn-ErrorType``; HTTP 400 for awsJson services, 403 for REST-JSON. Query-protocol
+   services (IAM, STS) keep XML and moto's code (``InvalidClientTokenId``, HTTP 403), in
+   AWS's shape: ``<ErrorResponse xmlns=...><Error><Type>Sender</Type><Code>..</Code>
+   <Message>..</Message></Error><RequestId>..</RequestId></ErrorResponse>``, which the Rust
+   SDK requires (moto wraps ``<Error>`` in ``<Errors>`` as EC2 does, and the Rust SDK then
+   reports an "unhandled error" for IAM and STS too). Sources: Cognito's answer to an unknown key, ``400 Bad Request``
+   ``{"__type":"UnrecognizedClientException","message":"The security token included in the
+   request is invalid."}``, quoted in aws/aws-sdk-php issue #2444 and
+   ArranJacques/laravel-aws-cognito-auth issue #25; a REST-JSON service (Lambda) answering
+   ``StatusCode: 403 ... UnrecognizedClientException`` in iann0036/iamlive issue #58 and
+   ``InvalidSignatureException`` in aws/aws-sdk-js issue #168; the JSON body of
+   ``InvalidSignatureException`` in smithy545/aws-apps-scripts issue #12; the query
+   protocol's ``InvalidClientTokenId`` HTTP 403 in the IAM API reference, "Common Errors",
+   and STS's whole answer (``text/xml``, HTTP 403) in aws-azure-login/aws-azure-login issue
+   #251.
+15. App clients have ``CreationDate`` and ``LastModifiedDate`` (set at create, and the latter
+   at each UpdateUserPoolClient) in CreateUserPoolClient, DescribeUserPoolClient and
+   UpdateUserPoolClient, as AWS's UserPoolClientType has them; moto has neither (its pools
+   have both). ListUserPoolClients stays without them, as on AWS (UserPoolClientDescription).
+   Two applies at once keep the older of two same-named clients by this date.
 """
 
 from __future__ import annotations
 
 import collections
+import copy
 import functools
+import html
+import io
 import json
 import os
 import re
 import sys
 import threading
 import time
+import urllib.parse
+import uuid
 from typing import Any, Callable
 
 import moto.server
 from moto.bedrockagentcorecontrol import exceptions as bac_exceptions
 from moto.bedrockagentcorecontrol import models as bac_models
 from moto.bedrockagentcorecontrol import responses as bac_responses
+from moto.cognitoidp import models as cognito_models
+from moto.core.utils import utcnow
 from moto.utilities.utils import get_partition
 from werkzeug import serving
+
+import emulator_dataplane
 
 AGENT_RUNTIME_NAME_PATTERN = "[a-zA-Z][a-zA-Z0-9_]{0,47}"
 _NAME_RE = re.compile(AGENT_RUNTIME_NAME_PATTERN)
 CONTROL_PREFIX = "/_emulator/"
 FAIL_NEXT_PATH = "/_emulator/agentcore/fail-next"
-SETTINGS_PATH = "/_emulator/agentcore/settings"
+SETTINGS_PATH = "/_emulator/settings"
+# Item 11's first name, when it only had AgentCore settings.
+AGENTCORE_SETTINGS_PATH = "/_emulator/agentcore/settings"
 DEFAULT_FAILURE_REASON = "Failure injected by the emulator"
 
 
@@ -145,6 +299,10 @@ _settings: dict[str, Any] = {
     "mmdsv2_on_create": os.environ.get("EMULATOR_MMDSV2_ON_CREATE", "1").lower()
     not in ("0", "false", "no"),
     "endpoint_lag_polls": int(os.environ.get("EMULATOR_ENDPOINT_LAG_POLLS", "2")),
+    # Item 12: where images named by an ECR host are pulled from ("" = nowhere).
+    "ecr_registry": os.environ.get("EMULATOR_ECR_REGISTRY", ""),
+    # Item 13: how long a create takes to take effect.
+    "create_delay_ms": int(os.environ.get("EMULATOR_CREATE_DELAY_MS", "0")),
 }
 _settings_lock = threading.Lock()
 
@@ -152,6 +310,10 @@ _settings_lock = threading.Lock()
 def _setting(name: str) -> Any:
     with _settings_lock:
         return _settings[name]
+
+
+# Item 12: the data plane (its processes outlive requests, so there is one per emulator).
+_dataplane = emulator_dataplane.DataPlane(_setting)
 
 
 def _wrap(owner: Any, name: str) -> Callable[[Callable[..., Any]], Any]:
@@ -177,6 +339,20 @@ def _stable_arn(runtime: Any) -> str:
 def _set_transitions(runtime: Any, create_to: str, update_to: str) -> None:
     # The first pair's source is the initial status (ManagedState convention).
     runtime._transitions = [("CREATING", create_to), ("UPDATING", update_to)]
+
+
+def _snapshot_config(runtime: Any) -> None:
+    """Item 12: what the data plane needs of the runtime's current version, kept per version
+    (an endpoint may serve an older version than the runtime's latest)."""
+    runtime._emulator_configs[str(runtime.agent_runtime_version)] = copy.deepcopy(
+        {
+            "artifact": runtime.agent_runtime_artifact,
+            "environment": runtime.environment_variables,
+            "authorizer": runtime.authorizer_configuration,
+            "request_headers": runtime.request_header_configuration,
+            "protocol": runtime.protocol_configuration,
+        }
+    )
 
 
 # --------------------------------------------------------------------------
@@ -209,6 +385,8 @@ def _(original: Callable[..., None]) -> Callable[..., None]:
         self.status = "CREATING"
         self.versions.clear()
         self._snapshot_version()
+        self._emulator_configs = {}
+        _snapshot_config(self)
 
     return __init__
 
@@ -280,6 +458,16 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
     return update_agent_runtime
 
 
+@_wrap(Backend, "delete_agent_runtime")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def delete_agent_runtime(self: Any, *args: Any, **kwargs: Any) -> Any:
+        runtime = original(self, *args, **kwargs)
+        _dataplane.stop_runtime(runtime.agent_runtime_id)  # item 12
+        return runtime
+
+    return delete_agent_runtime
+
+
 @_wrap(Backend, "get_agent_runtime_endpoint")
 def _(original: Callable[..., Any]) -> Callable[..., Any]:
     def get_agent_runtime_endpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -293,6 +481,41 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
         return endpoint
 
     return get_agent_runtime_endpoint
+
+
+# Item 15: app clients' dates.
+UserPoolClient = cognito_models.CognitoIdpUserPoolClient
+
+
+@_wrap(UserPoolClient, "__init__")
+def _(original: Callable[..., None]) -> Callable[..., None]:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._emulator_created = self._emulator_modified = utcnow()
+
+    return __init__
+
+
+@_wrap(UserPoolClient, "to_json")
+def _(original: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def to_json(self: Any, extended: bool = False) -> dict[str, Any]:
+        body = original(self, extended)
+        if extended and hasattr(self, "_emulator_created"):
+            body["CreationDate"] = self._emulator_created
+            body["LastModifiedDate"] = self._emulator_modified
+        return body
+
+    return to_json
+
+
+@_wrap(cognito_models.CognitoIdpBackend, "update_user_pool_client")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def update_user_pool_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, *args, **kwargs)
+        client._emulator_modified = utcnow()
+        return client
+
+    return update_user_pool_client
 
 
 # --------------------------------------------------------------------------
@@ -369,6 +592,7 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
             ):
                 if member not in params:
                     setattr(runtime, attribute, empty)
+            _snapshot_config(runtime)
         return result
 
     return update_agent_runtime
@@ -420,31 +644,196 @@ def _json_response(start_response: Any, status: str, payload: Any) -> list[bytes
     return [body]
 
 
+# --------------------------------------------------------------------------
+# Item 13: creates that take effect later, one at a time
+# --------------------------------------------------------------------------
+
+# Operations named in X-Amz-Target (Cognito, ECR, Secrets Manager).
+JSON_CREATES = {
+    "CreateUserPool",
+    "CreateUserPoolClient",
+    "AdminCreateUser",
+    "CreateRepository",
+    "CreateSecret",
+}
+_create_lock = threading.Lock()
+
+
+def _create_operation(environ: dict[str, Any]) -> str | None:
+    """The create operation a request is, for item 13; None for anything else."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        operation = target.rsplit(".", 1)[-1]
+        return operation if operation in JSON_CREATES else None
+    method = environ.get("REQUEST_METHOD", "GET")
+    path = environ.get("PATH_INFO", "").rstrip("/")
+    if method == "PUT" and path == "/runtimes":
+        return "CreateAgentRuntime"
+    content_type = environ.get("CONTENT_TYPE", "")
+    if method == "POST" and content_type.startswith("application/x-www-form-urlencoded"):
+        # Query protocol (IAM): the action is in the form body; read it and put it back.
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length <= 0:
+            return None
+        raw = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(raw)
+        form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"))
+        if form.get("Action") == ["CreateRole"]:
+            return "CreateRole"
+    return None
+
+
+def _materialized(app: Any, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Run the app to the end of its body (so a lock held around it covers the whole call)."""
+    body = app(environ, start_response)
+    try:
+        return [b"".join(body)]
+    finally:
+        if hasattr(body, "close"):
+            body.close()
+
+
+# --------------------------------------------------------------------------
+# Item 14: refused credentials, in the protocol of the service
+# --------------------------------------------------------------------------
+
+# SigV4 scopes of REST-JSON services (no X-Amz-Target, often no body).
+REST_JSON_SCOPES = {"bedrock-agentcore"}
+_SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+# moto's query-protocol code -> the JSON protocols' code (the message stays moto's).
+JSON_AUTH_CODES = {
+    "InvalidClientTokenId": "UnrecognizedClientException",
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+    "AccessDenied": "AccessDeniedException",
+}
+_XML_ERROR_RE = re.compile(
+    rb"<ErrorResponse>.*?<Code>([^<]+)</Code>.*?<Message>([^<]*)</Message>", re.S
+)
+
+
+# The XML namespace of query-protocol errors, by SigV4 scope.
+QUERY_NAMESPACES = {
+    "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+}
+
+
+def _protocol(environ: dict[str, Any]) -> str | None:
+    """'json' (awsJson), 'rest-json', 'query', or None (REST-XML, other) for a request."""
+    content_type = environ.get("CONTENT_TYPE", "")
+    if environ.get("HTTP_X_AMZ_TARGET") or content_type.startswith("application/x-amz-json"):
+        return "json"
+    scope = _SCOPE_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if (scope and scope.group(1) in REST_JSON_SCOPES) or content_type.startswith(
+        "application/json"
+    ):
+        return "rest-json"
+    if scope and scope.group(1) in QUERY_NAMESPACES:
+        return "query"
+    return None
+
+
+def _auth_errors(app: Any, environ: dict[str, Any], start_response: Any) -> Any:
+    """moto's answer to refused credentials, as the error AWS sends in the request's protocol."""
+    captured: dict[str, Any] = {}
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured.update(status=status, headers=headers, exc_info=exc_info)
+        return lambda data: None  # the legacy write() callable; moto's app does not use it
+
+    body = app(environ, capture)
+    status = captured.get("status", "500 Internal Server Error")
+    if not status.startswith(("400", "401", "403")):
+        start_response(status, captured.get("headers", []), captured.get("exc_info"))
+        return body
+    try:
+        raw = b"".join(body)
+    finally:
+        if hasattr(body, "close"):
+            body.close()
+    match = _XML_ERROR_RE.search(raw)
+    code = match and JSON_AUTH_CODES.get(match.group(1).decode())
+    if not code:
+        start_response(status, captured.get("headers", []), captured.get("exc_info"))
+        return [raw]
+    protocol = _protocol(environ)
+    if protocol == "query":
+        # AWS's shape (<Error> directly in <ErrorResponse>, then <RequestId>), which the Rust
+        # SDK requires; moto wraps <Error> in <Errors>, as EC2 does.
+        scope = _SCOPE_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        namespace = QUERY_NAMESPACES[scope.group(1)] if scope else ""
+        payload = (
+            f'<ErrorResponse xmlns="{namespace}">\n  <Error>\n    <Type>Sender</Type>\n'
+            f"    <Code>{match.group(1).decode()}</Code>\n"
+            f"    <Message>{match.group(2).decode()}</Message>\n  </Error>\n"
+            f"  <RequestId>{uuid.uuid4()}</RequestId>\n</ErrorResponse>\n"
+        ).encode()
+        start_response(
+            status,
+            [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+    message = html.unescape(match.group(2).decode())
+    payload = json.dumps({"__type": code, "message": message}).encode()
+    rest_json = protocol == "rest-json"
+    start_response(
+        "403 Forbidden" if rest_json else "400 Bad Request",
+        [
+            ("Content-Type", "application/json" if rest_json else "application/x-amz-json-1.1"),
+            ("Content-Length", str(len(payload))),
+            ("X-Amzn-ErrorType", code),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ],
+    )
+    return [payload]
+
+
 class EmulatorMiddleware:
-    """Serves /_emulator/* itself; everything else goes to moto's app."""
+    """Serves /_emulator/* and the AgentCore data plane itself; everything else goes to
+    moto's app."""
 
     def __init__(self, app: Any):
         self.app = app
         # EMULATOR_LATENCY_MS: added to every AWS call, to stand in for the network round trip
         # to a real AWS endpoint (benchmarks of concurrent reads; 0 by default).
         self.latency = float(os.environ.get("EMULATOR_LATENCY_MS", "0")) / 1000.0
+        self.dataplane = _dataplane
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path.startswith(CONTROL_PREFIX):
             return self._control(path, method, environ, start_response)
+        # Item 12: not a control-plane call, so neither recorded nor delayed.
+        if self.dataplane.handles(method, path):
+            return self.dataplane(environ, start_response)
         if path.rstrip("/") == "/moto-api/reset" and method == "POST":
             _clear_arms()
+            self.dataplane.stop_all()
         if self.latency and not path.startswith("/moto-api"):
             time.sleep(self.latency)
-        return self.app(environ, start_response)
+        if path.startswith("/moto-api"):
+            return self.app(environ, start_response)
+        # Item 14: refused credentials in the service's protocol.
+        app = functools.partial(_auth_errors, self.app) if _protocol(environ) else self.app
+        operation = _create_operation(environ)
+        if operation is None:
+            return app(environ, start_response)
+        # Item 13: the create takes effect later; its check and insert are one step.
+        delay = _setting("create_delay_ms")
+        if delay > 0:
+            time.sleep(delay / 1000.0)
+        with _create_lock:
+            return _materialized(app, environ, start_response)
 
     def _control(
         self, path: str, method: str, environ: dict[str, Any], start_response: Any
     ) -> list[bytes]:
         route = path.rstrip("/")
-        if route not in (FAIL_NEXT_PATH, SETTINGS_PATH):
+        if route not in (FAIL_NEXT_PATH, SETTINGS_PATH, AGENTCORE_SETTINGS_PATH):
             return _json_response(
                 start_response, "404 Not Found", {"error": f"no route {path}"}
             )
@@ -463,7 +852,7 @@ class EmulatorMiddleware:
             return _json_response(
                 start_response, "400 Bad Request", {"error": "body is not JSON"}
             )
-        if route == SETTINGS_PATH:
+        if route in (SETTINGS_PATH, AGENTCORE_SETTINGS_PATH):
             return self._settings(payload, start_response)
         reason = payload.get("reason") if isinstance(payload, dict) else None
         if reason is None:
@@ -478,7 +867,12 @@ class EmulatorMiddleware:
         return _json_response(start_response, "200 OK", {"armed": True})
 
     def _settings(self, payload: Any, start_response: Any) -> list[bytes]:
-        kinds = {"mmdsv2_on_create": bool, "endpoint_lag_polls": int}
+        kinds = {
+            "mmdsv2_on_create": bool,
+            "endpoint_lag_polls": int,
+            "ecr_registry": str,
+            "create_delay_ms": int,
+        }
         if not isinstance(payload, dict) or not set(payload) <= set(kinds):
             return _json_response(
                 start_response,
@@ -486,7 +880,11 @@ class EmulatorMiddleware:
                 {"error": f"an object with any of {sorted(kinds)}"},
             )
         for key, value in payload.items():
-            if type(value) is not kinds[key] or (key == "endpoint_lag_polls" and value < 0):
+            if (
+                type(value) is not kinds[key]
+                or (key in ("endpoint_lag_polls", "create_delay_ms") and value < 0)
+                or (key == "ecr_registry" and value and not re.match(r"https?://", value))
+            ):
                 return _json_response(
                     start_response, "400 Bad Request", {"error": f"bad {key}"}
                 )

@@ -5,13 +5,22 @@ Run: .venv/bin/python scripts/test_emulator.py   (exit code 0 on success)
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
+from http.client import HTTPConnection
+import io
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
+import tempfile
+import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -19,6 +28,9 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from moto.utilities.utils import load_resource
 
 HERE = Path(__file__).resolve().parent
 REGION = "us-west-2"
@@ -35,11 +47,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(port: int) -> subprocess.Popen:
+def start(port: int, **extra_env: str) -> subprocess.Popen:
     env = dict(os.environ, MOTO_ENABLE_RECORDING="True")
     for k in list(env):
-        if k.startswith("AWS_") or k.endswith("_PROXY") or k.endswith("_proxy"):
+        if k.startswith(("AWS_", "EMULATOR_")) or k.endswith("_PROXY") or k.endswith("_proxy"):
             env.pop(k)
+    env.update(extra_env)
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "emulator.py"), "-H", "127.0.0.1", "-p", str(port)],
         env=env,
@@ -175,8 +188,9 @@ def check(base: str) -> None:
     update(old, metadataConfiguration={"requireMMDSV2": True})
     assert ac.get_agent_runtime(agentRuntimeId=old)["metadataConfiguration"] == {"requireMMDSV2": True}
     status, body = http(base, "POST", settings, {"mmdsv2_on_create": True})
-    assert status == 200 and json.loads(body) == {"mmdsv2_on_create": True, "endpoint_lag_polls": 2}, body
+    assert status == 200 and json.loads(body) == {"mmdsv2_on_create": True, "endpoint_lag_polls": 2, "ecr_registry": "", "create_delay_ms": 0}, body
     assert http(base, "POST", settings, {"endpoint_lag_polls": -1})[0] == 400
+    assert http(base, "POST", settings, {"ecr_registry": "127.0.0.1:5000"})[0] == 400  # a URL
     assert http(base, "POST", settings, {"unknown": 1})[0] == 400
 
     # item 10: an update replaces the whole configuration; members moto does not store are kept
@@ -308,13 +322,670 @@ def check(base: str) -> None:
     expect_error(ac.get_agent_runtime, "ResourceNotFoundException", 404, agentRuntimeId=r["agentRuntimeId"])
 
 
+# --------------------------------------------------------------------------
+# Item 13: creates that take effect later, one at a time
+# --------------------------------------------------------------------------
+
+
+def together(*calls):
+    """Run the calls at once (released by a barrier); each one's result or ClientError."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(i, call):
+        barrier.wait()
+        try:
+            results[i] = call()
+        except ClientError as e:
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def one_error(results, code: str):
+    """Exactly one of two racing creates failed, with `code`; the other's result."""
+    errors = [r for r in results if isinstance(r, ClientError)]
+    assert len(errors) == 1, results
+    assert errors[0].response["Error"]["Code"] == code, errors[0]
+    return next(r for r in results if not isinstance(r, ClientError))
+
+
+def check_create_delay(base: str) -> None:
+    assert http(base, "POST", "/moto-api/reset")[0] == 200
+    status, body = http(base, "POST", "/_emulator/settings", {"create_delay_ms": 400})
+    assert status == 200 and json.loads(body)["create_delay_ms"] == 400, (status, body)
+    assert http(base, "POST", "/_emulator/settings", {"create_delay_ms": -1})[0] == 400
+    assert http(base, "POST", "/_emulator/settings", {"create_delay_ms": "1"})[0] == 400
+    iam, ecr, sm = client(base, "iam"), client(base, "ecr"), client(base, "secretsmanager")
+    cognito, ac = client(base, "cognito-idp"), client(base, "bedrock-agentcore-control")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+
+    # A read while a create is in flight finds nothing; the create then takes effect.
+    started = time.time()
+    pending = threading.Thread(target=lambda: iam.create_role(RoleName="slow", AssumeRolePolicyDocument=trust))
+    pending.start()
+    time.sleep(0.15)
+    expect_error(iam.get_role, "NoSuchEntity", 404, RoleName="slow")
+    pending.join()
+    assert time.time() - started >= 0.4
+    assert iam.get_role(RoleName="slow")["Role"]["RoleName"] == "slow"
+
+    # Unique names stay unique: one of two racing creates fails, as on AWS.
+    role = lambda: iam.create_role(RoleName="raced", AssumeRolePolicyDocument=trust)
+    one_error(together(role, role), "EntityAlreadyExists")
+    repo = lambda: ecr.create_repository(repositoryName="raced")
+    one_error(together(repo, repo), "RepositoryAlreadyExistsException")
+    secret = lambda: sm.create_secret(Name="stack/raced", SecretString="v")
+    one_error(together(secret, secret), "ResourceExistsException")
+    assert len(sm.list_secrets()["SecretList"]) == 1
+
+    # Pool and client names are not unique: both creates succeed.
+    pool = lambda: cognito.create_user_pool(PoolName="raced")["UserPool"]
+    a, b = together(pool, pool)
+    assert a["Id"] != b["Id"], (a, b)
+    names = [p["Name"] for p in cognito.list_user_pools(MaxResults=60)["UserPools"]]
+    assert names.count("raced") == 2, names
+    app = lambda: cognito.create_user_pool_client(UserPoolId=a["Id"], ClientName="raced")["UserPoolClient"]
+    c, d = together(app, app)
+    clients = cognito.list_user_pool_clients(UserPoolId=a["Id"], MaxResults=60)["UserPoolClients"]
+    assert len(clients) == 2, clients
+    # Item 15: clients have dates (one create after the other: distinct), not in the list.
+    assert c["CreationDate"] != d["CreationDate"], (c, d)
+    assert "CreationDate" not in clients[0], clients
+    described = cognito.describe_user_pool_client(UserPoolId=a["Id"], ClientId=c["ClientId"])["UserPoolClient"]
+    assert described["CreationDate"] == c["CreationDate"] == described["LastModifiedDate"], described
+    time.sleep(0.01)
+    updated = cognito.update_user_pool_client(UserPoolId=a["Id"], ClientId=c["ClientId"], ClientName="raced")
+    assert updated["UserPoolClient"]["LastModifiedDate"] > c["CreationDate"], updated
+    assert updated["UserPoolClient"]["CreationDate"] == c["CreationDate"], updated
+    user = lambda: cognito.admin_create_user(UserPoolId=a["Id"], Username="raced", MessageAction="SUPPRESS")
+    one_error(together(user, user), "UsernameExistsException")
+
+    # Runtimes: the same clientToken gets the one runtime; another token a conflict.
+    def runtime(token: str):
+        return lambda: ac.create_agent_runtime(
+            agentRuntimeName="raced",
+            agentRuntimeArtifact=ARTIFACT,
+            roleArn=ROLE_ARN,
+            networkConfiguration=NETWORK,
+            clientToken=token,
+        )
+
+    same = "t" * 40
+    x, y = together(runtime(same), runtime(same))
+    assert not isinstance(x, ClientError) and not isinstance(y, ClientError), (x, y)
+    assert x["agentRuntimeId"] == y["agentRuntimeId"], (x, y)
+    one_error(together(runtime("u" * 40), runtime(same)), "ConflictException")
+    assert len(ac.list_agent_runtimes()["agentRuntimes"]) == 1
+
+    status, body = http(base, "POST", "/_emulator/agentcore/settings", {"create_delay_ms": 0})
+    assert status == 200 and json.loads(body)["create_delay_ms"] == 0, (status, body)
+    assert http(base, "POST", "/moto-api/reset")[0] == 200
+
+
+# --------------------------------------------------------------------------
+# Item 14: refused credentials, in the protocol of the service
+# --------------------------------------------------------------------------
+
+
+def check_auth_errors() -> None:
+    port = free_port()
+    proc = start(port, INITIAL_NO_AUTH_ACTION_COUNT="0")
+    base = f"http://127.0.0.1:{port}"
+    invalid = "The security token included in the request is invalid."
+    try:
+        for service, call, kwargs, code, status in (
+            ("cognito-idp", "list_user_pools", {"MaxResults": 10}, "UnrecognizedClientException", 400),
+            ("ecr", "describe_repositories", {}, "UnrecognizedClientException", 400),
+            ("secretsmanager", "list_secrets", {}, "UnrecognizedClientException", 400),
+            ("bedrock-agentcore-control", "list_agent_runtimes", {}, "UnrecognizedClientException", 403),
+            # Query protocol: moto's XML, as AWS answers.
+            ("sts", "get_caller_identity", {}, "InvalidClientTokenId", 403),
+            ("iam", "list_roles", {}, "InvalidClientTokenId", 403),
+        ):
+            e = expect_error(getattr(client(base, service), call), code, status, **kwargs)
+            assert e.response["Error"]["Message"] == invalid, (service, e.response)
+        # The raw answer: JSON with the code in __type and in X-Amzn-ErrorType.
+        conn = HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request(
+            "POST",
+            "/",
+            body=b"{}",
+            headers={
+                "X-Amz-Target": "AWSCognitoIdentityProviderService.ListUserPools",
+                "Content-Type": "application/x-amz-json-1.1",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWN/20260101/us-west-2/"
+                "cognito-idp/aws4_request, SignedHeaders=host, Signature=00",
+            },
+        )
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        assert r.status == 400 and body == {"__type": "UnrecognizedClientException", "message": invalid}, body
+        assert r.getheader("X-Amzn-ErrorType") == "UnrecognizedClientException"
+        # Query protocol: AWS's XML shape (<Error> right in <ErrorResponse>), not moto's.
+        conn = HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request(
+            "POST",
+            "/",
+            body=b"Action=GetCallerIdentity&Version=2011-06-15",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWN/20260101/us-east-1/"
+                "sts/aws4_request, SignedHeaders=host, Signature=00",
+            },
+        )
+        r = conn.getresponse()
+        text = r.read().decode()
+        assert r.status == 403 and r.getheader("Content-Type") == "text/xml", (r.status, text)
+        assert text.startswith('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">\n  <Error>\n'), text
+        assert "<Code>InvalidClientTokenId</Code>" in text and "<Errors>" not in text, text
+        assert "<RequestId>" in text, text
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+# --------------------------------------------------------------------------
+# Item 12: the data plane, with a local OCI registry and images built here
+# --------------------------------------------------------------------------
+
+# The image's entrypoint: answers /ping, echoes what it receives (with its pid, environment
+# and working directory), and streams two server-sent events half a second apart.
+FAKE_SERVER = r"""#!/usr/bin/env python3
+import http.server, json, os, sys, time
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/ping":
+            self.send(200, {"status": "Healthy"})
+        else:
+            self.echo(b"")
+
+    def do_DELETE(self):
+        self.echo(b"")
+
+    def do_POST(self):
+        self.echo(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+    def send(self, status, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def echo(self, body):
+        if body == b'{"stream": true}':
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Mcp-Session-Id", "from-the-server")
+            self.end_headers()
+            self.wfile.write(b"data: first\n\n")
+            self.wfile.flush()
+            time.sleep(0.5)
+            self.wfile.write(b"data: %r\n\n" % time.time())
+            return
+        self.send(200, {
+            "pid": os.getpid(),
+            "method": self.command,
+            "path": self.path,
+            "headers": dict(self.headers),
+            "body": body.decode(),
+            "env": dict(os.environ),
+            "argv": sys.argv,
+            "cwd": sorted(os.listdir(".")),
+        })
+
+
+if os.environ.get("CRASH"):
+    print("boom", flush=True)
+    sys.exit(3)
+server = http.server.ThreadingHTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler)
+print("fake-mcp listening on %s:%d" % server.server_address, flush=True)
+server.serve_forever()
+"""
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def registry_call(method: str, url: str, data: bytes | None = None, content_type: str | None = None):
+    req = urllib.request.Request(url, data=data, method=method)
+    if content_type:
+        req.add_header("Content-Type", content_type)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=10) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def start_registry(workdir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    config = workdir / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {workdir / 'storage'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen(
+        ["/usr/bin/docker-registry", "serve", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            if registry_call("GET", url + "/v2/")[0] == 200:
+                return proc, url
+        except OSError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("docker-registry did not start")
+
+
+def push_blob(registry: str, repo: str, data: bytes) -> str:
+    digest = sha256(data)
+    status, headers, _ = registry_call("POST", f"{registry}/v2/{repo}/blobs/uploads/")
+    assert status == 202, status
+    location = urllib.parse.urljoin(registry, headers["Location"])
+    joiner = "&" if "?" in location else "?"
+    status, _, body = registry_call(
+        "PUT", f"{location}{joiner}digest={digest}", data, "application/octet-stream"
+    )
+    assert status == 201, (status, body)
+    return digest
+
+
+def push_manifest(registry: str, repo: str, reference: str, manifest: dict) -> tuple[str, int]:
+    data = json.dumps(manifest).encode()
+    status, _, body = registry_call(
+        "PUT", f"{registry}/v2/{repo}/manifests/{reference}", data, manifest["mediaType"]
+    )
+    assert status == 201, (status, body)
+    return sha256(data), len(data)
+
+
+def tar_layer(entries: list[tuple[str, str, str | bytes]]) -> bytes:
+    """An uncompressed layer: (kind, name, content or symlink target) with kind one of
+    dir, file, exec, symlink."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for kind, name, content in entries:
+            info = tarfile.TarInfo(name)
+            info.mtime = 1700000000
+            data = content.encode() if isinstance(content, str) else content
+            if kind == "dir":
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, str(content)
+                tar.addfile(info)
+            else:
+                info.mode, info.size = (0o755 if kind == "exec" else 0o644), len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def push_images(registry: str) -> dict[str, str]:
+    """fake-mcp:v1 (OCI, amd64, two layers: gzip, then plain with a whiteout), a Docker
+    schema-2 image pushed by digest, and fake-mcp:multi (an OCI index: amd64 and arm64)."""
+    repo = "fake-mcp"
+    # The entrypoint's `#!/usr/bin/env python3` runs on the host (no chroot): put this
+    # interpreter's directory on the image's PATH.
+    path = f"PATH={os.path.dirname(os.path.realpath(sys.executable))}:/usr/local/bin:/usr/bin:/bin"
+    base = tar_layer([
+        ("dir", "app", ""),
+        ("exec", "app/server.py", FAKE_SERVER),
+        ("file", "app/stale.txt", "removed by the next layer"),
+        ("dir", "usr", ""),
+        ("dir", "usr/local", ""),
+        ("dir", "usr/local/bin", ""),
+        ("symlink", "usr/local/bin/fake-mcp", "/app/server.py"),  # absolute, inside the image
+    ])
+    upper = tar_layer([("file", "app/.wh.stale.txt", ""), ("file", "app/fresh.txt", "new")])
+    base_gz = gzip.compress(base, mtime=0)
+    base_gz_digest = push_blob(registry, repo, base_gz)
+    upper_digest = push_blob(registry, repo, upper)
+
+    def manifest(name: str, arch: str, oci: bool) -> dict:
+        config = json.dumps({
+            "architecture": arch,
+            "os": "linux",
+            "config": {
+                "Entrypoint": ["fake-mcp"],
+                "Cmd": ["--from-cmd"],
+                "Env": [path, f"IMAGE_NAME={name}", "GREETING=from-the-image"],
+                "WorkingDir": "/app",
+            },
+            "rootfs": {"type": "layers", "diff_ids": [sha256(base)] + ([sha256(upper)] if oci else [])},
+        }).encode()
+        config_digest = push_blob(registry, repo, config)
+        if oci:
+            return {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": len(config)},
+                "layers": [
+                    {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": base_gz_digest, "size": len(base_gz)},
+                    {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": upper_digest, "size": len(upper)},
+                ],
+            }
+        return {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config_digest, "size": len(config)},
+            "layers": [
+                {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": base_gz_digest, "size": len(base_gz)},
+            ],
+        }
+
+    push_manifest(registry, repo, "v1", manifest("oci-amd64", "amd64", oci=True))
+    docker_digest, _ = push_manifest(registry, repo, "docker", manifest("docker-amd64", "amd64", oci=False))
+    entries = []
+    for name, arch in (("index-amd64", "amd64"), ("index-arm64", "arm64")):
+        digest, size = push_manifest(registry, repo, name, manifest(name, arch, oci=True))
+        entries.append({"mediaType": OCI_MANIFEST, "digest": digest, "size": size, "platform": {"os": "linux", "architecture": arch}})
+    push_manifest(registry, repo, "multi", {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
+    })
+    return {"docker_digest": docker_digest}
+
+
+def invoke(
+    base: str,
+    arn: str,
+    body: bytes = b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}',
+    method: str = "POST",
+    qualifier: str | None = None,
+    **headers: str,
+) -> tuple[int, dict[str, str], bytes]:
+    """A raw call to the data plane (headers given as Python names: Mcp_Session_Id=...)."""
+    path = f"/runtimes/{urllib.parse.quote(arn, safe='')}/invocations"
+    if qualifier is not None:
+        path += f"?qualifier={qualifier}"
+    conn = HTTPConnection(urllib.parse.urlparse(base).netloc, timeout=30)
+    try:
+        conn.request(method, path, body=body if method != "GET" else None, headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            **{k.replace("_", "-"): v for k, v in headers.items()},
+        })
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def bearer(token: str) -> str:
+    return f"Bearer {token}"
+
+
+def claims_of(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def forge(claims: dict, **changes: object) -> str:
+    """A token signed with the key moto's Cognito signs with (kid "dummy")."""
+    key = RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
+    return jwt.encode({"alg": "RS256", "kid": "dummy"}, {**claims, **changes}, key)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is as good as gone
+    except FileNotFoundError:
+        return False
+
+
+def wait_gone(pid: int, timeout: float = 5.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def check_dataplane(base: str, registry: str, images: dict[str, str]) -> dict:
+    settings = "/_emulator/agentcore/settings"
+    status, body = http(base, "POST", settings, {"ecr_registry": registry})
+    assert status == 200 and json.loads(body)["ecr_registry"] == registry, body
+    ac = client(base, "bedrock-agentcore-control")
+    rt = client(base, "bedrock-agentcore")
+    ecr_image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/fake-mcp"
+
+    def create(name: str, uri: str, **extra):
+        return ac.create_agent_runtime(
+            agentRuntimeName=name,
+            agentRuntimeArtifact={"containerConfiguration": {"containerUri": uri}},
+            roleArn=ROLE_ARN,
+            networkConfiguration=NETWORK,
+            **extra,
+        )
+
+    def sigv4(arn: str, **extra):
+        return rt.invoke_agent_runtime(agentRuntimeArn=arn, payload=b'{"prompt": "hi"}', contentType="application/json", **extra)
+
+    # A user pool, two app clients, a user, and a token of each client
+    idp = client(base, "cognito-idp")
+    pool = idp.create_user_pool(PoolName="mcp")["UserPool"]["Id"]
+    good, other = (
+        idp.create_user_pool_client(UserPoolId=pool, ClientName=n, ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
+        for n in ("good", "other")
+    )
+    idp.admin_create_user(UserPoolId=pool, Username="alice", TemporaryPassword="Tmp-Passw0rd!", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool, Username="alice", Password="Str0ng-Passw0rd!", Permanent=True)
+
+    def token(client_id: str) -> str:
+        return idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "alice", "PASSWORD": "Str0ng-Passw0rd!"})["AuthenticationResult"]["AccessToken"]
+
+    good_token, other_token = token(good), token(other)
+    issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool}"
+    jwt_authorizer = {"customJWTAuthorizer": {"discoveryUrl": issuer + "/.well-known/openid-configuration", "allowedClients": [good]}}
+    custom = "X-Amzn-Bedrock-AgentCore-Runtime-Custom-"
+    c = create(
+        "mcp_jwt",
+        f"{ecr_image}:v1",
+        protocolConfiguration={"serverProtocol": "MCP"},
+        authorizerConfiguration=jwt_authorizer,
+        environmentVariables={"GREETING": "hello-v1"},
+        requestHeaderConfiguration={"requestHeaderAllowlist": [custom + "Kept"]},
+    )
+    arn, rid = c["agentRuntimeArn"], c["agentRuntimeId"]
+
+    # No token: 401 with the RFC 9728 challenge, whose document names the pool as issuer
+    status, headers, body = invoke(base, arn)
+    assert (status, headers["x-amzn-errortype"]) == (401, "UnauthorizedException"), (status, headers, body)
+    challenge = headers["www-authenticate"]
+    assert challenge.startswith('Bearer resource_metadata="') and challenge.endswith('?qualifier=DEFAULT"'), challenge
+    metadata_url = urllib.parse.urlparse(challenge.split('"')[1])
+    conn = HTTPConnection(metadata_url.netloc, timeout=10)
+    conn.request("GET", f"{metadata_url.path}?{metadata_url.query}")
+    r = conn.getresponse()
+    assert r.status == 200 and json.loads(r.read())["authorization_servers"] == [issuer]
+    conn.close()
+    # Malformed, tampered, expired, foreign issuer: 401; another app client's token: 401
+    # naming the claim (AgentCore's runtime authorizer, see the emulator's item 12)
+    claims = claims_of(good_token)
+    head, payload, signature = good_token.split(".")
+    elevated = base64.urlsafe_b64encode(json.dumps({**claims, "username": "root"}).encode()).rstrip(b"=").decode()
+    for bad in (
+        "not-a-jwt",
+        f"{head}.{elevated}.{signature}",
+        forge(claims, exp=int(time.time()) - 60),
+        forge(claims, iss=f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_Other"),
+    ):
+        status, headers, body = invoke(base, arn, Authorization=bearer(bad))
+        assert status == 401 and "www-authenticate" in headers, (bad, status, body)
+    status, _, body = invoke(base, arn, Authorization=bearer(other_token))
+    assert status == 401 and json.loads(body)["message"] == "Claim 'client_id' value mismatch with configuration.", body
+    # SigV4 on a JWT runtime: AgentCore's mismatch error, through the SDK
+    e = expect_error(sigv4, "AccessDeniedException", 403, arn=arn)
+    assert e.response["Error"]["Message"].startswith("Authorization method mismatch."), e.response
+
+    # A good token: concurrent first requests start one process
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(invoke(base, arn, Authorization=bearer(good_token)))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r[0] for r in results] == [200] * 3, results
+    assert len({json.loads(r[2])["pid"] for r in results}) == 1, results
+    status, headers, body = invoke(
+        base, arn, Authorization=bearer(good_token), **{custom.replace("-", "_") + "Kept": "yes", custom.replace("-", "_") + "Dropped": "no"}
+    )
+    assert status == 200, (status, body)
+    echo = json.loads(body)
+    v1_pid = echo["pid"]
+    seen = {k.lower(): v for k, v in echo["headers"].items()}
+    session = seen["x-amzn-bedrock-agentcore-runtime-session-id"]
+    assert (echo["method"], echo["path"]) == ("POST", "/mcp"), echo
+    assert json.loads(echo["body"])["method"] == "tools/list", echo
+    assert "authorization" not in seen, seen  # not in the allowlist
+    assert seen[custom.lower() + "kept"] == "yes" and custom.lower() + "dropped" not in seen, seen
+    assert len(session) == 36 and seen["mcp-session-id"] == session, seen
+    assert headers["mcp-session-id"] == session and headers["x-amzn-bedrock-agentcore-runtime-session-id"] == session, headers
+    env = echo["env"]
+    assert (env["GREETING"], env["IMAGE_NAME"], env["HOST"]) == ("hello-v1", "oci-amd64", "127.0.0.1"), env
+    assert (env["AWS_ENDPOINT_URL"], env["AWS_REGION"], env["AWS_ACCESS_KEY_ID"]) == (base, REGION, "testing"), env
+    assert echo["argv"][1:] == ["--from-cmd"], echo["argv"]
+    assert echo["cwd"] == ["fresh.txt", "server.py"], echo["cwd"]  # WorkingDir, whiteout applied
+    # The client's session ids are passed on; DELETE reaches the container too
+    status, _, body = invoke(base, arn, method="DELETE", Authorization=bearer(good_token), Mcp_Session_Id="mcp-1", X_Amzn_Bedrock_AgentCore_Runtime_Session_Id="s" * 40)
+    seen = {k.lower(): v for k, v in json.loads(body)["headers"].items()}
+    assert status == 200 and (seen["mcp-session-id"], seen["x-amzn-bedrock-agentcore-runtime-session-id"]) == ("mcp-1", "s" * 40), seen
+
+    # Server-sent events reach the client one by one
+    conn = HTTPConnection(urllib.parse.urlparse(base).netloc, timeout=10)
+    conn.request("POST", f"/runtimes/{urllib.parse.quote(arn, safe='')}/invocations", body=b'{"stream": true}', headers={"Authorization": bearer(good_token), "Content-Type": "application/json"})
+    r = conn.getresponse()
+    assert r.status == 200 and r.getheader("Content-Type") == "text/event-stream", r.getheaders()
+    assert r.getheader("Mcp-Session-Id") == "from-the-server", r.getheaders()
+    received = b""
+    while b"\n\n" not in received:
+        received += r.read1(1024)
+    first_at = time.time()
+    # ... and the open stream blocks no other request
+    assert invoke(base, arn, Authorization=bearer(good_token))[0] == 200
+    other_at = time.time()
+    received += r.read()
+    conn.close()
+    events = [e for e in received.decode().split("\n\n") if e]
+    assert events[0] == "data: first" and len(events) == 2, events
+    assert first_at < other_at < float(events[1].removeprefix("data: ")), (first_at, other_at, events)
+
+    # An update: DEFAULT keeps serving v1 until it moves (item 9), then v2 replaces v1's process
+    ac.update_agent_runtime(
+        agentRuntimeId=rid,
+        agentRuntimeArtifact={"containerConfiguration": {"containerUri": f"{ecr_image}@{images['docker_digest']}"}},
+        roleArn=ROLE_ARN,
+        networkConfiguration=NETWORK,
+        protocolConfiguration={"serverProtocol": "MCP"},
+        authorizerConfiguration={"customJWTAuthorizer": {**jwt_authorizer["customJWTAuthorizer"], "allowedScopes": ["aws.cognito.signin.user.admin"]}},
+        environmentVariables={"GREETING": "hello-v2"},
+        requestHeaderConfiguration={"requestHeaderAllowlist": ["Authorization"]},
+    )
+    status, _, body = invoke(base, arn, Authorization=bearer(good_token))
+    assert status == 200 and json.loads(body)["pid"] == v1_pid, body
+    while ac.get_agent_runtime_endpoint(agentRuntimeId=rid, endpointName="DEFAULT")["status"] != "READY":
+        pass
+    status, _, body = invoke(base, arn, Authorization=bearer(good_token))
+    echo = json.loads(body)
+    assert status == 200 and echo["pid"] != v1_pid, body
+    assert (echo["env"]["GREETING"], echo["env"]["IMAGE_NAME"]) == ("hello-v2", "docker-amd64"), echo["env"]
+    assert echo["cwd"] == ["server.py", "stale.txt"], echo["cwd"]  # the Docker image's one layer
+    assert echo["headers"].get("Authorization") == bearer(good_token), echo["headers"]  # allowlisted now
+    assert wait_gone(v1_pid), "v1's process outlived the update"
+    v2_pid = echo["pid"]
+    status, _, body = invoke(base, arn, Authorization=bearer(forge(claims, scope="openid")))
+    assert status == 401 and "'scope'" in json.loads(body)["message"], body
+    status, _, body = invoke(base, arn, qualifier="v9", Authorization=bearer(good_token))
+    assert status == 404, body
+
+    # An IAM runtime from an index (linux/arm64 is picked), HTTP protocol, through the SDK
+    m = create("multi_sigv4", f"{registry.removeprefix('http://')}/fake-mcp:multi", protocolConfiguration={"serverProtocol": "HTTP"})
+    r = sigv4(m["agentRuntimeArn"], runtimeSessionId="r" * 33)
+    echo = json.loads(r["response"].read())
+    assert (echo["path"], echo["env"]["IMAGE_NAME"]) == ("/invocations", "index-arm64"), echo
+    assert r["runtimeSessionId"] == "r" * 33 and r["statusCode"] == 200, r
+    multi_pid = echo["pid"]
+    status, headers, body = invoke(base, m["agentRuntimeArn"], Authorization=bearer(good_token))
+    assert (status, headers["x-amzn-errortype"]) == (403, "AccessDeniedException") and b"mismatch" in body, body
+    assert "www-authenticate" not in headers, headers
+    assert invoke(base, m["agentRuntimeArn"])[0] == 403
+    expect_error(sigv4, "ResourceNotFoundException", 404, arn=f"arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT}:runtime/nope-0123456789")
+
+    # A container that exits before /ping answers: 424, its output in the emulator's log
+    crash = create("crash_probe", f"{ecr_image}:v1", environmentVariables={"CRASH": "1"})
+    e = expect_error(sigv4, "RuntimeClientError", 424, arn=crash["agentRuntimeArn"])
+    assert "exited with status 3" in e.response["Error"]["Message"], e.response
+    # MMDSv2 off (item 8): AgentCore refuses invocations
+    assert http(base, "POST", settings, {"mmdsv2_on_create": False})[0] == 200
+    legacy = create("legacy_probe", f"{ecr_image}:v1")["agentRuntimeArn"]
+    assert http(base, "POST", settings, {"mmdsv2_on_create": True})[0] == 200
+    e = expect_error(sigv4, "ValidationException", 400, arn=legacy)
+    assert e.response["Error"]["Message"] == "This runtime is not MMDSv2-enabled", e.response
+
+    # The data plane is not recorded
+    assert http(base, "POST", "/moto-api/recorder/reset-recording")[0] == 200
+    assert http(base, "POST", "/moto-api/recorder/start-recording")[0] == 200
+    sigv4(m["agentRuntimeArn"])["response"].read()
+    assert http(base, "POST", "/moto-api/recorder/stop-recording")[0] == 200
+    assert "invocations" not in http(base, "GET", "/moto-api/recorder/download-recording")[1].decode()
+
+    # moto's reset stops every process
+    assert http(base, "POST", "/moto-api/reset")[0] == 200
+    assert wait_gone(v2_pid) and wait_gone(multi_pid), "a process outlived the reset"
+    probe = create("exit_probe", f"{ecr_image}:v1")
+    pid = json.loads(sigv4(probe["agentRuntimeArn"])["response"].read())["pid"]
+    return {"pid": pid, "crash_line": f"[runtime {crash['agentRuntimeId']} v1] boom"}
+
+
 def main() -> int:
+    workdir = tempfile.TemporaryDirectory(prefix="test-emulator-")
+    registry_proc, registry = start_registry(Path(workdir.name))
+    try:
+        images = push_images(registry)
+        return run(registry, images)
+    finally:
+        registry_proc.terminate()
+        registry_proc.wait()
+        workdir.cleanup()
+
+
+def run(registry: str, images: dict[str, str]) -> int:
     port = free_port()
     proc = start(port)
     base = f"http://127.0.0.1:{port}"
     ok = False
+    probe: dict = {}
     try:
         check(base)
+        check_create_delay(base)
+        probe = check_dataplane(base, registry, images)
         ok = True
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -329,12 +1000,25 @@ def main() -> int:
         if rc != 0:
             print(f"emulator exited with {rc}", file=sys.stderr)
             ok = False
-        noisy = [l for l in err.decode().splitlines() if l.strip()]
+        lines = [l for l in err.decode().splitlines() if l.strip()]
+        # The data plane's own lines, and its processes' output, are expected.
+        noisy = [l for l in lines if not l.startswith(("[runtime ", "emulator: data plane: "))]
         if len(noisy) > 1 or out.strip():
             print("emulator output was noisy:\n" + out.decode() + err.decode(), file=sys.stderr)
             ok = False
         elif not ok:
             print(err.decode(), file=sys.stderr)
+        elif probe["crash_line"] not in lines:
+            print("the crashed runtime's output is not in the emulator's log:\n" + err.decode(), file=sys.stderr)
+            ok = False
+        if probe and not wait_gone(probe["pid"]):
+            print("a runtime process outlived the emulator (SIGTERM)", file=sys.stderr)
+            ok = False
+    try:
+        check_auth_errors()
+    except AssertionError as e:
+        print(f"item 14: {e!r}", file=sys.stderr)
+        ok = False
     # SIGINT also exits cleanly
     proc = start(free_port())
     proc.send_signal(signal.SIGINT)
@@ -346,6 +1030,25 @@ def main() -> int:
     proc.communicate()
     if rc != 0:
         print(f"emulator exited with {rc} on SIGINT", file=sys.stderr)
+        ok = False
+    # SIGKILL (how the Rust tests stop it) takes its runtime processes along
+    port = free_port()
+    proc = start(port, EMULATOR_ECR_REGISTRY=registry)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        arn = client(base, "bedrock-agentcore-control").create_agent_runtime(
+            agentRuntimeName="kill_probe",
+            agentRuntimeArtifact={"containerConfiguration": {"containerUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/fake-mcp:v1"}},
+            roleArn=ROLE_ARN,
+            networkConfiguration=NETWORK,
+        )["agentRuntimeArn"]
+        r = client(base, "bedrock-agentcore").invoke_agent_runtime(agentRuntimeArn=arn, payload=b"{}")
+        pid = json.loads(r["response"].read())["pid"]
+    finally:
+        proc.kill()
+        proc.communicate()
+    if not wait_gone(pid):
+        print("a runtime process outlived the emulator (SIGKILL)", file=sys.stderr)
         ok = False
     print("ok" if ok else "FAILED")
     return 0 if ok else 1
