@@ -8,8 +8,10 @@
 pub mod apply;
 pub mod aws;
 pub mod cli;
+pub mod client;
 pub mod container;
 pub mod engine;
+pub mod init;
 pub mod live;
 pub mod output;
 pub mod plan;

@@ -8,91 +8,143 @@ use aws_sdk_cognitoidentityprovider::types::{PasswordPolicyType, UserPoolPolicyT
 use support::{Aws, Moto, Project, STACK_NAME};
 
 /// Each case: an edit of the repository's stack.toml and what the error must say.
-const BAD_STACKS: &[(&str, &str, &str, &str)] = &[
-    (
-        "unknown key",
-        "password_policy = { minimum_length = 8 }",
-        "password_policy = { minimum_length = 8 }\nmfa = \"ON\"",
-        "stack.toml:11:1: unknown field `mfa`, expected one of `name`, `password_policy`",
-    ),
-    (
-        "wrong type",
-        "minimum_length = 8",
-        "minimum_length = \"eight\"",
-        "stack.toml:10:38: invalid type: string \"eight\", expected an integer",
-    ),
-    (
-        "password policy out of range",
-        "minimum_length = 8",
-        "minimum_length = 100",
-        "stack.toml:10:38: cognito.user_pool.password_policy.minimum_length: 100 is out of range; allowed: 6 to 99",
-    ),
-    (
-        "pool name breaks the AWS pattern",
-        "name = \"MCPServerPool\"",
-        "name = \"MCP/ServerPool\"",
-        "stack.toml:9:8: cognito.user_pool.name: \"MCP/ServerPool\" is not a valid name; allowed: 1-128 characters",
-    ),
-    (
-        "role name too long",
-        "name = \"agentcore-web-search-mcp-role\"",
-        "name = \"agentcore-web-search-mcp-role-with-a-name-much-longer-than-iam-allows\"",
-        "stack.toml:21:8: iam.role.name: \"agentcore-web-search-mcp-role-with-a-name-much-longer-than-iam-allows\" is not a valid name; allowed: 1-64 characters",
-    ),
-    (
-        "literal password",
-        "password = { env = \"COGNITO_PASSWORD\" }",
-        "password = \"Hunter2-Literal!\"",
-        "stack.toml:18:12: cognito.users.password: a literal password is not allowed in the stack file",
-    ),
-    (
-        "unknown placeholder",
-        "\"${repository_arn}\"",
-        "\"${repo_name}\"",
-        "iam.role.policies.AgentCoreRuntime.document: unknown placeholder ${repo_name}; allowed: ${region}, ${account_id}, ${partition}, ${stack}",
-    ),
-    (
-        "unknown auth flow",
-        "\"ALLOW_REFRESH_TOKEN_AUTH\"]",
-        "\"ALLOW_REFRESH_TOKEN\"]",
-        "unknown variant `ALLOW_REFRESH_TOKEN`, expected one of `ALLOW_ADMIN_USER_PASSWORD_AUTH`",
-    ),
-    (
-        "a key as a literal runtime variable",
-        "OPENAI_MODEL = \"o3\"",
-        "OPENAI_MODEL = \"o3\"\nOPENAI_ORG_KEY = \"Hunter2-Literal!\"",
-        "stack.toml:120:18: runtime.environment.OPENAI_ORG_KEY: its name says it is a secret",
-    ),
-    (
-        "a variable from the environment in the runtime's plaintext configuration",
-        "OPENAI_MODEL = \"o3\"",
-        "OPENAI_MODEL = \"o3\"\nSEARCH_CONTEXT = { env = \"SEARCH_CONTEXT\" }",
-        "runtime.environment.SEARCH_CONTEXT: { env = \"SEARCH_CONTEXT\" } would put the value in plaintext",
-    ),
-    (
-        "a literal secret value",
-        "value = { env = \"OPENAI_API_KEY\" }",
-        "value = \"Hunter2-Literal!\"",
-        "secrets.openai_api_key.value: a literal secret is not allowed",
-    ),
-    (
-        "a runtime secret that is not declared",
-        "OPENAI_API_KEY = \"openai_api_key\"",
-        "OPENAI_API_KEY = \"openai\"",
-        "runtime.secrets.OPENAI_API_KEY: \"openai\" is not declared; declare [secrets.openai]",
-    ),
-];
+fn bad_stacks() -> Vec<(&'static str, &'static str, String, &'static str)> {
+    let cases: [(&str, &str, &str, &str); 12] = [
+        (
+            "unknown key",
+            "password_policy = { minimum_length = 8 }",
+            "password_policy = { minimum_length = 8 }\nmfa = \"ON\"",
+            "stack.toml:11:1: cognito.user_pool.mfa: unknown field `mfa`; allowed: `name`, `password_policy`",
+        ),
+        (
+            "wrong type",
+            "minimum_length = 8",
+            "minimum_length = \"eight\"",
+            "stack.toml:10:38: cognito.user_pool.password_policy.minimum_length: expected an integer from 6 to 99; found the string \"eight\"",
+        ),
+        (
+            "password policy out of range",
+            "minimum_length = 8",
+            "minimum_length = 100",
+            "stack.toml:10:38: cognito.user_pool.password_policy.minimum_length: 100 is out of range; allowed: 6 to 99",
+        ),
+        (
+            "pool name breaks the AWS pattern",
+            "name = \"MCPServerPool\"",
+            "name = \"MCP/ServerPool\"",
+            "stack.toml:9:8: cognito.user_pool.name: \"MCP/ServerPool\" is not a valid name; allowed: 1-128 characters",
+        ),
+        (
+            "role name too long",
+            "name = \"agentcore-web-search-mcp-role\"",
+            "name = \"agentcore-web-search-mcp-role-with-a-name-much-longer-than-iam-allows\"",
+            "stack.toml:21:8: iam.role.name: \"agentcore-web-search-mcp-role-with-a-name-much-longer-than-i…\" is not a valid name; allowed: 1-64 characters",
+        ),
+        (
+            "literal password",
+            "password = { env = \"COGNITO_PASSWORD\" }",
+            "password = \"Hunter2-Literal!\"",
+            "stack.toml:18:12: cognito.users.password: a literal password is not allowed in the stack file",
+        ),
+        (
+            "unknown placeholder",
+            "\"${repository_arn}\"",
+            "\"${repo_name}\"",
+            "iam.role.policies.AgentCoreRuntime.document: unknown placeholder ${repo_name}; allowed: ${region}, ${account_id}, ${partition}, ${stack}",
+        ),
+        (
+            "unknown auth flow",
+            "\"ALLOW_REFRESH_TOKEN_AUTH\"]",
+            "\"ALLOW_REFRESH_TOKEN\"]",
+            "stack.toml:14:52: cognito.client.explicit_auth_flows: \"ALLOW_REFRESH_TOKEN\" is not allowed; allowed: a list of \"ALLOW_USER_PASSWORD_AUTH\"",
+        ),
+        (
+            "a key as a literal runtime variable",
+            "OPENAI_MODEL = \"o3\"",
+            "OPENAI_MODEL = \"o3\"\nOPENAI_ORG_KEY = \"Hunter2-Literal!\"",
+            "stack.toml:120:18: runtime.environment.OPENAI_ORG_KEY: its name says it is a secret",
+        ),
+        (
+            "a variable from the environment in the runtime's plaintext configuration",
+            "OPENAI_MODEL = \"o3\"",
+            "OPENAI_MODEL = \"o3\"\nSEARCH_CONTEXT = { env = \"SEARCH_CONTEXT\" }",
+            "runtime.environment.SEARCH_CONTEXT: { env = \"SEARCH_CONTEXT\" } would put the value in plaintext",
+        ),
+        (
+            "a literal secret value",
+            "value = { env = \"OPENAI_API_KEY\" }",
+            "value = \"Hunter2-Literal!\"",
+            "secrets.openai_api_key.value: a literal secret is not allowed",
+        ),
+        (
+            "a runtime secret that is not declared",
+            "OPENAI_API_KEY = \"openai_api_key\"",
+            "OPENAI_API_KEY = \"openai\"",
+            "runtime.secrets.OPENAI_API_KEY: \"openai\" is not declared; declare [secrets.openai]",
+        ),
+    ];
+    let mut cases: Vec<_> = cases
+        .into_iter()
+        .map(|(case, from, to, expected)| (case, from, to.to_owned(), expected))
+        .collect();
+    cases.extend([
+        (
+            "a password that is not { env = ... }",
+            "password = { env = \"COGNITO_PASSWORD\" }",
+            "password = [\"Hunter2-Literal!\"]".to_owned(),
+            "stack.toml:18:12: cognito.users.password: expected password = { env = \"VARIABLE\" }, the environment variable that holds the password (a literal password is not allowed); found a list",
+        ),
+        (
+            "a secret's value that is not { env = ... }",
+            "value = { env = \"OPENAI_API_KEY\" }",
+            "value = { env = \"OPENAI_API_KEY\", literal = \"Hunter2-Literal!\" }".to_owned(),
+            "secrets.openai_api_key.value: expected value = { env = \"VARIABLE\" }, the environment variable that holds the secret (a literal secret is not allowed); found a table with the keys `env`, `literal`",
+        ),
+        (
+            "a 10 MB description",
+            "description = \"OpenAI web search over MCP\"",
+            format!("description = \"{}\"", "d".repeat(10 * 1024 * 1024)),
+            "runtime.description: at most 4096 characters (AgentCore's limit)",
+        ),
+        (
+            "inline policies over IAM's 10,240 characters for a role",
+            "[ecr.repository]",
+            format!(
+                "[iam.role.policies.Logs]\ndocument = '''{}'''\n\n[ecr.repository]",
+                big_policy(300)
+            ),
+            "iam.role.policies: the role's inline policies come to",
+        ),
+    ]);
+    cases
+}
+
+/// A policy document granting log writes on `n` log groups of the stack.
+fn big_policy(n: usize) -> String {
+    let groups: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "\"arn:${{partition}}:logs:${{region}}:${{account_id}}:log-group:/${{stack}}/{i}\""
+            )
+        })
+        .collect();
+    format!(
+        "{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Effect\": \"Allow\", \
+         \"Action\": \"logs:PutLogEvents\", \"Resource\": [{}]}}]}}",
+        groups.join(",\n  ")
+    )
+}
 
 #[test]
 fn a_bad_stack_file_is_rejected_with_file_line_and_field_and_no_aws_call() {
     let moto = Moto::start();
-    for (case, from, to, expected) in BAD_STACKS {
+    for (case, from, to, expected) in bad_stacks() {
         let project = Project::from_repo(|s| {
             assert!(
                 s.contains(from),
                 "{case}: the repository's stack.toml no longer contains {from:?}"
             );
-            s.replacen(from, to, 1)
+            s.replacen(from, &to, 1)
         });
         moto.start_recording();
         for args in [&["plan"][..], &["apply", "--yes"][..]] {
@@ -112,12 +164,82 @@ fn a_bad_stack_file_is_rejected_with_file_line_and_field_and_no_aws_call() {
                 !run.stderr.contains("Hunter2-Literal!"),
                 "{case}: the literal password was echoed"
             );
+            // A value of any size is cut to a readable width.
+            assert!(
+                run.stderr.len() < 4096,
+                "{case}: {} bytes on stderr",
+                run.stderr.len()
+            );
         }
         assert_eq!(
             moto.operations(),
             Vec::<String>::new(),
             "{case}: AWS was called"
         );
+    }
+}
+
+/// Several problems in one file: all of them are reported, each with its position, field and
+/// snippet, and AWS is not called. So are variables set to the empty string, or to a password
+/// longer than Cognito takes.
+#[test]
+fn every_problem_of_a_refused_file_is_reported_at_once_and_aws_is_not_called() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| {
+        s.replacen("minimum_length = 8", "minimum_length = \"8\"", 1)
+            .replacen(
+                "name = \"MCPServerPool\"",
+                "name = \"MCPServerPool\"\nmfa = \"ON\"",
+                1,
+            )
+            .replacen("username = \"testuser\"", "username = 7", 1)
+            .replacen(
+                "max_lifetime_seconds = 28800",
+                "max_lifetime_seconds = 30",
+                1,
+            )
+            .replacen("protocol = \"MCP\"", "protocol = \"mcp\"", 1)
+    });
+    moto.start_recording();
+    let run = project.infra(&moto, &["plan"]).expect(1);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    insta::assert_snapshot!("refused_stack_file", run.stderr);
+    assert_eq!(moto.operations(), Vec::<String>::new(), "AWS was called");
+
+    let project = Project::from_repo(|s| s);
+    let too_long = format!("Aa1!{}", "x".repeat(300));
+    for (env, expected) in [
+        (
+            [("COGNITO_PASSWORD", ""), ("OPENAI_API_KEY", "")],
+            vec![
+                "stack.toml:18:12: cognito.users.password: $COGNITO_PASSWORD is set but empty: \
+                 set it to the user's password, or unset it to leave the password as it is",
+                "secrets.openai_api_key.value: $OPENAI_API_KEY is set but empty: set it to the \
+                 secret's value, or unset it to keep the stored value",
+            ],
+        ),
+        (
+            [
+                ("COGNITO_PASSWORD", too_long.as_str()),
+                ("OPENAI_API_KEY", "sk-test"),
+            ],
+            vec![
+                "stack.toml:18:12: cognito.users.password: the value of $COGNITO_PASSWORD is \
+                 longer than 256 characters, Cognito's limit for a password",
+            ],
+        ),
+    ] {
+        moto.start_recording();
+        let run = project.infra_env(&moto, &["plan"], &env).expect(1);
+        for expected in expected {
+            assert!(
+                run.stderr.contains(expected),
+                "{expected:?} in:\n{}",
+                run.stderr
+            );
+        }
+        assert!(!run.stderr.contains("xxxx"), "{}", run.stderr);
+        assert_eq!(moto.operations(), Vec::<String>::new(), "AWS was called");
     }
 }
 
@@ -130,10 +252,11 @@ fn a_missing_stack_file_is_named() {
         .expect(1);
     assert!(
         run.stderr
-            .contains("nowhere.toml: cannot read the stack file"),
+            .contains("no stack file: nowhere.toml does not exist"),
         "{}",
         run.stderr
     );
+    assert!(run.stderr.contains("`infra init`"), "{}", run.stderr);
 }
 
 #[test]
@@ -151,6 +274,11 @@ fn help_lists_the_commands_and_global_options() {
         "--region",
         "--profile",
         "--color",
+        "--verbose",
+        "token",
+        "mcp",
+        "check",
+        "init",
     ] {
         assert!(help.contains(word), "{word} missing from --help:\n{help}");
     }
@@ -323,9 +451,10 @@ fn a_profile_on_the_command_line_wins_over_keys_in_the_environment() {
         ("AWS_SECRET_ACCESS_KEY", "e"),
     ];
     moto.start_recording();
+    // Nothing is deployed, so output exits 1; it has read AWS all the same.
     project
         .infra_env(&moto, &["--profile", "deploy", "output"], &env)
-        .expect(0);
+        .expect(1);
     let keys = moto.signing_keys();
     assert!(!keys.is_empty());
     assert!(
@@ -335,7 +464,7 @@ fn a_profile_on_the_command_line_wins_over_keys_in_the_environment() {
 
     // Without --profile, the environment's keys, as the AWS CLI does.
     moto.start_recording();
-    project.infra_env(&moto, &["output"], &env).expect(0);
+    project.infra_env(&moto, &["output"], &env).expect(1);
     assert!(moto.signing_keys().iter().all(|k| k == "AKIAENVIRONMENT"));
 
     // An unknown profile: named, with the files looked in, and no call at all.

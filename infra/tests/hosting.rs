@@ -360,7 +360,25 @@ async fn a_runtime_that_fails_to_create_stops_apply_with_the_reason() {
         "{}",
         plan.stdout
     );
+    // `output` says it is broken: the runtime's state and AWS's reason, and exit 1.
+    let output = project.infra(&moto, &["output", "--json"]).expect(1);
+    assert!(
+        output.stderr.contains(
+            "agentcore_runtime.web_search_mcp failed: CREATE_FAILED: Image not found: web-search-mcp:0.1.0"
+        ),
+        "{}",
+        output.stderr
+    );
+    let out: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    let runtime = out["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "agentcore_runtime.web_search_mcp")
+        .unwrap();
+    assert_eq!(runtime["status"], "failed", "{out}");
     project.infra(&moto, &["apply", "--yes"]).expect(0);
+    project.infra(&moto, &["output"]).expect(0);
 }
 
 #[tokio::test]
@@ -368,9 +386,33 @@ async fn output_reads_identifiers_and_the_encoded_mcp_url_from_live_aws() {
     let moto = Moto::start();
     let aws = Aws::new(&moto).await;
     let project = Project::from_repo(|s| s);
-    let before = project.infra(&moto, &["output", "--json"]).expect(0);
+    // Nothing deployed yet: the values are null, every resource is missing, and the exit is 1.
+    let before = project.infra(&moto, &["output", "--json"]).expect(1);
+    assert!(
+        before.stderr.contains("the stack is not deployed"),
+        "{}",
+        before.stderr
+    );
     let before: serde_json::Value = serde_json::from_str(&before.stdout).unwrap();
     assert_eq!(before["runtime_arn"], serde_json::Value::Null);
+    let statuses = |out: &serde_json::Value| -> Vec<String> {
+        out["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["address"].as_str().unwrap(),
+                    r["status"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert!(
+        statuses(&before).iter().all(|s| s.ends_with(" missing")),
+        "{before}"
+    );
 
     project.infra(&moto, &["apply", "--yes"]).expect(0);
     moto.start_recording();
@@ -381,6 +423,8 @@ async fn output_reads_identifiers_and_the_encoded_mcp_url_from_live_aws() {
         "output does not sign in"
     );
     let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(statuses(&out).len() >= 8, "{out}");
+    assert!(statuses(&out).iter().all(|s| s.ends_with(" ok")), "{out}");
 
     let id = runtime_id(&aws).await;
     let runtime = runtime(&aws, &id).await;
@@ -409,8 +453,27 @@ async fn output_reads_identifiers_and_the_encoded_mcp_url_from_live_aws() {
     assert_eq!(out["runtime_id"], id.as_str());
     assert_eq!(out["runtime_version"], "1");
     let encoded = arn.replace(':', "%3A").replace('/', "%2F");
+    // The data plane follows AWS_ENDPOINT_URL like the SDKs (here: the emulator's).
     assert_eq!(
         out["mcp_url"],
+        format!(
+            "{}/runtimes/{encoded}/invocations?qualifier=DEFAULT",
+            moto.endpoint
+        )
+    );
+    let without_endpoint = project
+        .infra_env(
+            &moto,
+            &["output", "--json"],
+            &[(
+                "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE",
+                "https://bedrock-agentcore.us-west-2.amazonaws.com",
+            )],
+        )
+        .expect(0);
+    let out2: serde_json::Value = serde_json::from_str(&without_endpoint.stdout).unwrap();
+    assert_eq!(
+        out2["mcp_url"],
         format!(
             "https://bedrock-agentcore.us-west-2.amazonaws.com/runtimes/{encoded}/invocations?qualifier=DEFAULT"
         )
@@ -750,4 +813,47 @@ async fn an_existing_secret_by_arn_is_used_without_writes() {
     project
         .infra(&moto, &["plan", "--detailed-exitcode"])
         .expect(0);
+}
+
+#[tokio::test]
+async fn a_failed_runtime_update_says_a_new_version_failed_and_the_old_one_still_serves() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    project.edit_stack(|s| {
+        s.replace(
+            "description = \"OpenAI web search over MCP\"",
+            "description = \"OpenAI web search over MCP, v2\"",
+        )
+    });
+    moto.fail_next_runtime("Container exited with code 1");
+    let run = project.infra(&moto, &["apply", "--yes"]).expect(1);
+    assert!(
+        run.stderr.contains(
+            "UpdateAgentRuntime failed: UPDATE_FAILED: Container exited with code 1. AWS made \
+             version 2 and it failed; the DEFAULT endpoint keeps serving the previous version"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("were not changed;"),
+        "no claim that nothing changed: {}",
+        run.stderr
+    );
+    let output = project.infra(&moto, &["output"]).expect(1);
+    assert!(
+        output
+            .stderr
+            .contains("agentcore_runtime.web_search_mcp failed: UPDATE_FAILED"),
+        "{}",
+        output.stderr
+    );
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let output = project.infra(&moto, &["output"]).expect(0);
+    assert!(
+        output.stdout.contains("runtime_version = 3"),
+        "{}",
+        output.stdout
+    );
 }

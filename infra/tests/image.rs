@@ -4,11 +4,10 @@
 //!
 //! Needs the tools `scripts/image-tools.sh` installs; a missing tool fails the test with that hint.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 mod support;
 
@@ -17,26 +16,13 @@ use infra::container::{
 };
 use serde_json::{Value, json};
 
-const INSTALL_HINT: &str = "run scripts/image-tools.sh (installs the image build and test tools)";
+use support::{INSTALL_HINT, KillOnDrop, LocalRegistry, free_port, tool, wait_for_port};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-/// A tool from PATH or one of the known locations; panics with the install hint when absent.
-fn tool(name: &str, known: &[&str]) -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|dir| dir.join(name));
-    on_path
-        .chain(known.iter().map(PathBuf::from))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| panic!("{name} is not installed: {INSTALL_HINT}"))
 }
 
 fn build_or_explain(options: &BuildOptions) -> Built {
@@ -57,35 +43,6 @@ fn build_or_explain(options: &BuildOptions) -> Built {
 fn server_arm64() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
     BUILT.get_or_init(|| build_or_explain(&BuildOptions::new(workspace(), "server")))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16, child: &mut Child, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("{what} exited before listening: {status}");
-        }
-        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Kills the child when the test ends, passing or failing.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test]
@@ -215,50 +172,6 @@ fn server_image_digest_is_stable_and_follows_every_byte() {
         image.manifest.len(),
         image.compressed_size()
     );
-}
-
-/// `docker-registry` (distribution) on a free loopback port, storing in a temp directory.
-struct LocalRegistry {
-    url: String,
-    _process: KillOnDrop,
-    _dir: tempfile::TempDir,
-}
-
-impl LocalRegistry {
-    fn start() -> Self {
-        let binary = tool("docker-registry", &["/usr/bin/docker-registry"]);
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
-                 storage:\n  filesystem:\n    rootdirectory: {}\n\
-                 http:\n  addr: 127.0.0.1:{port}\n  secret: local-test-only\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        // It logs every 404 at error level: keep its log in the temp directory.
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let mut process = KillOnDrop(
-            Command::new(binary)
-                .arg("serve")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        wait_for_port(port, &mut process.0, "docker-registry");
-        LocalRegistry {
-            url: format!("http://127.0.0.1:{port}"),
-            _process: process,
-            _dir: dir,
-        }
-    }
 }
 
 #[tokio::test]

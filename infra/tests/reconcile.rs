@@ -466,6 +466,15 @@ async fn two_pools_tagged_for_the_stack_is_an_error_listing_both() {
             .await
             .unwrap();
         ids.push(pool.user_pool().unwrap().id().unwrap().to_owned());
+        // A user the stack does not declare: infra keeps one pool and deletes the other only
+        // when it holds nothing else (tests/concurrency.rs); here it must explain instead.
+        aws.cognito
+            .admin_create_user()
+            .user_pool_id(ids.last().unwrap())
+            .username("someone-else")
+            .send()
+            .await
+            .unwrap();
     }
     let project = Project::from_repo(|s| s);
     moto.start_recording();

@@ -4,6 +4,9 @@
 //! variables, `AWS_PROFILE` and shared config (SSO included), instance and container roles, and
 //! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` for emulators and private endpoints.
 
+pub mod calls;
+pub mod regions;
+
 use aws_config::BehaviorVersion;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,8 +42,7 @@ pub enum Reads {
 #[derive(Clone)]
 pub struct Aws {
     pub region: String,
-    /// The configuration the clients were made from, for kinds whose service has no client
-    /// here (they make their own: `aws_sdk_x::Client::new(&aws.config)`).
+    /// The configuration the clients were made from.
     pub config: aws_config::SdkConfig,
     pub reads: Reads,
     pub iam: aws_sdk_iam::Client,
@@ -48,6 +50,18 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub agentcore: aws_sdk_bedrockagentcorecontrol::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+/// A service client from `config`, with the call log of [`calls::CallLog`].
+macro_rules! client {
+    ($sdk:ident, $config:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .interceptor(calls::CallLog)
+                .build(),
+        )
+    };
 }
 
 impl Aws {
@@ -90,6 +104,7 @@ impl Aws {
             loader = loader.region(aws_config::Region::new(region));
         }
         let config = loader.load().await;
+        check_credentials(&config, conn).await?;
         Aws::from_config(&config)
     }
 
@@ -100,15 +115,22 @@ impl Aws {
                 "no AWS region: pass --region, set `region` in [stack], or set AWS_REGION / a profile region"
             );
         };
+        if !regions::is_region(&region) {
+            anyhow::bail!(
+                "{region:?} is not an AWS region; the regions the SDK knows: {}",
+                regions::KNOWN.join(", ")
+            );
+        }
         Ok(Aws {
             region,
             config: config.clone(),
             reads: Reads::Concurrent,
-            iam: aws_sdk_iam::Client::new(config),
-            cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
-            sts: aws_sdk_sts::Client::new(config),
-            ecr: aws_sdk_ecr::Client::new(config),
-            agentcore: aws_sdk_bedrockagentcorecontrol::Client::new(config),
+            iam: client!(aws_sdk_iam, config),
+            cognito: client!(aws_sdk_cognitoidentityprovider, config),
+            sts: client!(aws_sdk_sts, config),
+            ecr: client!(aws_sdk_ecr, config),
+            agentcore: client!(aws_sdk_bedrockagentcorecontrol, config),
+            secrets: client!(aws_sdk_secretsmanager, config),
         })
     }
 
@@ -143,6 +165,90 @@ impl Aws {
             Reads::Concurrent => futures::future::try_join(a, b).await,
             Reads::Sequential => Ok((a.await?, b.await?)),
         }
+    }
+}
+
+/// Load the credentials once before any call, so a missing or broken source is one clear line
+/// instead of the last provider's error (often "failed to load IMDS session token").
+async fn check_credentials(
+    config: &aws_config::SdkConfig,
+    conn: &Connection,
+) -> anyhow::Result<()> {
+    use aws_credential_types::provider::{ProvideCredentials, error::CredentialsError};
+    let Some(provider) = config.credentials_provider() else {
+        return Ok(());
+    };
+    let error = match provider.provide_credentials().await {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    let explicit = conn.profile.is_some()
+        || ["AWS_PROFILE", "AWS_ACCESS_KEY_ID"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+    let detail = match &error {
+        CredentialsError::CredentialsNotLoaded(_) => String::new(),
+        other => format!(
+            " (the last source tried said: {})",
+            crate::engine::error_chain(other)
+        ),
+    };
+    if !explicit || matches!(error, CredentialsError::CredentialsNotLoaded(_)) {
+        anyhow::bail!(
+            "no AWS credentials found in {}{detail}. Provide them with --profile NAME or \
+             AWS_PROFILE (a profile in ~/.aws/config or ~/.aws/credentials; for SSO run `aws sso \
+             login --profile NAME` first), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            conn.credential_source()
+        );
+    }
+    anyhow::bail!(
+        "loading AWS credentials from {} failed: {}{}",
+        conn.credential_source(),
+        crate::engine::error_chain(&error),
+        if conn.profile.is_some() || std::env::var_os("AWS_PROFILE").is_some() {
+            " (for an SSO profile, `aws sso login --profile NAME` renews the session)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Error codes with which AWS refuses the credentials themselves.
+pub const CREDENTIAL_ERRORS: &[&str] = &[
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "InvalidSignatureException",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "IncompleteSignature",
+    "InvalidAccessKeyId",
+];
+
+impl Connection {
+    /// Where the credentials come from, as the AWS chain picks them (without secrets).
+    pub fn credential_source(&self) -> String {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if let Some(profile) = &self.profile {
+            return format!("the profile {profile:?} (--profile)");
+        }
+        if let Some(key) = env("AWS_ACCESS_KEY_ID") {
+            let tail: String = key
+                .chars()
+                .rev()
+                .take(4)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            return format!("the environment (AWS_ACCESS_KEY_ID ending in {tail})");
+        }
+        if let Some(profile) = env("AWS_PROFILE") {
+            return format!("the profile {profile:?} (AWS_PROFILE)");
+        }
+        "the default chain (the default profile, SSO, web identity, container or instance role)"
+            .to_owned()
     }
 }
 
@@ -191,4 +297,29 @@ pub fn partition_of(arn: &str) -> String {
         .filter(|p| !p.is_empty())
         .unwrap_or("aws")
         .to_owned()
+}
+
+/// The AgentCore data plane (`bedrock-agentcore`, where clients invoke a runtime), following the
+/// AWS SDKs' endpoint conventions: `AWS_ENDPOINT_URL_BEDROCK_AGENTCORE`, else `AWS_ENDPOINT_URL`
+/// (both ignored when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else the regional endpoint.
+pub fn data_plane_endpoint(region: &str) -> String {
+    data_plane_endpoint_from(region, &|name| std::env::var(name).ok())
+}
+
+/// [`data_plane_endpoint`] with the environment as a function, for tests.
+pub fn data_plane_endpoint_from(region: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+    let ignore = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let configured = |name: &str| {
+        env(name)
+            .map(|v| v.trim().trim_end_matches('/').to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    (!ignore)
+        .then(|| {
+            configured("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE")
+                .or_else(|| configured("AWS_ENDPOINT_URL"))
+        })
+        .flatten()
+        .unwrap_or_else(|| format!("https://bedrock-agentcore.{region}.amazonaws.com"))
 }

@@ -23,6 +23,9 @@ const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.v2+json, \
     application/vnd.docker.distribution.manifest.list.v2+json";
 
+/// How long a registry may go without sending a byte before a request fails.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A registry, e.g. `http://127.0.0.1:5000` or `https://<account>.dkr.ecr.<region>.amazonaws.com`.
 pub struct Registry {
     base: Url,
@@ -58,7 +61,13 @@ pub struct PushReport {
 
 impl Registry {
     /// A registry at `base_url` (scheme, host and port; a path is ignored), without credentials.
+    /// Requests time out: see [`READ_TIMEOUT`].
     pub fn new(base_url: &str) -> Result<Self> {
+        Self::with_read_timeout(base_url, READ_TIMEOUT)
+    }
+
+    /// [`Registry::new`] with another read timeout.
+    pub fn with_read_timeout(base_url: &str, read_timeout: std::time::Duration) -> Result<Self> {
         let mut base = Url::parse(base_url)
             .with_context(|| format!("registry URL {base_url:?} (expected e.g. https://host)"))?;
         if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
@@ -66,8 +75,12 @@ impl Registry {
         }
         base.set_path("/");
         base.set_query(None);
+        // A registry that accepts the connection and then stalls fails a request after 60 s
+        // without a byte (the read timeout restarts with every read, so a large upload that is
+        // moving is never cut); 10 minutes is the most one request may take in all.
         let client = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(read_timeout)
             .timeout(std::time::Duration::from_secs(600))
             .user_agent(concat!("infra/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -407,6 +420,30 @@ mod tests {
         );
         assert!(Registry::new("ftp://x").is_err());
         assert!(Registry::new("not a url").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_registry_that_accepts_and_never_answers_fails_the_request_in_bounded_time() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        // Accept, read nothing, answer nothing: the connection stays open.
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                open.push(stream);
+            }
+        });
+        let registry =
+            Registry::with_read_timeout(&origin, std::time::Duration::from_millis(500)).unwrap();
+        let started = std::time::Instant::now();
+        let error = registry
+            .manifest_exists("repo", &sha256_digest(b"x"))
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let text = format!("{error:#}");
+        assert!(text.contains("127.0.0.1"), "names the endpoint: {text}");
+        held.abort();
     }
 
     /// Minimal HTTP/1.1 servers on 127.0.0.1 that record what they are sent.

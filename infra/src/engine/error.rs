@@ -74,7 +74,7 @@ impl Error {
 
 /// An error and its sources, joined by ": ", each message once (the SDK nests many layers that
 /// repeat each other). Unlike `DisplayErrorContext`, no `Debug` dump at the end.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(err);
     while let Some(e) = next {

@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use super::apply::ApplyContext;
 use super::change::Changes;
-use super::planner::Planner;
+use super::error::Error;
+use super::kind::Kind;
+use super::planner::{PlanContext, Planner, ResourcePlan};
 use crate::stack::TAG_STACK;
 
 /// What a search by natural key found.
@@ -166,4 +169,44 @@ pub fn tag_changes(
             .collect();
         changes.value("tags", Some(before), wrong);
     }
+}
+
+/// Plan one resource again during apply, against live state just read: a create that found
+/// the resource already there (made meanwhile, by another apply) continues as if the plan had
+/// found it. `live` is the kind's whole live state with that resource in it. A blocker on
+/// `address` (a foreign resource, a field AWS cannot change) is an error of `operation`.
+pub fn replan<K: Kind>(
+    cx: &ApplyContext<'_>,
+    address: &str,
+    operation: &'static str,
+    live: K::Live,
+) -> Result<ResourcePlan, Error> {
+    let mut state = cx.live.clone();
+    state.set::<K>(live);
+    let plan_cx = PlanContext {
+        stack: cx.stack,
+        live: &state,
+        vars: &cx.vars,
+    };
+    let mut planner = Planner::default();
+    planner.start(K::TYPE, K::DEPENDS_ON);
+    K::plan(&plan_cx, &mut planner);
+    if let Some(blocker) = planner.blockers.iter().find(|b| b.address == address) {
+        let message = match &blocker.field {
+            Some(field) => format!("{field}: {}", blocker.message),
+            None => blocker.message.clone(),
+        };
+        return Err(Error::new(address, operation, message));
+    }
+    planner
+        .resources
+        .into_iter()
+        .find(|r| r.address == address)
+        .ok_or_else(|| {
+            Error::new(
+                address,
+                operation,
+                "internal error: planning it again did not plan it",
+            )
+        })
 }

@@ -21,7 +21,7 @@ pub mod read;
 
 pub use apply::{ApplyContext, Progress};
 pub use change::{Action, Changes, FieldChange, Shown};
-pub use error::{Error, not_found_as_none};
+pub use error::{Error, error_chain, not_found_as_none};
 pub use kind::{DynKind, Kind, Output, Registered};
 pub use lookup::{Claim, Lookup, Noun, Owned, claim, foreign_message, owned_by, tag_changes};
 pub use planner::{Blocker, Plan, PlanContext, Planned, Planner, ResourcePlan, Summary, address};

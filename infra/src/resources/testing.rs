@@ -202,6 +202,8 @@ pub fn pool(stack: &Stack) -> Option<LivePool> {
             .collect(),
         deletion_protection: spec.deletion_protection,
         raw: UserPoolType::builder().build(),
+        created: None,
+        duplicates: Vec::new(),
     })
 }
 
@@ -218,6 +220,8 @@ pub fn client(stack: &Stack) -> Option<LiveClient> {
         explicit_auth_flows: flows,
         has_secret: spec.generate_secret,
         raw: UserPoolClientType::builder().build(),
+        created: None,
+        duplicates: Vec::new(),
     })
 }
 

@@ -1,11 +1,15 @@
-//! `stack.toml`: parse (serde, unknown keys rejected) → validate → [`Stack`], typed and resolved.
+//! `stack.toml`: parse (`parse`: syntax, then each section's serde type, unknown keys rejected)
+//! → validate → [`Stack`], typed and resolved.
 //!
 //! Everything here happens before any AWS call. Errors name the file, line, column and field, and
-//! say what is allowed; all problems in a file are reported at once. Each section's raw form,
-//! resolved spec and validation live with its resource kind (`resources/<kind>/section.rs`);
-//! this module holds the file's top-level shape, what is declared (computed first, so no
-//! section's checks depend on validation order), and the checks across sections.
+//! say what is allowed; all problems in a file are reported at once, type errors included, in
+//! the order of the file. Each section's raw form, what its fields accept, its resolved spec and
+//! validation live with its resource kind (`resources/<kind>/section.rs`); this module holds the
+//! file's top-level shape, what is declared (computed first, from the file as written, so no
+//! section's checks depend on validation order), and the checks across sections (among them the
+//! size of the role's inline policies together, as IAM counts it).
 
+mod parse;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -30,7 +34,7 @@ pub use crate::resources::secret::section::{SecretSource, SecretSpec};
 use crate::resources::{
     cognito_client, cognito_pool, cognito_user, ecr_repository, iam_role, image, runtime, secret,
 };
-use validate::{Declared, STACK_NAME, Validator, humanize, line_col, may_hold_a_secret, snippet};
+use validate::{STACK_NAME, Validator, quote};
 pub use validate::{StackError, StackErrors};
 
 /// Tag keys this tool puts on everything it creates.
@@ -156,34 +160,67 @@ impl Stack {
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Stack, StackErrors> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| StackErrors {
-            errors: vec![StackError {
-                path: path.to_owned(),
-                position: e.span().map(|span| line_col(text, span.start)),
-                field: String::new(),
-                message: humanize(e.message()),
-                snippet: e
-                    .span()
-                    .filter(|span| !may_hold_a_secret(text, span.start))
-                    .and_then(|span| snippet(text, &span)),
-            }],
-        })?;
-        let mut v = Validator::new(path, text, declared(&raw));
-        let stack = validate_file(&mut v, raw, env);
-        v.finish().map(|()| stack)
+        let loose = parse::parse::<RawFile>(path, text, &accepts);
+        let mut v = Validator::new(path, text, loose.declared, loose.vars);
+        for error in loose.errors {
+            v.push(error);
+        }
+        for (field, offset) in loose.reported {
+            v.reported(field, offset);
+        }
+        match loose.raw {
+            Some(raw) => {
+                let stack = validate_file(&mut v, raw, env);
+                v.finish().map(|()| stack)
+            }
+            None => Err(v.failed()),
+        }
     }
 }
 
-/// What the file declares: the first pass, before any section is validated.
-fn declared(raw: &RawFile) -> Declared {
-    let cognito = raw.cognito.as_ref();
-    Declared {
-        user_pool: cognito.is_some_and(|c| c.user_pool.is_some()),
-        client: cognito.is_some_and(|c| c.client.is_some()),
-        role: raw.iam.as_ref().is_some_and(|i| i.role.is_some()),
-        repository: raw.ecr.as_ref().is_some_and(|e| e.repository.is_some()),
-        image: raw.image.is_some(),
-        runtime: raw.runtime.is_some(),
+/// What the field at a dotted path accepts, for the messages of the first pass (a value of the
+/// wrong type, a missing field). Each section says it for its own fields.
+fn accepts(path: &str) -> Option<String> {
+    let under = |prefix: &str| match path.strip_prefix(prefix) {
+        Some("") => Some(""),
+        Some(rest) => rest.strip_prefix('.'),
+        None => None,
+    };
+    if let Some(rest) = under("stack") {
+        return match rest {
+            "" => Some("a table: [stack] with name = \"...\"".into()),
+            "name" => Some(format!("a string of {}", STACK_NAME.described)),
+            "region" => Some("an AWS region name, such as \"us-west-2\"".into()),
+            _ => None,
+        };
+    }
+    type Accepts = fn(&str) -> Option<String>;
+    let sections: [(&str, Accepts); 7] = [
+        ("cognito.user_pool", cognito_pool::section::accepts),
+        ("cognito.client", cognito_client::section::accepts),
+        ("cognito.users", cognito_user::section::accepts),
+        ("iam.role", iam_role::section::accepts),
+        ("ecr.repository", ecr_repository::section::accepts),
+        ("image", image::section::accepts),
+        ("runtime", runtime::section::accepts),
+    ];
+    for (prefix, accepts) in sections {
+        if let Some(rest) = under(prefix) {
+            return accepts(rest);
+        }
+    }
+    match path {
+        "cognito" => {
+            Some("a table: [cognito.user_pool], [cognito.client], [[cognito.users]]".into())
+        }
+        "iam" => Some("a table: [iam.role]".into()),
+        "ecr" => Some("a table: [ecr.repository]".into()),
+        "secrets" => Some("tables [secrets.KEY] (KEY names the secret)".into()),
+        _ => {
+            // `secrets.KEY` and `secrets.KEY.field`.
+            let rest = path.strip_prefix("secrets.")?;
+            secret::section::accepts(rest.split_once('.').map_or("", |(_, field)| field))
+        }
     }
 }
 
@@ -237,7 +274,7 @@ fn validate_file(v: &mut Validator, raw: RawFile, env: &dyn Fn(&str) -> Option<S
             v.error(
                 span,
                 "cognito.users.username",
-                format!("{:?} is declared twice", user.username),
+                format!("{} is declared twice", quote(&user.username)),
             );
         }
         users.push(user);
@@ -261,13 +298,18 @@ fn validate_file(v: &mut Validator, raw: RawFile, env: &dyn Fn(&str) -> Option<S
         );
     }
     let image = raw.image.and_then(|i| image::section::validate(v, i));
-    if let (Some(span), None) = (&runtime_span, &image) {
+    if let (Some(span), false) = (&runtime_span, declared.image) {
         v.error(
             span.clone(),
             "runtime",
             "a runtime needs [image] with uri = \"...\" or build = \"PACKAGE\"",
         );
     }
+    let role_span = raw
+        .iam
+        .as_ref()
+        .and_then(|i| i.role.as_ref())
+        .map(Spanned::span);
     let mut role = raw
         .iam
         .and_then(|iam| iam.role)
@@ -286,7 +328,7 @@ fn validate_file(v: &mut Validator, raw: RawFile, env: &dyn Fn(&str) -> Option<S
                 v.error(
                     span.clone(),
                     format!("runtime.secrets.{variable}"),
-                    format!("{key:?} is not declared; declare [secrets.{key}]"),
+                    format!("{} is not declared; declare [secrets.{key}]", quote(key)),
                 );
             }
         }
@@ -303,6 +345,10 @@ fn validate_file(v: &mut Validator, raw: RawFile, env: &dyn Fn(&str) -> Option<S
         }
     }
 
+    if let (Some(role), Some(span)) = (&role, role_span) {
+        role_policy_size(v, role, span);
+    }
+
     Stack {
         path: v.path().to_owned(),
         name,
@@ -315,6 +361,42 @@ fn validate_file(v: &mut Validator, raw: RawFile, env: &dyn Fn(&str) -> Option<S
         image,
         runtime,
         secrets,
+    }
+}
+
+/// IAM's quota on a role's inline policies: "Role policy size cannot exceed 10,240 characters",
+/// all inline policies of the role together, and "IAM does not count white space when
+/// calculating the size of a policy against these limits"
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>, character
+/// limits). Not adjustable.
+pub const ROLE_POLICY_SIZE: usize = 10_240;
+
+/// The role's inline policies, `infra-secrets` included, against [`ROLE_POLICY_SIZE`], with
+/// their placeholders filled in as IAM will get them (the stack's names; the longest account,
+/// region and partition values when the stack does not say).
+fn role_policy_size(v: &mut Validator, role: &RoleSpec, span: std::ops::Range<usize>) {
+    let sizes: Vec<(&String, usize)> = role
+        .policies
+        .iter()
+        .map(|(name, document)| (name, v.policy_size(document)))
+        .collect();
+    let total: usize = sizes.iter().map(|(_, n)| n).sum();
+    if total > ROLE_POLICY_SIZE {
+        let each: Vec<String> = sizes
+            .iter()
+            .map(|(name, n)| format!("{} {n}", validate::clip(name, 60)))
+            .collect();
+        v.error(
+            span,
+            "iam.role.policies",
+            format!(
+                "the role's inline policies come to {total} characters, more than IAM's \
+                 {ROLE_POLICY_SIZE} for all of a role's inline policies together (counted as IAM \
+                 does: placeholders filled in, whitespace left out; {}): move statements to a \
+                 managed policy or narrow them",
+                each.join(", ")
+            ),
+        );
     }
 }
 
@@ -386,370 +468,4 @@ fn secrets_policy(runtime: &RuntimeSpec, secrets: &[SecretSpec]) -> Option<Strin
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-[stack]
-name = "web-search-mcp"
-region = "us-west-2"
-
-[cognito.user_pool]
-name = "MCPServerPool"
-password_policy = { minimum_length = 8 }
-
-[cognito.client]
-name = "MCPServerPoolClient"
-explicit_auth_flows = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
-
-[[cognito.users]]
-username = "testuser"
-password = { env = "COGNITO_PASSWORD" }
-
-[iam.role]
-name = "agentcore-web-search-mcp-role"
-
-[iam.role.policies.AgentCoreRuntime]
-document = '''{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": "arn:aws:logs:${region}:${account_id}:*" } ] }'''
-"#;
-
-    fn env_with_password(name: &str) -> Option<String> {
-        (name == "COGNITO_PASSWORD").then(|| "Correct-Horse-9".to_owned())
-    }
-
-    fn errors(text: &str) -> Vec<String> {
-        match Stack::parse(Path::new("stack.toml"), text, &env_with_password) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.errors.iter().map(ToString::to_string).collect(),
-        }
-    }
-
-    #[test]
-    fn parses_the_documented_example() {
-        let stack = Stack::parse(Path::new("stack.toml"), GOOD, &env_with_password).unwrap();
-        assert_eq!(stack.name, "web-search-mcp");
-        assert_eq!(
-            stack
-                .user_pool
-                .as_ref()
-                .unwrap()
-                .password_policy
-                .minimum_length,
-            8
-        );
-        assert_eq!(
-            stack.client.as_ref().unwrap().explicit_auth_flows,
-            vec![
-                AuthFlow::AllowUserPasswordAuth,
-                AuthFlow::AllowRefreshTokenAuth
-            ]
-        );
-        let role = stack.role.unwrap();
-        assert_eq!(role.path, "/");
-        assert!(
-            role.trust_policy
-                .contains("bedrock-agentcore.amazonaws.com")
-        );
-        assert_eq!(
-            stack.users[0].password.as_ref().unwrap().expose(),
-            "Correct-Horse-9"
-        );
-    }
-
-    #[test]
-    fn unknown_key_names_line_and_allowed_keys() {
-        let text = GOOD.replace("password_policy =", "pasword_policy =");
-        let errs = errors(&text);
-        assert_eq!(errs.len(), 1);
-        assert!(
-            errs[0].starts_with("stack.toml:8:1: unknown field `pasword_policy`"),
-            "{}",
-            errs[0]
-        );
-        assert!(errs[0].contains("password_policy"), "{}", errs[0]);
-    }
-
-    #[test]
-    fn wrong_type_is_reported_with_position() {
-        let errs = errors(&GOOD.replace("minimum_length = 8", "minimum_length = \"8\""));
-        assert_eq!(errs.len(), 1);
-        assert!(errs[0].starts_with("stack.toml:8:"), "{}", errs[0]);
-        assert!(errs[0].contains("integer"), "{}", errs[0]);
-    }
-
-    #[test]
-    fn names_that_break_aws_rules() {
-        let long = "r".repeat(65);
-        let text = GOOD
-            .replace("\"agentcore-web-search-mcp-role\"", &format!("\"{long}\""))
-            .replace("\"MCPServerPool\"", "\"bad/pool\"");
-        let errs = errors(&text);
-        assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(
-            errs[0].starts_with("stack.toml:7:8: cognito.user_pool.name: \"bad/pool\""),
-            "{}",
-            errs[0]
-        );
-        assert!(
-            errs[1].contains("iam.role.name") && errs[1].contains("1-64 characters"),
-            "{}",
-            errs[1]
-        );
-    }
-
-    #[test]
-    fn password_policy_range() {
-        let errs = errors(&GOOD.replace("minimum_length = 8", "minimum_length = 5"));
-        assert_eq!(errs.len(), 1);
-        assert_eq!(
-            errs[0],
-            "stack.toml:8:38: cognito.user_pool.password_policy.minimum_length: 5 is out of range; allowed: 6 to 99\n  \
-             8 | password_policy = { minimum_length = 5 }\n    |                                      ^"
-        );
-        assert_eq!(
-            errors(&GOOD.replace("minimum_length = 8", "minimum_length = 100")).len(),
-            1
-        );
-    }
-
-    #[test]
-    fn literal_password_is_refused_without_echoing_it() {
-        let errs = errors(&GOOD.replace("{ env = \"COGNITO_PASSWORD\" }", "\"Sup3r-Secret\""));
-        assert_eq!(errs.len(), 1);
-        assert!(
-            errs[0].contains("stack.toml:16:12: cognito.users.password: a literal password"),
-            "{}",
-            errs[0]
-        );
-        assert!(!errs[0].contains("Sup3r-Secret"));
-    }
-
-    #[test]
-    fn weak_password_is_refused_without_echoing_it() {
-        let text = GOOD.replace("minimum_length = 8", "minimum_length = 20");
-        let errs = errors(&text);
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(
-            errs[0].contains("$COGNITO_PASSWORD does not meet"),
-            "{}",
-            errs[0]
-        );
-        assert!(!errs[0].contains("Correct-Horse-9"));
-    }
-
-    #[test]
-    fn unset_password_variable_is_allowed_until_a_create_needs_it() {
-        let stack = Stack::parse(Path::new("stack.toml"), GOOD, &|_| None).unwrap();
-        assert!(stack.users[0].password.is_none());
-        assert_eq!(stack.users[0].password_env, "COGNITO_PASSWORD");
-    }
-
-    #[test]
-    fn unknown_auth_flow_lists_the_allowed_ones() {
-        let errs = errors(&GOOD.replace("\"ALLOW_REFRESH_TOKEN_AUTH\"", "\"REFRESH_TOKEN\""));
-        assert_eq!(errs.len(), 1);
-        assert!(errs[0].contains("ALLOW_USER_SRP_AUTH"), "{}", errs[0]);
-    }
-
-    #[test]
-    fn unknown_placeholder_and_bad_json() {
-        let errs = errors(&GOOD.replace("${account_id}", "${acount}"));
-        assert_eq!(errs.len(), 1);
-        assert!(
-            errs[0].contains(
-                "iam.role.policies.AgentCoreRuntime.document: unknown placeholder ${acount}"
-            ),
-            "{}",
-            errs[0]
-        );
-        assert!(errs[0].contains("${account_id}"));
-        let errs = errors(&GOOD.replace("\"Resource\"", "Resource"));
-        assert!(errs[0].contains("not valid JSON"), "{}", errs[0]);
-    }
-
-    #[test]
-    fn a_client_without_refresh_token_auth_is_refused() {
-        let errs = errors(&GOOD.replace(", \"ALLOW_REFRESH_TOKEN_AUTH\"", ""));
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(
-            errs[0].contains(
-                "cognito.client.explicit_auth_flows: must include \"ALLOW_REFRESH_TOKEN_AUTH\""
-            ),
-            "{}",
-            errs[0]
-        );
-    }
-
-    #[test]
-    fn syntax_errors_on_a_password_line_do_not_quote_it() {
-        for bad in [
-            "password = \"Unterminated-S3cret",
-            "password = { env = \"X\", value = \"Inline-S3cret\" }",
-        ] {
-            let text = GOOD.replace("password = { env = \"COGNITO_PASSWORD\" }", bad);
-            let errs = errors(&text);
-            assert_eq!(errs.len(), 1, "{errs:?}");
-            assert!(errs[0].starts_with("stack.toml:16:"), "{}", errs[0]);
-            assert!(!errs[0].contains("S3cret"), "{}", errs[0]);
-        }
-    }
-
-    #[test]
-    fn an_empty_role_description_is_no_description() {
-        let text = GOOD.replace(
-            "name = \"agentcore-web-search-mcp-role\"",
-            "name = \"agentcore-web-search-mcp-role\"\ndescription = \"\"",
-        );
-        let stack = Stack::parse(Path::new("stack.toml"), &text, &env_with_password).unwrap();
-        assert_eq!(stack.role.unwrap().description, None);
-    }
-
-    #[test]
-    fn image_is_a_uri_or_a_build_never_both() {
-        let hosting = "\n[ecr.repository]\nname = \"web-search-mcp\"\n[image]\n";
-        let stack = |image: &str| {
-            Stack::parse(
-                Path::new("stack.toml"),
-                &format!("{GOOD}{hosting}{image}"),
-                &env_with_password,
-            )
-        };
-        let built = stack("build = \"server\"").unwrap();
-        assert_eq!(
-            built.image,
-            Some(ImageSpec::Build {
-                package: "server".into(),
-                platform: Platform::LinuxArm64,
-                format: crate::container::ImageFormat::Docker,
-            })
-        );
-        let amd = stack("build = \"server\"\nplatform = \"linux/amd64\"").unwrap();
-        assert!(matches!(
-            amd.image,
-            Some(ImageSpec::Build {
-                platform: Platform::LinuxAmd64,
-                ..
-            })
-        ));
-        let both = stack("build = \"server\"\nuri = \"${repository_uri}:1\"")
-            .unwrap_err()
-            .to_string();
-        assert!(both.contains("image: declare exactly one of uri"), "{both}");
-        let arch = stack("build = \"server\"\nplatform = \"linux/s390x\"")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            arch.contains("linux/arm64") && arch.contains("linux/amd64"),
-            "{arch}"
-        );
-        let bad_uri = stack("uri = \"web-search-mcp\"").unwrap_err().to_string();
-        assert!(bad_uri.contains("REGISTRY/REPOSITORY:TAG"), "{bad_uri}");
-    }
-
-    const RUNTIME: &str = "\n[ecr.repository]\nname = \"web-search-mcp\"\n[image]\nbuild = \"server\"\n[runtime]\nname = \"web_search\"\n";
-
-    #[test]
-    fn with_a_runtime_the_image_must_be_arm64() {
-        let text = format!("{GOOD}{RUNTIME}").replace(
-            "build = \"server\"",
-            "build = \"server\"\nplatform = \"linux/amd64\"",
-        );
-        let errs = errors(&text);
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(
-            errs[0].contains("image.platform: AgentCore Runtime runs linux/arm64 only"),
-            "{}",
-            errs[0]
-        );
-        assert!(errors(&format!("{GOOD}{RUNTIME}")).is_empty());
-    }
-
-    #[test]
-    fn runtime_environment_within_aws_limits() {
-        let many: String = (0..51).map(|i| format!("V{i:02} = \"x\"\n")).collect();
-        let errs = errors(&format!("{GOOD}{RUNTIME}[runtime.environment]\n{many}"));
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(
-            errs[0].contains("runtime.environment: at most 50 variables"),
-            "{}",
-            errs[0]
-        );
-
-        let long = "y".repeat(5001);
-        let errs = errors(&format!(
-            "{GOOD}{RUNTIME}[runtime.environment]\nLONG = \"{long}\"\n"
-        ));
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(
-            errs[0].contains("runtime.environment.LONG: at most 5000 characters"),
-            "{}",
-            errs[0]
-        );
-
-        // A secret from the environment: refused without quoting it.
-        let text = format!("{GOOD}{RUNTIME}[runtime.environment]\nKEY = {{ env = \"BIG\" }}\n");
-        let secret = "s".repeat(5001);
-        let env = |name: &str| match name {
-            "BIG" => Some(secret.clone()),
-            other => env_with_password(other),
-        };
-        let err = Stack::parse(Path::new("stack.toml"), &text, &env)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("the value of $BIG is longer than 5000"),
-            "{err}"
-        );
-        assert!(!err.contains("sss"), "{err}");
-    }
-
-    #[test]
-    fn jwt_lists_need_the_authorizer_and_headers_follow_aws_pattern() {
-        let errs = errors(&format!(
-            "{GOOD}{RUNTIME}allowed_scopes = [\"mcp/invoke\"]\n"
-        ));
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(
-            errs[0].contains("runtime.allowed_scopes: only with authorizer"),
-            "{}",
-            errs[0]
-        );
-        let errs = errors(&format!(
-            "{GOOD}{RUNTIME}request_header_allowlist = [\"X-Ok\", \"9-bad\"]\n"
-        ));
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(
-            errs[0].contains("runtime.request_header_allowlist: 1 to 20 header names"),
-            "{}",
-            errs[0]
-        );
-        assert!(
-            errors(&format!(
-                "{GOOD}{RUNTIME}request_header_allowlist = [\"X-Ok\"]\n"
-            ))
-            .is_empty()
-        );
-    }
-
-    #[test]
-    fn a_repository_name_has_at_least_two_characters() {
-        let text = format!("{GOOD}\n[ecr.repository]\nname = \"r\"\n");
-        let errs = errors(&text);
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(errs[0].contains("2-256 characters"), "{}", errs[0]);
-    }
-
-    #[test]
-    fn all_problems_are_reported_at_once() {
-        let text = GOOD
-            .replace("minimum_length = 8", "minimum_length = 2")
-            .replace("\"testuser\"", "\"test user\"");
-        assert_eq!(errors(&text).len(), 2);
-    }
-
-    #[test]
-    fn missing_stack_name() {
-        let errs = errors(&GOOD.replace("name = \"web-search-mcp\"\n", ""));
-        assert!(errs[0].contains("missing field `name`"), "{}", errs[0]);
-    }
-}
+mod tests;

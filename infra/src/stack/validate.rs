@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::policy;
+use crate::policy::{self, Vars};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackError {
@@ -59,44 +59,126 @@ impl fmt::Display for StackErrors {
 
 impl std::error::Error for StackErrors {}
 
-/// `  8 | the line` and a caret line under the span (first line of the span only).
+/// How many characters of a source line a snippet shows, around the column.
+const SNIPPET_WIDTH: usize = 120;
+/// How many characters of a value a message quotes.
+const QUOTE_WIDTH: usize = 60;
+/// Longest a message and a field path are printed (a key of the file can be any length).
+pub(crate) const MESSAGE_WIDTH: usize = 1000;
+pub(crate) const FIELD_WIDTH: usize = 200;
+
+/// `  8 | the line` and a caret line under the span (first line of the span only). A long line
+/// is cut to [`SNIPPET_WIDTH`] characters around the column, marked with `…`.
 pub fn snippet(text: &str, span: &Range<usize>) -> Option<String> {
     let start = span.start.min(text.len());
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let line = &text[line_start..line_end];
-    let (number, col) = line_col(text, start);
-    let width = span.end.min(line_end).saturating_sub(start).max(1);
-    let gutter = " ".repeat(number.to_string().len());
-    let indent: String = line[..start - line_start]
+    let (number, _) = line_col(text, start);
+    let column = text[line_start..start].chars().count();
+    let length = column + text[start..line_end].chars().count();
+    let width = text[start..span.end.clamp(start, line_end)]
         .chars()
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .count()
+        .max(1);
+    let from = column
+        .saturating_sub(SNIPPET_WIDTH / 3)
+        .min(length.saturating_sub(SNIPPET_WIDTH));
+    let to = (from + SNIPPET_WIDTH).min(length);
+    let (open, close) = (
+        if from > 0 { "…" } else { "" },
+        if to < length { "…" } else { "" },
+    );
+    let shown: String = line.chars().skip(from).take(to - from).collect();
+    let gutter = " ".repeat(number.to_string().len());
+    let indent: String = open
+        .chars()
+        .map(|_| ' ')
+        .chain(
+            line.chars()
+                .skip(from)
+                .take(column - from)
+                .map(|c| if c == '\t' { '\t' } else { ' ' }),
+        )
         .collect();
-    debug_assert_eq!(indent.chars().count() + 1, col);
     Some(format!(
-        "  {number} | {line}\n  {gutter} | {indent}{}",
-        "^".repeat(line[start - line_start..].chars().count().min(width).max(1))
+        "  {number} | {open}{shown}{close}\n  {gutter} | {indent}{}",
+        "^".repeat(width.min(to.saturating_sub(column)).max(1))
     ))
 }
 
-/// Whether the line at `offset` may hold a secret (a user's table, or a key naming one), so a
-/// syntax error there must not quote it.
+/// A value as a message quotes it: in double quotes, cut to [`QUOTE_WIDTH`] characters with `…`.
+pub fn quote(value: &str) -> String {
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(QUOTE_WIDTH).collect();
+    let quoted = format!("{head:?}");
+    if chars.next().is_none() {
+        quoted
+    } else {
+        format!("{}…\"", &quoted[..quoted.len() - 1])
+    }
+}
+
+/// `text` cut to `width` characters, with `…` when cut.
+pub fn clip(text: &str, width: usize) -> String {
+    match text.char_indices().nth(width) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// Whether the line at `offset` may hold a secret, so a snippet must not show it: a line in a
+/// user's table, a secret's table or the runtime's environment, or one with a key that names a
+/// secret (an inline table can hold several).
 pub fn may_hold_a_secret(text: &str, offset: usize) -> bool {
     let before = &text[..offset.min(text.len())];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[line_start..]
         .find('\n')
         .map_or(text.len(), |i| line_start + i);
-    let line = text[line_start..line_end].to_ascii_lowercase();
+    let line = &text[line_start..line_end];
     let table = before
         .lines()
         .rev()
         .find(|l| l.trim_start().starts_with('['))
         .unwrap_or("");
-    ["pass", "secret", "token", "key"]
+    // The key before each `=` (or the whole line, when it has none: an unfinished one).
+    let mut keys: Vec<String> = line
+        .split('=')
+        .rev()
+        .skip(1)
+        .map(|part| {
+            let key: String = part
+                .trim_end()
+                .chars()
+                .rev()
+                .take_while(|c| c.is_alphanumeric() || "_-.\"'".contains(*c))
+                .collect();
+            key.chars().rev().collect::<String>().to_ascii_lowercase()
+        })
+        .collect();
+    if keys.is_empty() {
+        keys.push(line.to_ascii_lowercase());
+    }
+    keys.iter().any(|key| {
+        let key = key.replace("password_policy", "");
+        ["pass", "secret", "token", "key", "environment"]
+            .iter()
+            .any(|w| key.contains(w))
+    }) || ["users", "secrets", "environment"]
         .iter()
-        .any(|w| line.contains(w))
-        || table.contains("users")
+        .any(|w| table.contains(w))
+}
+
+/// Whether a field's value may be a secret, so a message must not quote it: a user's password,
+/// a kept secret's value, a runtime variable's value.
+pub fn secret_field(field: &str) -> bool {
+    field.starts_with("cognito.users.password")
+        || field.starts_with("runtime.environment.")
+        || field
+            .strip_prefix("secrets.")
+            .and_then(|rest| rest.split_once('.'))
+            .is_some_and(|(_, rest)| rest == "value" || rest.starts_with("value."))
 }
 
 /// Make serde's wording readable for people who write TOML, not Rust.
@@ -136,6 +218,12 @@ pub struct Validator<'a> {
     text: &'a str,
     errors: Vec<StackError>,
     pub declared: Declared,
+    /// Values for the placeholders of policy documents, to size them as IAM will: the stack's own
+    /// names, and the longest values the account, region and partition can take.
+    pub vars: Vars,
+    /// Fields whose value (at this offset) had the wrong type and stands in as a placeholder: it
+    /// was reported already, so nothing more is said about it.
+    reported: Vec<(String, usize)>,
 }
 
 /// A name rule from the AWS API reference.
@@ -146,6 +234,10 @@ pub struct NameRule {
     pub described: &'static str,
 }
 
+/// Stack names become tag values (`infra:stack = <name>`): IAM, Cognito, ECR, Secrets Manager and
+/// AgentCore allow tag values of up to 256 characters of letters, digits, spaces and `_.:/=+-@`
+/// (`tagValueType` in IAM's API reference, `TagValue` in AgentCore's), so this rule keeps every
+/// stack name a valid tag value. The stack's two tags are the only tags (the limit is 50).
 pub const STACK_NAME: NameRule = NameRule {
     min: 1,
     max: 128,
@@ -160,36 +252,86 @@ pub const ENV_NAME: NameRule = NameRule {
     described: "an environment variable name: ASCII letters, digits and _",
 };
 
-/// `{ env = "NAME" }`: a value read from the local environment.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `{ env = "NAME" }`: a value read from the local environment. Only a table: serde's derived
+/// structs also take a list (`["NAME"]`), which would read a value meant literally as the name
+/// of a variable (and quote it in messages).
 pub struct RawEnv {
     pub env: String,
 }
 
+impl<'de> Deserialize<'de> for RawEnv {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Table;
+        impl<'de> serde::de::Visitor<'de> for Table {
+            type Value = RawEnv;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("{ env = \"VARIABLE\" }")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawEnv, A::Error> {
+                use serde::de::Error;
+                let mut env = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "env" if env.is_none() => env = Some(map.next_value()?),
+                        "env" => return Err(A::Error::duplicate_field("env")),
+                        other => return Err(A::Error::unknown_field(other, &["env"])),
+                    }
+                }
+                env.map(|env| RawEnv { env })
+                    .ok_or_else(|| A::Error::missing_field("env"))
+            }
+        }
+        deserializer.deserialize_map(Table)
+    }
+}
+
 impl<'a> Validator<'a> {
-    pub fn new(path: &'a Path, text: &'a str, declared: Declared) -> Self {
+    pub fn new(path: &'a Path, text: &'a str, declared: Declared, vars: Vars) -> Self {
         Validator {
             path,
             text,
             errors: Vec::new(),
             declared,
+            vars,
+            reported: Vec::new(),
         }
     }
 
-    /// The problems found, or none.
+    /// The problems found (in the order of the file), or none.
     pub fn finish(self) -> Result<(), StackErrors> {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(StackErrors {
-                errors: self.errors,
-            })
+            Err(self.failed())
+        }
+    }
+
+    /// The problems found, in the order of the file.
+    pub fn failed(mut self) -> StackErrors {
+        self.errors.sort_by_key(|e| e.position);
+        StackErrors {
+            errors: self.errors,
         }
     }
 
     pub fn path(&self) -> &Path {
         self.path
+    }
+
+    /// A problem found before validation (the first pass reports its own).
+    pub(crate) fn push(&mut self, error: StackError) {
+        self.errors.push(error);
+    }
+
+    /// `field`, at `offset`, holds a placeholder for a value already reported: say nothing more
+    /// about it.
+    pub(crate) fn reported(&mut self, field: String, offset: usize) {
+        self.reported.push((field, offset));
     }
 
     pub fn error(
@@ -198,21 +340,75 @@ impl<'a> Validator<'a> {
         field: impl Into<String>,
         message: impl Into<String>,
     ) {
-        self.errors.push(StackError {
-            path: self.path.to_owned(),
-            position: Some(line_col(self.text, span.start)),
-            field: field.into(),
-            message: message.into(),
-            snippet: snippet(self.text, &span),
-        });
+        self.report(span, field.into(), message.into(), true);
     }
 
     /// An error about a value that may be a secret: no source snippet, which would echo it.
     pub fn secret_error(&mut self, span: Range<usize>, field: &str, message: impl Into<String>) {
-        self.error(span, field, message);
-        if let Some(e) = self.errors.last_mut() {
-            e.snippet = None;
+        self.report(span, field.to_owned(), message.into(), false);
+    }
+
+    fn report(&mut self, span: Range<usize>, field: String, message: String, show: bool) {
+        if self
+            .reported
+            .iter()
+            .any(|(f, offset)| *f == field && *offset == span.start)
+        {
+            return;
         }
+        self.errors.push(StackError {
+            path: self.path.to_owned(),
+            position: Some(line_col(self.text, span.start)),
+            field: clip(&field, FIELD_WIDTH),
+            message: clip(&message, MESSAGE_WIDTH),
+            snippet: show.then(|| snippet(self.text, &span)).flatten(),
+        });
+    }
+
+    /// The value of `{ env = "VAR" }` at `field`: `None` when the variable is unset. Set to the
+    /// empty string, it is reported (`set_to` says what it should hold, `unset` what unsetting it
+    /// does instead): an empty password or secret is a mistake, never "keep the value".
+    pub fn env_value(
+        &mut self,
+        span: Range<usize>,
+        field: &str,
+        var: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        set_to: &str,
+        unset: &str,
+    ) -> Option<String> {
+        if var.is_empty() || !var.chars().all(ENV_NAME.allowed) {
+            self.error(
+                span,
+                format!("{field}.env"),
+                format!(
+                    "{} is not valid; allowed: {}",
+                    quote(var),
+                    ENV_NAME.described
+                ),
+            );
+            return None;
+        }
+        match env(var) {
+            Some(value) if value.is_empty() => {
+                self.error(
+                    span,
+                    field,
+                    format!("${var} is set but empty: set it to {set_to}, or unset it {unset}"),
+                );
+                None
+            }
+            value => value,
+        }
+    }
+
+    /// A policy document's size as IAM counts it against its quotas: with the placeholders
+    /// filled in ([`Validator::vars`]), whitespace not counted.
+    pub fn policy_size(&self, template: &str) -> usize {
+        policy::render(template, &self.vars)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count()
     }
 
     pub fn name(&mut self, value: &Spanned<String>, field: &str, rule: &NameRule) -> String {
@@ -222,7 +418,11 @@ impl<'a> Validator<'a> {
             self.error(
                 value.span(),
                 field,
-                format!("{name:?} is not a valid name; allowed: {}", rule.described),
+                format!(
+                    "{} is not a valid name; allowed: {}",
+                    quote(name),
+                    rule.described
+                ),
             );
         }
         name.clone()

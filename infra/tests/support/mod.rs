@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod faults;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -36,6 +38,12 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// The emulator with these variables in its environment (`EMULATOR_CREATE_DELAY_MS`,
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`, ...: see scripts/emulator.py).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let python = workspace_root().join(".venv/bin/python");
         let launcher = workspace_root().join("scripts/emulator.py");
         assert!(
@@ -56,6 +64,7 @@ impl Moto {
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_ENABLE_RECORDING", "True")
                 .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording"))
+                .envs(env.iter().copied())
                 .current_dir(dir.path())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -83,6 +92,12 @@ impl Moto {
             let _ = child.wait();
         }
         panic!("the emulator did not start");
+    }
+
+    /// Empty every service (`POST /moto-api/reset`), as a new emulator would be; the
+    /// launcher's settings are kept.
+    pub fn reset(&self) {
+        http(self.port, "POST", "/moto-api/reset").expect("reset the emulator");
     }
 
     /// Forget what was recorded so far and record from now on.
@@ -175,15 +190,38 @@ pub fn is_read(op: &str) -> bool {
 
 fn operation_of(line: &str) -> String {
     let record: serde_json::Value = serde_json::from_str(line).expect("recorder lines are JSON");
-    // JSON protocols (Cognito, ECR) name the operation in a header.
-    if let Some(target) = record["headers"]["X-Amz-Target"].as_str() {
-        return target.rsplit('.').next().unwrap().to_owned();
-    }
     let method = record["method"].as_str().unwrap_or_default();
     let url = record["url"].as_str().unwrap_or_default();
-    let path = url
-        .splitn(4, '/')
-        .nth(3)
+    let path = url.splitn(4, '/').nth(3).unwrap_or_default();
+    let body = record["body"].as_str().unwrap_or_default();
+    let body = if record["body_encoded"].as_bool() == Some(true) {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap(),
+        )
+        .unwrap()
+    } else {
+        body.to_owned()
+    };
+    operation(
+        method,
+        path,
+        record["headers"]["X-Amz-Target"].as_str(),
+        &body,
+    )
+}
+
+/// The AWS operation of a request: `path` is the request path without its leading `/`,
+/// `target` the `X-Amz-Target` header, `body` the request body as text.
+pub fn operation(method: &str, path: &str, target: Option<&str>, body: &str) -> String {
+    // JSON protocols (Cognito, ECR, Secrets Manager) name the operation in a header.
+    if let Some(target) = target {
+        return target.rsplit('.').next().unwrap().to_owned();
+    }
+    let path = path
+        .split('?')
+        .next()
         .unwrap_or_default()
         .trim_end_matches('/');
     // REST-JSON (AgentCore control): the method and path name it.
@@ -204,17 +242,6 @@ fn operation_of(line: &str) -> String {
         return op.to_owned();
     }
     // Query protocols (IAM, STS) send `Action=...` in the form body.
-    let body = record["body"].as_str().unwrap_or_default();
-    let body = if record["body_encoded"].as_bool() == Some(true) {
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(body)
-                .unwrap(),
-        )
-        .unwrap()
-    } else {
-        body.to_owned()
-    };
     body.split('&')
         .find_map(|kv| kv.strip_prefix("Action="))
         .map(str::to_owned)
@@ -302,11 +329,39 @@ impl Project {
         Run::of(cmd)
     }
 
+    /// Start `infra ARGS` against any endpoint (with the test secrets set) and return at once,
+    /// so the test can kill it; stdout and stderr go to the file `log`.
+    pub fn spawn_at(&self, endpoint: &str, args: &[&str], log: &Path) -> Child {
+        let mut cmd = self.command_at(endpoint, Command::new(env!("CARGO_BIN_EXE_infra")));
+        let out = std::fs::File::create(log).unwrap();
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .env("COGNITO_PASSWORD", PASSWORD)
+            .env("OPENAI_API_KEY", OPENAI_KEY);
+        cmd.spawn().expect("start infra")
+    }
+
     pub fn infra_env(&self, moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.infra_env_without(moto, args, env, &[])
+    }
+
+    /// `infra_env`, with the variables in `remove` taken out of the environment.
+    pub fn infra_env_without(
+        &self,
+        moto: &Moto,
+        args: &[&str],
+        env: &[(&str, &str)],
+        remove: &[&str],
+    ) -> Run {
         let mut cmd = self.command(moto, Command::new(env!("CARGO_BIN_EXE_infra")));
         cmd.args(args).stdin(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        for k in remove {
+            cmd.env_remove(k);
         }
         let run = Run::of(cmd);
         for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
@@ -366,7 +421,10 @@ impl Project {
                 "AWS_SHARED_CREDENTIALS_FILE",
                 self.dir.path().join("no-aws-credentials"),
             )
-            .env("AWS_EC2_METADATA_DISABLED", "true");
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            // The check after apply connects to the runtime's image, which the emulator runs
+            // only when the test pushed a real one: tests/client.rs turns it on.
+            .env("INFRA_CHECK", "0");
         cmd
     }
 }
@@ -517,4 +575,187 @@ pub fn policy(document: &str) -> serde_json::Value {
         .decode_utf8()
         .unwrap();
     serde_json::from_str(&decoded).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local tools: a real registry, free ports, child processes
+// ---------------------------------------------------------------------------------------------
+
+pub const INSTALL_HINT: &str =
+    "run scripts/image-tools.sh (installs the image build and test tools)";
+
+/// A tool from PATH or one of the known locations; panics with the install hint when absent.
+pub fn tool(name: &str, known: &[&str]) -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dir| dir.join(name));
+    on_path
+        .chain(known.iter().map(PathBuf::from))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| panic!("{name} is not installed: {INSTALL_HINT}"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_for_port(port: u16, child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{what} exited before listening: {status}");
+        }
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Kills the child when the test ends, passing or failing.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `docker-registry` (distribution) on a free loopback port, storing in a temp directory.
+pub struct LocalRegistry {
+    pub url: String,
+    _process: KillOnDrop,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    pub fn start() -> Self {
+        let binary = tool("docker-registry", &["/usr/bin/docker-registry"]);
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n\
+                 http:\n  addr: 127.0.0.1:{port}\n  secret: local-test-only\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        // It logs every 404 at error level: keep its log in the temp directory.
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let mut process = KillOnDrop(
+            Command::new(binary)
+                .arg("serve")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        wait_for_port(port, &mut process.0, "docker-registry");
+        LocalRegistry {
+            url: format!("http://127.0.0.1:{port}"),
+            _process: process,
+            _dir: dir,
+        }
+    }
+}
+
+/// A stand-in of OpenAI's Responses API on a free loopback port: every `POST .../responses`
+/// with the expected key gets a completed answer with two URL citations (the shape o3 with
+/// web_search returns); any other key gets OpenAI's 401. Records the keys it was sent.
+pub struct ResponsesStandIn {
+    pub base_url: String,
+    pub keys: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+pub const STAND_IN_ANSWER: &str = "Rust 1.0 was released on May 15, 2015.";
+pub const STAND_IN_CITATION: &str = "https://blog.rust-lang.org/2015/05/15/Rust-1.0.html";
+
+impl ResponsesStandIn {
+    pub fn start(key: &str) -> ResponsesStandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let keys = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (seen, key) = (keys.clone(), key.to_owned());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (seen, key) = (seen.clone(), key.clone());
+                std::thread::spawn(move || Self::answer(stream, &seen, &key));
+            }
+        });
+        ResponsesStandIn {
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            keys,
+        }
+    }
+
+    fn answer(mut stream: TcpStream, seen: &std::sync::Mutex<Vec<String>>, key: &str) {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_string();
+        let header = |name: &str| {
+            head.lines().find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_owned())
+            })
+        };
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        let _ = stream.read_exact(&mut body);
+        let sent = header("authorization").unwrap_or_default();
+        let sent = sent.strip_prefix("Bearer ").unwrap_or(&sent).to_owned();
+        seen.lock().unwrap().push(sent.clone());
+        let (status, payload) = if sent == key {
+            let len = STAND_IN_ANSWER.len();
+            (
+                "200 OK",
+                serde_json::json!({
+                    "id": "resp_standin", "object": "response", "status": "completed",
+                    "model": "o3-2025-04-16", "error": null,
+                    "output": [
+                        {"id": "ws_1", "type": "web_search_call", "status": "completed",
+                         "action": {"type": "search", "query": "rust 1.0 release date"}},
+                        {"id": "msg_1", "type": "message", "status": "completed", "role": "assistant",
+                         "content": [{"type": "output_text", "text": STAND_IN_ANSWER, "annotations": [
+                            {"type": "url_citation", "start_index": 0, "end_index": len,
+                             "url": STAND_IN_CITATION, "title": "Announcing Rust 1.0 | Rust Blog"}
+                         ]}]}
+                    ],
+                    "usage": {"input_tokens": 10, "output_tokens": 10, "total_tokens": 20}
+                }),
+            )
+        } else {
+            (
+                "401 Unauthorized",
+                serde_json::json!({"error": {"message": "Incorrect API key provided",
+                    "type": "invalid_request_error", "code": "invalid_api_key"}}),
+            )
+        };
+        let text = payload.to_string();
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+            text.len()
+        );
+    }
 }

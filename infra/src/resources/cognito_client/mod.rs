@@ -1,14 +1,21 @@
 //! `cognito_user_pool_client`: found by name inside the stack's pool.
+//!
+//! Client names are not unique in a pool, so two applies at once can each create the client.
+//! As for pools, apply then keeps the oldest same-named client (creation date, then id) and
+//! deletes its own when it is not that one; several found by a read are settled in the plan:
+//! the one the runtime's authorizer allows (else the oldest) is kept, the others are deleted.
 
 pub mod section;
 
+use aws_sdk_cognitoidentityprovider::primitives::DateTime;
 use aws_sdk_cognitoidentityprovider::types::{ExplicitAuthFlowsType, UserPoolClientType};
 
-use super::cognito_pool::{self, UserPool};
+use super::cognito_pool::{self, UserPool, age_key, shown_date};
+use super::runtime::Runtime;
 use crate::aws::Aws;
 use crate::engine::{
-    ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
-    ReadContext, ResourcePlan, Shown, address, claim,
+    Action, ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned,
+    Planner, ReadContext, ResourcePlan, Shown, address, claim, not_found_as_none,
 };
 use section::ClientSpec;
 
@@ -19,6 +26,19 @@ pub struct LiveClient {
     pub has_secret: bool,
     /// The whole description, so an update can carry over what the stack does not manage.
     pub raw: UserPoolClientType,
+    pub created: Option<DateTime>,
+    /// Other clients with this name in the pool (left by two applies at once): the plan deletes
+    /// them, unless the runtime's authorizer allows them too.
+    pub duplicates: Vec<DuplicateClient>,
+}
+
+/// A client with the stack's client name besides the one the stack keeps.
+#[derive(Debug, Clone)]
+pub struct DuplicateClient {
+    pub id: String,
+    pub created: Option<DateTime>,
+    /// The stack's runtime's authorizer allows it.
+    pub allowed_by_runtime: bool,
 }
 
 impl LiveClient {
@@ -47,6 +67,12 @@ struct Step {
     live: Option<LiveClient>,
 }
 
+/// What apply needs to delete a duplicate client.
+struct Extra {
+    id: String,
+    pool: String,
+}
+
 impl Kind for Client {
     const TYPE: &'static str = "cognito_user_pool_client";
     const DEPENDS_ON: &'static [&'static str] = &[UserPool::TYPE];
@@ -58,7 +84,7 @@ impl Kind for Client {
         };
         // A pool that is not the stack's (and not being adopted) is not looked into.
         match cognito_pool::managed(cx.stack, cx.get::<UserPool>().await?) {
-            Some(pool) => read(cx.aws, spec, &pool.id).await,
+            Some(pool) => read(cx, spec, &pool.id).await,
             None => Ok(Lookup::Missing),
         }
     }
@@ -70,6 +96,11 @@ impl Kind for Client {
     }
 
     async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        if r.action == Action::Delete {
+            let extra: &Extra = r.payload()?;
+            delete(cx, &r.address, &cx.id_of(&extra.pool)?, &extra.id).await?;
+            return Ok(extra.id.clone());
+        }
         let step: &Step = r.payload()?;
         let pool_id = cx.id_of(&step.pool)?;
         match &step.live {
@@ -86,8 +117,33 @@ impl Kind for Client {
     }
 }
 
-async fn read(aws: &Aws, spec: &ClientSpec, pool_id: &str) -> Result<Lookup<LiveClient>, Error> {
+async fn read(
+    cx: &ReadContext<'_>,
+    spec: &ClientSpec,
+    pool_id: &str,
+) -> Result<Lookup<LiveClient>, Error> {
     let addr = address(Client::TYPE, &spec.name);
+    let ids = same_named(cx.aws, &addr, &spec.name, pool_id).await?;
+    match ids.len() {
+        0 => Ok(Lookup::Missing),
+        1 => Ok(Lookup::Found(
+            describe(cx.aws, &addr, pool_id, &ids[0]).await?,
+        )),
+        _ => {
+            let clients = described(cx.aws, &addr, pool_id, &ids).await?;
+            let allowed = runtime_allowed_clients(cx).await?;
+            Ok(choose(clients, &allowed))
+        }
+    }
+}
+
+/// The ids of the clients named `name` in the pool.
+async fn same_named(
+    aws: &Aws,
+    addr: &str,
+    name: &str,
+    pool_id: &str,
+) -> Result<Vec<String>, Error> {
     let mut ids = Vec::new();
     let mut pages = aws
         .cognito
@@ -97,19 +153,73 @@ async fn read(aws: &Aws, spec: &ClientSpec, pool_id: &str) -> Result<Lookup<Live
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| Error::aws(&addr, "ListUserPoolClients", e))?;
+        let page = page.map_err(|e| Error::aws(addr, "ListUserPoolClients", e))?;
         ids.extend(
             page.user_pool_clients()
                 .iter()
-                .filter(|c| c.client_name() == Some(spec.name.as_str()))
+                .filter(|c| c.client_name() == Some(name))
                 .filter_map(|c| c.client_id().map(str::to_owned)),
         );
     }
-    match ids.len() {
-        0 => Ok(Lookup::Missing),
-        1 => Ok(Lookup::Found(describe(aws, &addr, pool_id, &ids[0]).await?)),
-        _ => Ok(Lookup::Many { ids, owned: true }),
+    Ok(ids)
+}
+
+/// The clients `ids`, described; one deleted meanwhile is left out.
+async fn described(
+    aws: &Aws,
+    addr: &str,
+    pool_id: &str,
+    ids: &[String],
+) -> Result<Vec<LiveClient>, Error> {
+    let clients = aws
+        .all(ids.iter().map(|id| async move {
+            not_found_as_none(
+                describe(aws, addr, pool_id, id).await,
+                "ResourceNotFoundException",
+            )
+        }))
+        .await?;
+    Ok(clients.into_iter().flatten().collect())
+}
+
+/// The clients the stack's runtime's JWT authorizer allows.
+async fn runtime_allowed_clients(cx: &ReadContext<'_>) -> Result<Vec<String>, Error> {
+    if cx.stack.runtime.is_none() {
+        return Ok(Vec::new());
     }
+    let found = cx.get::<Runtime>().await?;
+    Ok(found
+        .runtime
+        .found()
+        .filter(|r| r.owned)
+        .and_then(|r| r.authorizer.as_ref())
+        .map(|(_, clients)| clients.clone())
+        .unwrap_or_default())
+}
+
+/// Among same-named clients: the one the runtime allows (the oldest of those), else the oldest;
+/// the others as its duplicates.
+fn choose(mut clients: Vec<LiveClient>, allowed: &[String]) -> Lookup<LiveClient> {
+    clients.sort_by(|a, b| {
+        age_key(a.created.as_ref(), &a.id).cmp(&age_key(b.created.as_ref(), &b.id))
+    });
+    if clients.is_empty() {
+        return Lookup::Missing;
+    }
+    let kept = clients
+        .iter()
+        .position(|c| allowed.contains(&c.id))
+        .unwrap_or(0);
+    let mut client = clients.remove(kept);
+    client.duplicates = clients
+        .into_iter()
+        .map(|c| DuplicateClient {
+            allowed_by_runtime: allowed.contains(&c.id),
+            id: c.id,
+            created: c.created,
+        })
+        .collect();
+    Lookup::Found(client)
 }
 
 async fn describe(aws: &Aws, addr: &str, pool_id: &str, id: &str) -> Result<LiveClient, Error> {
@@ -136,7 +246,9 @@ async fn describe(aws: &Aws, addr: &str, pool_id: &str, id: &str) -> Result<Live
         id: id.to_owned(),
         explicit_auth_flows: flows,
         has_secret: raw.client_secret().is_some(),
+        created: raw.creation_date().cloned(),
         raw,
+        duplicates: Vec::new(),
     })
 }
 
@@ -161,6 +273,33 @@ fn plan(cx: &PlanContext, spec: &ClientSpec, pool_addr: &str, planner: &mut Plan
         return;
     };
     let live = claim.live;
+    if let Some(client) = live {
+        let allowed: Vec<&str> = client
+            .duplicates
+            .iter()
+            .filter(|d| d.allowed_by_runtime)
+            .map(|d| d.id.as_str())
+            .collect();
+        if !allowed.is_empty() {
+            planner.block(
+                &addr,
+                None,
+                format!(
+                    "{} app clients named {:?} exist in the pool (left by two applies at once), \
+                     and the runtime's authorizer allows {} of them: {}, {}. infra keeps {} and \
+                     deletes only clients the runtime does not allow; delete the others by hand: \
+                     aws cognito-idp delete-user-pool-client --user-pool-id <pool> --client-id <id>",
+                    client.duplicates.len() + 1,
+                    spec.name,
+                    allowed.len() + 1,
+                    client.id,
+                    allowed.join(", "),
+                    client.id
+                ),
+            );
+            return;
+        }
+    }
     if let Some(client) = live
         && client.has_secret != spec.generate_secret
     {
@@ -206,6 +345,37 @@ fn plan(cx: &PlanContext, spec: &ClientSpec, pool_addr: &str, planner: &mut Plan
             live: live.cloned(),
         }),
     );
+    for duplicate in live.map_or(&[][..], |c| &c.duplicates[..]) {
+        let mut changes = Changes::default();
+        changes.push(
+            "client_id",
+            Shown::Value(duplicate.id.clone().into()),
+            Shown::Absent,
+        );
+        changes.push(
+            "created",
+            Shown::Value(shown_date(duplicate.created.as_ref()).into()),
+            Shown::Absent,
+        );
+        let kept = live.map_or("", |c| c.id.as_str());
+        planner.add(
+            Planned::new(
+                format!("{}[{}]", spec.name, duplicate.id),
+                changes,
+                Some(duplicate.id.clone()),
+            )
+            .with_action(Action::Delete)
+            .with_reason(format!(
+                "a second app client named {:?} in the pool (left by two applies at once); the \
+                 stack keeps {kept}, and the runtime does not allow this one",
+                spec.name
+            ))
+            .with_payload(Extra {
+                id: duplicate.id.clone(),
+                pool: pool_addr.to_owned(),
+            }),
+        );
+    }
 }
 
 fn sorted(mut v: Vec<&str>) -> Vec<&str> {
@@ -220,7 +390,8 @@ fn flows(spec: &ClientSpec) -> Vec<ExplicitAuthFlowsType> {
         .collect()
 }
 
-/// Returns the new client's id.
+/// Returns the id of the client to carry on with: the new one, or the one another apply
+/// created at the same time (see [`settle`]).
 async fn create(
     cx: &ApplyContext<'_>,
     addr: &str,
@@ -238,10 +409,68 @@ async fn create(
         .send()
         .await
         .map_err(|e| Error::aws(addr, "CreateUserPoolClient", e))?;
-    out.user_pool_client()
+    let mine = out
+        .user_pool_client()
         .and_then(|c| c.client_id())
         .map(str::to_owned)
-        .ok_or_else(|| Error::new(addr, "CreateUserPoolClient", "AWS returned no client id"))
+        .ok_or_else(|| Error::new(addr, "CreateUserPoolClient", "AWS returned no client id"))?;
+    let created = out
+        .user_pool_client()
+        .and_then(|c| c.creation_date())
+        .cloned();
+    settle(cx, addr, spec, pool_id, &mine, created.as_ref()).await
+}
+
+/// Client names are not unique in a pool: another apply may have created the same client at
+/// the same time. Every apply keeps the oldest with the name (creation date, then id); this one
+/// deletes its own client when it is not that one, and carries on with the survivor.
+async fn settle(
+    cx: &ApplyContext<'_>,
+    addr: &str,
+    spec: &ClientSpec,
+    pool_id: &str,
+    mine: &str,
+    created: Option<&DateTime>,
+) -> Result<String, Error> {
+    let ids = same_named(cx.aws, addr, &spec.name, pool_id).await?;
+    if ids.iter().all(|id| id == mine) {
+        return Ok(mine.to_owned());
+    }
+    // Every racer compares what the same reads return; this one's own client from the
+    // create's answer only when the list does not show it yet.
+    let clients = described(cx.aws, addr, pool_id, &ids).await?;
+    let listed = clients.iter().any(|c| c.id == mine);
+    let oldest = clients
+        .iter()
+        .map(|c| age_key(c.created.as_ref(), &c.id))
+        .chain((!listed).then(|| age_key(created, mine)))
+        .min()
+        .map(|(_, _, id)| id.to_owned())
+        .unwrap_or_else(|| mine.to_owned());
+    if oldest == mine {
+        return Ok(oldest);
+    }
+    cx.progress.line(&format!(
+        "{addr}: another apply created the same client at the same time; keeping the older one \
+         ({oldest}) and deleting the one this apply created ({mine})"
+    ));
+    delete(cx, addr, pool_id, mine).await?;
+    Ok(oldest)
+}
+
+/// Delete a client (a duplicate); already gone is fine.
+async fn delete(cx: &ApplyContext<'_>, addr: &str, pool_id: &str, id: &str) -> Result<(), Error> {
+    let result = cx
+        .aws
+        .cognito
+        .delete_user_pool_client()
+        .user_pool_id(pool_id)
+        .client_id(id)
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "DeleteUserPoolClient", e));
+    not_found_as_none(result, "ResourceNotFoundException")?;
+    Ok(())
 }
 
 /// `UpdateUserPoolClient` resets every field it is not sent: desired values for what the stack

@@ -33,6 +33,15 @@ pub enum AuthFlow {
 }
 
 impl AuthFlow {
+    pub const ALL: [AuthFlow; 6] = [
+        Self::AllowUserPasswordAuth,
+        Self::AllowAdminUserPasswordAuth,
+        Self::AllowUserSrpAuth,
+        Self::AllowRefreshTokenAuth,
+        Self::AllowCustomAuth,
+        Self::AllowUserAuth,
+    ];
+
     pub fn as_aws(self) -> &'static str {
         match self {
             Self::AllowAdminUserPasswordAuth => "ALLOW_ADMIN_USER_PASSWORD_AUTH",
@@ -55,6 +64,28 @@ pub struct ClientSpec {
 
 /// The same rule as a pool's name.
 const CLIENT_NAME: crate::stack::validate::NameRule = POOL_NAME;
+
+/// What each field accepts, by its path in the section (`""`: the section itself).
+pub fn accepts(key: &str) -> Option<String> {
+    Some(match key {
+        "" => {
+            "a table: [cognito.client] with name = \"...\" and explicit_auth_flows = [...]".into()
+        }
+        "name" => format!("a string of {}", CLIENT_NAME.described),
+        "explicit_auth_flows" => {
+            let flows: Vec<String> = AuthFlow::ALL
+                .iter()
+                .map(|f| format!("\"{}\"", f.as_aws()))
+                .collect();
+            format!(
+                "a list of {} (\"ALLOW_REFRESH_TOKEN_AUTH\" included)",
+                flows.join(", ")
+            )
+        }
+        "generate_secret" => "true or false".into(),
+        _ => return None,
+    })
+}
 
 pub fn validate(v: &mut Validator, raw: RawClient) -> ClientSpec {
     let name = v.name(&raw.name, "cognito.client.name", &CLIENT_NAME);

@@ -168,6 +168,73 @@ fn two_same_named_clients_in_the_pool_are_never_guessed_between() {
     assert!(plan.resource("agentcore_runtime.demo_mcp").is_none());
 }
 
+fn duplicate(id: &str, allowed_by_runtime: bool) -> DuplicateClient {
+    DuplicateClient {
+        id: id.into(),
+        created: None,
+        allowed_by_runtime,
+    }
+}
+
+#[test]
+fn a_duplicate_client_the_runtime_does_not_allow_is_deleted() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .edit::<Client>(|c| found(c).duplicates = vec![duplicate("c2", false)])
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
+    assert_eq!(resource(&plan, CLIENT).action, Action::NoOp);
+    let extra = resource(&plan, "cognito_user_pool_client.Client[c2]");
+    assert_eq!(extra.action, Action::Delete);
+    assert!(
+        extra
+            .reason
+            .contains(&format!("the stack keeps {CLIENT_ID}")),
+        "{}",
+        extra.reason
+    );
+    assert_eq!(plan.changed().count(), 1);
+}
+
+#[test]
+fn a_duplicate_client_the_runtime_allows_too_is_explained_not_deleted() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .edit::<Client>(|c| found(c).duplicates = vec![duplicate("c2", true)])
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(blockers(&plan), [(CLIENT, None)]);
+    let message = &plan.blockers[0].message;
+    assert!(
+        message.contains(&format!("allows 2 of them: {CLIENT_ID}, c2"))
+            && message.contains("aws cognito-idp delete-user-pool-client"),
+        "{message}"
+    );
+}
+
+#[test]
+fn of_several_same_named_clients_the_runtimes_is_kept_else_the_oldest() {
+    let stack = stack(STACK);
+    let at = |id: &str, secs: i64| LiveClient {
+        id: id.into(),
+        created: Some(DateTime::from_secs(secs)),
+        ..client(&stack).unwrap()
+    };
+    let clients = || vec![at("new", 2), at("old", 1), at("same-date", 2)];
+    let kept = choose(clients(), &[]);
+    let kept = kept.found().unwrap();
+    assert_eq!(kept.id, "old");
+    let others: Vec<(&str, bool)> = kept
+        .duplicates
+        .iter()
+        .map(|d| (d.id.as_str(), d.allowed_by_runtime))
+        .collect();
+    assert_eq!(others, [("new", false), ("same-date", false)]);
+    let kept = choose(clients(), &["same-date".to_owned()]);
+    assert_eq!(kept.found().unwrap().id, "same-date");
+}
+
 #[test]
 fn snapshot_of_the_plan_that_creates_a_client() {
     let plan = plan_of(&stack(A_POOL_AND_ITS_CLIENT), &LiveBuilder::new().build());

@@ -1,18 +1,28 @@
 //! `cognito_user_pool`: found by name among pools tagged for this stack.
+//!
+//! Pool names are not unique in AWS, so two applies at once can each create the pool. After
+//! creating one, apply lists the pools with the name and the stack's tag and keeps the oldest
+//! (creation date, then id): every racer agrees on it, deletes its own when it is not that one,
+//! and carries on with the survivor. Several tagged pools found by a read (left by an older
+//! infra) are settled in the plan: the runtime's pool (else the oldest) is kept, and the others
+//! are deleted when they hold nothing the stack does not declare, or explained when they do.
 
 pub mod section;
 
 use std::collections::BTreeMap;
 
+use aws_sdk_cognitoidentityprovider::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_cognitoidentityprovider::types::{
     AdminCreateUserConfigType, PasswordPolicyType, UserPoolPolicyType, UserPoolType,
     UsernameAttributeType,
 };
 
+use super::runtime::Runtime;
 use crate::aws::Aws;
 use crate::engine::{
-    ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
-    ReadContext, ResourcePlan, address, claim, owned_by, tag_changes,
+    Action, ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned,
+    Planner, ReadContext, ResourcePlan, Shown, address, claim, not_found_as_none, owned_by,
+    tag_changes,
 };
 use crate::stack::Stack;
 use section::{PasswordPolicy, UserPoolSpec};
@@ -27,6 +37,23 @@ pub struct LivePool {
     pub deletion_protection: bool,
     /// The whole description, so an update can carry over what the stack does not manage.
     pub raw: UserPoolType,
+    pub created: Option<DateTime>,
+    /// Other pools with this name and the stack's tag (left by two applies at once): the plan
+    /// deletes or explains them.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// A pool with the stack's name and tag besides the one the stack keeps.
+#[derive(Debug, Clone)]
+pub struct Duplicate {
+    pub id: String,
+    pub created: Option<DateTime>,
+    pub deletion_protection: bool,
+    /// The names of its app clients.
+    pub clients: Vec<String>,
+    /// Its usernames; `None` when it has too many to list in one page (not listed).
+    pub users: Option<Vec<String>>,
+    pub estimated_users: i32,
 }
 
 impl Owned for LivePool {
@@ -47,13 +74,18 @@ struct Step {
     live: Option<LivePool>,
 }
 
+/// What apply needs to delete a duplicate pool.
+struct Extra {
+    id: String,
+}
+
 impl Kind for UserPool {
     const TYPE: &'static str = "cognito_user_pool";
     type Live = Lookup<LivePool>;
 
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LivePool>, Error> {
         match &cx.stack.user_pool {
-            Some(spec) => read(cx.aws, spec, &cx.stack.name).await,
+            Some(spec) => read(cx, spec).await,
             None => Ok(Lookup::Missing),
         }
     }
@@ -65,6 +97,11 @@ impl Kind for UserPool {
     }
 
     async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        if r.action == Action::Delete {
+            let extra: &Extra = r.payload()?;
+            delete(cx, &r.address, &extra.id, false).await?;
+            return Ok(extra.id.clone());
+        }
         let step: &Step = r.payload()?;
         match &step.live {
             None => create(cx, &r.address, &step.spec).await,
@@ -90,9 +127,38 @@ pub fn managed<'a>(stack: &Stack, lookup: &'a Lookup<LivePool>) -> Option<&'a Li
     lookup.found().filter(|p| p.owned || spec.adopt)
 }
 
-/// List pools (paginated), keep those named like the spec, describe them concurrently.
-async fn read(aws: &Aws, spec: &UserPoolSpec, stack: &str) -> Result<Lookup<LivePool>, Error> {
+/// List pools (paginated), keep those named like the spec, describe them concurrently. Several
+/// tagged for the stack: the one the stack's runtime uses (else the oldest) is found, the
+/// others are read as its duplicates.
+async fn read(cx: &ReadContext<'_>, spec: &UserPoolSpec) -> Result<Lookup<LivePool>, Error> {
+    let (aws, stack) = (cx.aws, &cx.stack.name);
     let addr = address(UserPool::TYPE, &spec.name);
+    let pools = same_named(aws, &addr, &spec.name, stack).await?;
+    let (owned, foreign): (Vec<LivePool>, Vec<LivePool>) = pools.into_iter().partition(|p| p.owned);
+    let runtime_url = if owned.len() > 1 {
+        runtime_discovery_url(cx).await?
+    } else {
+        None
+    };
+    let mut lookup = choose(owned, foreign, runtime_url.as_deref());
+    if let Lookup::Found(pool) = &mut lookup
+        && !pool.duplicates.is_empty()
+    {
+        let duplicates = std::mem::take(&mut pool.duplicates);
+        pool.duplicates = aws
+            .all(duplicates.into_iter().map(|d| contents(aws, &addr, d)))
+            .await?;
+    }
+    Ok(lookup)
+}
+
+/// The pools named `name`, described; one deleted meanwhile is left out.
+async fn same_named(
+    aws: &Aws,
+    addr: &str,
+    name: &str,
+    stack: &str,
+) -> Result<Vec<LivePool>, Error> {
     let mut ids = Vec::new();
     let mut pages = aws
         .cognito
@@ -101,22 +167,64 @@ async fn read(aws: &Aws, spec: &UserPoolSpec, stack: &str) -> Result<Lookup<Live
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| Error::aws(&addr, "ListUserPools", e))?;
+        let page = page.map_err(|e| Error::aws(addr, "ListUserPools", e))?;
         ids.extend(
             page.user_pools()
                 .iter()
-                .filter(|p| p.name() == Some(spec.name.as_str()))
+                .filter(|p| p.name() == Some(name))
                 .filter_map(|p| p.id().map(str::to_owned)),
         );
     }
     let pools = aws
-        .all(ids.iter().map(|id| describe(aws, &addr, id, stack)))
+        .all(ids.iter().map(|id| async move {
+            not_found_as_none(
+                describe(aws, addr, id, stack).await,
+                "ResourceNotFoundException",
+            )
+        }))
         .await?;
-    let (owned, foreign): (Vec<LivePool>, Vec<LivePool>) = pools.into_iter().partition(|p| p.owned);
-    Ok(choose(owned, foreign))
+    Ok(pools.into_iter().flatten().collect())
 }
 
-fn choose(mut owned: Vec<LivePool>, mut foreign: Vec<LivePool>) -> Lookup<LivePool> {
+/// The discovery URL of the stack's runtime's JWT authorizer, if it has one.
+async fn runtime_discovery_url(cx: &ReadContext<'_>) -> Result<Option<String>, Error> {
+    if cx.stack.runtime.is_none() {
+        return Ok(None);
+    }
+    let found = cx.get::<Runtime>().await?;
+    Ok(found
+        .runtime
+        .found()
+        .filter(|r| r.owned)
+        .and_then(|r| r.authorizer.as_ref())
+        .map(|(url, _)| url.clone()))
+}
+
+/// Whether `url` (a JWT authorizer's discovery URL) names the pool `id`.
+fn names_pool(url: &str, id: &str) -> bool {
+    url.contains(&format!("/{id}/"))
+}
+
+/// How pools and clients are ordered to pick the one to keep: creation date, then id.
+pub fn age_key<'a>(created: Option<&DateTime>, id: &'a str) -> (i64, u32, &'a str) {
+    created.map_or((i64::MAX, 0, id), |d| (d.secs(), d.subsec_nanos(), id))
+}
+
+/// A date as plans show it.
+pub fn shown_date(created: Option<&DateTime>) -> String {
+    created
+        .and_then(|d| d.fmt(DateTimeFormat::DateTime).ok())
+        .unwrap_or_else(|| "at an unknown date".to_owned())
+}
+
+/// The pool to manage: the only one tagged for the stack; among several, the one the runtime's
+/// authorizer names (`runtime_url`), else the oldest, with the others as its duplicates; else a
+/// lone foreign one (which blocks, unless adopted).
+fn choose(
+    mut owned: Vec<LivePool>,
+    mut foreign: Vec<LivePool>,
+    runtime_url: Option<&str>,
+) -> Lookup<LivePool> {
     match (owned.len(), foreign.len()) {
         (1, _) => Lookup::Found(owned.remove(0)),
         (0, 0) => Lookup::Missing,
@@ -125,11 +233,114 @@ fn choose(mut owned: Vec<LivePool>, mut foreign: Vec<LivePool>) -> Lookup<LivePo
             ids: foreign.into_iter().map(|p| p.id).collect(),
             owned: false,
         },
-        _ => Lookup::Many {
-            ids: owned.into_iter().map(|p| p.id).collect(),
-            owned: true,
-        },
+        _ => {
+            owned.sort_by(|a, b| {
+                age_key(a.created.as_ref(), &a.id).cmp(&age_key(b.created.as_ref(), &b.id))
+            });
+            let kept = runtime_url
+                .and_then(|url| owned.iter().position(|p| names_pool(url, &p.id)))
+                .unwrap_or(0);
+            let mut pool = owned.remove(kept);
+            pool.duplicates = owned
+                .into_iter()
+                .map(|p| Duplicate {
+                    id: p.id,
+                    created: p.created,
+                    deletion_protection: p.deletion_protection,
+                    clients: Vec::new(),
+                    users: None,
+                    estimated_users: p.raw.estimated_number_of_users(),
+                })
+                .collect();
+            Lookup::Found(pool)
+        }
     }
+}
+
+/// What a duplicate pool holds: its clients' names and, when they fit in one page, its
+/// usernames.
+async fn contents(aws: &Aws, addr: &str, mut duplicate: Duplicate) -> Result<Duplicate, Error> {
+    let mut pages = aws
+        .cognito
+        .list_user_pool_clients()
+        .user_pool_id(&duplicate.id)
+        .max_results(60)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws(addr, "ListUserPoolClients", e))?;
+        duplicate.clients.extend(
+            page.user_pool_clients()
+                .iter()
+                .filter_map(|c| c.client_name().map(str::to_owned)),
+        );
+    }
+    if duplicate.estimated_users <= USERS_PAGE {
+        let page = aws
+            .cognito
+            .list_users()
+            .user_pool_id(&duplicate.id)
+            .limit(USERS_PAGE)
+            .send()
+            .await
+            .map_err(|e| Error::aws(addr, "ListUsers", e))?;
+        if page.pagination_token().is_none() {
+            duplicate.users = Some(
+                page.users()
+                    .iter()
+                    .filter_map(|u| u.username().map(str::to_owned))
+                    .collect(),
+            );
+        }
+    }
+    Ok(duplicate)
+}
+
+/// The most users a duplicate pool may have to be listed (one page of ListUsers).
+const USERS_PAGE: i32 = 60;
+
+/// Why a duplicate pool must not be deleted by infra, if it must not: deletion protection, or
+/// something in it that the stack does not declare.
+fn kept_because(duplicate: &Duplicate, stack: &Stack) -> Option<String> {
+    if duplicate.deletion_protection {
+        return Some("deletion protection is on".into());
+    }
+    let client = stack.client.as_ref().map(|c| c.name.as_str());
+    let clients: Vec<&str> = duplicate
+        .clients
+        .iter()
+        .map(String::as_str)
+        .filter(|c| Some(*c) != client)
+        .collect();
+    if !clients.is_empty() {
+        return Some(format!(
+            "it has app clients the stack does not declare: {}",
+            clients.join(", ")
+        ));
+    }
+    let Some(users) = &duplicate.users else {
+        return Some(format!(
+            "it has {} users, more than the stack declares",
+            duplicate.estimated_users
+        ));
+    };
+    const NAMED: usize = 5;
+    let undeclared: Vec<&str> = users
+        .iter()
+        .map(String::as_str)
+        .filter(|u| !stack.users.iter().any(|d| d.username == *u))
+        .collect();
+    if !undeclared.is_empty() {
+        let more = match undeclared.len().saturating_sub(NAMED) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        return Some(format!(
+            "it has users the stack does not declare: {}{more}",
+            undeclared[..undeclared.len().min(NAMED)].join(", ")
+        ));
+    }
+    None
 }
 
 async fn describe(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LivePool, Error> {
@@ -177,7 +388,9 @@ async fn describe(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LivePo
         tags,
         password_policy,
         username_attributes,
+        created: raw.creation_date().cloned(),
         raw,
+        duplicates: Vec::new(),
     })
 }
 
@@ -197,6 +410,12 @@ fn plan(cx: &PlanContext, spec: &UserPoolSpec, planner: &mut Planner) {
         return;
     };
     let live = claim.live;
+    if let Some(pool) = live
+        && let Some(message) = duplicates_kept(cx, spec, pool)
+    {
+        planner.block(&addr, None, message);
+        return;
+    }
     if let Some(pool) = live {
         let desired: Vec<String> = spec
             .username_attributes
@@ -241,6 +460,108 @@ fn plan(cx: &PlanContext, spec: &UserPoolSpec, planner: &mut Planner) {
         spec: spec.clone(),
         live: live.cloned(),
     }));
+    for duplicate in live.map_or(&[][..], |p| &p.duplicates[..]) {
+        let mut changes = Changes::default();
+        changes.push(
+            "user_pool_id",
+            Shown::Value(duplicate.id.clone().into()),
+            Shown::Absent,
+        );
+        changes.push(
+            "created",
+            Shown::Value(shown_date(duplicate.created.as_ref()).into()),
+            Shown::Absent,
+        );
+        let kept = live.map_or("", |p| p.id.as_str());
+        planner.add(
+            Planned::new(
+                format!("{}[{}]", spec.name, duplicate.id),
+                changes,
+                Some(duplicate.id.clone()),
+            )
+            .with_action(Action::Delete)
+            .with_reason(format!(
+                "a second user pool named {:?} tagged for this stack (left by two applies at \
+                 once); the stack keeps {kept}, and this one holds nothing the stack does not \
+                 declare",
+                spec.name
+            ))
+            .with_payload(Extra {
+                id: duplicate.id.clone(),
+            }),
+        );
+    }
+}
+
+/// When a duplicate pool holds something the stack does not declare (or is protected), the
+/// blocker's message: which pool is kept and why, each pool's creation date and contents, and
+/// how to remove the extra ones by hand.
+fn duplicates_kept(cx: &PlanContext, spec: &UserPoolSpec, pool: &LivePool) -> Option<String> {
+    let kept: Vec<(&Duplicate, String)> = pool
+        .duplicates
+        .iter()
+        .filter_map(|d| Some((d, kept_because(d, cx.stack)?)))
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    let runtime_uses = cx
+        .live
+        .get::<Runtime>()
+        .runtime
+        .found()
+        .filter(|r| r.owned)
+        .and_then(|r| r.authorizer.as_ref())
+        .is_some_and(|(url, _)| names_pool(url, &pool.id));
+    let why = if runtime_uses {
+        "the runtime's authorizer uses it"
+    } else {
+        "the oldest; the runtime's authorizer uses none of them"
+    };
+    let mut text = format!(
+        "{} user pools named {:?} are tagged for this stack (left by two applies at once): \
+         infra keeps {} (created {}; {why}) and deletes the others only when they hold nothing \
+         the stack does not declare. ",
+        pool.duplicates.len() + 1,
+        spec.name,
+        pool.id,
+        shown_date(pool.created.as_ref()),
+    );
+    let details: Vec<String> = kept
+        .iter()
+        .map(|(d, reason)| {
+            format!(
+                "{} (created {}; app clients: {}, users: {}): {reason}",
+                d.id,
+                shown_date(d.created.as_ref()),
+                d.clients.len(),
+                d.estimated_users
+            )
+        })
+        .collect();
+    text.push_str(&details.join("; "));
+    let commands: Vec<String> = kept
+        .iter()
+        .map(|(d, _)| {
+            let unprotect = if d.deletion_protection {
+                format!(
+                    "aws cognito-idp update-user-pool --user-pool-id {} --deletion-protection INACTIVE && ",
+                    d.id
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "{unprotect}aws cognito-idp delete-user-pool --user-pool-id {}",
+                d.id
+            )
+        })
+        .collect();
+    text.push_str(&format!(
+        ". Check what is in it, then delete it: {}",
+        commands.join("; ")
+    ));
+    Some(text)
 }
 
 fn password_policy_changes(
@@ -300,7 +621,8 @@ fn deletion_protection(on: bool) -> aws_sdk_cognitoidentityprovider::types::Dele
     }
 }
 
-/// Returns the new pool's id.
+/// Returns the id of the pool to carry on with: the new one, or the one another apply created
+/// at the same time (see [`settle`]).
 async fn create(cx: &ApplyContext<'_>, addr: &str, spec: &UserPoolSpec) -> Result<String, Error> {
     let out = cx
         .aws
@@ -323,10 +645,77 @@ async fn create(cx: &ApplyContext<'_>, addr: &str, spec: &UserPoolSpec) -> Resul
         .send()
         .await
         .map_err(|e| Error::aws(addr, "CreateUserPool", e))?;
-    out.user_pool()
+    let mine = out
+        .user_pool()
         .and_then(|p| p.id())
         .map(str::to_owned)
-        .ok_or_else(|| Error::new(addr, "CreateUserPool", "AWS returned no pool id"))
+        .ok_or_else(|| Error::new(addr, "CreateUserPool", "AWS returned no pool id"))?;
+    let created = out.user_pool().and_then(|p| p.creation_date()).cloned();
+    settle(cx, addr, spec, &mine, created.as_ref()).await
+}
+
+/// Pool names are not unique: another apply may have created the same pool at the same time.
+/// Of the pools with the name and the stack's tag, every apply keeps the oldest (creation date,
+/// then id), so they all agree; this one deletes its own pool when it is not that one, and
+/// carries on with the survivor (what this apply creates next goes into it).
+async fn settle(
+    cx: &ApplyContext<'_>,
+    addr: &str,
+    spec: &UserPoolSpec,
+    mine: &str,
+    created: Option<&DateTime>,
+) -> Result<String, Error> {
+    let pools = same_named(cx.aws, addr, &spec.name, &cx.stack.name).await?;
+    // Every racer compares what the same reads return; this one's own pool from the create's
+    // answer only when the list does not show it yet.
+    let listed = pools.iter().any(|p| p.id == mine);
+    let oldest = pools
+        .iter()
+        .filter(|p| p.owned)
+        .map(|p| age_key(p.created.as_ref(), &p.id))
+        .chain((!listed).then(|| age_key(created, mine)))
+        .min()
+        .map(|(_, _, id)| id.to_owned())
+        .unwrap_or_else(|| mine.to_owned());
+    if oldest == mine {
+        return Ok(oldest);
+    }
+    cx.progress.line(&format!(
+        "{addr}: another apply created the same pool at the same time; keeping the older one \
+         ({oldest}) and deleting the one this apply created ({mine})"
+    ));
+    delete(cx, addr, mine, spec.deletion_protection).await?;
+    Ok(oldest)
+}
+
+/// Delete a pool (a duplicate); already gone is fine. `protected`: turn deletion protection off
+/// first (Cognito refuses to delete a protected pool).
+async fn delete(cx: &ApplyContext<'_>, addr: &str, id: &str, protected: bool) -> Result<(), Error> {
+    if protected {
+        // Only the pool about to be deleted: what this resets does not matter.
+        let result = cx
+            .aws
+            .cognito
+            .update_user_pool()
+            .user_pool_id(id)
+            .deletion_protection(deletion_protection(false))
+            .send()
+            .await
+            .map_err(|e| Error::aws(addr, "UpdateUserPool", e));
+        if not_found_as_none(result, "ResourceNotFoundException")?.is_none() {
+            return Ok(());
+        }
+    }
+    let result = cx
+        .aws
+        .cognito
+        .delete_user_pool()
+        .user_pool_id(id)
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "DeleteUserPool", e));
+    not_found_as_none(result, "ResourceNotFoundException")?;
+    Ok(())
 }
 
 /// `UpdateUserPool` resets every field it is not sent: send the desired values for what the

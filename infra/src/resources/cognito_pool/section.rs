@@ -88,20 +88,62 @@ pub const POOL_NAME: NameRule = NameRule {
     described: "1-128 characters: ASCII letters, digits, spaces and _+=,.@-",
 };
 
+/// Cognito's ranges (`PasswordPolicyType` in its API reference).
+const MINIMUM_LENGTH: (i64, i64) = (6, 99);
+const TEMPORARY_PASSWORD_VALIDITY_DAYS: (i64, i64) = (0, 365);
+
+/// What each field accepts, by its path in the section (`""`: the section itself).
+pub fn accepts(key: &str) -> Option<String> {
+    let flag = || "true or false".to_owned();
+    Some(match key {
+        "" => "a table: [cognito.user_pool] with name = \"...\"".into(),
+        "name" => format!("a string of {}", POOL_NAME.described),
+        "password_policy" => {
+            "a table such as { minimum_length = 12, require_symbols = true }".into()
+        }
+        "password_policy.minimum_length" => {
+            format!(
+                "an integer from {} to {}",
+                MINIMUM_LENGTH.0, MINIMUM_LENGTH.1
+            )
+        }
+        "password_policy.temporary_password_validity_days" => format!(
+            "an integer from {} to {} (days)",
+            TEMPORARY_PASSWORD_VALIDITY_DAYS.0, TEMPORARY_PASSWORD_VALIDITY_DAYS.1
+        ),
+        "password_policy.require_uppercase"
+        | "password_policy.require_lowercase"
+        | "password_policy.require_numbers"
+        | "password_policy.require_symbols"
+        | "deletion_protection"
+        | "adopt" => flag(),
+        "username_attributes" => {
+            "a list of \"email\" and \"phone_number\", such as [\"email\"]".into()
+        }
+        _ => return None,
+    })
+}
+
 pub fn validate(v: &mut Validator, raw: RawUserPool) -> UserPoolSpec {
     let name = v.name(&raw.name, "cognito.user_pool.name", &POOL_NAME);
     let mut policy = PasswordPolicy::default();
     if let Some(p) = raw.password_policy.map(Spanned::into_inner) {
         if let Some(n) = &p.minimum_length {
-            policy.minimum_length =
-                v.range(n, "cognito.user_pool.password_policy.minimum_length", 6, 99);
+            let (min, max) = MINIMUM_LENGTH;
+            policy.minimum_length = v.range(
+                n,
+                "cognito.user_pool.password_policy.minimum_length",
+                min,
+                max,
+            );
         }
         if let Some(n) = &p.temporary_password_validity_days {
+            let (min, max) = TEMPORARY_PASSWORD_VALIDITY_DAYS;
             policy.temporary_password_validity_days = v.range(
                 n,
                 "cognito.user_pool.password_policy.temporary_password_validity_days",
-                0,
-                365,
+                min,
+                max,
             );
         }
         policy.require_uppercase = p.require_uppercase.unwrap_or(policy.require_uppercase);

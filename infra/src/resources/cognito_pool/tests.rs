@@ -283,6 +283,110 @@ fn adopting_a_pool_that_is_already_the_stacks_changes_nothing() {
     assert_eq!(resource(&plan, POOL).reason, "matches the stack");
 }
 
+/// The stack's pool created at `secs`, with id `id`.
+fn ours_at(stack: &Stack, id: &str, secs: i64) -> LivePool {
+    LivePool {
+        id: id.into(),
+        created: Some(DateTime::from_secs(secs)),
+        ..pool(stack).unwrap()
+    }
+}
+
+#[test]
+fn of_several_pools_tagged_for_this_stack_the_runtimes_is_kept_else_the_oldest() {
+    let stack = stack(STACK);
+    let pools = || {
+        vec![
+            ours_at(&stack, "us-west-2_new", 2_000),
+            ours_at(&stack, "us-west-2_old", 1_000),
+            // The same date: the id decides.
+            ours_at(&stack, "us-west-2_b", 2_000),
+        ]
+    };
+    let kept = choose(pools(), Vec::new(), None);
+    let kept = kept.found().unwrap();
+    assert_eq!(kept.id, "us-west-2_old");
+    let others: Vec<&str> = kept.duplicates.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(others, ["us-west-2_b", "us-west-2_new"]);
+    let url = discovery_url(REGION, "us-west-2_new");
+    let kept = choose(pools(), Vec::new(), Some(&url));
+    let kept = kept.found().unwrap();
+    assert_eq!(kept.id, "us-west-2_new");
+    let others: Vec<&str> = kept.duplicates.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(others, ["us-west-2_old", "us-west-2_b"]);
+}
+
+/// A duplicate of the stack's pool holding the stack's client and users.
+fn duplicate(id: &str) -> Duplicate {
+    Duplicate {
+        id: id.into(),
+        created: Some(DateTime::from_secs(1_800_000_000)),
+        deletion_protection: false,
+        clients: vec!["Client".into()],
+        users: Some(vec!["alice".into()]),
+        estimated_users: 1,
+    }
+}
+
+#[test]
+fn a_duplicate_pool_holding_only_what_the_stack_declares_is_deleted() {
+    let stack = stack(STACK);
+    let live = LiveBuilder::converged(&stack)
+        .edit::<UserPool>(|pool| found(pool).duplicates = vec![duplicate("us-west-2_Extra")])
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
+    assert_eq!(resource(&plan, POOL).action, Action::NoOp);
+    let extra = resource(&plan, "cognito_user_pool.Pool[us-west-2_Extra]");
+    assert_eq!(extra.action, Action::Delete);
+    assert_eq!(extra.id.as_deref(), Some("us-west-2_Extra"));
+    assert!(
+        extra.reason.contains(&format!("the stack keeps {POOL_ID}")),
+        "{}",
+        extra.reason
+    );
+    assert_eq!(
+        change(extra, "created").before,
+        Shown::Value(json!("2027-01-15T08:00:00Z"))
+    );
+    // Nothing else changes: the client, the user and the runtime stay with the kept pool.
+    assert_eq!(plan.changed().count(), 1);
+}
+
+#[test]
+fn a_duplicate_pool_with_more_than_the_stack_declares_is_explained_not_deleted() {
+    let stack = stack(STACK);
+    let mut bob = duplicate("us-west-2_Bob");
+    bob.users = Some(vec!["alice".into(), "bob".into()]);
+    bob.estimated_users = 2;
+    let mut protected = duplicate("us-west-2_Kept");
+    protected.deletion_protection = true;
+    let live = LiveBuilder::converged(&stack)
+        .edit::<UserPool>(|pool| {
+            let pool = found(pool);
+            pool.created = Some(DateTime::from_secs(1_700_000_000));
+            pool.duplicates = vec![bob, protected];
+        })
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(blockers(&plan), [(POOL, None)]);
+    let message = &plan.blockers[0].message;
+    for expected in [
+        "3 user pools named \"Pool\" are tagged for this stack",
+        &format!(
+            "infra keeps {POOL_ID} (created 2023-11-14T22:13:20Z; the runtime's authorizer uses it)"
+        ),
+        "us-west-2_Bob (created 2027-01-15T08:00:00Z; app clients: 1, users: 2): it has users the stack does not declare: bob",
+        "us-west-2_Kept (created 2027-01-15T08:00:00Z; app clients: 1, users: 1): deletion protection is on",
+        "aws cognito-idp delete-user-pool --user-pool-id us-west-2_Bob",
+        "aws cognito-idp update-user-pool --user-pool-id us-west-2_Kept --deletion-protection INACTIVE && aws cognito-idp delete-user-pool --user-pool-id us-west-2_Kept",
+    ] {
+        assert!(message.contains(expected), "{expected}\nnot in\n{message}");
+    }
+    // Nothing that depends on the pool is planned while it is ambiguous.
+    assert!(plan.resource("cognito_user_pool_client.Client").is_none());
+}
+
 #[test]
 fn two_pools_tagged_for_this_stack_are_never_guessed_between() {
     let live = LiveBuilder::new()
@@ -329,15 +433,18 @@ fn the_pool_tagged_for_this_stack_is_chosen_over_foreign_ones_with_the_same_name
         owned: false,
         ..ours.clone()
     };
-    let chosen = choose(vec![ours], vec![foreign.clone()]);
+    let chosen = choose(vec![ours], vec![foreign.clone()], None);
     assert_eq!(chosen.found().map(|p| p.id.as_str()), Some(POOL_ID));
     // A lone foreign pool is found (and then blocks, unless adopted).
-    let lone = choose(Vec::new(), vec![foreign]);
+    let lone = choose(Vec::new(), vec![foreign], None);
     assert_eq!(
         lone.found().map(|p| p.id.as_str()),
         Some("us-west-2_Foreign")
     );
-    assert!(matches!(choose(Vec::new(), Vec::new()), Lookup::Missing));
+    assert!(matches!(
+        choose(Vec::new(), Vec::new(), None),
+        Lookup::Missing
+    ));
 }
 
 #[test]

@@ -329,7 +329,8 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
         ));
     };
     if r.action == Action::Create {
-        cx.aws
+        let created = cx
+            .aws
             .cognito
             .admin_create_user()
             .user_pool_id(&pool_id)
@@ -337,7 +338,18 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
             .message_action(MessageActionType::Suppress)
             .send()
             .await
-            .map_err(|e| Error::aws(&r.address, "AdminCreateUser", e))?;
+            .map_err(|e| Error::aws(&r.address, "AdminCreateUser", e));
+        match created {
+            // Usernames are unique in a pool: another apply created the user meanwhile. Setting
+            // the declared password below makes it the stack's user either way.
+            Err(e) if e.code_is("UsernameExistsException") => cx.progress.line(&format!(
+                "{}: created meanwhile (by another apply?); setting its password",
+                r.address
+            )),
+            other => {
+                other?;
+            }
+        }
     }
     cx.aws
         .cognito

@@ -10,6 +10,11 @@ use crate::resources::cognito_pool::section::{PasswordPolicy, UserPoolSpec};
 use crate::sensitive::Sensitive;
 use crate::stack::validate::{ENV_NAME, NameRule, RawEnv, Validator};
 
+/// Cognito's longest password: `PasswordType` is "Maximum length of 256" in the API reference of
+/// `AdminSetUserPassword` and `AdminCreateUser`
+/// (<https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_AdminSetUserPassword.html>).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUser {
@@ -43,6 +48,21 @@ const USERNAME: NameRule = NameRule {
     described: "1-128 characters without spaces or control characters",
 };
 
+/// What each field accepts, by its path in the section (`""`: the section itself).
+pub fn accepts(key: &str) -> Option<String> {
+    Some(match key {
+        "" => "a table: [[cognito.users]] with username = \"...\" and \
+               password = { env = \"VARIABLE\" }"
+            .into(),
+        "username" => format!("a string of {}", USERNAME.described),
+        "password" => "password = { env = \"VARIABLE\" }, the environment variable that holds the \
+                       password (a literal password is not allowed)"
+            .into(),
+        "password.env" => format!("a string: {}", ENV_NAME.described),
+        _ => return None,
+    })
+}
+
 pub fn validate(
     v: &mut Validator,
     raw: RawUser,
@@ -62,15 +82,26 @@ pub fn validate(
             (String::new(), None)
         }
         RawPassword::Env(RawEnv { env: var }) => {
-            if var.is_empty() || !var.chars().all(ENV_NAME.allowed) {
-                v.error(
+            let value = v.env_value(
+                span.clone(),
+                "cognito.users.password",
+                &var,
+                env,
+                "the user's password",
+                "to leave the password as it is",
+            );
+            if let Some(value) = &value
+                && value.chars().count() > MAX_PASSWORD_CHARS
+            {
+                v.secret_error(
                     span.clone(),
-                    "cognito.users.password.env",
-                    format!("{var:?} is not valid; allowed: {}", ENV_NAME.described),
+                    "cognito.users.password",
+                    format!(
+                        "the value of ${var} is longer than {MAX_PASSWORD_CHARS} characters, \
+                         Cognito's limit for a password"
+                    ),
                 );
-            }
-            let value = env(&var).filter(|v| !v.is_empty());
-            if let (Some(value), Some(pool)) = (&value, pool) {
+            } else if let (Some(value), Some(pool)) = (&value, pool) {
                 check_password(v, value, &pool.password_policy, &var, span);
             }
             (var, value.map(Sensitive::new))

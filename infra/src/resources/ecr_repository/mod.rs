@@ -10,6 +10,7 @@ use aws_sdk_ecr::types::{
 use serde_json::{Value, json};
 
 use crate::aws::Aws;
+use crate::engine::lookup::replan;
 use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
     ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes,
@@ -244,6 +245,70 @@ fn tags(stack_tags: BTreeMap<String, String>) -> Vec<Tag> {
 
 /// Create, or change what differs in place. Returns the repository URI.
 async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
+    match &step.live {
+        None => create(cx, r, step).await,
+        Some(live) => update(cx, r, step, live).await,
+    }
+}
+
+/// Repository names are unique in a registry: when another apply created the repository
+/// meanwhile, it is read and, when it is this stack's, updated to match the stack.
+async fn create(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
+    let spec = &step.spec;
+    let addr = &r.address;
+    let encryption = EncryptionConfiguration::builder()
+        .encryption_type(EncryptionType::from(spec.encryption.as_aws()))
+        .set_kms_key(spec.kms_key.clone())
+        .build()
+        .expect("encryption type is set");
+    let result = cx
+        .aws
+        .ecr
+        .create_repository()
+        .repository_name(&spec.name)
+        .image_tag_mutability(ImageTagMutability::from(spec.image_tag_mutability.as_aws()))
+        .image_scanning_configuration(
+            ImageScanningConfiguration::builder()
+                .scan_on_push(spec.scan_on_push)
+                .build(),
+        )
+        .encryption_configuration(encryption)
+        .set_tags(Some(tags(cx.stack.tags())))
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "CreateRepository", e));
+    let out = match result {
+        Err(e) if e.code_is("RepositoryAlreadyExistsException") => {
+            cx.progress.line(&format!(
+                "{addr}: created meanwhile (by another apply?); continuing with it"
+            ));
+            let found = read(cx.aws, spec, &cx.stack.name).await?;
+            if matches!(found, Lookup::Missing) {
+                return Err(e);
+            }
+            let r = replan::<Repository>(cx, addr, "CreateRepository", found)?;
+            let step: &Step = r.payload()?;
+            let live = step.live.as_ref().ok_or(e)?;
+            return update(cx, &r, step, live).await;
+        }
+        other => other?,
+    };
+    let uri = out
+        .repository()
+        .and_then(|r| r.repository_uri())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::new(addr, "CreateRepository", "AWS returned no URI"))?;
+    lifecycle(cx, r, spec).await?;
+    Ok(uri)
+}
+
+/// Change what differs in place. Returns the repository URI.
+async fn update(
+    cx: &ApplyContext<'_>,
+    r: &ResourcePlan,
+    step: &Step,
+    live: &LiveRepository,
+) -> Result<String, Error> {
     let spec = &step.spec;
     let addr = &r.address;
     let changed = |field: &str| r.changes.iter().any(|c| c.field == field);
@@ -251,64 +316,48 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
     let scanning = ImageScanningConfiguration::builder()
         .scan_on_push(spec.scan_on_push)
         .build();
-    let uri = match &step.live {
-        None => {
-            let encryption = EncryptionConfiguration::builder()
-                .encryption_type(EncryptionType::from(spec.encryption.as_aws()))
-                .set_kms_key(spec.kms_key.clone())
-                .build()
-                .expect("encryption type is set");
-            let out = cx
-                .aws
-                .ecr
-                .create_repository()
-                .repository_name(&spec.name)
-                .image_tag_mutability(mutability)
-                .image_scanning_configuration(scanning)
-                .encryption_configuration(encryption)
-                .set_tags(Some(tags(cx.stack.tags())))
-                .send()
-                .await
-                .map_err(|e| Error::aws(addr, "CreateRepository", e))?;
-            out.repository()
-                .and_then(|r| r.repository_uri())
-                .map(str::to_owned)
-                .ok_or_else(|| Error::new(addr, "CreateRepository", "AWS returned no URI"))?
-        }
-        Some(live) => {
-            if changed("image_tag_mutability") {
-                cx.aws
-                    .ecr
-                    .put_image_tag_mutability()
-                    .repository_name(&spec.name)
-                    .image_tag_mutability(mutability)
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws(addr, "PutImageTagMutability", e))?;
-            }
-            if changed("scan_on_push") {
-                cx.aws
-                    .ecr
-                    .put_image_scanning_configuration()
-                    .repository_name(&spec.name)
-                    .image_scanning_configuration(scanning)
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws(addr, "PutImageScanningConfiguration", e))?;
-            }
-            if changed("tags") {
-                cx.aws
-                    .ecr
-                    .tag_resource()
-                    .resource_arn(&live.arn)
-                    .set_tags(Some(tags(cx.stack.tags())))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws(addr, "TagResource", e))?;
-            }
-            live.uri.clone()
-        }
-    };
+    if changed("image_tag_mutability") {
+        cx.aws
+            .ecr
+            .put_image_tag_mutability()
+            .repository_name(&spec.name)
+            .image_tag_mutability(mutability)
+            .send()
+            .await
+            .map_err(|e| Error::aws(addr, "PutImageTagMutability", e))?;
+    }
+    if changed("scan_on_push") {
+        cx.aws
+            .ecr
+            .put_image_scanning_configuration()
+            .repository_name(&spec.name)
+            .image_scanning_configuration(scanning)
+            .send()
+            .await
+            .map_err(|e| Error::aws(addr, "PutImageScanningConfiguration", e))?;
+    }
+    if changed("tags") {
+        cx.aws
+            .ecr
+            .tag_resource()
+            .resource_arn(&live.arn)
+            .set_tags(Some(tags(cx.stack.tags())))
+            .send()
+            .await
+            .map_err(|e| Error::aws(addr, "TagResource", e))?;
+    }
+    lifecycle(cx, r, spec).await?;
+    Ok(live.uri.clone())
+}
+
+/// The lifecycle policy, when the plan changes it.
+async fn lifecycle(
+    cx: &ApplyContext<'_>,
+    r: &ResourcePlan,
+    spec: &RepositorySpec,
+) -> Result<(), Error> {
+    let addr = &r.address;
+    let changed = |field: &str| r.changes.iter().any(|c| c.field == field);
     if let Some(n) = spec.keep_images
         && changed("lifecycle_policy")
     {
@@ -321,7 +370,7 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
             .await
             .map_err(|e| Error::aws(addr, "PutLifecyclePolicy", e))?;
     }
-    Ok(uri)
+    Ok(())
 }
 
 #[cfg(test)]

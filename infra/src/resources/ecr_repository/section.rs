@@ -78,6 +78,26 @@ const REPOSITORY_NAME: NameRule = NameRule {
     described: "2-256 characters: lowercase letters, digits and ._-/",
 };
 
+/// How many images a lifecycle policy may keep (`countNumber` of a rule).
+const KEEP_IMAGES: (i64, i64) = (1, 10_000);
+
+/// What each field accepts, by its path in the section (`""`: the section itself).
+pub fn accepts(key: &str) -> Option<String> {
+    Some(match key {
+        "" => "a table: [ecr.repository] with name = \"...\"".into(),
+        "name" => format!("a string of {}", REPOSITORY_NAME.described),
+        "image_tag_mutability" => "\"MUTABLE\" or \"IMMUTABLE\"".into(),
+        "keep_images" => format!(
+            "an integer from {} to {} (images)",
+            KEEP_IMAGES.0, KEEP_IMAGES.1
+        ),
+        "encryption" => "\"AES256\" or \"KMS\"".into(),
+        "kms_key" => "a string: the KMS key's ARN, id or alias".into(),
+        "scan_on_push" | "adopt" => "true or false".into(),
+        _ => return None,
+    })
+}
+
 pub fn validate(v: &mut Validator, raw: RawRepository) -> RepositorySpec {
     let name = v.name(&raw.name, "ecr.repository.name", &REPOSITORY_NAME);
     if name
@@ -91,9 +111,14 @@ pub fn validate(v: &mut Validator, raw: RawRepository) -> RepositorySpec {
             "must start with a lowercase letter or digit",
         );
     }
-    let keep_images = raw
-        .keep_images
-        .map(|n| v.range(&n, "ecr.repository.keep_images", 1, 10_000));
+    let keep_images = raw.keep_images.map(|n| {
+        v.range(
+            &n,
+            "ecr.repository.keep_images",
+            KEEP_IMAGES.0,
+            KEEP_IMAGES.1,
+        )
+    });
     if raw.kms_key.is_some() && raw.encryption != Encryption::Kms {
         v.error(
             raw.name.span(),

@@ -8,6 +8,7 @@ use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
 use crate::aws::Aws;
+use crate::engine::lookup::replan;
 use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
     ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes,
@@ -223,10 +224,11 @@ fn tags(stack: &Stack) -> Vec<Tag> {
         .collect()
 }
 
-/// Returns the new role's id.
+/// Returns the new role's id. Role names are unique in an account: when another apply created
+/// the role meanwhile, it is read and, when it is this stack's, updated to match the stack.
 async fn create(cx: &ApplyContext<'_>, addr: &str, step: &Step) -> Result<String, Error> {
     let spec = &step.spec;
-    let out = cx
+    let result = cx
         .aws
         .iam
         .create_role()
@@ -238,7 +240,23 @@ async fn create(cx: &ApplyContext<'_>, addr: &str, step: &Step) -> Result<String
         .set_tags(Some(tags(cx.stack)))
         .send()
         .await
-        .map_err(|e| Error::aws(addr, "CreateRole", e))?;
+        .map_err(|e| Error::aws(addr, "CreateRole", e));
+    let out = match result {
+        Err(e) if e.code_is("EntityAlreadyExists") => {
+            cx.progress.line(&format!(
+                "{addr}: created meanwhile (by another apply?); continuing with it"
+            ));
+            let found = read(cx.aws, spec, &cx.stack.name).await?;
+            if matches!(found, Lookup::Missing) {
+                return Err(e);
+            }
+            let r = replan::<Role>(cx, addr, "CreateRole", found)?;
+            let step: &Step = r.payload()?;
+            let live = step.live.as_ref().ok_or(e)?;
+            return update(cx, &r, step, live).await;
+        }
+        other => other?,
+    };
     out.role()
         .map(|role| role.role_id().to_owned())
         .ok_or_else(|| Error::new(addr, "CreateRole", "AWS returned no role"))

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::stack::validate::{NameRule, Validator};
+use crate::stack::validate::{NameRule, Validator, quote};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,6 +75,41 @@ const POLICY_NAME: NameRule = NameRule {
     described: "1-128 characters: ASCII letters, digits and _+=,.@-",
 };
 
+/// IAM's quota "Role trust policy length": 2,048 characters by default (an adjustable quota;
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>). Counted as
+/// for policy sizes: placeholders filled in, whitespace left out.
+pub const TRUST_POLICY_SIZE: usize = 2048;
+
+/// IAM's role description: `roleDescriptionType`, at most 1000 characters.
+const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+/// IAM's range for `MaxSessionDuration`, in seconds.
+const MAX_SESSION_DURATION: (i64, i64) = (3600, 43_200);
+
+/// What each field accepts, by its path in the section (`""`: the section itself).
+pub fn accepts(key: &str) -> Option<String> {
+    let document = "a string holding a JSON policy document: { \"Version\": \"2012-10-17\", \
+                    \"Statement\": [...] }";
+    Some(match key {
+        "" => "a table: [iam.role] with name = \"...\"".into(),
+        "name" => format!("a string of {}", ROLE_NAME.described),
+        "path" => "a string that starts and ends with '/', such as \"/service/\"".into(),
+        "description" => format!("a string of at most {MAX_DESCRIPTION_CHARS} characters"),
+        "max_session_duration" => format!(
+            "an integer from {} to {} (seconds)",
+            MAX_SESSION_DURATION.0, MAX_SESSION_DURATION.1
+        ),
+        "trust_policy" => document.into(),
+        "policies" => "tables [iam.role.policies.NAME], each with a document".into(),
+        "adopt" => "true or false".into(),
+        // `policies.NAME` and `policies.NAME.document` (a quoted NAME may hold dots).
+        other => match other.strip_prefix("policies.")?.strip_suffix(".document") {
+            Some(_) => document.into(),
+            None => "a table: [iam.role.policies.NAME] with document = \"...\"".into(),
+        },
+    })
+}
+
 pub fn validate(v: &mut Validator, raw: RawRole) -> RoleSpec {
     let name = v.name(&raw.name, "iam.role.name", &ROLE_NAME);
     let path = match raw.path {
@@ -98,21 +133,41 @@ pub fn validate(v: &mut Validator, raw: RawRole) -> RoleSpec {
     let description = raw.description.and_then(|d| {
         let allowed =
             |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}');
-        if d.get_ref().chars().count() > 1000 || !d.get_ref().chars().all(allowed) {
+        if d.get_ref().chars().count() > MAX_DESCRIPTION_CHARS || !d.get_ref().chars().all(allowed)
+        {
             v.error(
                 d.span(),
                 "iam.role.description",
-                "at most 1000 characters: printable ASCII, Latin-1 letters, tabs and newlines",
+                format!(
+                    "at most {MAX_DESCRIPTION_CHARS} characters: printable ASCII, Latin-1 \
+                     letters, tabs and newlines"
+                ),
             );
         }
         // IAM stores an empty description as none at all.
         Some(d.into_inner()).filter(|d| !d.is_empty())
     });
     let max_session_duration = raw.max_session_duration.map_or(3600, |d| {
-        v.range(&d, "iam.role.max_session_duration", 3600, 43200)
+        let (min, max) = MAX_SESSION_DURATION;
+        v.range(&d, "iam.role.max_session_duration", min, max)
     });
     let trust_policy = match raw.trust_policy {
-        Some(doc) => v.document(&doc, "iam.role.trust_policy"),
+        Some(doc) => {
+            let document = v.document(&doc, "iam.role.trust_policy");
+            let size = v.policy_size(&document);
+            if size > TRUST_POLICY_SIZE {
+                v.error(
+                    doc.span(),
+                    "iam.role.trust_policy",
+                    format!(
+                        "{size} characters (counted as IAM does: placeholders filled in, \
+                         whitespace left out), more than IAM's default quota of \
+                         {TRUST_POLICY_SIZE} for a role trust policy"
+                    ),
+                );
+            }
+            document
+        }
         None => DEFAULT_TRUST_POLICY.to_owned(),
     };
     let mut policies = BTreeMap::new();
@@ -126,7 +181,8 @@ pub fn validate(v: &mut Validator, raw: RawRole) -> RoleSpec {
                 p.span(),
                 &field,
                 format!(
-                    "{policy_name:?} is not a valid policy name; allowed: {}",
+                    "{} is not a valid policy name; allowed: {}",
+                    quote(&policy_name),
                     POLICY_NAME.described
                 ),
             );

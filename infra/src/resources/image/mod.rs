@@ -77,6 +77,7 @@ impl Kind for Image {
             package,
             platform,
             format,
+            ..
         }) = &stack.image
         else {
             return Ok(None);
@@ -170,11 +171,18 @@ impl Kind for Image {
     }
 }
 
-/// The workspace an image is built from: the stack file's directory.
+/// The cargo workspace of `[image] build`: `[image] workspace` relative to the stack file's
+/// directory, or that directory.
 fn workspace(stack: &Stack) -> PathBuf {
-    match stack.path.parent() {
+    let dir = match stack.path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
+    };
+    match &stack.image {
+        Some(ImageSpec::Build {
+            workspace: Some(w), ..
+        }) => dir.join(w),
+        _ => dir,
     }
 }
 
@@ -204,6 +212,7 @@ pub fn assemble(stack: &Stack, binary: &[u8]) -> anyhow::Result<Option<Artifact>
         package,
         platform,
         format,
+        ..
     }) = &stack.image
     else {
         return Ok(None);

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 pub use crate::container::{ImageFormat, Platform};
 use crate::policy;
-use crate::stack::validate::Validator;
+use crate::stack::validate::{Validator, quote};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +21,8 @@ pub struct RawImage {
     platform: Option<Platform>,
     #[serde(default)]
     format: Option<Spanned<String>>,
+    #[serde(default)]
+    workspace: Option<Spanned<String>>,
 }
 
 /// The image the runtime runs.
@@ -34,7 +36,27 @@ pub enum ImageSpec {
         package: String,
         platform: Platform,
         format: ImageFormat,
+        /// The cargo workspace to build in, relative to the stack file's directory (`None`:
+        /// that directory itself).
+        workspace: Option<String>,
     },
+}
+
+/// What each field accepts, by its path in the section (`""`: the section itself).
+pub fn accepts(key: &str) -> Option<String> {
+    Some(match key {
+        "" => "a table: [image] with uri = \"...\" or build = \"PACKAGE\"".into(),
+        "uri" => "a string: REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:<digest> \
+                  (${repository_uri} may stand for the stack's repository)"
+            .into(),
+        "build" => "a string: the name of a cargo package in the workspace".into(),
+        "platform" => "\"linux/arm64\" or \"linux/amd64\"".into(),
+        "format" => "\"docker\" or \"oci\"".into(),
+        "workspace" => {
+            "a string: the directory of the cargo workspace, relative to the stack file".into()
+        }
+        _ => return None,
+    })
 }
 
 /// `format = "docker"` (the default) or `"oci"`.
@@ -56,8 +78,8 @@ fn image_format(v: &mut Validator, format: Option<Spanned<String>>) -> ImageForm
             format.span(),
             "image.format",
             format!(
-                "{:?} is not an image format; allowed: {}",
-                format.get_ref(),
+                "{} is not an image format; allowed: {}",
+                quote(format.get_ref()),
                 allowed.join(", ")
             ),
         );
@@ -120,13 +142,24 @@ pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> 
             build: None,
             platform: None,
             format: None,
+            workspace: None,
         } => Some(ImageSpec::Uri(image_uri(v, &uri, span))),
         RawImage {
             uri: None,
             build: Some(package),
             platform,
             format,
+            workspace,
         } => {
+            if let Some(dir) = &workspace
+                && dir.get_ref().trim().is_empty()
+            {
+                v.error(
+                    dir.span(),
+                    "image.workspace",
+                    "the directory of the cargo workspace to build in, relative to the stack file",
+                );
+            }
             let valid = !package.get_ref().is_empty()
                 && package
                     .get_ref()
@@ -162,6 +195,7 @@ pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> 
                 package: package.into_inner(),
                 platform,
                 format,
+                workspace: workspace.map(Spanned::into_inner),
             })
         }
         RawImage {
@@ -169,7 +203,15 @@ pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> 
             build: None,
             platform,
             format,
+            workspace,
         } => {
+            if let Some(dir) = workspace {
+                v.error(
+                    dir.span(),
+                    "image.workspace",
+                    "only with build = \"...\"; a uri names a prebuilt image",
+                );
+            }
             if platform.is_some() {
                 v.error(
                     span.clone(),

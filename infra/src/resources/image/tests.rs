@@ -232,7 +232,9 @@ fn an_unknown_format_is_refused_with_its_position_and_the_allowed_values() {
     assert!(error.contains("format = \"OCI\""), "{error}");
     let error = with_image_line("format = 2").unwrap_err();
     assert!(
-        error.starts_with("stack.toml:10:10: invalid type: integer `2`, expected a string"),
+        error.starts_with(
+            "stack.toml:10:10: image.format: expected \"docker\" or \"oci\"; found the integer 2"
+        ),
         "{error}"
     );
 }

@@ -25,6 +25,7 @@ use super::image::{self, Image};
 use super::secret::Secret;
 use super::secret::section::SecretSource;
 use crate::aws::Aws;
+use crate::engine::lookup::replan;
 use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
     ReadContext, ResourcePlan, Shown, address, claim, owned_by, tag_changes,
@@ -186,7 +187,10 @@ impl Kind for Runtime {
             ("runtime_arn", runtime.map(|r| r.arn.clone())),
             ("runtime_id", runtime.map(|r| r.id.clone())),
             ("runtime_version", runtime.map(|r| r.version.clone())),
-            ("mcp_url", runtime.map(|r| mcp_url(&cx.live.region, &r.arn))),
+            (
+                "mcp_url",
+                runtime.map(|r| mcp_url(&crate::aws::data_plane_endpoint(&cx.live.region), &r.arn)),
+            ),
         ]
     }
 }
@@ -807,19 +811,78 @@ async fn configuration(cx: &ApplyContext<'_>, step: &Step) -> Result<Configurati
 /// Create, or update with the whole configuration, then wait until DEFAULT serves the new
 /// version. Returns the id.
 async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
+    match &step.live {
+        None => create(cx, r, step).await,
+        Some(live) => apply_to_live(cx, r, step, live).await,
+    }
+}
+
+/// Update the live runtime with the whole configuration (or only its tags).
+async fn apply_to_live(
+    cx: &ApplyContext<'_>,
+    r: &ResourcePlan,
+    step: &Step,
+    live: &LiveRuntime,
+) -> Result<String, Error> {
     let addr = &r.address;
-    if let (Some(live), true) = (&step.live, step.only_tags) {
+    if step.only_tags {
         tag(cx, addr, live).await?;
         return Ok(live.id.clone());
     }
     let config = configuration(cx, step).await?;
-    let Some(live) = &step.live else {
-        let out = retry_propagation(cx, addr, "CreateAgentRuntime", || {
+    update(cx, addr, &live.id, &config).await?;
+    if r.changes.iter().any(|c| c.field == "tags") {
+        tag(cx, addr, live).await?;
+    }
+    Ok(live.id.clone())
+}
+
+/// The `clientToken` of a create: a hash of the stack's name, the runtime's name and the whole
+/// request. Two applies at once that send the same create get one runtime (AWS answers the
+/// repeat with the first one's result); a different request gets another token, so it meets
+/// AWS's name check (ConflictException), never IdempotentParameterMismatch. `salt` is empty,
+/// except after AWS answered with a runtime that no longer exists (a runtime deleted within
+/// AWS's idempotency window, then declared again unchanged): then its id.
+fn client_token(stack: &Stack, name: &str, config: &Configuration, salt: &str) -> String {
+    let mut environment: Vec<_> = config.environment.iter().collect();
+    environment.sort();
+    let request = format!(
+        "infra agentcore_runtime create v1\n{}\n{name}\n{salt}\n{:?}\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        stack.name,
+        config.artifact,
+        config.role_arn,
+        config.network,
+        config.protocol,
+        config.lifecycle,
+        config.description,
+        config.authorizer,
+        config.request_headers,
+        environment,
+        stack.tags(),
+    );
+    // AWS's pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,256}, 33 to 256 characters.
+    format!(
+        "infra-{}",
+        &crate::container::sha256_hex(request.as_bytes())[..48]
+    )
+}
+
+/// Create with a `clientToken` ([`client_token`]), then wait until DEFAULT serves it. A runtime
+/// with the name that another apply created meanwhile (ConflictException) is read and, when it
+/// is this stack's, updated to match the stack. Returns the id.
+async fn create(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
+    let addr = &r.address;
+    let config = configuration(cx, step).await?;
+    let mut salt = String::new();
+    loop {
+        let token = client_token(cx.stack, &step.spec.name, &config, &salt);
+        let result = retry_propagation(cx, addr, "CreateAgentRuntime", || {
             let c = config.clone();
             cx.aws
                 .agentcore
                 .create_agent_runtime()
                 .agent_runtime_name(&step.spec.name)
+                .client_token(&token)
                 .agent_runtime_artifact(c.artifact)
                 .role_arn(c.role_arn)
                 .network_configuration(c.network)
@@ -832,16 +895,44 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
                 .set_tags(Some(cx.stack.tags().into_iter().collect()))
                 .send()
         })
-        .await?;
+        .await;
+        let out = match result {
+            Err(e) if e.code_is("ConflictException") => {
+                cx.progress.line(&format!(
+                    "{addr}: created meanwhile (by another apply?); continuing with it"
+                ));
+                let found = read(cx.aws, &step.spec, &cx.stack.name).await?;
+                if !matches!(found.runtime, Lookup::Found(_)) {
+                    return Err(e);
+                }
+                let r = replan::<Runtime>(cx, addr, "CreateAgentRuntime", found)?;
+                let step: &Step = r.payload()?;
+                let live = step.live.as_ref().ok_or(e)?;
+                // The other apply's create first: AWS does not update a runtime while it is
+                // being created.
+                wait_until_deployed(cx, addr, "CreateAgentRuntime", &live.id, &live.version)
+                    .await?;
+                return apply_to_live(cx, &r, step, live).await;
+            }
+            other => other?,
+        };
         let id = out.agent_runtime_id().to_owned();
-        let deployed = wait_until_deployed(
+        let deployed = match wait_until_deployed(
             cx,
             addr,
             "CreateAgentRuntime",
             &id,
             out.agent_runtime_version(),
         )
-        .await?;
+        .await
+        {
+            // The token named a runtime that is gone: create anew, once.
+            Err(e) if e.code_is("ResourceNotFoundException") && salt.is_empty() => {
+                salt = id;
+                continue;
+            }
+            other => other?,
+        };
         // CreateAgentRuntime cannot ask for MMDSv2; AWS turns it on for new runtimes. Where
         // it did not, one update does, so a new runtime never starts without it.
         if !deployed.require_mmdsv2 {
@@ -851,12 +942,7 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
             update(cx, addr, &id, &config).await?;
         }
         return Ok(id);
-    };
-    update(cx, addr, &live.id, &config).await?;
-    if r.changes.iter().any(|c| c.field == "tags") {
-        tag(cx, addr, live).await?;
     }
-    Ok(live.id.clone())
 }
 
 /// `UpdateAgentRuntime` with the whole configuration and `requireMMDSV2 = true` (AWS rejects
@@ -1004,7 +1090,20 @@ async fn wait_until_deployed(
                     };
                 }
             }
-            "CREATE_FAILED" | "UPDATE_FAILED" | "DELETE_FAILED" => {
+            "UPDATE_FAILED" => {
+                return Err(Error::new(
+                    addr,
+                    operation,
+                    format!(
+                        "{}. AWS made version {version} and it failed; the DEFAULT endpoint \
+                         keeps serving the previous version. Fix the cause and apply again: the \
+                         next update makes a new version",
+                        reason()
+                    ),
+                )
+                .with_code(status));
+            }
+            "CREATE_FAILED" | "DELETE_FAILED" => {
                 return Err(Error::new(addr, operation, reason()).with_code(status));
             }
             "DELETING" => {
@@ -1107,17 +1206,16 @@ impl<'a> Poll<'a> {
     }
 }
 
-/// The MCP endpoint of a runtime, as clients call it.
-pub fn mcp_url(region: &str, arn: &str) -> String {
+/// The MCP endpoint of a runtime, as clients call it, on the data plane at `endpoint`
+/// ([`crate::aws::data_plane_endpoint`]).
+pub fn mcp_url(endpoint: &str, arn: &str) -> String {
     const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'_')
         .remove(b'.')
         .remove(b'~');
     let encoded = percent_encoding::utf8_percent_encode(arn, KEEP);
-    format!(
-        "https://bedrock-agentcore.{region}.amazonaws.com/runtimes/{encoded}/invocations?qualifier=DEFAULT"
-    )
+    format!("{endpoint}/runtimes/{encoded}/invocations?qualifier=DEFAULT")
 }
 
 #[cfg(test)]

@@ -153,6 +153,44 @@ const RUNTIME_NAME: NameRule = NameRule {
 /// AWS's limits on `environmentVariables` (the service model of UpdateAgentRuntime).
 const MAX_VARIABLES: usize = 50;
 const MAX_VALUE_CHARS: usize = 5000;
+/// `description`: 1 to 4096 characters (`Description` in the AgentCore Control API reference of
+/// CreateAgentRuntime); an empty one is sent as none.
+const MAX_DESCRIPTION_CHARS: usize = 4096;
+/// `idleRuntimeSessionTimeout` and `maxLifetime` (LifecycleConfiguration), in seconds.
+const LIFETIME_SECONDS: (i64, i64) = (60, 28_800);
+
+/// What each field accepts, by its path in the section (`""`: the section itself).
+pub fn accepts(key: &str) -> Option<String> {
+    let seconds = || {
+        format!(
+            "an integer from {} to {} (seconds)",
+            LIFETIME_SECONDS.0, LIFETIME_SECONDS.1
+        )
+    };
+    let strings = "a list of strings, such as [\"a\", \"b\"]";
+    Some(match key {
+        "" => "a table: [runtime] with name = \"...\"".into(),
+        "name" => format!("a string: {}", RUNTIME_NAME.described),
+        "description" => format!("a string of at most {MAX_DESCRIPTION_CHARS} characters"),
+        "protocol" => "\"MCP\", \"HTTP\" or \"A2A\"".into(),
+        "network_mode" => "\"PUBLIC\"".into(),
+        "environment" => "a table of variables: NAME = \"value\"".into(),
+        "idle_timeout_seconds" | "max_lifetime_seconds" => seconds(),
+        "authorizer" => "\"cognito\"".into(),
+        "allowed_scopes" | "allowed_audience" | "request_header_allowlist" => strings.into(),
+        "secrets" => "a table: NAME = \"KEY\", KEY naming a [secrets.KEY] table".into(),
+        "allow_plaintext_secrets" => "true or false".into(),
+        other => {
+            if other.strip_prefix("environment.").is_some() {
+                "a string, or { env = \"VARIABLE\" } (with allow_plaintext_secrets = true)".into()
+            } else if other.strip_prefix("secrets.").is_some() {
+                "a string: the KEY of a [secrets.KEY] table".into()
+            } else {
+                return None;
+            }
+        }
+    })
+}
 
 pub fn validate(
     v: &mut Validator,
@@ -172,8 +210,12 @@ pub fn validate(
         );
     }
     let description = raw.description.and_then(|d| {
-        if d.get_ref().chars().count() > 4096 {
-            v.error(d.span(), "runtime.description", "at most 4096 characters");
+        if d.get_ref().chars().count() > MAX_DESCRIPTION_CHARS {
+            v.error(
+                d.span(),
+                "runtime.description",
+                format!("at most {MAX_DESCRIPTION_CHARS} characters (AgentCore's limit)"),
+            );
         }
         Some(d.into_inner()).filter(|d| !d.is_empty())
     });
@@ -227,7 +269,14 @@ pub fn validate(
                         ),
                     );
                 }
-                let value = env(&var).filter(|v| !v.is_empty());
+                let value = v.env_value(
+                    span.clone(),
+                    &field,
+                    &var,
+                    env,
+                    "the value",
+                    "to keep the runtime's value",
+                );
                 if value
                     .as_ref()
                     .is_some_and(|v| v.chars().count() > MAX_VALUE_CHARS)
@@ -246,15 +295,18 @@ pub fn validate(
         };
         environment.insert(key, parsed);
     }
+    let (min_seconds, max_seconds) = LIFETIME_SECONDS;
     let idle = raw.idle_timeout_seconds.map_or(900, |n| {
-        v.range(&n, "runtime.idle_timeout_seconds", 60, 28_800)
+        v.range(&n, "runtime.idle_timeout_seconds", min_seconds, max_seconds)
     });
     let max = match &raw.max_lifetime_seconds {
-        Some(n) => v.range(n, "runtime.max_lifetime_seconds", 60, 28_800),
+        Some(n) => v.range(n, "runtime.max_lifetime_seconds", min_seconds, max_seconds),
         None => 28_800,
     };
+    // (Out of range, it was reported already.)
     if idle > max
         && let Some(n) = &raw.max_lifetime_seconds
+        && (min_seconds..=max_seconds).contains(n.get_ref())
     {
         v.error(
             n.span(),

@@ -591,12 +591,45 @@ fn a_runtime_is_never_adopted_its_configuration_is_replaced_on_update() {
 fn mcp_url_encodes_the_whole_arn() {
     assert_eq!(
         super::mcp_url(
-            "us-west-2",
+            &crate::aws::data_plane_endpoint_from("us-west-2", &|_| None),
             "arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/web_search_mcp-AbC123"
         ),
         "https://bedrock-agentcore.us-west-2.amazonaws.com/runtimes/\
          arn%3Aaws%3Abedrock-agentcore%3Aus-west-2%3A123456789012%3Aruntime%2Fweb_search_mcp-AbC123\
          /invocations?qualifier=DEFAULT"
+    );
+}
+
+#[test]
+fn the_data_plane_follows_the_sdk_endpoint_variables() {
+    use crate::aws::data_plane_endpoint_from as endpoint;
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+    static GENERAL: [(&str, &str); 1] = [("AWS_ENDPOINT_URL", "http://127.0.0.1:5000/")];
+    assert_eq!(
+        endpoint("eu-west-1", &env(&GENERAL)),
+        "http://127.0.0.1:5000"
+    );
+    static BOTH: [(&str, &str); 2] = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        (
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE",
+            "http://127.0.0.1:6000",
+        ),
+    ];
+    assert_eq!(endpoint("eu-west-1", &env(&BOTH)), "http://127.0.0.1:6000");
+    static IGNORED: [(&str, &str); 2] = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+    ];
+    assert_eq!(
+        endpoint("eu-west-1", &env(&IGNORED)),
+        "https://bedrock-agentcore.eu-west-1.amazonaws.com"
     );
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
 
+use crate::engine::lookup::replan;
 use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Owned, PlanContext, Planned, Planner,
     ReadContext, ResourcePlan, Shown, WriteOnly, address, claim, not_found_as_none, owned_by,
@@ -65,7 +66,7 @@ impl Kind for Secret {
     type Live = LiveSecrets;
 
     async fn read(cx: &ReadContext<'_>) -> Result<LiveSecrets, Error> {
-        let client = Client::new(&cx.aws.config);
+        let client = &cx.aws.secrets;
         let found = cx
             .aws
             .all(cx.stack.secrets.iter().map(|spec| {
@@ -131,10 +132,10 @@ impl Kind for Secret {
 
     async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
         let step: &Step = r.payload()?;
-        let client = Client::new(&cx.aws.config);
+        let client = &cx.aws.secrets;
         match &step.live {
-            None => create(cx, &client, r, &step.spec).await,
-            Some(live) => update(cx, &client, r, &step.spec, live).await,
+            None => create(cx, client, r, &step.spec).await,
+            Some(live) => update(cx, client, r, &step.spec, live).await,
         }
     }
 }
@@ -306,14 +307,16 @@ fn value<'a>(r: &ResourcePlan, spec: &'a SecretSpec) -> Result<&'a str, Error> {
     }
 }
 
-/// Returns the new secret's ARN.
+/// Returns the new secret's ARN. Secret names are unique in an account and region: when
+/// another apply created the secret meanwhile, it is read and, when it is this stack's, updated
+/// to match the stack (its value compared, and written only when it differs).
 async fn create(
     cx: &ApplyContext<'_>,
     client: &Client,
     r: &ResourcePlan,
     spec: &SecretSpec,
 ) -> Result<String, Error> {
-    let out = client
+    let result = client
         .create_secret()
         .name(&spec.name)
         .secret_string(value(r, spec)?)
@@ -322,7 +325,29 @@ async fn create(
         .set_tags(Some(tags(cx)))
         .send()
         .await
-        .map_err(|e| Error::aws(&r.address, "CreateSecret", e))?;
+        .map_err(|e| Error::aws(&r.address, "CreateSecret", e));
+    let out = match result {
+        Err(e) if e.code_is("ResourceExistsException") => {
+            cx.progress.line(&format!(
+                "{}: created meanwhile (by another apply?); continuing with it",
+                r.address
+            ));
+            let Some(mut live) = describe(client, spec, &spec.name, &cx.stack.name).await? else {
+                return Err(e);
+            };
+            if !live.deleted && (live.owned || spec.adopt) {
+                live.value_matches =
+                    Some(stored_equals(client, spec, &live, value(r, spec)?).await?);
+            }
+            let mut state = cx.live.get::<Secret>().clone();
+            state.kept.insert(spec.key.clone(), Lookup::Found(live));
+            let r = replan::<Secret>(cx, &r.address, "CreateSecret", state)?;
+            let step: &Step = r.payload()?;
+            let live = step.live.as_ref().ok_or(e)?;
+            return update(cx, client, &r, &step.spec, live).await;
+        }
+        other => other?,
+    };
     out.arn()
         .map(str::to_owned)
         .ok_or_else(|| Error::new(&r.address, "CreateSecret", "AWS returned no ARN"))

@@ -5,7 +5,35 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::sensitive::Sensitive;
-use crate::stack::validate::{ENV_NAME, NameRule, RawEnv, Validator};
+use crate::stack::validate::{ENV_NAME, NameRule, RawEnv, Validator, quote};
+
+/// Secrets Manager's limits: `SecretString` is at most 65,536 bytes and `Description` at most
+/// 2048 characters (the `PutSecretValue` and `CreateSecret` API reference,
+/// <https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html>).
+const MAX_VALUE_BYTES: usize = 65_536;
+const MAX_DESCRIPTION_CHARS: usize = 2048;
+/// `RecoveryWindowInDays` of `DeleteSecret`.
+const RECOVERY_WINDOW_DAYS: (i64, i64) = (7, 30);
+
+/// What each field accepts, by its path in the section (`""`: the section itself).
+pub fn accepts(key: &str) -> Option<String> {
+    Some(match key {
+        "" => "a table: [secrets.KEY] with value = { env = \"VARIABLE\" } or arn = \"...\"".into(),
+        "value" => "value = { env = \"VARIABLE\" }, the environment variable that holds the \
+                    secret (a literal secret is not allowed)"
+            .into(),
+        "value.env" => format!("a string: {}", ENV_NAME.described),
+        "arn" => "a string: arn:<partition>:secretsmanager:<region>:<account>:secret:<name>".into(),
+        "description" => format!("a string of at most {MAX_DESCRIPTION_CHARS} characters"),
+        "kms_key" => "a string: the KMS key's ARN, id or alias".into(),
+        "recovery_window_days" => format!(
+            "an integer from {} to {} (days)",
+            RECOVERY_WINDOW_DAYS.0, RECOVERY_WINDOW_DAYS.1
+        ),
+        "adopt" => "true or false".into(),
+        _ => return None,
+    })
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,7 +119,8 @@ pub fn validate(
             span.clone(),
             format!("secrets.{key}"),
             format!(
-                "{key:?} is not a valid secret name; allowed: 1-128 {}",
+                "{} is not a valid secret name; allowed: 1-128 {}",
+                quote(key),
                 SECRET_NAME.described
             ),
         );
@@ -113,15 +142,30 @@ pub fn validate(
                     }
                 }
                 RawSecretValue::Env(RawEnv { env: var }) => {
-                    if var.is_empty() || !var.chars().all(ENV_NAME.allowed) {
-                        v.error(
+                    let value = v.env_value(
+                        value_span.clone(),
+                        &field("value"),
+                        &var,
+                        env,
+                        "the secret's value",
+                        "to keep the stored value",
+                    );
+                    if let Some(value) = &value
+                        && value.len() > MAX_VALUE_BYTES
+                    {
+                        v.secret_error(
                             value_span,
-                            field("value.env"),
-                            format!("{var:?} is not valid; allowed: {}", ENV_NAME.described),
+                            &field("value"),
+                            format!(
+                                "the value of ${var} is longer than {MAX_VALUE_BYTES} bytes, \
+                                 Secrets Manager's limit for a secret"
+                            ),
                         );
                     }
-                    let value = env(&var).filter(|v| !v.is_empty()).map(Sensitive::new);
-                    SecretSource::Managed { var, value }
+                    SecretSource::Managed {
+                        var,
+                        value: value.map(Sensitive::new),
+                    }
                 }
             }
         }
@@ -168,14 +212,19 @@ pub fn validate(
         }
     };
     let description = raw.description.and_then(|d| {
-        if d.get_ref().chars().count() > 2048 {
-            v.error(d.span(), field("description"), "at most 2048 characters");
+        if d.get_ref().chars().count() > MAX_DESCRIPTION_CHARS {
+            v.error(
+                d.span(),
+                field("description"),
+                format!("at most {MAX_DESCRIPTION_CHARS} characters (Secrets Manager's limit)"),
+            );
         }
         Some(d.into_inner()).filter(|d| !d.is_empty())
     });
-    let recovery_window_days = raw
-        .recovery_window_days
-        .map_or(30, |n| v.range(&n, &field("recovery_window_days"), 7, 30));
+    let recovery_window_days = raw.recovery_window_days.map_or(30, |n| {
+        let (min, max) = RECOVERY_WINDOW_DAYS;
+        v.range(&n, &field("recovery_window_days"), min, max)
+    });
     SecretSpec {
         key: key.to_owned(),
         name: format!("{stack}/{key}"),

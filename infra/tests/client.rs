@@ -1,0 +1,531 @@
+//! From `apply` to an answering MCP client, all local: the emulator's AgentCore data plane checks
+//! the bearer token like AgentCore's JWT authorizer and runs the repository's own server image
+//! (built by `[image] build`, pushed to a real registry, run under qemu), which answers
+//! `web_search` from a stand-in of the Responses API with the key it reads from Secrets Manager.
+//! Clients: `infra` (rmcp), Python `mcp` 1.12.2 (the original article's), MCP Inspector's CLI.
+
+mod support;
+
+use std::process::Command;
+
+use base64::Engine;
+use serde_json::Value;
+use support::{
+    LocalRegistry, Moto, OPENAI_KEY, PASSWORD, Project, ResponsesStandIn, STAND_IN_ANSWER,
+    STAND_IN_CITATION, workspace_root,
+};
+
+/// The claims of a JWT (not verified here: see `verify_with_jwks`).
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// Check `token`'s RS256 signature against the JWKS the emulator's Cognito serves for the pool
+/// (with joserfc, which moto brings); returns the verified claims.
+fn verify_with_jwks(moto: &Moto, pool_id: &str, token: &str) -> Value {
+    let script = r#"
+import json, sys, urllib.request
+from joserfc import jwt
+from joserfc.jwk import KeySet
+url, token = sys.argv[1], sys.argv[2]
+keys = KeySet.import_key_set(json.load(urllib.request.urlopen(url)))
+print(json.dumps(jwt.decode(token, keys, algorithms=["RS256"]).claims))
+"#;
+    let url = format!("{}/{pool_id}/.well-known/jwks.json", moto.endpoint);
+    let out = Command::new(workspace_root().join(".venv/bin/python"))
+        .args(["-c", script, &url, token])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "signature check failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn outputs(project: &Project, moto: &Moto) -> Value {
+    let run = project.infra(moto, &["output", "--json"]).expect(0);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+/// The repository's stack, building the repository's own server (the image tests build the
+/// same package into the same target directory), with the Responses API at `openai`.
+fn deployed_project(openai: &str) -> Project {
+    let repo = workspace_root().display().to_string();
+    Project::from_repo_building(|s| {
+        let s = s.replacen(
+            "build = \"server\"\n",
+            &format!("build = \"server\"\nworkspace = \"{repo}\"\n"),
+            1,
+        );
+        s.replacen(
+            "OPENAI_REASONING_EFFORT = \"low\"\n",
+            &format!("OPENAI_REASONING_EFFORT = \"low\"\nOPENAI_BASE_URL = \"{openai}\"\n"),
+            1,
+        )
+    })
+}
+
+/// What `infra` needs to build and push the image, with the post-apply check on.
+fn build_env(registry: &LocalRegistry) -> Vec<(&'static str, String)> {
+    let home = std::env::var("HOME").unwrap();
+    vec![
+        ("COGNITO_PASSWORD", PASSWORD.to_owned()),
+        ("OPENAI_API_KEY", OPENAI_KEY.to_owned()),
+        ("INFRA_ECR_REGISTRY", registry.url.clone()),
+        ("INFRA_TOOLS_ROOT", workspace_root().display().to_string()),
+        (
+            "RUSTUP_HOME",
+            std::env::var("RUSTUP_HOME").unwrap_or(format!("{home}/.rustup")),
+        ),
+        (
+            "CARGO_HOME",
+            std::env::var("CARGO_HOME").unwrap_or(format!("{home}/.cargo")),
+        ),
+        ("INFRA_CHECK", "1".to_owned()),
+        // The real HOME for the build: zig keeps its cache there, and build scripts that see
+        // another HOME each run rebuild (aws-lc-sys takes minutes). AWS's files are pinned by
+        // AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE, so ~/.aws is not read.
+        ("HOME", home),
+    ]
+}
+
+fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[test]
+fn apply_checks_the_deployed_server_and_every_client_gets_answers_through_the_jwt_authorizer() {
+    let registry = LocalRegistry::start();
+    let moto = Moto::start();
+    moto.emulator_settings(&format!(r#"{{"ecr_registry": "{}"}}"#, registry.url));
+    let openai = ResponsesStandIn::start(OPENAI_KEY);
+    let project = deployed_project(&openai.base_url);
+    let env = build_env(&registry);
+    let env = env_refs(&env);
+
+    // apply ends by connecting as a client: token → initialize → tools/list.
+    let apply = project
+        .infra_env(&moto, &["apply", "--yes"], &env)
+        .expect(0);
+    assert!(
+        apply.stdout.contains("as a client: token for testuser"),
+        "{}",
+        apply.stdout
+    );
+    assert!(apply.stdout.contains("answered in"), "{}", apply.stdout);
+    assert!(
+        apply.stdout.contains("  web_search(") && apply.stdout.contains("query: string"),
+        "{}",
+        apply.stdout
+    );
+
+    // `infra mcp tools` and `infra mcp call`, on the URL read from live AWS.
+    let tools = project.infra_env(&moto, &["mcp", "tools"], &env).expect(0);
+    assert!(
+        tools.stdout.starts_with("web_search(") || tools.stdout.contains("\nweb_search("),
+        "{}",
+        tools.stdout
+    );
+    let call = project
+        .infra_env(
+            &moto,
+            &[
+                "mcp",
+                "call",
+                "web_search",
+                "query=When was Rust 1.0 released?",
+            ],
+            &env,
+        )
+        .expect(0);
+    assert!(call.stdout.contains(STAND_IN_ANSWER), "{}", call.stdout);
+    assert!(call.stdout.contains(STAND_IN_CITATION), "{}", call.stdout);
+    // The server got the key from Secrets Manager (the runtime holds only its ARN).
+    assert!(openai.keys.lock().unwrap().iter().all(|k| k == OPENAI_KEY));
+    let json = project
+        .infra_env(
+            &moto,
+            &["mcp", "call", "web_search", "query=Rust 1.0?", "--json"],
+            &env,
+        )
+        .expect(0);
+    let structured: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(structured["answer"], STAND_IN_ANSWER, "{structured}");
+    assert_eq!(structured["citations"][0]["url"], STAND_IN_CITATION);
+
+    // `infra token`: one line, an access token of the stack's client, signed by the pool.
+    let out = outputs(&project, &moto);
+    let token = project.infra_env(&moto, &["token"], &env).expect(0).stdout;
+    assert_eq!(token.lines().count(), 1, "{token}");
+    let token = token.trim();
+    let verified = verify_with_jwks(&moto, out["user_pool_id"].as_str().unwrap(), token);
+    assert_eq!(verified, claims(token));
+    assert_eq!(verified["client_id"], out["client_id"]);
+    assert_eq!(verified["token_use"], "access");
+
+    // The seed's Python client (mcp 1.12.2) and MCP Inspector, with that token.
+    let url = out["mcp_url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/runtimes/", moto.endpoint)),
+        "{url}"
+    );
+    let python = workspace_root().join(".tools/mcp-1.12.2/bin/python");
+    let script = workspace_root().join("infra/tests/clients/through_agentcore.py");
+    let seed = Command::new(&python)
+        .arg(&script)
+        .arg(url)
+        .env("MCP_BEARER_TOKEN", token)
+        .output()
+        .unwrap();
+    assert!(
+        seed.status.success(),
+        "mcp 1.12.2: {}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
+    let seed: Value = serde_json::from_slice(&seed.stdout).unwrap();
+    assert!(
+        seed["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "web_search"),
+        "{seed}"
+    );
+    assert!(
+        seed["answer"].as_str().unwrap().contains(STAND_IN_ANSWER),
+        "{seed}"
+    );
+
+    let inspector = workspace_root().join(".tools/node/node_modules/.bin/mcp-inspector");
+    let auth = format!("Authorization: Bearer {token}");
+    let listed = Command::new(&inspector)
+        .args([
+            "--cli",
+            url,
+            "--transport",
+            "http",
+            "--header",
+            &auth,
+            "--method",
+            "tools/list",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "inspector: {}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert!(
+        listed["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "web_search"),
+        "{listed}"
+    );
+
+    // `infra mcp config json`: the URL and a header helper that works when run.
+    let config = project
+        .infra_env(&moto, &["mcp", "config", "json"], &env)
+        .expect(0);
+    let config: Value = serde_json::from_str(&config.stdout).unwrap();
+    let server = &config["mcpServers"]["web-search-mcp"];
+    assert_eq!(server["url"], url);
+    assert_eq!(server["type"], "http");
+    assert!(
+        server.get("headers").is_none(),
+        "no token in the file: {server}"
+    );
+    let helper = server["headersHelper"].as_str().unwrap();
+    let headers = Command::new("sh")
+        .args(["-c", helper])
+        .current_dir("/")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("COGNITO_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        headers.status.success(),
+        "{helper}: {}",
+        String::from_utf8_lossy(&headers.stderr)
+    );
+    let headers: Value = serde_json::from_slice(&headers.stdout).unwrap();
+    let bearer = headers["Authorization"].as_str().unwrap();
+    let with_helper = project
+        .infra_env(
+            &moto,
+            &[
+                "mcp",
+                "tools",
+                "--url",
+                url,
+                "--header",
+                &format!("Authorization: {bearer}"),
+            ],
+            &env,
+        )
+        .expect(0);
+    assert!(
+        with_helper.stdout.contains("web_search("),
+        "{}",
+        with_helper.stdout
+    );
+    let claude = project
+        .infra_env(&moto, &["mcp", "config", "claude"], &env)
+        .expect(0);
+    assert!(
+        claude
+            .stdout
+            .starts_with("claude mcp add-json web-search-mcp '"),
+        "{}",
+        claude.stdout
+    );
+}
+
+/// The authorizer's refusals, through `infra` and a raw client. They happen before AgentCore
+/// starts the container, so the runtime here runs a prebuilt image that no registry holds.
+#[tokio::test]
+async fn refused_tokens_get_agentcores_statuses_and_the_check_says_why() {
+    let moto = Moto::start();
+    let aws = support::Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let out = outputs(&project, &moto);
+    let url = out["mcp_url"].as_str().unwrap();
+    let pool = out["user_pool_id"].as_str().unwrap();
+
+    // Another app client of the same pool: a valid token, but not an allowed client (AgentCore
+    // answers 401 "Claim 'client_id' value mismatch with configuration.").
+    let other = aws
+        .cognito
+        .create_user_pool_client()
+        .user_pool_id(pool)
+        .client_name("OtherClient")
+        .explicit_auth_flows(
+            aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType::AllowUserPasswordAuth,
+        )
+        .send()
+        .await
+        .unwrap();
+    let other_id = other
+        .user_pool_client()
+        .unwrap()
+        .client_id()
+        .unwrap()
+        .to_owned();
+    let signed_in = aws
+        .cognito
+        .initiate_auth()
+        .client_id(&other_id)
+        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "testuser")
+        .auth_parameters("PASSWORD", PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    let foreign = signed_in
+        .authentication_result()
+        .unwrap()
+        .access_token()
+        .unwrap()
+        .to_owned();
+    let refused = project
+        .infra(&moto, &["mcp", "tools", "--token", &foreign])
+        .expect(1);
+    assert!(refused.stderr.contains("HTTP 401"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("Claim 'client_id' value mismatch"),
+        "AgentCore's message: {}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("one of its allowed clients"),
+        "{}",
+        refused.stderr
+    );
+
+    // A tampered token (its signature no longer matches) and no token at all: 401.
+    let good = project
+        .infra(&moto, &["token"])
+        .expect(0)
+        .stdout
+        .trim()
+        .to_owned();
+    let mut tampered = good.clone().into_bytes();
+    let last = tampered.len() - 5;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let refused = project
+        .infra(&moto, &["mcp", "tools", "--token", &tampered])
+        .expect(1);
+    assert!(refused.stderr.contains("HTTP 401"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("ACCESS token"),
+        "{}",
+        refused.stderr
+    );
+    let anonymous = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    // SigV4 on a runtime with a JWT authorizer: AgentCore's "Authorization method mismatch".
+    let signed = reqwest::Client::new()
+        .post(url)
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261127/us-west-2/bedrock-agentcore/aws4_request, \
+             SignedHeaders=host;x-amz-date, Signature=0000",
+        )
+        .header("x-amz-date", "20261127T000000Z")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status().as_u16(), 403);
+    let body = signed.text().await.unwrap();
+    assert!(body.contains("Authorization method mismatch"), "{body}");
+
+    // A runtime whose authorizer allows another client: `infra check` fails and says why.
+    let runtime_id = out["runtime_id"].as_str().unwrap();
+    let live = aws
+        .agentcore
+        .get_agent_runtime()
+        .agent_runtime_id(runtime_id)
+        .send()
+        .await
+        .unwrap();
+    use aws_sdk_bedrockagentcorecontrol::types::{
+        AuthorizerConfiguration, CustomJwtAuthorizerConfiguration,
+    };
+    let discovery = out["discovery_url"].as_str().unwrap();
+    aws.agentcore
+        .update_agent_runtime()
+        .agent_runtime_id(runtime_id)
+        .set_agent_runtime_artifact(live.agent_runtime_artifact().cloned())
+        .role_arn(live.role_arn())
+        .set_network_configuration(live.network_configuration().cloned())
+        .authorizer_configuration(AuthorizerConfiguration::CustomJwtAuthorizer(
+            CustomJwtAuthorizerConfiguration::builder()
+                .discovery_url(discovery)
+                .allowed_clients(&other_id)
+                .build()
+                .unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    // The DEFAULT endpoint moves to the new version a few polls later (AgentCore does the same).
+    for _ in 0..20 {
+        let endpoint = aws
+            .agentcore
+            .get_agent_runtime_endpoint()
+            .agent_runtime_id(runtime_id)
+            .endpoint_name("DEFAULT")
+            .send()
+            .await
+            .unwrap();
+        if endpoint.live_version() == Some("2") {
+            break;
+        }
+    }
+    let check = project.infra(&moto, &["check"]).expect(1);
+    assert!(
+        check.stderr.contains("the MCP check failed: HTTP 401"),
+        "{}",
+        check.stderr
+    );
+    assert!(
+        check.stderr.contains("runtime web_search_mcp:"),
+        "{}",
+        check.stderr
+    );
+}
+
+/// `infra token` prints the token alone; a refresh-token file, outside any repository, lets a
+/// later run renew it without the password.
+#[test]
+fn token_prints_only_the_token_and_renews_from_a_refresh_token_file() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let out = outputs(&project, &moto);
+
+    let header = project.infra(&moto, &["token", "--header-json"]).expect(0);
+    let header: Value = serde_json::from_str(&header.stdout).unwrap();
+    let bearer = header["Authorization"].as_str().unwrap();
+    assert!(bearer.starts_with("Bearer eyJ"), "{bearer}");
+
+    let unknown = project
+        .infra(&moto, &["token", "--user", "nobody"])
+        .expect(1);
+    assert!(
+        unknown
+            .stderr
+            .contains("declares no user \"nobody\" (declared: testuser)"),
+        "{}",
+        unknown.stderr
+    );
+    assert!(unknown.stdout.is_empty());
+    let no_password = project
+        .infra_env(&moto, &["token"], &[("OPENAI_API_KEY", OPENAI_KEY)])
+        .expect(1);
+    assert!(
+        no_password.stderr.contains("$COGNITO_PASSWORD is not set"),
+        "{}",
+        no_password.stderr
+    );
+    assert!(no_password.stdout.is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("infra/refresh-token");
+    let file_arg = file.display().to_string();
+    let first = project
+        .infra(&moto, &["token", "--refresh-token-file", &file_arg])
+        .expect(0);
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(!saved.is_empty() && !first.stdout.contains(&saved));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let renewed = project
+        .infra_env(
+            &moto,
+            &["token", "--refresh-token-file", &file_arg],
+            &[("OPENAI_API_KEY", OPENAI_KEY)],
+        )
+        .expect(0);
+    assert_eq!(claims(renewed.stdout.trim())["client_id"], out["client_id"]);
+
+    // Never inside a repository.
+    let repo = project.dir.path().join("checkout");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let inside = repo.join("token").display().to_string();
+    let refused = project
+        .infra(&moto, &["token", "--refresh-token-file", &inside])
+        .expect(1);
+    assert!(
+        refused.stderr.contains("is inside the git work tree"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!repo.join("token").exists());
+}

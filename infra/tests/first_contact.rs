@@ -1,0 +1,182 @@
+//! What a new user meets first, before any resource: credentials and region as the AWS CLI
+//! takes them, and a log of every AWS call on request (`-v`, `RUST_LOG`).
+
+mod support;
+
+use support::{Moto, OPENAI_KEY, PASSWORD, Project};
+
+#[test]
+fn without_a_stack_file_infra_says_so_and_init_writes_a_starter_it_never_overwrites() {
+    let moto = Moto::start();
+    let project = Project::with_stack("");
+    std::fs::remove_file(project.dir.path().join("stack.toml")).unwrap();
+    moto.start_recording();
+    let missing = project.infra(&moto, &["plan"]).expect(1);
+    assert!(
+        missing
+            .stderr
+            .contains("no stack file: stack.toml does not exist"),
+        "{}",
+        missing.stderr
+    );
+    assert!(
+        missing.stderr.contains("`infra init`"),
+        "{}",
+        missing.stderr
+    );
+    assert_eq!(moto.operations(), Vec::<String>::new());
+
+    let init = project
+        .infra(&moto, &["init", "--name", "Acme Search"])
+        .expect(0);
+    assert!(init.stdout.contains("\"acme-search\""), "{}", init.stdout);
+    let written = std::fs::read_to_string(project.dir.path().join("stack.toml")).unwrap();
+    assert!(
+        written.contains("name = \"acme-search-users\""),
+        "{written}"
+    );
+    assert!(written.contains("name = \"acme_search\""), "{written}");
+    // The starter is a stack infra accepts as it is: `output` reads it (without building)
+    // and says that nothing is deployed yet.
+    let output = project.infra(&moto, &["output"]).expect(1);
+    assert!(
+        output.stdout.contains("user_pool_id = (not created)"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output
+            .stderr
+            .contains("the stack is not deployed: none of its"),
+        "{}",
+        output.stderr
+    );
+
+    let again = project.infra(&moto, &["init"]).expect(1);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    assert_eq!(
+        std::fs::read_to_string(project.dir.path().join("stack.toml")).unwrap(),
+        written
+    );
+}
+
+#[test]
+fn a_region_that_is_not_a_region_is_refused_before_any_call() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    moto.start_recording();
+    let run = project
+        .infra(&moto, &["--region", "mars-1", "plan"])
+        .expect(1);
+    assert!(
+        run.stderr.contains("\"mars-1\" is not an AWS region"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("us-west-2"),
+        "lists the regions: {}",
+        run.stderr
+    );
+    assert_eq!(moto.operations(), Vec::<String>::new());
+}
+
+#[test]
+fn without_credentials_anywhere_one_line_says_how_to_provide_them() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    moto.start_recording();
+    let run = project
+        .infra_env_without(
+            &moto,
+            &["plan"],
+            &[
+                ("COGNITO_PASSWORD", PASSWORD),
+                ("OPENAI_API_KEY", OPENAI_KEY),
+            ],
+            &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+        )
+        .expect(1);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no AWS credentials found"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--profile NAME"), "{}", run.stderr);
+    assert!(run.stderr.contains("aws sso login"), "{}", run.stderr);
+    assert!(run.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", run.stderr);
+    assert!(!run.stderr.contains("IMDS session token"), "{}", run.stderr);
+    assert_eq!(moto.operations(), Vec::<String>::new());
+}
+
+#[test]
+fn verbose_logs_each_aws_call_and_no_secret_even_at_trace_level() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+
+    let verbose = project.infra(&moto, &["-v", "plan"]).expect(0);
+    let calls: Vec<&str> = verbose
+        .stderr
+        .lines()
+        .filter(|l| l.contains("DEBUG infra::aws:"))
+        .collect();
+    assert!(
+        calls
+            .iter()
+            .any(|l| l.contains("STS GetCallerIdentity → 200 in ")),
+        "{}",
+        verbose.stderr
+    );
+    assert!(
+        calls.iter().any(|l| l.contains("InitiateAuth → 200")),
+        "the password check is logged, not its password: {}",
+        verbose.stderr
+    );
+    assert!(calls.len() >= 15, "{}", verbose.stderr);
+    // Without -v nothing is logged; RUST_LOG=trace logs a lot, and still no secret (every run
+    // of the harness asserts the password and the key never appear).
+    let quiet = project.infra(&moto, &["plan"]).expect(0);
+    assert!(!quiet.stderr.contains("DEBUG"), "{}", quiet.stderr);
+    let trace = project
+        .infra_env(
+            &moto,
+            &["plan"],
+            &[
+                ("COGNITO_PASSWORD", PASSWORD),
+                ("OPENAI_API_KEY", OPENAI_KEY),
+                ("RUST_LOG", "trace"),
+            ],
+        )
+        .expect(0);
+    assert!(trace.stderr.lines().count() > 50, "{}", trace.stderr);
+}
+
+#[test]
+fn keys_aws_does_not_know_are_refused_with_awss_code_and_where_they_came_from() {
+    // moto checks access keys when told to; "testing" is none it knows.
+    let moto = Moto::start_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let project = Project::from_repo(|s| s);
+    let run = project.infra(&moto, &["plan"]).expect(1);
+    assert!(
+        run.stderr.contains("InvalidClientTokenId")
+            || run.stderr.contains("UnrecognizedClientException"),
+        "AWS's code: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("The security token included in the request is invalid"),
+        "AWS's message: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "AWS refused the credentials from the environment (AWS_ACCESS_KEY_ID ending in ting)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("unhandled error"), "{}", run.stderr);
+}
