@@ -686,12 +686,10 @@ async fn kill_point(
 }
 
 /// An apply killed while it waits for the runtime's new version (after its last write,
-/// `UpdateAgentRuntime`) leaves DEFAULT moving to it. The next apply finds the runtime's
-/// settings as declared, plans nothing and ends at once, with DEFAULT still serving the old
-/// version: the runtime's plan does not look at DEFAULT (nor at a CREATING/UPDATING status),
-/// so nothing waits for it. Known and reported; set this to false once the runtime kind plans
-/// a wait for a deployment in progress.
-const DEFAULT_LAG_IS_KNOWN: bool = true;
+/// `UpdateAgentRuntime`) leaves DEFAULT moving to it. The runtime kind reads DEFAULT and plans
+/// the rest of that wait (`~ deployment`), so the next apply ends only once DEFAULT serves the
+/// latest version. Kept as a switch: `true` would report such a lag instead of failing on it.
+const DEFAULT_LAG_IS_KNOWN: bool = false;
 
 /// `Some(what)` when the only runtime's DEFAULT endpoint is not READY serving its latest
 /// version. (Each call moves the emulator's DEFAULT one poll closer.)

@@ -533,7 +533,30 @@ async fn update_by_hand(
         .set_authorizer_configuration(now.authorizer_configuration().cloned())
         .set_description(now.description().map(str::to_owned))
         .set_environment_variables(now.environment_variables().cloned());
-    edit(update).send().await.unwrap();
+    let version = edit(update)
+        .send()
+        .await
+        .unwrap()
+        .agent_runtime_version()
+        .to_owned();
+    // As a console user would: done once DEFAULT serves the new version (until then a plan
+    // shows the deployment in progress).
+    for _ in 0..50 {
+        let endpoint = aws
+            .agentcore
+            .get_agent_runtime_endpoint()
+            .agent_runtime_id(id)
+            .endpoint_name("DEFAULT")
+            .send()
+            .await
+            .unwrap();
+        if endpoint.live_version() == Some(version.as_str())
+            && endpoint.status().as_str() == "READY"
+        {
+            return;
+        }
+    }
+    panic!("DEFAULT never served version {version}");
 }
 
 fn mmdsv2(runtime: &GetAgentRuntimeOutput) -> bool {

@@ -352,6 +352,7 @@ pub fn runtime(stack: &Stack) -> Option<LiveRuntime> {
         request_header_allowlist: spec.request_header_allowlist.clone(),
         carried: Default::default(),
         require_mmdsv2: true,
+        default_endpoint: Some(("READY".into(), Some("1".into()))),
     })
 }
 

@@ -63,6 +63,33 @@ pub struct LiveRuntime {
     pub carried: Carried,
     /// `metadataConfiguration.requireMMDSV2`: without it AWS rejects invocations.
     pub require_mmdsv2: bool,
+    /// The DEFAULT endpoint (the one the MCP URL names): its status and the version it serves;
+    /// `None` when it does not exist.
+    pub default_endpoint: Option<(String, Option<String>)>,
+}
+
+impl LiveRuntime {
+    /// Whether the runtime is settled: READY, and DEFAULT READY serving its latest version. An
+    /// apply interrupted while it waited (Ctrl-C, a killed CI job) leaves it otherwise.
+    pub fn deployed(&self) -> bool {
+        self.status == "READY"
+            && self.default_endpoint.as_ref().is_none_or(|(status, live)| {
+                status == "READY" && live.as_deref() == Some(self.version.as_str())
+            })
+    }
+
+    /// `runtime READY, DEFAULT UPDATING serving 1`, as a plan shows it.
+    fn deployment(&self) -> String {
+        match &self.default_endpoint {
+            Some((status, live)) => format!(
+                "runtime {} v{}, DEFAULT {status} serving v{}",
+                self.status,
+                self.version,
+                live.as_deref().unwrap_or("-")
+            ),
+            None => format!("runtime {} v{}", self.status, self.version),
+        }
+    }
 }
 
 impl Owned for LiveRuntime {
@@ -106,6 +133,8 @@ struct Step {
     live: Option<LiveRuntime>,
     /// Only the stack's tags differ: no new version.
     only_tags: bool,
+    /// Only the wait of an interrupted apply is left: no write at all.
+    only_wait: bool,
     container_uri: String,
     role_arn: String,
     /// Addresses of the pool and the client behind the JWT authorizer.
@@ -254,7 +283,31 @@ async fn tags_of(aws: &Aws, addr: &str, arn: &str) -> Result<BTreeMap<String, St
         .collect())
 }
 
-/// Read one runtime by id, with its tags.
+/// The DEFAULT endpoint's status and live version; `None` when there is none.
+async fn default_endpoint(
+    aws: &Aws,
+    addr: &str,
+    id: &str,
+) -> Result<Option<(String, Option<String>)>, Error> {
+    let result = aws
+        .agentcore
+        .get_agent_runtime_endpoint()
+        .agent_runtime_id(id)
+        .endpoint_name("DEFAULT")
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "GetAgentRuntimeEndpoint", e));
+    Ok(
+        crate::engine::not_found_as_none(result, "ResourceNotFoundException")?.map(|e| {
+            (
+                e.status().as_str().to_owned(),
+                e.live_version().map(str::to_owned),
+            )
+        }),
+    )
+}
+
+/// Read one runtime by id, with its tags and its DEFAULT endpoint.
 async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRuntime, Error> {
     let out = aws
         .agentcore
@@ -263,7 +316,12 @@ async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRuntime
         .send()
         .await
         .map_err(|e| Error::aws(addr, "GetAgentRuntime", e))?;
-    let tags = tags_of(aws, addr, out.agent_runtime_arn()).await?;
+    let (tags, default_endpoint) = aws
+        .both(
+            tags_of(aws, addr, out.agent_runtime_arn()),
+            default_endpoint(aws, addr, id),
+        )
+        .await?;
     let container_uri = match out.agent_runtime_artifact() {
         Some(AgentRuntimeArtifact::ContainerConfiguration(c)) => Some(c.container_uri().to_owned()),
         _ => None,
@@ -328,6 +386,7 @@ async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRuntime
         max_lifetime_seconds: lifecycle.and_then(|l| l.max_lifetime()),
         allowed_scopes: jwt.map_or_else(Vec::new, |j| sorted(j.allowed_scopes())),
         allowed_audience: jwt.map_or_else(Vec::new, |j| sorted(j.allowed_audience())),
+        default_endpoint,
         authorizer,
         request_header_allowlist,
         carried,
@@ -432,12 +491,31 @@ fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) {
             r.failure_reason.as_deref().unwrap_or("no reason given")
         ));
     }
+    if let Some(r) = live
+        && !r.status.ends_with("_FAILED")
+        && !r.deployed()
+    {
+        changes.push(
+            "deployment",
+            Shown::Value(r.deployment().into()),
+            Shown::Value(
+                format!("runtime READY v{0}, DEFAULT READY serving v{0}", r.version).into(),
+            ),
+        );
+        notes.push(
+            "an earlier apply stopped before the DEFAULT endpoint served the latest version; \
+             apply waits for it (no write when nothing else changes)"
+                .to_owned(),
+        );
+    }
     tag_changes(&mut changes, live.map(|r| &r.tags), &cx.stack.tags());
     let only_tags = changes.only("tags");
+    let only_wait = changes.only("deployment");
     let step = Step {
         spec: spec.clone(),
         live: live.cloned(),
         only_tags,
+        only_wait,
         container_uri: desired_uri.unwrap_or_default(),
         role_arn: role_arn.unwrap_or_default(),
         authorizer,
@@ -825,6 +903,10 @@ async fn apply_to_live(
     live: &LiveRuntime,
 ) -> Result<String, Error> {
     let addr = &r.address;
+    if step.only_wait {
+        wait_until_deployed(cx, addr, "GetAgentRuntime", &live.id, &live.version).await?;
+        return Ok(live.id.clone());
+    }
     if step.only_tags {
         tag(cx, addr, live).await?;
         return Ok(live.id.clone());

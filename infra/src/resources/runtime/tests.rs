@@ -474,6 +474,37 @@ fn an_image_from_another_registry_runs_as_written() {
 }
 
 #[test]
+fn an_apply_interrupted_before_default_served_the_new_version_is_finished_by_waiting() {
+    // Killed while it waited: version 2 exists, DEFAULT still serves 1.
+    let plan = drifted(&stack(STACK), |r| {
+        r.version = "2".into();
+        r.default_endpoint = Some(("UPDATING".into(), Some("1".into())));
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(runtime.action, Action::Update);
+    assert_eq!(fields(runtime), ["deployment"]);
+    assert_eq!(
+        change(runtime, "deployment").before,
+        value(json!("runtime READY v2, DEFAULT UPDATING serving v1"))
+    );
+    assert_eq!(
+        change(runtime, "deployment").after,
+        value(json!("runtime READY v2, DEFAULT READY serving v2"))
+    );
+    assert!(
+        runtime.notes[0].contains("apply waits for it"),
+        "{:?}",
+        runtime.notes
+    );
+    // Killed while the runtime itself was still being created or updated: the same.
+    let plan = drifted(&stack(STACK), |r| r.status = "UPDATING".into());
+    assert_eq!(fields(resource(&plan, RUNTIME)), ["deployment"]);
+    // Settled: nothing to do.
+    let plan = drifted(&stack(STACK), |_| {});
+    assert_eq!(resource(&plan, RUNTIME).action, Action::NoOp);
+}
+
+#[test]
 fn a_failed_runtime_is_updated_again_and_the_failure_reason_is_noted() {
     let plan = drifted(&stack(STACK), |r| {
         r.status = "UPDATE_FAILED".into();
