@@ -637,7 +637,8 @@ async fn a_failed_apply_names_resource_call_and_aws_message_and_a_rerun_converge
 }
 
 #[tokio::test]
-async fn a_disabled_user_is_reported_and_its_password_left_alone() {
+async fn a_user_disabled_by_hand_is_drift_and_apply_enables_it_and_a_declared_disabled_one_stays_off()
+ {
     let moto = Moto::start();
     let aws = Aws::new(&moto).await;
     let project = Project::from_repo(|s| s);
@@ -654,6 +655,33 @@ async fn a_disabled_user_is_reported_and_its_password_left_alone() {
     moto.start_recording();
     let plan = project
         .infra(&moto, &["plan", "--detailed-exitcode"])
+        .expect(2);
+    assert!(
+        plan.stdout.contains("~ enabled: false -> true"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(moto.writes(), Vec::<String>::new());
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    assert_eq!(moto.writes(), ["AdminSetUserPassword", "AdminEnableUser"]);
+    let client_id = aws
+        .client_ids(&pool_id, "MCPServerPoolClient")
+        .await
+        .remove(0);
+    assert!(aws.can_sign_in(&client_id, "testuser", PASSWORD).await);
+
+    // Declared disabled: apply disables it, and then a disabled user is as declared.
+    project.edit_stack(|s| {
+        s.replace(
+            "password = { env = \"COGNITO_PASSWORD\" }",
+            "password = { env = \"COGNITO_PASSWORD\" }\nenabled = false",
+        )
+    });
+    moto.start_recording();
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    assert_eq!(moto.writes(), ["AdminDisableUser"]);
+    let plan = project
+        .infra(&moto, &["plan", "--detailed-exitcode"])
         .expect(0);
     assert!(
         plan.stdout
@@ -661,6 +689,4 @@ async fn a_disabled_user_is_reported_and_its_password_left_alone() {
         "{}",
         plan.stdout
     );
-    project.infra(&moto, &["apply", "--yes"]).expect(0);
-    assert_eq!(moto.writes(), Vec::<String>::new());
 }

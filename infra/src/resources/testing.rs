@@ -229,6 +229,7 @@ pub fn client(stack: &Stack) -> Option<LiveClient> {
 pub fn users(stack: &Stack) -> BTreeMap<String, Option<LiveUser>> {
     let user = LiveUser {
         status: "CONFIRMED".into(),
+        enabled: true,
         password: PasswordCheck::Matches,
     };
     let names = stack.users.iter().map(|u| u.username.clone());

@@ -21,6 +21,7 @@ use section::UserSpec;
 #[derive(Debug, Clone)]
 pub struct LiveUser {
     pub status: String,
+    pub enabled: bool,
     pub password: PasswordCheck,
 }
 
@@ -83,6 +84,7 @@ impl Kind for User {
                     };
                     Ok::<_, Error>(Some(LiveUser {
                         status: status.0.clone(),
+                        enabled: status.1,
                         password,
                     }))
                 }
@@ -291,6 +293,28 @@ fn plan(cx: &PlanContext, spec: &UserSpec, pool: &str, planner: &mut Planner) {
             changes.push("password", Shown::Absent, Shown::Sensitive);
             (Action::Create, Action::Create.default_reason().to_owned())
         }
+        // Enabling a user whose password could not be checked while it was disabled: set the
+        // declared one with it, so the user can sign in with it afterwards.
+        Some(user) if !user.enabled && spec.enabled && spec.password.is_some() => {
+            changes.value("enabled", Some(false), true);
+            changes.push("password", Shown::Sensitive, Shown::Sensitive);
+            (
+                Action::Update,
+                "the user is disabled; enabling it, with the declared password (it cannot be \
+                 checked while the user is disabled)"
+                    .into(),
+            )
+        }
+        Some(user) if user.enabled != spec.enabled => {
+            changes.value("enabled", Some(user.enabled), spec.enabled);
+            if let PasswordCheck::Unmanaged(why) = &user.password {
+                notes.push(format!("password: {why}"));
+            }
+            if let PasswordCheck::MustSet(_) = &user.password {
+                changes.push("password", Shown::Sensitive, Shown::Sensitive);
+            }
+            (Action::Update, Action::Update.default_reason().to_owned())
+        }
         Some(user) => match &user.password {
             PasswordCheck::Matches => (Action::NoOp, "the declared password authenticates".into()),
             PasswordCheck::MustSet(why) => {
@@ -318,6 +342,41 @@ fn plan(cx: &PlanContext, spec: &UserSpec, pool: &str, planner: &mut Planner) {
 async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
     let spec = &step.spec;
     let pool_id = cx.id_of(&step.pool)?;
+    let changes = |field: &str| r.changes.iter().any(|c| c.field == field);
+    if r.action == Action::Create || changes("password") {
+        set_password(cx, r, step, &pool_id).await?;
+    }
+    if changes("enabled") || (r.action == Action::Create && !spec.enabled) {
+        let cognito = &cx.aws.cognito;
+        if spec.enabled {
+            cognito
+                .admin_enable_user()
+                .user_pool_id(&pool_id)
+                .username(&spec.username)
+                .send()
+                .await
+                .map_err(|e| Error::aws(&r.address, "AdminEnableUser", e))?;
+        } else {
+            cognito
+                .admin_disable_user()
+                .user_pool_id(&pool_id)
+                .username(&spec.username)
+                .send()
+                .await
+                .map_err(|e| Error::aws(&r.address, "AdminDisableUser", e))?;
+        }
+    }
+    Ok(spec.username.clone())
+}
+
+/// Create the user when the plan says so, then set its declared password.
+async fn set_password(
+    cx: &ApplyContext<'_>,
+    r: &ResourcePlan,
+    step: &Step,
+    pool_id: &str,
+) -> Result<(), Error> {
+    let spec = &step.spec;
     let Some(password) = &spec.password else {
         return Err(Error::new(
             &r.address,
@@ -333,7 +392,7 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
             .aws
             .cognito
             .admin_create_user()
-            .user_pool_id(&pool_id)
+            .user_pool_id(pool_id)
             .username(&spec.username)
             .message_action(MessageActionType::Suppress)
             .send()
@@ -354,14 +413,14 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
     cx.aws
         .cognito
         .admin_set_user_password()
-        .user_pool_id(&pool_id)
+        .user_pool_id(pool_id)
         .username(&spec.username)
         .password(password.expose())
         .permanent(true)
         .send()
         .await
         .map_err(|e| Error::aws(&r.address, "AdminSetUserPassword", e))?;
-    Ok(spec.username.clone())
+    Ok(())
 }
 
 #[cfg(test)]

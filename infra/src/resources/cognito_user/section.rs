@@ -20,6 +20,8 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 pub struct RawUser {
     username: Spanned<String>,
     password: Spanned<RawPassword>,
+    #[serde(default)]
+    enabled: Option<bool>,
 }
 
 /// `password = { env = "NAME" }`, or a literal string, which is rejected with a clear message.
@@ -39,6 +41,8 @@ pub struct UserSpec {
     /// `None` when the environment variable is unset: the user's password is then not managed,
     /// and creating the user is refused.
     pub password: Option<Sensitive<String>>,
+    /// `enabled` (default true): a user disabled (or enabled) outside the stack is drift.
+    pub enabled: bool,
 }
 
 const USERNAME: NameRule = NameRule {
@@ -59,6 +63,7 @@ pub fn accepts(key: &str) -> Option<String> {
                        password (a literal password is not allowed)"
             .into(),
         "password.env" => format!("a string: {}", ENV_NAME.described),
+        "enabled" => "true (the default) or false: whether the user may sign in".into(),
         _ => return None,
     })
 }
@@ -111,6 +116,7 @@ pub fn validate(
         username,
         password_env,
         password,
+        enabled: raw.enabled.unwrap_or(true),
     }
 }
 

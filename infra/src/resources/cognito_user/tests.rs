@@ -41,6 +41,7 @@ fn alice_found(stack: &Stack, user: Option<LiveUser>) -> Plan {
 fn confirmed(password: PasswordCheck) -> Option<LiveUser> {
     Some(LiveUser {
         status: "CONFIRMED".into(),
+        enabled: true,
         password,
     })
 }
@@ -107,6 +108,7 @@ fn a_user_that_cognito_forces_to_change_its_password_gets_the_declared_one() {
         &stack(STACK),
         Some(LiveUser {
             status: "FORCE_CHANGE_PASSWORD".into(),
+            enabled: true,
             password: PasswordCheck::MustSet("the user's status is FORCE_CHANGE_PASSWORD".into()),
         }),
     );
@@ -223,4 +225,32 @@ fn snapshot_of_the_plan_for_a_password_that_no_longer_signs_in() {
     );
     insta::assert_snapshot!("drift_text", text(&plan));
     insta::assert_snapshot!("drift_json", json(&plan));
+}
+
+#[test]
+fn a_disabled_user_is_drift_enabled_with_its_declared_password() {
+    let disabled = Some(LiveUser {
+        status: "CONFIRMED".into(),
+        enabled: false,
+        password: PasswordCheck::Unmanaged("the user is disabled".into()),
+    });
+    let plan = alice_found(&stack(STACK), disabled.clone());
+    let alice = resource(&plan, ALICE);
+    assert_eq!(alice.action, Action::Update);
+    assert_eq!(fields(alice), ["enabled", "password"]);
+    assert_eq!(change(alice, "enabled").before, Shown::Value(json!(false)));
+    assert_eq!(change(alice, "enabled").after, Shown::Value(json!(true)));
+
+    // Declared disabled: a disabled user is as declared, an enabled one is disabled.
+    let declared_off = stack(&STACK.replace(
+        "password = { env = \"ALICE_PASSWORD\" }",
+        "password = { env = \"ALICE_PASSWORD\" }\nenabled = false",
+    ));
+    assert!(!declared_off.users[0].enabled);
+    let plan = alice_found(&declared_off, disabled);
+    assert_eq!(resource(&plan, ALICE).action, Action::NoOp);
+    let plan = alice_found(&declared_off, confirmed(PasswordCheck::Matches));
+    let alice = resource(&plan, ALICE);
+    assert_eq!(fields(alice), ["enabled"]);
+    assert_eq!(change(alice, "enabled").after, Shown::Value(json!(false)));
 }
