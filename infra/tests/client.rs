@@ -159,6 +159,33 @@ fn apply_checks_the_deployed_server_and_every_client_gets_answers_through_the_jw
     assert_eq!(structured["answer"], STAND_IN_ANSWER, "{structured}");
     assert_eq!(structured["citations"][0]["url"], STAND_IN_CITATION);
 
+    // Ctrl-C during a long call: notifications/cancelled, exit 130 (the stand-in answers a
+    // [slow] question only after 30 s).
+    let log = project.dir.path().join("cancelled.log");
+    let mut slow = project.spawn_at(
+        &moto.endpoint,
+        &["mcp", "call", "web_search", "query=[slow] anything"],
+        &log,
+    );
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let started = std::time::Instant::now();
+    let interrupted = Command::new("kill")
+        .args(["-INT", &slow.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = slow.wait().unwrap();
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(130), "{said}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{said}"
+    );
+    assert!(
+        said.contains("cancelled (the server was told: notifications/cancelled)"),
+        "{said}"
+    );
+
     // `infra token`: one line, an access token of the stack's client, signed by the pool.
     let out = outputs(&project, &moto);
     let token = project.infra_env(&moto, &["token"], &env).expect(0).stdout;

@@ -722,6 +722,10 @@ impl ResponsesStandIn {
             .unwrap_or(0);
         let mut body = vec![0; length];
         let _ = stream.read_exact(&mut body);
+        // A question marked [slow] is answered only after 30 s (a long search, to cancel).
+        if String::from_utf8_lossy(&body).contains("[slow]") {
+            std::thread::sleep(Duration::from_secs(30));
+        }
         let sent = header("authorization").unwrap_or_default();
         let sent = sent.strip_prefix("Bearer ").unwrap_or(&sent).to_owned();
         seen.lock().unwrap().push(sent.clone());
