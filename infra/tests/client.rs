@@ -459,19 +459,7 @@ async fn refused_tokens_get_agentcores_statuses_and_the_check_says_why() {
         .await
         .unwrap();
     // The DEFAULT endpoint moves to the new version a few polls later (AgentCore does the same).
-    for _ in 0..20 {
-        let endpoint = aws
-            .agentcore
-            .get_agent_runtime_endpoint()
-            .agent_runtime_id(runtime_id)
-            .endpoint_name("DEFAULT")
-            .send()
-            .await
-            .unwrap();
-        if endpoint.live_version() == Some("2") {
-            break;
-        }
-    }
+    aws.wait_for_default(runtime_id, "2").await;
     let check = project.infra(&moto, &["check"]).expect(1);
     assert!(
         check.stderr.contains("the MCP check failed: HTTP 401"),

@@ -402,21 +402,10 @@ async fn converged(aws: &Aws, inv: &Inventory, expected: &Expected) -> Vec<Strin
         wrong.push(format!("runtime image {uri}"));
     }
     // DEFAULT (the endpoint the MCP URL names) serves the runtime's latest version.
-    let endpoint = aws
-        .agentcore
-        .get_agent_runtime_endpoint()
-        .agent_runtime_id(runtime_id)
-        .endpoint_name("DEFAULT")
-        .send()
-        .await
-        .unwrap();
-    if endpoint.status().as_str() != "READY"
-        || endpoint.live_version() != Some(runtime.agent_runtime_version())
-    {
+    let (status, live) = aws.default_endpoint(runtime_id).await;
+    if status != "READY" || live.as_deref() != Some(runtime.agent_runtime_version()) {
         wrong.push(format!(
-            "DEFAULT is {} serving version {:?}; the runtime is at version {}",
-            endpoint.status().as_str(),
-            endpoint.live_version(),
+            "DEFAULT is {status} serving version {live:?}; the runtime is at version {}",
             runtime.agent_runtime_version()
         ));
     }
@@ -704,21 +693,10 @@ async fn default_lag(aws: &Aws, inv: &Inventory) -> Option<String> {
         .send()
         .await
         .unwrap();
-    let endpoint = aws
-        .agentcore
-        .get_agent_runtime_endpoint()
-        .agent_runtime_id(id)
-        .endpoint_name("DEFAULT")
-        .send()
-        .await
-        .unwrap();
-    (endpoint.status().as_str() != "READY"
-        || endpoint.live_version() != Some(runtime.agent_runtime_version()))
-    .then(|| {
+    let (status, live) = aws.default_endpoint(id).await;
+    (status != "READY" || live.as_deref() != Some(runtime.agent_runtime_version())).then(|| {
         format!(
-            "DEFAULT was {} serving version {:?} and the runtime is at version {}",
-            endpoint.status().as_str(),
-            endpoint.live_version(),
+            "DEFAULT was {status} serving version {live:?} and the runtime is at version {}",
             runtime.agent_runtime_version()
         )
     })

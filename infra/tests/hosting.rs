@@ -499,18 +499,8 @@ async fn runtime(aws: &Aws, id: &str) -> GetAgentRuntimeOutput {
 
 /// (status, liveVersion) of the runtime's DEFAULT endpoint.
 async fn default_endpoint(aws: &Aws, id: &str) -> (String, String) {
-    let endpoint = aws
-        .agentcore
-        .get_agent_runtime_endpoint()
-        .agent_runtime_id(id)
-        .endpoint_name("DEFAULT")
-        .send()
-        .await
-        .unwrap();
-    (
-        endpoint.status().as_str().to_owned(),
-        endpoint.live_version().unwrap_or_default().to_owned(),
-    )
+    let (status, live) = aws.default_endpoint(id).await;
+    (status, live.unwrap_or_default())
 }
 
 /// An `UpdateAgentRuntime` made by hand, as a console user makes it: the runtime's current
@@ -541,22 +531,10 @@ async fn update_by_hand(
         .to_owned();
     // As a console user would: done once DEFAULT serves the new version (until then a plan
     // shows the deployment in progress).
-    for _ in 0..50 {
-        let endpoint = aws
-            .agentcore
-            .get_agent_runtime_endpoint()
-            .agent_runtime_id(id)
-            .endpoint_name("DEFAULT")
-            .send()
-            .await
-            .unwrap();
-        if endpoint.live_version() == Some(version.as_str())
-            && endpoint.status().as_str() == "READY"
-        {
-            return;
-        }
-    }
-    panic!("DEFAULT never served version {version}");
+    assert!(
+        aws.wait_for_default(id, &version).await,
+        "DEFAULT never served version {version}"
+    );
 }
 
 fn mmdsv2(runtime: &GetAgentRuntimeOutput) -> bool {

@@ -164,17 +164,23 @@ async fn print_config(
     args: &McpArgs,
     config: &ConfigArgs,
 ) -> Result<u8, Error> {
-    let url = match &args.url {
-        Some(url) => url.clone(),
-        None => endpoint(&connect(cli, stack).await?, stack).await?.url,
+    // One connection, and only when AWS is asked for the URL or a token.
+    let needs_token = config.static_token && args.token.is_none();
+    let aws = if args.url.is_none() || needs_token {
+        Some(connect(cli, stack).await?)
+    } else {
+        None
+    };
+    let url = match (&args.url, &aws) {
+        (Some(url), _) => url.clone(),
+        (None, Some(aws)) => endpoint(aws, stack).await?.url,
+        (None, None) => unreachable!("connected when there is no --url"),
     };
     let auth = if config.static_token {
-        let token = match &args.token {
-            Some(token) => token.clone(),
-            None => {
-                let aws = connect(cli, stack).await?;
-                fresh_token(&aws, stack, &args.user).await?.expose().clone()
-            }
+        let token = match (&args.token, &aws) {
+            (Some(token), _) => token.clone(),
+            (None, Some(aws)) => fresh_token(aws, stack, &args.user).await?.expose().clone(),
+            (None, None) => unreachable!("connected when there is no --token"),
         };
         eprintln!(
             "warning: the configuration embeds an access token; it expires (Cognito's default: \

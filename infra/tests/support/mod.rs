@@ -497,6 +497,34 @@ impl Aws {
         }
     }
 
+    /// (status, liveVersion) of a runtime's DEFAULT endpoint (the one the MCP URL names).
+    pub async fn default_endpoint(&self, id: &str) -> (String, Option<String>) {
+        let endpoint = self
+            .agentcore
+            .get_agent_runtime_endpoint()
+            .agent_runtime_id(id)
+            .endpoint_name("DEFAULT")
+            .send()
+            .await
+            .unwrap();
+        (
+            endpoint.status().as_str().to_owned(),
+            endpoint.live_version().map(str::to_owned),
+        )
+    }
+
+    /// Poll DEFAULT (bounded) until it is READY serving `version`; whether it got there. Each
+    /// call moves the emulator's DEFAULT one poll closer, as AgentCore moves it after an update.
+    pub async fn wait_for_default(&self, id: &str, version: &str) -> bool {
+        for _ in 0..50 {
+            let (status, live) = self.default_endpoint(id).await;
+            if status == "READY" && live.as_deref() == Some(version) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// The stored value of the secret named `name`.
     pub async fn secret_value(&self, name: &str) -> String {
         let out = self

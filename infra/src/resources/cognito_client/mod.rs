@@ -10,7 +10,7 @@ pub mod section;
 use aws_sdk_cognitoidentityprovider::primitives::DateTime;
 use aws_sdk_cognitoidentityprovider::types::{ExplicitAuthFlowsType, UserPoolClientType};
 
-use super::cognito_pool::{self, UserPool, age_key, shown_date};
+use super::cognito_pool::{self, UserPool, age_key};
 use super::runtime::Runtime;
 use crate::aws::Aws;
 use crate::engine::{
@@ -346,30 +346,19 @@ fn plan(cx: &PlanContext, spec: &ClientSpec, pool_addr: &str, planner: &mut Plan
         }),
     );
     for duplicate in live.map_or(&[][..], |c| &c.duplicates[..]) {
-        let mut changes = Changes::default();
-        changes.push(
-            "client_id",
-            Shown::Value(duplicate.id.clone().into()),
-            Shown::Absent,
-        );
-        changes.push(
-            "created",
-            Shown::Value(shown_date(duplicate.created.as_ref()).into()),
-            Shown::Absent,
-        );
         let kept = live.map_or("", |c| c.id.as_str());
         planner.add(
-            Planned::new(
-                format!("{}[{}]", spec.name, duplicate.id),
-                changes,
-                Some(duplicate.id.clone()),
+            cognito_pool::planned_duplicate(
+                &spec.name,
+                "client_id",
+                &duplicate.id,
+                duplicate.created.as_ref(),
+                format!(
+                    "a second app client named {:?} in the pool (left by two applies at once); \
+                     the stack keeps {kept}, and the runtime does not allow this one",
+                    spec.name
+                ),
             )
-            .with_action(Action::Delete)
-            .with_reason(format!(
-                "a second app client named {:?} in the pool (left by two applies at once); the \
-                 stack keeps {kept}, and the runtime does not allow this one",
-                spec.name
-            ))
             .with_payload(Extra {
                 id: duplicate.id.clone(),
                 pool: pool_addr.to_owned(),

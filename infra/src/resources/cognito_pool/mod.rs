@@ -211,6 +211,27 @@ pub fn age_key<'a>(created: Option<&DateTime>, id: &'a str) -> (i64, u32, &'a st
 }
 
 /// A date as plans show it.
+/// The delete of a same-named duplicate (a pool or an app client) left by two applies at once:
+/// its id and creation date, shown as going away, and why. The caller adds its payload.
+pub fn planned_duplicate(
+    name: &str,
+    id_field: &str,
+    id: &str,
+    created: Option<&DateTime>,
+    reason: String,
+) -> Planned {
+    let mut changes = Changes::default();
+    changes.push(id_field, Shown::Value(id.to_owned().into()), Shown::Absent);
+    changes.push(
+        "created",
+        Shown::Value(shown_date(created).into()),
+        Shown::Absent,
+    );
+    Planned::new(format!("{name}[{id}]"), changes, Some(id.to_owned()))
+        .with_action(Action::Delete)
+        .with_reason(reason)
+}
+
 pub fn shown_date(created: Option<&DateTime>) -> String {
     created
         .and_then(|d| d.fmt(DateTimeFormat::DateTime).ok())
@@ -461,31 +482,20 @@ fn plan(cx: &PlanContext, spec: &UserPoolSpec, planner: &mut Planner) {
         live: live.cloned(),
     }));
     for duplicate in live.map_or(&[][..], |p| &p.duplicates[..]) {
-        let mut changes = Changes::default();
-        changes.push(
-            "user_pool_id",
-            Shown::Value(duplicate.id.clone().into()),
-            Shown::Absent,
-        );
-        changes.push(
-            "created",
-            Shown::Value(shown_date(duplicate.created.as_ref()).into()),
-            Shown::Absent,
-        );
         let kept = live.map_or("", |p| p.id.as_str());
         planner.add(
-            Planned::new(
-                format!("{}[{}]", spec.name, duplicate.id),
-                changes,
-                Some(duplicate.id.clone()),
+            planned_duplicate(
+                &spec.name,
+                "user_pool_id",
+                &duplicate.id,
+                duplicate.created.as_ref(),
+                format!(
+                    "a second user pool named {:?} tagged for this stack (left by two applies \
+                     at once); the stack keeps {kept}, and this one holds nothing the stack does \
+                     not declare",
+                    spec.name
+                ),
             )
-            .with_action(Action::Delete)
-            .with_reason(format!(
-                "a second user pool named {:?} tagged for this stack (left by two applies at \
-                 once); the stack keeps {kept}, and this one holds nothing the stack does not \
-                 declare",
-                spec.name
-            ))
             .with_payload(Extra {
                 id: duplicate.id.clone(),
             }),
