@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::faults::{Fault, FaultProxy, Mode};
+use support::stacks::{OTHER_DIGEST, update_every_kind};
 use support::{Aws, Moto, PASSWORD, PREBUILT_DIGEST, Project, STACK_NAME};
 
 const POOL: &str = "MCPServerPool";
@@ -18,10 +19,6 @@ const ROLE: &str = "agentcore-web-search-mcp-role";
 const REPOSITORY: &str = "web-search-mcp";
 const SECRET: &str = "web-search-mcp/openai_api_key";
 const RUNTIME: &str = "web_search_mcp";
-/// The image the update-all stack declares instead of [`PREBUILT_DIGEST`].
-const OTHER_DIGEST: &str =
-    "sha256:6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f";
-
 /// Everything in the emulator (which holds nothing but this stack's resources), by identity.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Inventory {
@@ -474,49 +471,6 @@ fn updated_settings() -> Expected {
     }
 }
 
-/// The repository's stack with every kind changed: each has a write to make.
-fn update_every_kind(s: String) -> String {
-    let edits = [
-        (
-            "password_policy = { minimum_length = 8 }",
-            "password_policy = { minimum_length = 10 }",
-        ),
-        (
-            "explicit_auth_flows = [\"ALLOW_USER_PASSWORD_AUTH\", \"ALLOW_REFRESH_TOKEN_AUTH\"]",
-            "explicit_auth_flows = [\"ALLOW_USER_PASSWORD_AUTH\", \"ALLOW_REFRESH_TOKEN_AUTH\", \"ALLOW_USER_SRP_AUTH\"]",
-        ),
-        (
-            "description = \"Execution role of the web-search MCP server on AgentCore Runtime\"",
-            "description = \"Execution role of the web-search MCP server (updated)\"",
-        ),
-        (
-            "\"Action\": \"logs:DescribeLogGroups\",",
-            "\"Action\": [\"logs:DescribeLogGroups\", \"logs:GetLogEvents\"],",
-        ),
-        // Not scan_on_push = false: the SDK sends `"imageScanningConfiguration": {}` for it
-        // (a false boolean is left out) and moto then keeps scanOnPush on.
-        (
-            "image_tag_mutability = \"IMMUTABLE\"",
-            "image_tag_mutability = \"MUTABLE\"",
-        ),
-        ("keep_images = 10", "keep_images = 5"),
-        (PREBUILT_DIGEST, OTHER_DIGEST),
-        (
-            "description = \"OpenAI web search over MCP\"",
-            "description = \"OpenAI web search over MCP (updated)\"",
-        ),
-        ("OPENAI_MODEL = \"o3\"", "OPENAI_MODEL = \"gpt-4.1\""),
-        (
-            "description = \"OpenAI API key of the web search MCP server\"",
-            "description = \"The OpenAI API key (updated)\"",
-        ),
-    ];
-    edits.iter().fold(s, |s, (from, to)| {
-        assert!(s.contains(from), "stack.toml no longer has {from:?}");
-        s.replacen(from, to, 1)
-    })
-}
-
 /// Changes only AWS-side state can ask for: the user's password and the secret's value (both
 /// write-only, from the environment), and a tag removed from the repository.
 async fn drift_write_only_state(aws: &Aws, inv: &Inventory) {
@@ -833,8 +787,9 @@ async fn an_apply_updating_every_kind_killed_after_any_write_is_completed_by_the
 }
 
 /// The faults a flaky AWS answers with.
-const FLAKY: [Fault; 4] = [
+const FLAKY: [Fault; 5] = [
     Fault::Throttle,
+    Fault::BareThrottle,
     Fault::Unavailable,
     Fault::Reset,
     Fault::ResetAfter,
@@ -969,6 +924,46 @@ async fn a_call_that_keeps_failing_ends_the_apply_naming_the_resource_the_operat
     project.infra(&moto, &["apply", "--yes"]).expect(0);
     let wrong = converged(&aws, &Inventory::read(&aws).await, &repo_settings()).await;
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// A 429 that carries no AWS error code (a proxy's or load balancer's page) is throttling too:
+/// the SDK's standard mode retries only modelled throttling codes and 5xx statuses.
+#[tokio::test]
+async fn a_429_without_an_aws_error_code_is_retried_as_throttling() {
+    let moto = Moto::start();
+    let reads = [
+        "ListUserPools",
+        "GetRole",
+        "DescribeRepositories",
+        "ListAgentRuntimes",
+    ];
+    let proxy = FaultProxy::start(
+        moto.port,
+        Mode::FirstAttempt {
+            operations: reads.iter().map(|r| r.to_string()).collect(),
+            fault: Fault::BareThrottle,
+        },
+    );
+    let project = Project::from_repo(|s| s);
+    let run = project.infra_at(&proxy.endpoint, &["-v", "plan"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    for read in reads {
+        let attempts: Vec<u32> = proxy
+            .log()
+            .iter()
+            .filter(|s| s.operation == read)
+            .map(|s| s.attempt)
+            .collect();
+        assert!(attempts.starts_with(&[1, 2]), "{read}: {attempts:?}");
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(&format!("{read} → 429"))),
+            "the 429 of {read} is not logged:\n{}",
+            run.stderr
+        );
+    }
+    assert!(run.stdout.contains("Plan: 9 to create"), "{}", run.stdout);
 }
 
 #[tokio::test]

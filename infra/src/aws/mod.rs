@@ -6,6 +6,7 @@
 
 pub mod calls;
 pub mod regions;
+pub mod retry;
 
 use aws_config::BehaviorVersion;
 use std::path::{Path, PathBuf};
@@ -59,6 +60,7 @@ macro_rules! client {
         $sdk::Client::from_conf(
             $sdk::config::Builder::from($config)
                 .interceptor(calls::CallLog)
+                .retry_classifier(retry::TooManyRequests)
                 .build(),
         )
     };

@@ -56,6 +56,9 @@ pub enum Fault {
     Throttle,
     /// HTTP 503, `ServiceUnavailable`, in the protocol's error shape.
     Unavailable,
+    /// HTTP 429 with an HTML page and no AWS error code, as a proxy or load balancer in front
+    /// of an endpoint answers.
+    BareThrottle,
     /// The connection is reset (RST) before the request reaches the emulator.
     Reset,
     /// The request reaches the emulator and is executed; the connection is reset before the
@@ -295,6 +298,16 @@ async fn serve(state: Arc<Mutex<State>>, upstream: u16, client: TcpStream) {
     match decision {
         Decision::Fault(Fault::Stall) => hold(client).await,
         Decision::Fault(Fault::Reset) => reset(client),
+        Decision::Fault(Fault::BareThrottle) => {
+            let body = "<html><body><h1>429 Too Many Requests</h1></body></html>";
+            let response = format!(
+                "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/html\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = client.write_all(response.as_bytes()).await;
+            let _ = client.shutdown().await;
+        }
         Decision::Fault(fault @ (Fault::Throttle | Fault::Unavailable)) => {
             let response = fault_response(fault, request.protocol());
             let _ = client.write_all(&response).await;

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod faults;
+pub mod stacks;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

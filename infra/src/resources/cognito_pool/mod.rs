@@ -159,6 +159,12 @@ async fn same_named(
     name: &str,
     stack: &str,
 ) -> Result<Vec<LivePool>, Error> {
+    let ids = same_named_ids(aws, addr, name).await?;
+    describe_all(aws, addr, &ids, stack).await
+}
+
+/// The ids of the pools named `name` (`ListUserPools` gives names, not tags).
+async fn same_named_ids(aws: &Aws, addr: &str, name: &str) -> Result<Vec<String>, Error> {
     let mut ids = Vec::new();
     let mut pages = aws
         .cognito
@@ -175,6 +181,16 @@ async fn same_named(
                 .filter_map(|p| p.id().map(str::to_owned)),
         );
     }
+    Ok(ids)
+}
+
+/// The pools `ids`, described; one deleted meanwhile is left out.
+async fn describe_all(
+    aws: &Aws,
+    addr: &str,
+    ids: &[String],
+    stack: &str,
+) -> Result<Vec<LivePool>, Error> {
     let pools = aws
         .all(ids.iter().map(|id| async move {
             not_found_as_none(
@@ -675,7 +691,12 @@ async fn settle(
     mine: &str,
     created: Option<&DateTime>,
 ) -> Result<String, Error> {
-    let pools = same_named(cx.aws, addr, &spec.name, &cx.stack.name).await?;
+    let ids = same_named_ids(cx.aws, addr, &spec.name).await?;
+    if ids.iter().all(|id| id == mine) {
+        // Alone (or not listed yet): nothing to compare, and no describe on the critical path.
+        return Ok(mine.to_owned());
+    }
+    let pools = describe_all(cx.aws, addr, &ids, &cx.stack.name).await?;
     // Every racer compares what the same reads return; this one's own pool from the create's
     // answer only when the list does not show it yet.
     let listed = pools.iter().any(|p| p.id == mine);

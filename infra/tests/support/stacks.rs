@@ -1,0 +1,50 @@
+//! Stacks the fault, concurrency and benchmark runs share.
+
+use super::PREBUILT_DIGEST;
+
+/// The image the update-all stack declares instead of [`PREBUILT_DIGEST`].
+pub const OTHER_DIGEST: &str =
+    "sha256:6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f";
+
+/// The repository's stack with every kind changed: each has a write to make.
+pub fn update_every_kind(s: String) -> String {
+    let edits = [
+        (
+            "password_policy = { minimum_length = 8 }",
+            "password_policy = { minimum_length = 10 }",
+        ),
+        (
+            "explicit_auth_flows = [\"ALLOW_USER_PASSWORD_AUTH\", \"ALLOW_REFRESH_TOKEN_AUTH\"]",
+            "explicit_auth_flows = [\"ALLOW_USER_PASSWORD_AUTH\", \"ALLOW_REFRESH_TOKEN_AUTH\", \"ALLOW_USER_SRP_AUTH\"]",
+        ),
+        (
+            "description = \"Execution role of the web-search MCP server on AgentCore Runtime\"",
+            "description = \"Execution role of the web-search MCP server (updated)\"",
+        ),
+        (
+            "\"Action\": \"logs:DescribeLogGroups\",",
+            "\"Action\": [\"logs:DescribeLogGroups\", \"logs:GetLogEvents\"],",
+        ),
+        // Not scan_on_push = false: the SDK sends `"imageScanningConfiguration": {}` for it
+        // (a false boolean is left out) and moto then keeps scanOnPush on.
+        (
+            "image_tag_mutability = \"IMMUTABLE\"",
+            "image_tag_mutability = \"MUTABLE\"",
+        ),
+        ("keep_images = 10", "keep_images = 5"),
+        (PREBUILT_DIGEST, OTHER_DIGEST),
+        (
+            "description = \"OpenAI web search over MCP\"",
+            "description = \"OpenAI web search over MCP (updated)\"",
+        ),
+        ("OPENAI_MODEL = \"o3\"", "OPENAI_MODEL = \"gpt-4.1\""),
+        (
+            "description = \"OpenAI API key of the web search MCP server\"",
+            "description = \"The OpenAI API key (updated)\"",
+        ),
+    ];
+    edits.iter().fold(s, |s, (from, to)| {
+        assert!(s.contains(from), "stack.toml no longer has {from:?}");
+        s.replacen(from, to, 1)
+    })
+}
