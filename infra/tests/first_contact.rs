@@ -1,9 +1,47 @@
 //! What a new user meets first, before any resource: credentials and region as the AWS CLI
-//! takes them, and a log of every AWS call on request (`-v`, `RUST_LOG`).
+//! takes them, and a log of every AWS call on request (`-v`, `RUST_LOG`). Each message is also
+//! an insta snapshot in `snapshots/` (`first_contact__*.snap`), with what changes between runs
+//! (the temporary directory, the emulator's port, timings) replaced by stable names.
 
 mod support;
 
 use support::{Moto, OPENAI_KEY, PASSWORD, Project};
+
+/// `text` with what changes between runs replaced: the project's temporary directory, the
+/// emulator's endpoint and port.
+fn normalised(text: &str, project: &Project, moto: &Moto) -> String {
+    let dir = project.dir.path().display().to_string();
+    text.replace(&dir, "[project]")
+        .replace(&moto.endpoint, "http://[emulator]")
+        .replace(&format!(":{}", moto.port), ":[port]")
+}
+
+/// The first line of an error from AWS with the failing call replaced: reads run
+/// concurrently, so whichever call AWS refuses first (STS's `InvalidClientTokenId`, ECR's
+/// `UnrecognizedClientException`, ...) is the one reported.
+fn any_failing_call(text: &str) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    if let Some((_, after)) = lines[0].split_once(" failed: ")
+        && let Some((_, message)) = after.split_once(": ")
+    {
+        lines[0] = format!("error: [resource]: [operation] failed: [code]: {message}");
+    }
+    lines.join("\n")
+}
+
+/// A `-v` call line with its uptime and duration replaced:
+/// `[uptime] DEBUG infra::aws: STS GetCallerIdentity → 200 in [n] ms`.
+fn call_line_shape(line: &str) -> String {
+    let at = line.find("DEBUG").expect("a DEBUG line");
+    let line = format!("[uptime] {}", &line[at..]);
+    match line.rsplit_once(" in ") {
+        Some((call, took)) => {
+            let rest = took.trim_start_matches(|c: char| c.is_ascii_digit());
+            format!("{call} in [n]{rest}")
+        }
+        None => line,
+    }
+}
 
 #[test]
 fn without_a_stack_file_infra_says_so_and_init_writes_a_starter_it_never_overwrites() {
@@ -25,6 +63,10 @@ fn without_a_stack_file_infra_says_so_and_init_writes_a_starter_it_never_overwri
         missing.stderr
     );
     assert_eq!(moto.operations(), Vec::<String>::new());
+    insta::assert_snapshot!(
+        "no_stack_file",
+        normalised(&missing.stderr, &project, &moto)
+    );
 
     let init = project
         .infra(&moto, &["init", "--name", "Acme Search"])
@@ -54,6 +96,10 @@ fn without_a_stack_file_infra_says_so_and_init_writes_a_starter_it_never_overwri
 
     let again = project.infra(&moto, &["init"]).expect(1);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    insta::assert_snapshot!(
+        "init_refuses_to_overwrite",
+        normalised(&again.stderr, &project, &moto)
+    );
     assert_eq!(
         std::fs::read_to_string(project.dir.path().join("stack.toml")).unwrap(),
         written
@@ -79,6 +125,16 @@ fn a_region_that_is_not_a_region_is_refused_before_any_call() {
         run.stderr
     );
     assert_eq!(moto.operations(), Vec::<String>::new());
+    // The SDK's list of regions grows with the SDK: the snapshot keeps the message around it.
+    let message = normalised(&run.stderr, &project, &moto);
+    let (message, regions) = message
+        .split_once("the regions the SDK knows: ")
+        .expect("the message lists the regions");
+    assert!(regions.contains("us-west-2, "), "{regions}");
+    insta::assert_snapshot!(
+        "region_not_a_region",
+        format!("{message}the regions the SDK knows: [the SDK's regions]")
+    );
 }
 
 #[test]
@@ -108,6 +164,7 @@ fn without_credentials_anywhere_one_line_says_how_to_provide_them() {
     assert!(run.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", run.stderr);
     assert!(!run.stderr.contains("IMDS session token"), "{}", run.stderr);
     assert_eq!(moto.operations(), Vec::<String>::new());
+    insta::assert_snapshot!("no_credentials", normalised(&run.stderr, &project, &moto));
 }
 
 #[test]
@@ -135,6 +192,14 @@ fn verbose_logs_each_aws_call_and_no_secret_even_at_trace_level() {
         verbose.stderr
     );
     assert!(calls.len() >= 15, "{}", verbose.stderr);
+    // The shape of each line, every call of a no-op plan, in a stable order (reads run
+    // concurrently).
+    let mut shapes: Vec<String> = calls
+        .iter()
+        .map(|l| call_line_shape(&normalised(l, &project, &moto)))
+        .collect();
+    shapes.sort();
+    insta::assert_snapshot!("verbose_call_log", shapes.join("\n"));
     // Without -v nothing is logged; RUST_LOG=trace logs a lot, and still no secret (every run
     // of the harness asserts the password and the key never appear).
     let quiet = project.infra(&moto, &["plan"]).expect(0);
@@ -179,4 +244,8 @@ fn keys_aws_does_not_know_are_refused_with_awss_code_and_where_they_came_from() 
         run.stderr
     );
     assert!(!run.stderr.contains("unhandled error"), "{}", run.stderr);
+    insta::assert_snapshot!(
+        "keys_aws_does_not_know",
+        any_failing_call(&normalised(&run.stderr, &project, &moto))
+    );
 }

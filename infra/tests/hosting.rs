@@ -14,7 +14,7 @@ use aws_sdk_bedrockagentcorecontrol::types::{
     RuntimeMetadataConfiguration, SessionStorageConfiguration,
 };
 use aws_sdk_ecr::types::ImageTagMutability;
-use support::{Aws, Moto, OPENAI_KEY, PREBUILT_DIGEST, Project};
+use support::{Aws, Moto, OPENAI_KEY, Project, prebuilt_image};
 
 const RUNTIME: &str = "web_search_mcp";
 const REPOSITORY: &str = "web-search-mcp";
@@ -88,10 +88,7 @@ async fn apply_from_empty_makes_a_ready_runtime_behind_the_stacks_cognito_and_a_
     else {
         panic!("no container artifact");
     };
-    assert_eq!(
-        container.container_uri(),
-        format!("123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp@{PREBUILT_DIGEST}")
-    );
+    assert_eq!(container.container_uri(), prebuilt_image());
     assert_eq!(
         created.role_arn(),
         "arn:aws:iam::123456789012:role/agentcore-web-search-mcp-role"
@@ -237,7 +234,8 @@ async fn drift_in_runtime_and_repository_is_named_and_repaired_with_one_new_vers
         .expect(2);
     for expected in [
         &format!(
-            "~ container_uri: \"123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:hotfix\" -> \"123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp@{PREBUILT_DIGEST}\""
+            "~ container_uri: \"123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp:hotfix\" -> \"{}\"",
+            prebuilt_image()
         ),
         "~ environment.OPENAI_MODEL: \"gpt-4.1\" -> \"o3\"",
         "~ image_tag_mutability: \"MUTABLE\" -> \"IMMUTABLE\"",

@@ -410,6 +410,39 @@ async fn both_formats_push_to_a_real_registry_and_read_back_as_their_media_type(
     assert_ne!(digests[0], digests[1], "each format has its own digest");
 }
 
+/// The repository's stack, building `fixture` (a small package beside the stack file that
+/// stands in for the server, so rebuilding after a source change takes seconds).
+fn fixture_project() -> support::Project {
+    let project = support::Project::from_repo_building(|s| {
+        s.replace("build = \"server\"", "build = \"fixture\"")
+    });
+    fixture_crate(project.dir.path(), "hello");
+    project
+}
+
+/// The environment of `infra` building the fixture and pushing it to `registry`.
+fn build_env(registry: &LocalRegistry) -> Vec<(&'static str, String)> {
+    let home = std::env::var("HOME").unwrap();
+    vec![
+        ("COGNITO_PASSWORD", support::PASSWORD.to_owned()),
+        ("OPENAI_API_KEY", support::OPENAI_KEY.to_owned()),
+        ("INFRA_ECR_REGISTRY", registry.url.clone()),
+        ("INFRA_TOOLS_ROOT", workspace().display().to_string()),
+        (
+            "RUSTUP_HOME",
+            std::env::var("RUSTUP_HOME").unwrap_or(format!("{home}/.rustup")),
+        ),
+        (
+            "CARGO_HOME",
+            std::env::var("CARGO_HOME").unwrap_or(format!("{home}/.cargo")),
+        ),
+    ]
+}
+
+fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 /// The container URI of the stack's runtime, read through the AgentCore API.
 async fn runtime_container_uri(aws: &support::Aws) -> (String, String) {
     use aws_sdk_bedrockagentcorecontrol::types::AgentRuntimeArtifact;
@@ -440,22 +473,9 @@ async fn apply_builds_pushes_once_and_pins_the_runtime_to_the_digest() {
     let aws = support::Aws::new(&moto).await;
     // A workspace of its own: the stack file beside a small package that stands in for the
     // server, so rebuilding after a source change takes seconds.
-    let project = support::Project::from_repo_building(|s| {
-        s.replace("build = \"server\"", "build = \"fixture\"")
-    });
-    fixture_crate(project.dir.path(), "hello");
-    let home = std::env::var("HOME").unwrap();
-    let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or(format!("{home}/.rustup"));
-    let cargo_home = std::env::var("CARGO_HOME").unwrap_or(format!("{home}/.cargo"));
-    let tools_root = workspace().display().to_string();
-    let env = [
-        ("COGNITO_PASSWORD", support::PASSWORD),
-        ("OPENAI_API_KEY", support::OPENAI_KEY),
-        ("INFRA_ECR_REGISTRY", registry_process.url.as_str()),
-        ("INFRA_TOOLS_ROOT", tools_root.as_str()),
-        ("RUSTUP_HOME", rustup_home.as_str()),
-        ("CARGO_HOME", cargo_home.as_str()),
-    ];
+    let project = fixture_project();
+    let owned = build_env(&registry_process);
+    let env = pairs(&owned);
 
     let plan = project.infra_env(&moto, &["plan"], &env).expect(0);
     assert!(plan.stdout.contains("+ image.fixture"), "{}", plan.stdout);
@@ -586,4 +606,109 @@ async fn a_tag_in_the_stacks_repository_runs_by_the_digest_it_points_at_and_a_mo
         .expect(0);
     let (uri, _) = runtime_container_uri(&aws).await;
     assert!(uri.ends_with(&second.digest), "{uri}");
+}
+
+/// The plan's output with what changes between runs replaced: the fixture's digest (it follows
+/// the toolchain) and the local endpoints' ports.
+fn normalised(text: &str, digest: &str, endpoints: &[(&str, &str)]) -> String {
+    endpoints.iter().fold(
+        text.replace(digest, "sha256:[fixture digest]"),
+        |text, (url, name)| text.replace(url, name),
+    )
+}
+
+#[tokio::test]
+async fn a_runtime_pinned_to_a_digest_the_repository_no_longer_holds_stops_plan_and_apply() {
+    let registry_process = LocalRegistry::start();
+    let registry = Registry::new(&registry_process.url).unwrap();
+    let moto = support::Moto::start();
+    let aws = support::Aws::new(&moto).await;
+    let project = fixture_project();
+    let owned = build_env(&registry_process);
+    let env = pairs(&owned);
+
+    // Built and pushed by `build`; then a pipeline pins the runtime to that digest itself.
+    project
+        .infra_env(&moto, &["apply", "--yes"], &env)
+        .expect(0);
+    let (uri, version) = runtime_container_uri(&aws).await;
+    let (repository_uri, digest) = uri.split_once('@').unwrap();
+    assert_eq!(
+        repository_uri,
+        "123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp"
+    );
+    let pinned = format!("uri = \"${{repository_uri}}@{digest}\"");
+    project.edit_stack(|s| {
+        let edited = s.replacen(
+            "build = \"fixture\"\nplatform = \"linux/arm64\"",
+            &pinned,
+            1,
+        );
+        assert_ne!(edited, s, "the stack no longer builds the fixture");
+        edited
+    });
+    project
+        .infra_env(&moto, &["plan", "--detailed-exitcode"], &env)
+        .expect(0);
+
+    // The repository loses the image (a lifecycle policy expired it, someone deleted it).
+    registry_process
+        .delete_manifest("web-search-mcp", digest)
+        .await;
+    assert!(
+        !registry
+            .manifest_exists("web-search-mcp", digest)
+            .await
+            .unwrap()
+    );
+    moto.start_recording();
+    let plan = project.infra_env(&moto, &["plan"], &env).expect(1);
+    assert!(
+        plan.stdout.contains(&format!(
+            "✗ image: uri: {digest} is not in the repository web-search-mcp \
+             (123456789012.dkr.ecr.us-west-2.amazonaws.com/web-search-mcp)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("keep_images = 10") && plan.stdout.contains("Push that image"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        plan.stderr.trim_end(),
+        "error: the plan has 1 problem(s); nothing was changed"
+    );
+    let endpoints = [
+        (registry_process.url.as_str(), "http://[registry]"),
+        (moto.endpoint.as_str(), "http://[emulator]"),
+    ];
+    insta::assert_snapshot!(
+        "plan_of_a_pinned_digest_the_repository_lacks",
+        normalised(
+            &format!("--- stdout\n{}--- stderr\n{}", plan.stdout, plan.stderr),
+            digest,
+            &endpoints
+        )
+    );
+    let apply = project
+        .infra_env(&moto, &["apply", "--yes"], &env)
+        .expect(1);
+    assert!(apply.stdout.contains(digest), "{}", apply.stdout);
+    assert_eq!(moto.writes(), Vec::<String>::new());
+    assert_eq!(runtime_container_uri(&aws).await, (uri.clone(), version));
+
+    // Before the repository exists (an apply from empty) there is nothing to ask.
+    moto.reset();
+    let from_empty = project
+        .infra_env(&moto, &["plan", "--detailed-exitcode"], &env)
+        .expect(2);
+    assert!(
+        from_empty
+            .stdout
+            .contains(&format!("+ container_uri = \"{uri}\"")),
+        "{}",
+        from_empty.stdout
+    );
 }

@@ -293,6 +293,7 @@ pub fn image(stack: &Stack) -> LiveImage {
     LiveImage {
         built,
         tag_digest: None,
+        pinned: None,
     }
 }
 

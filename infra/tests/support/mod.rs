@@ -19,6 +19,10 @@ pub const PASSWORD: &str = "Str0ng-Passw0rd!";
 /// The digest of the prebuilt image `Project::from_repo` declares.
 pub const PREBUILT_DIGEST: &str =
     "sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+/// The repository of the prebuilt image `Project::from_repo` declares: not the stack's own
+/// (whose pinned digests the plan checks with the registry), so no registry is asked.
+pub const PREBUILT_REPOSITORY: &str =
+    "123456789012.dkr.ecr.us-west-2.amazonaws.com/prebuilt-web-search-mcp";
 /// The OpenAI key the runtime's environment takes from `$OPENAI_API_KEY`; a secret too.
 pub const OPENAI_KEY: &str = "sk-test-0123456789abcdef";
 pub const STACK_NAME: &str = "web-search-mcp";
@@ -272,13 +276,14 @@ pub struct Project {
 }
 
 impl Project {
-    /// The repository's own stack.toml, edited by `edit`, with a prebuilt image (by digest, so
-    /// no registry is asked) instead of `build = "server"` (building is tested in tests/image.rs).
+    /// The repository's own stack.toml, edited by `edit`, with a prebuilt image
+    /// ([`prebuilt_image`]: by digest in another repository, so no registry is asked) instead
+    /// of `build = "server"` (building is tested in tests/image.rs).
     pub fn from_repo(edit: impl FnOnce(String) -> String) -> Project {
         Project::from_repo_building(|s| {
             let prebuilt = s.replacen(
                 "build = \"server\"\nplatform = \"linux/arm64\"",
-                &format!("uri = \"${{repository_uri}}@{PREBUILT_DIGEST}\""),
+                &format!("uri = \"{}\"", prebuilt_image()),
                 1,
             );
             assert_ne!(prebuilt, s, "stack.toml no longer builds the server image");
@@ -428,6 +433,11 @@ impl Project {
             .env("INFRA_CHECK", "0");
         cmd
     }
+}
+
+/// The image `Project::from_repo` declares: [`PREBUILT_DIGEST`] in [`PREBUILT_REPOSITORY`].
+pub fn prebuilt_image() -> String {
+    format!("{PREBUILT_REPOSITORY}@{PREBUILT_DIGEST}")
 }
 
 #[derive(Debug)]
@@ -655,7 +665,8 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// `docker-registry` (distribution) on a free loopback port, storing in a temp directory.
+/// `docker-registry` (distribution) on a free loopback port, storing in a temp directory;
+/// manifests can be deleted (`DELETE /v2/<name>/manifests/<digest>`), as from ECR.
 pub struct LocalRegistry {
     pub url: String,
     _process: KillOnDrop,
@@ -672,7 +683,7 @@ impl LocalRegistry {
             &config,
             format!(
                 "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
-                 storage:\n  filesystem:\n    rootdirectory: {}\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
                  http:\n  addr: 127.0.0.1:{port}\n  secret: local-test-only\n",
                 dir.path().join("data").display()
             ),
@@ -696,6 +707,17 @@ impl LocalRegistry {
             _process: process,
             _dir: dir,
         }
+    }
+
+    /// Delete a manifest by digest through the registry API, as an expiring lifecycle policy
+    /// or `aws ecr batch-delete-image` would.
+    pub async fn delete_manifest(&self, repository: &str, digest: &str) {
+        let response = reqwest::Client::new()
+            .delete(format!("{}/v2/{repository}/manifests/{digest}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202, "DELETE of {repository}@{digest}");
     }
 }
 

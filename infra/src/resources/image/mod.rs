@@ -1,12 +1,16 @@
 //! `image`: the server image built from `[image] build = "PACKAGE"` (in Docker's image manifest
 //! v2 schema 2, or OCI with `format = "oci"`), pushed by digest to the stack's ECR repository;
-//! and, for `[image] uri` with a tag in the stack's repository, the digest that tag points at.
+//! and, for `[image] uri` in the stack's repository, what the registry holds: the digest a tag
+//! points at, or whether it still has a pinned digest.
 //!
 //! The image is built before anything is read (`prepare`), so the plan knows its digest: when
 //! the registry already has that manifest nothing is pushed, and when the runtime already runs it
-//! nothing changes. The registry is the repository's ECR endpoint (with an ECR authorization
-//! token), or `$INFRA_ECR_REGISTRY` (e.g. `http://127.0.0.1:5000`) for local registries and
-//! emulators.
+//! nothing changes. A `uri` pinned by digest in the stack's repository is checked the same way
+//! (`HEAD` of the manifest): when the registry lacks it (deleted, expired by the lifecycle
+//! policy, never pushed), the plan is blocked naming the digest: infra has no image to push.
+//! Digests in other repositories or registries are not checked. The registry is the
+//! repository's ECR endpoint (with an ECR authorization token), or `$INFRA_ECR_REGISTRY` (e.g.
+//! `http://127.0.0.1:5000`) for local registries and emulators.
 
 pub mod section;
 
@@ -52,6 +56,9 @@ pub struct LiveImage {
     pub built: Option<(Arc<Artifact>, bool)>,
     /// For `[image] uri` with a tag in the stack's repository: the digest it points at now.
     pub tag_digest: Option<String>,
+    /// For `[image] uri` pinned by digest in the stack's repository, when that repository
+    /// exists: the digest, and whether the registry has it.
+    pub pinned: Option<(String, bool)>,
 }
 
 /// The kind.
@@ -110,11 +117,22 @@ impl Kind for Image {
         }
         if let Some(repo) = repository.found() {
             live.tag_digest = resolve_tag(cx.aws, cx.stack, &repo.uri).await?;
+            live.pinned = check_pinned(cx.aws, cx.stack, &repo.uri).await?;
         }
         Ok(live)
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
+        if let (Some((digest, false)), Some(repository)) =
+            (&cx.live.get::<Image>().pinned, &cx.stack.repository)
+        {
+            let uri = cx.vars.repository_uri.as_deref().unwrap_or_default();
+            planner.block(
+                Image::TYPE,
+                Some("uri"),
+                missing_digest(digest, &repository.name, uri, repository.keep_images),
+            );
+        }
         let (Some((artifact, in_registry)), Some(repository)) =
             (&cx.live.get::<Image>().built, &cx.stack.repository)
         else {
@@ -280,6 +298,71 @@ pub fn tag_in_repository<'a>(
         .strip_prefix(repository_uri)?
         .strip_prefix(':')?;
     (!tag.contains('@') && !tag.contains('/')).then_some(tag)
+}
+
+/// For `[image] uri = "${repository_uri}@sha256:..."` (or `:TAG@sha256:...`): the digest, when
+/// the image is pinned by digest in the stack's repository (at `repository_uri`).
+pub fn digest_in_repository<'a>(
+    stack: &'a Stack,
+    rendered_uri: &'a str,
+    repository_uri: &str,
+) -> Option<&'a str> {
+    let Some(ImageSpec::Uri(_)) = &stack.image else {
+        return None;
+    };
+    let (tag, digest) = rendered_uri.strip_prefix(repository_uri)?.split_once('@')?;
+    let tag_ok = tag.is_empty()
+        || tag
+            .strip_prefix(':')
+            .is_some_and(|t| !t.is_empty() && !t.contains('/'));
+    (tag_ok && digest.starts_with("sha256:")).then_some(digest)
+}
+
+/// For `[image] uri` pinned by digest in the stack's repository (at `repository_uri`): the
+/// digest, and whether the registry has it. `None` for tags, other repositories or registries.
+/// Not asked while the repository does not exist (an apply from empty creates it): there is
+/// no repository to ask yet.
+async fn check_pinned(
+    aws: &Aws,
+    stack: &Stack,
+    repository_uri: &str,
+) -> Result<Option<(String, bool)>, Error> {
+    let (Some(ImageSpec::Uri(template)), Some(spec)) = (&stack.image, &stack.repository) else {
+        return Ok(None);
+    };
+    let uri = template.replace("${repository_uri}", repository_uri);
+    let Some(digest) = digest_in_repository(stack, &uri, repository_uri) else {
+        return Ok(None);
+    };
+    let addr = Image::TYPE;
+    let in_registry = registry(aws, addr, repository_uri)
+        .await?
+        .manifest_exists(&spec.name, digest)
+        .await
+        .map_err(|e| Error::other(addr, "registry: HEAD manifest", &e))?;
+    Ok(Some((digest.to_owned(), in_registry)))
+}
+
+/// The blocker's message for a pinned digest the stack's repository lacks.
+fn missing_digest(
+    digest: &str,
+    repository: &str,
+    repository_uri: &str,
+    keep_images: Option<i32>,
+) -> String {
+    let expired = keep_images
+        .map(|n| {
+            format!(
+                " Its lifecycle policy (keep_images = {n}) may have expired it: it keeps only \
+                 the newest {n} images."
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{digest} is not in the repository {repository} ({repository_uri}): the runtime \
+         cannot pull it.{expired} Push that image to the repository again, or change \
+         [image] uri to an image the repository holds"
+    )
 }
 
 /// The digest a tag in the stack's repository points at now, so a moved tag rolls out too.

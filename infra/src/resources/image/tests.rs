@@ -1,7 +1,8 @@
 //! Plan tests for this kind, against in-memory live state (no AWS, no process).
 //!
 //! The image is built before anything is read; what the registry said of its digest decides
-//! the plan. A prebuilt `uri` is not a resource of this kind: the runtime just runs it.
+//! the plan. A prebuilt `uri` is not a resource of this kind: the runtime just runs it, unless
+//! it is pinned by digest in the stack's repository and the registry lacks that digest.
 
 use serde_json::json;
 
@@ -47,6 +48,7 @@ fn from_nothing_the_built_image_is_pushed_after_its_repository_is_created() {
         .with::<Image>(LiveImage {
             built: Some((artifact_for(DIGEST, Platform::LinuxArm64), false)),
             tag_digest: None,
+            pinned: None,
         })
         .build();
     let plan = plan_of(&stack, &live);
@@ -115,6 +117,7 @@ fn an_image_built_for_amd64_says_so() {
         .with::<Image>(LiveImage {
             built: Some((artifact_for(DIGEST, Platform::LinuxAmd64), false)),
             tag_digest: None,
+            pinned: None,
         })
         .build();
     let plan = plan_of(&stack, &live);
@@ -185,6 +188,7 @@ fn snapshot_of_the_plan_that_creates_the_repository_and_pushes_the_image() {
         .with::<Image>(LiveImage {
             built: Some((artifact_for(DIGEST, Platform::LinuxArm64), false)),
             tag_digest: None,
+            pinned: None,
         })
         .build();
     let plan = plan_of(&stack(A_BUILT_IMAGE), &live);
@@ -197,6 +201,148 @@ fn snapshot_of_the_plan_for_a_new_build() {
     let plan = built(&stack(A_BUILT_IMAGE), NEW_DIGEST, false);
     insta::assert_snapshot!("drift_text", text(&plan));
     insta::assert_snapshot!("drift_json", json(&plan));
+}
+
+/// [`STACK`] running `uri` (a template) instead of building.
+fn running(uri: &str) -> Stack {
+    stack(&STACK.replace("build = \"server\"", &format!("uri = \"{uri}\"")))
+}
+
+/// [`running`] `${repository_uri}@DIGEST`, converged; the read found the registry has the
+/// digest or not.
+fn pinned(registry_has_it: bool) -> (Stack, Plan) {
+    let stack = running(&format!("${{repository_uri}}@{DIGEST}"));
+    let live = LiveBuilder::converged(&stack)
+        .edit::<Image>(|image| image.pinned = Some((DIGEST.into(), registry_has_it)))
+        .build();
+    let plan = plan_of(&stack, &live);
+    (stack, plan)
+}
+
+#[test]
+fn a_digest_pinned_in_the_stacks_repository_that_the_registry_has_changes_nothing() {
+    let (_, plan) = pinned(true);
+    assert_eq!(blockers(&plan), []);
+    assert!(!plan.has_changes());
+    assert!(plan.resources.iter().all(|r| r.type_name != Image::TYPE));
+}
+
+#[test]
+fn a_digest_pinned_in_the_stacks_repository_that_the_registry_lacks_blocks_the_plan() {
+    let (_, plan) = pinned(false);
+    assert_eq!(blockers(&plan), [("image", Some("uri"))]);
+    let message = &plan.blockers[0].message;
+    for expected in [
+        DIGEST,
+        "is not in the repository demo (111122223333.dkr.ecr.us-west-2.amazonaws.com/demo)",
+        "Its lifecycle policy (keep_images = 5) may have expired it",
+        "Push that image to the repository again, or change [image] uri",
+    ] {
+        assert!(message.contains(expected), "{expected:?} in {message}");
+    }
+    // The runtime already runs it: nothing else to say.
+    assert!(!plan.has_changes());
+
+    // Without a lifecycle policy, none is blamed.
+    let stack = stack(&STACK.replace("keep_images = 5\n", "").replace(
+        "build = \"server\"",
+        &format!("uri = \"${{repository_uri}}@{DIGEST}\""),
+    ));
+    let live = LiveBuilder::converged(&stack)
+        .edit::<Image>(|image| image.pinned = Some((DIGEST.into(), false)))
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(blockers(&plan), [("image", Some("uri"))]);
+    assert!(
+        !plan.blockers[0].message.contains("lifecycle"),
+        "{}",
+        plan.blockers[0].message
+    );
+}
+
+#[test]
+fn a_pinned_digest_is_not_checked_before_the_repository_exists() {
+    // From empty, the read asks no registry (there is no repository to ask): the plan creates
+    // the repository and a runtime that runs the pinned digest.
+    let stack = running(&format!("${{repository_uri}}@{DIGEST}"));
+    let plan = plan_of(&stack, &LiveBuilder::new().build());
+    assert_eq!(blockers(&plan), []);
+    assert_eq!(
+        resource(&plan, "ecr_repository.demo").action,
+        Action::Create
+    );
+    assert_eq!(
+        change(
+            resource(&plan, "agentcore_runtime.demo_mcp"),
+            "container_uri"
+        )
+        .after,
+        Shown::Value(json!(format!(
+            "111122223333.dkr.ecr.us-west-2.amazonaws.com/demo@{DIGEST}"
+        )))
+    );
+}
+
+#[test]
+fn only_a_digest_in_the_stacks_repository_is_checked() {
+    let repository = "111122223333.dkr.ecr.us-west-2.amazonaws.com/demo";
+    let check = |template: &str| {
+        let stack = running(template);
+        let rendered = template.replace("${repository_uri}", repository);
+        digest_in_repository(&stack, &rendered, repository).map(str::to_owned)
+    };
+    assert_eq!(
+        check(&format!("${{repository_uri}}@{DIGEST}")).as_deref(),
+        Some(DIGEST)
+    );
+    assert_eq!(
+        check(&format!("${{repository_uri}}:v1@{DIGEST}")).as_deref(),
+        Some(DIGEST)
+    );
+    // Written out rather than through the placeholder: the same repository.
+    assert_eq!(
+        check(&format!("{repository}@{DIGEST}")).as_deref(),
+        Some(DIGEST)
+    );
+    assert_eq!(check("${repository_uri}:v1"), None);
+    // Another repository whose name starts with the stack's, another account, another registry.
+    assert_eq!(check(&format!("{repository}-prebuilt@{DIGEST}")), None);
+    assert_eq!(
+        check(&format!(
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com/demo@{DIGEST}"
+        )),
+        None
+    );
+    assert_eq!(check(&format!("public.ecr.aws/demo/server@{DIGEST}")), None);
+    // A built image is not a uri to check.
+    let building = stack(STACK);
+    let uri = format!("{repository}@{DIGEST}");
+    assert_eq!(digest_in_repository(&building, &uri, repository), None);
+}
+
+/// A repository with a lifecycle policy, and an image pinned by digest in it.
+const A_PINNED_IMAGE: &str = r#"
+[stack]
+name = "demo"
+
+[ecr.repository]
+name = "demo"
+keep_images = 5
+
+[image]
+uri = "${repository_uri}@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+"#;
+
+#[test]
+fn snapshot_of_the_plan_for_a_pinned_digest_the_registry_lacks() {
+    let stack = stack(A_PINNED_IMAGE);
+    let live = LiveBuilder::converged(&stack)
+        .edit::<Image>(|image| image.pinned = Some((DIGEST.into(), false)))
+        .build();
+    let plan = plan_of(&stack, &live);
+    assert_eq!(blockers(&plan), [("image", Some("uri"))]);
+    insta::assert_snapshot!("missing_digest_text", text(&plan));
+    insta::assert_snapshot!("missing_digest_json", json(&plan));
 }
 
 /// `[image]` of [`A_BUILT_IMAGE`] with `line` added, parsed.
@@ -289,6 +435,7 @@ fn an_oci_image_says_so_in_the_plan() {
         .with::<Image>(LiveImage {
             built: Some((artifact_for(DIGEST, Platform::LinuxArm64), false)),
             tag_digest: None,
+            pinned: None,
         })
         .build();
     let plan = plan_of(&stack, &live);

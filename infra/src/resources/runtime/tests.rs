@@ -66,6 +66,7 @@ fn nothing_but_a_build() -> Live {
         .with::<Image>(LiveImage {
             built: Some((artifact("server", Platform::LinuxArm64, DIGEST), false)),
             tag_digest: None,
+            pinned: None,
         })
         .build()
 }
@@ -431,6 +432,7 @@ fn a_tag_in_the_stacks_repository_runs_by_the_digest_it_points_at_now() {
             .with::<Image>(LiveImage {
                 built: None,
                 tag_digest: Some(tag_points_at.into()),
+                pinned: None,
             })
             .build()
     };
