@@ -217,6 +217,12 @@ Deviations from stock moto, and why:
    UpdateUserPoolClient, as AWS's UserPoolClientType has them; moto has neither (its pools
    have both). ListUserPoolClients stays without them, as on AWS (UserPoolClientDescription).
    Two applies at once keep the older of two same-named clients by this date.
+16. CreateUserPool does not stall every other call. moto signs every pool's tokens with the
+   same key (item 12) but imports it again for each new pool: 100-180 ms of RSA arithmetic
+   under Python's GIL, during which no call to any service is served. AWS serves each
+   service's calls independently, so an apply creating a pool beside a role, a repository
+   and a secret would look slower than it is (the benchmark in infra/benches/deploy.rs
+   measures it). The launcher imports that key once and hands every pool the same object.
 """
 
 from __future__ import annotations
@@ -484,6 +490,22 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # Item 15: app clients' dates.
+# Item 16: the key every pool signs with, imported once.
+_import_rsa_key = cognito_models.jwk.RSAKey.import_key
+_imported_keys: dict[str, Any] = {}
+
+
+def _import_rsa_key_once(cls: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+    if args or kwargs or not isinstance(value, dict):
+        return _import_rsa_key(value, *args, **kwargs)
+    cache_key = json.dumps(value, sort_keys=True)
+    if cache_key not in _imported_keys:
+        _imported_keys[cache_key] = _import_rsa_key(value)
+    return _imported_keys[cache_key]
+
+
+cognito_models.jwk.RSAKey.import_key = classmethod(_import_rsa_key_once)
+
 UserPoolClient = cognito_models.CognitoIdpUserPoolClient
 
 

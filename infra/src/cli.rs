@@ -287,7 +287,22 @@ pub async fn run(cli: Cli) -> u8 {
         );
         return EXIT_ERROR;
     }
-    let stack = match Stack::load(&cli.stack, &|name| std::env::var(name).ok()) {
+    // `output` uses no write-only value: there, a variable set but empty (a CI secret that is
+    // not configured for that job) is ignored with a note instead of refusing the file.
+    let ignore_empty = matches!(cli.command, Command::Output(_));
+    let ignored = std::cell::RefCell::new(Vec::new());
+    let lookup = |name: &str| match std::env::var(name) {
+        Ok(value) if value.is_empty() && ignore_empty => {
+            ignored.borrow_mut().push(name.to_owned());
+            None
+        }
+        other => other.ok(),
+    };
+    let loaded = Stack::load(&cli.stack, &lookup);
+    for name in ignored.borrow().iter() {
+        eprintln!("note: ${name} is set but empty; `output` does not use it");
+    }
+    let stack = match loaded {
         Ok(stack) => stack,
         Err(errors) => {
             eprintln!(

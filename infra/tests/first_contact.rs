@@ -249,3 +249,39 @@ fn keys_aws_does_not_know_are_refused_with_awss_code_and_where_they_came_from() 
         any_failing_call(&normalised(&run.stderr, &project, &moto))
     );
 }
+
+/// A variable set but empty refuses the file for the commands that would use it, before any
+/// call; `output`, which uses no write-only value, ignores it with a note, so a CI job whose
+/// secret is not configured can still read the outputs.
+#[test]
+fn a_variable_set_but_empty_refuses_plan_and_is_ignored_by_output() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    moto.start_recording();
+    let empty = [("COGNITO_PASSWORD", ""), ("OPENAI_API_KEY", OPENAI_KEY)];
+    let plan = project.infra_env(&moto, &["plan"], &empty);
+    assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stderr.contains("$COGNITO_PASSWORD is set but empty"),
+        "{}",
+        plan.stderr
+    );
+    assert_eq!(
+        moto.operations(),
+        Vec::<String>::new(),
+        "a refused file makes no call"
+    );
+
+    let output = project.infra_env(&moto, &["output"], &empty);
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert_eq!(
+        output.stderr.trim(),
+        "note: $COGNITO_PASSWORD is set but empty; `output` does not use it"
+    );
+    assert!(
+        output.stdout.contains("user_pool_id = "),
+        "{}",
+        output.stdout
+    );
+}
