@@ -42,12 +42,11 @@ use aws_sdk_cognitoidentityprovider::types::{
     AuthFlowType, ExplicitAuthFlowsType, PasswordPolicyType, UserPoolPolicyType,
 };
 use infra::aws::Aws;
-use support::{Moto, OPENAI_KEY, PASSWORD, Project, STACK_NAME, workspace_root};
+use support::{Moto, OPENAI_KEY, PASSWORD, Project, STACK_NAME, prebuilt_image, workspace_root};
 
 const POOL: &str = "MCPServerPool";
 const CLIENT: &str = "MCPServerPoolClient";
 const RUNTIME: &str = "web_search_mcp";
-const IMAGE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com/prebuilt-web-search-mcp@sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/agentcore-web-search-mcp-role";
 
 fn main() {
@@ -57,7 +56,10 @@ fn main() {
         .unwrap_or(10);
     let latency = std::env::var("EMULATOR_LATENCY_MS").unwrap_or_else(|_| "20".into());
     let moto = Moto::start_with_env(&[("EMULATOR_LATENCY_MS", &latency)]);
-    let project = Project::with_stack(&stack(false));
+    // The repository's stack with a prebuilt image, and the same with every kind changed.
+    let project = Project::from_repo(|s| s);
+    let converged = std::fs::read_to_string(project.dir.path().join("stack.toml")).unwrap();
+    let updated = support::stacks::update_every_kind(converged.clone());
     let article = tempfile::tempdir().unwrap();
     let tokio = tokio::runtime::Runtime::new().unwrap();
     let aws = tokio.block_on(async {
@@ -92,7 +94,7 @@ fn main() {
         record("floor: create chain", t, Some(moto.operations()));
         moto.reset();
 
-        project.write_stack(&stack(false));
+        project.write_stack(&converged);
         moto.start_recording();
         let apply = infra(&project, &moto, &["apply", "--yes", "-v"]);
         record(
@@ -110,7 +112,7 @@ fn main() {
         let plan = infra(&project, &moto, &["plan", "--detailed-exitcode", "-v"]);
         record("no-op plan", plan.wall, Some(moto.operations()));
 
-        project.write_stack(&stack(true));
+        project.write_stack(&updated);
         moto.start_recording();
         let update = infra(&project, &moto, &["apply", "--yes", "-v"]);
         record(
@@ -193,20 +195,6 @@ fn main() {
         }
         println!("  calls of {name}: {counts:?}");
     }
-}
-
-/// The repository's stack with the prebuilt image; `updated`: every kind changed.
-fn stack(updated: bool) -> String {
-    let text = std::fs::read_to_string(workspace_root().join("stack.toml")).unwrap();
-    let text = text.replacen(
-        "build = \"server\"\nplatform = \"linux/arm64\"",
-        &format!("uri = \"{IMAGE}\""),
-        1,
-    );
-    if !updated {
-        return text;
-    }
-    support::stacks::update_every_kind(text)
 }
 
 /// One `infra` run: its wall time and, for an apply, the runtime's own wait.
@@ -434,7 +422,7 @@ fn runtime_request<'a>(
         aws,
         artifact: AgentRuntimeArtifact::ContainerConfiguration(
             ContainerConfiguration::builder()
-                .container_uri(IMAGE)
+                .container_uri(prebuilt_image())
                 .build()
                 .unwrap(),
         ),
@@ -514,7 +502,7 @@ fn article_scripts(moto: &Moto, dir: &Path) -> Duration {
             .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("none"))
             .env("COGNITO_PASSWORD", PASSWORD)
             .env("OPENAI_API_KEY", OPENAI_KEY)
-            .env("IMAGE_URI", IMAGE)
+            .env("IMAGE_URI", prebuilt_image())
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the article's script");

@@ -325,9 +325,9 @@ fn two_applies_at_once_of_different_runtime_settings_leave_one_runtime_with_one_
         handles.map(|h| h.join().unwrap())
     });
     assert!(
-        runs.iter().any(|r| r
-            .stdout
-            .contains("agentcore_runtime.web_search_mcp: created meanwhile")),
+        runs.iter().any(|r| r.stdout.contains(
+            "agentcore_runtime.web_search_mcp: already exists, though the plan did not find it"
+        )),
         "{runs:#?}"
     );
     // The runtime ends with the settings of the apply that wrote last. Both exit 0 when the

@@ -31,6 +31,16 @@ pub struct ApplyContext<'a> {
 }
 
 impl<'a> ApplyContext<'a> {
+    /// Say that a create found its name taken although the plan found nothing: another apply
+    /// made it at the same time, or the SDK retried this create after its answer was lost.
+    /// `then`: how this apply carries on.
+    pub fn found_on_create(&self, address: &str, then: &str) {
+        self.progress.line(&format!(
+            "{address}: already exists, though the plan did not find it (another apply made it \
+             at the same time, or an earlier attempt of this call whose answer was lost); {then}"
+        ));
+    }
+
     pub fn new(
         aws: &'a Aws,
         stack: &'a Stack,

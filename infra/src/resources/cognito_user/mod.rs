@@ -401,10 +401,9 @@ async fn set_password(
         match created {
             // Usernames are unique in a pool: another apply created the user meanwhile. Setting
             // the declared password below makes it the stack's user either way.
-            Err(e) if e.code_is("UsernameExistsException") => cx.progress.line(&format!(
-                "{}: created meanwhile (by another apply?); setting its password",
-                r.address
-            )),
+            Err(e) if e.code_is("UsernameExistsException") => {
+                cx.found_on_create(&r.address, "setting its password")
+            }
             other => {
                 other?;
             }

@@ -243,9 +243,7 @@ async fn create(cx: &ApplyContext<'_>, addr: &str, step: &Step) -> Result<String
         .map_err(|e| Error::aws(addr, "CreateRole", e));
     let out = match result {
         Err(e) if e.code_is("EntityAlreadyExists") => {
-            cx.progress.line(&format!(
-                "{addr}: created meanwhile (by another apply?); continuing with it"
-            ));
+            cx.found_on_create(addr, "continuing with it");
             let found = read(cx.aws, spec, &cx.stack.name).await?;
             if matches!(found, Lookup::Missing) {
                 return Err(e);

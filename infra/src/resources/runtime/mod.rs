@@ -980,9 +980,7 @@ async fn create(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<
         .await;
         let out = match result {
             Err(e) if e.code_is("ConflictException") => {
-                cx.progress.line(&format!(
-                    "{addr}: created meanwhile (by another apply?); continuing with it"
-                ));
+                cx.found_on_create(addr, "continuing with it");
                 let found = read(cx.aws, &step.spec, &cx.stack.name).await?;
                 if !matches!(found.runtime, Lookup::Found(_)) {
                     return Err(e);

@@ -328,10 +328,7 @@ async fn create(
         .map_err(|e| Error::aws(&r.address, "CreateSecret", e));
     let out = match result {
         Err(e) if e.code_is("ResourceExistsException") => {
-            cx.progress.line(&format!(
-                "{}: created meanwhile (by another apply?); continuing with it",
-                r.address
-            ));
+            cx.found_on_create(&r.address, "continuing with it");
             let Some(mut live) = describe(client, spec, &spec.name, &cx.stack.name).await? else {
                 return Err(e);
             };
