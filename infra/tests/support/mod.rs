@@ -111,6 +111,11 @@ impl Moto {
         http(self.port, "POST", "/moto-api/recorder/start-recording").expect("start recording");
     }
 
+    /// Record nothing from now on (recording costs the emulator CPU on every call).
+    pub fn stop_recording(&self) {
+        http(self.port, "POST", "/moto-api/recorder/stop-recording").expect("stop recording");
+    }
+
     /// The AWS operations received since the last `start_recording`, in order.
     pub fn operations(&self) -> Vec<String> {
         let body = http(self.port, "GET", "/moto-api/recorder/download-recording")
