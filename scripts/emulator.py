@@ -223,6 +223,12 @@ Deviations from stock moto, and why:
    service's calls independently, so an apply creating a pool beside a role, a repository
    and a secret would look slower than it is (the benchmark in infra/benches/deploy.rs
    measures it). The launcher imports that key once and hands every pool the same object.
+17. PutImageScanningConfiguration with ``"imageScanningConfiguration": {}`` turns scanOnPush
+   off, as AWS does. ``scanOnPush`` is a boolean whose default is false in ECR's Smithy model,
+   so SDKs leave a false value out of the request (aws-sdk-ecr's generated serializer,
+   ``protocol_serde/shape_image_scanning_configuration.rs``, writes it only when true; Smithy's
+   ``@default`` trait lets clients omit a member equal to its default, and the service then
+   applies the default). moto ignored an empty configuration and kept scanning on.
 """
 
 from __future__ import annotations
@@ -247,6 +253,7 @@ from moto.bedrockagentcorecontrol import exceptions as bac_exceptions
 from moto.bedrockagentcorecontrol import models as bac_models
 from moto.bedrockagentcorecontrol import responses as bac_responses
 from moto.cognitoidp import models as cognito_models
+from moto.ecr import models as ecr_models
 from moto.core.utils import utcnow
 from moto.utilities.utils import get_partition
 from werkzeug import serving
@@ -490,6 +497,18 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # Item 15: app clients' dates.
+# Item 17: an empty scanning configuration is scanOnPush = false.
+@_wrap(ecr_models.ECRBackend, "put_image_scanning_configuration")
+def _(original: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def put(self: Any, registry_id: Any, repository_name: str, image_scan_config: Any) -> Any:
+        if isinstance(image_scan_config, dict):
+            scan = bool(image_scan_config.get("scanOnPush", False))
+            image_scan_config = {**image_scan_config, "scanOnPush": scan}
+        return original(self, registry_id, repository_name, image_scan_config)
+
+    return put
+
+
 # Item 16: the key every pool signs with, imported once.
 _import_rsa_key = cognito_models.jwk.RSAKey.import_key
 _imported_keys: dict[str, Any] = {}

@@ -313,6 +313,18 @@ def check(base: str) -> None:
     repo = client(base, "ecr").create_repository(repositoryName="emulator-check")
     assert repo["repository"]["repositoryName"] == "emulator-check"
 
+    # item 17: an empty scanning configuration (what SDKs send for scanOnPush = false) turns
+    # scanning off
+    ecr = client(base, "ecr")
+    scanned = {"repositoryName": "scanned", "imageScanningConfiguration": {"scanOnPush": True}}
+    ecr.create_repository(**scanned)
+    ecr.put_image_scanning_configuration(repositoryName="scanned", imageScanningConfiguration={})
+    described = ecr.describe_repositories(repositoryNames=["scanned"])["repositories"][0]
+    assert described["imageScanningConfiguration"] == {"scanOnPush": False}, described
+    ecr.put_image_scanning_configuration(**scanned)
+    described = ecr.describe_repositories(repositoryNames=["scanned"])["repositories"][0]
+    assert described["imageScanningConfiguration"] == {"scanOnPush": True}, described
+
     # the armed create above still failed
     runtimes = {s["agentRuntimeName"]: s for s in ac.list_agent_runtimes()["agentRuntimes"]}
     assert runtimes["svc_recorded"]["status"] == "CREATE_FAILED", runtimes

@@ -311,6 +311,12 @@ async fn converged(aws: &Aws, inv: &Inventory, expected: &Expected) -> Vec<Strin
     if mutability != Some(expected.mutability) {
         wrong.push(format!("repository image_tag_mutability {mutability:?}"));
     }
+    let scan = repo
+        .image_scanning_configuration()
+        .map(|c| c.scan_on_push());
+    if scan != Some(expected.scan_on_push) {
+        wrong.push(format!("repository scan_on_push {scan:?}"));
+    }
     match aws
         .ecr
         .get_lifecycle_policy()
@@ -427,6 +433,7 @@ struct Expected {
     role_description: &'static str,
     extra_log_action: bool,
     mutability: &'static str,
+    scan_on_push: bool,
     keep_images: i64,
     secret_description: &'static str,
     model: &'static str,
@@ -444,6 +451,7 @@ fn repo_settings() -> Expected {
         role_description: "Execution role of the web-search MCP server on AgentCore Runtime",
         extra_log_action: false,
         mutability: "IMMUTABLE",
+        scan_on_push: true,
         keep_images: 10,
         secret_description: "OpenAI API key of the web search MCP server",
         model: "o3",
@@ -463,6 +471,7 @@ fn updated_settings() -> Expected {
         role_description: "Execution role of the web-search MCP server (updated)",
         extra_log_action: true,
         mutability: "MUTABLE",
+        scan_on_push: false,
         keep_images: 5,
         secret_description: "The OpenAI API key (updated)",
         model: "gpt-4.1",

@@ -25,8 +25,9 @@ pub fn update_every_kind(s: String) -> String {
             "\"Action\": \"logs:DescribeLogGroups\",",
             "\"Action\": [\"logs:DescribeLogGroups\", \"logs:GetLogEvents\"],",
         ),
-        // Not scan_on_push = false: the SDK sends `"imageScanningConfiguration": {}` for it
-        // (a false boolean is left out) and moto then keeps scanOnPush on.
+        // The SDK sends `"imageScanningConfiguration": {}` for false (the model's default);
+        // the emulator's item 17 makes that turn scanning off, as AWS does.
+        ("scan_on_push = true", "scan_on_push = false"),
         (
             "image_tag_mutability = \"IMMUTABLE\"",
             "image_tag_mutability = \"MUTABLE\"",
