@@ -455,6 +455,24 @@ fn duplicates_left_by_an_older_infra_are_deleted_when_empty_and_explained_otherw
     }
     project.infra(&moto, &["apply", "--yes"]).expect(1);
     assert_eq!(moto.writes(), Vec::<String>::new());
+    // `output` tells the truth too: exit 1, the pool blocked, and why.
+    let output = project.infra(&moto, &["output", "--json"]).expect(1);
+    let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    let pool = json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == format!("cognito_user_pool.{POOL}"))
+        .unwrap_or_else(|| panic!("no pool in {json:#}"));
+    assert_eq!(pool["status"], "blocked", "{json:#}");
+    assert!(
+        output
+            .stderr
+            .contains(&format!("cognito_user_pool.{POOL} blocked: "))
+            && output.stderr.contains("2 user pools named"),
+        "{}",
+        output.stderr
+    );
     // Doing what the message says ends it.
     rt.block_on(aws.cognito.delete_user_pool().user_pool_id(&other).send())
         .unwrap();
