@@ -279,9 +279,48 @@ fn a_variable_set_but_empty_refuses_plan_and_is_ignored_by_output() {
         output.stderr.trim(),
         "note: $COGNITO_PASSWORD is set but empty; `output` does not use it"
     );
+    insta::assert_snapshot!(
+        "variable_set_but_empty",
+        normalised(&plan.stderr, &project, &moto)
+    );
     assert!(
         output.stdout.contains("user_pool_id = "),
         "{}",
         output.stdout
+    );
+}
+
+/// An unknown `--profile`: named, with the files looked in, before any call.
+#[test]
+fn an_unknown_profile_is_named_with_the_files_looked_in() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    let credentials = project.dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id = AKIADEFAULTPROFILE\naws_secret_access_key = d\n",
+    )
+    .unwrap();
+    moto.start_recording();
+    let run = project
+        .infra_env(
+            &moto,
+            &["--profile", "prod", "plan"],
+            &[("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap())],
+        )
+        .expect(1);
+    assert_eq!(moto.operations(), Vec::<String>::new());
+    insta::assert_snapshot!("unknown_profile", normalised(&run.stderr, &project, &moto));
+}
+
+/// `output` before anything is deployed: exit 1, and it says so.
+#[test]
+fn output_before_any_deploy_says_the_stack_is_not_deployed() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    let run = project.infra(&moto, &["output"]).expect(1);
+    insta::assert_snapshot!(
+        "output_not_deployed",
+        normalised(&run.stderr, &project, &moto)
     );
 }
