@@ -496,35 +496,47 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
     return get_agent_runtime_endpoint
 
 
-# Item 15: app clients' dates.
 # Item 17: an empty scanning configuration is scanOnPush = false.
 @_wrap(ecr_models.ECRBackend, "put_image_scanning_configuration")
 def _(original: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    def put(self: Any, registry_id: Any, repository_name: str, image_scan_config: Any) -> Any:
-        if isinstance(image_scan_config, dict):
-            scan = bool(image_scan_config.get("scanOnPush", False))
-            image_scan_config = {**image_scan_config, "scanOnPush": scan}
-        return original(self, registry_id, repository_name, image_scan_config)
+    def put(self: Any, *args: Any, **kwargs: Any) -> Any:
+        config = kwargs.get("image_scan_config")
+        if isinstance(config, dict):
+            scan = bool(config.get("scanOnPush", False))
+            kwargs["image_scan_config"] = {**config, "scanOnPush": scan}
+        return original(self, *args, **kwargs)
 
     return put
 
 
-# Item 16: the key every pool signs with, imported once.
-_import_rsa_key = cognito_models.jwk.RSAKey.import_key
-_imported_keys: dict[str, Any] = {}
+# Item 16: the key every pool signs with, imported once. Only moto's Cognito models see the
+# cache: their module-level `jwk` is replaced by a view of joserfc.jwk whose RSAKey imports
+# each key document once.
+class _RsaKeyImportedOnce:
+    _keys: dict[str, Any] = {}
+
+    @classmethod
+    def import_key(cls, value: Any, *args: Any, **kwargs: Any) -> Any:
+        rsa_key = _joserfc_jwk.RSAKey
+        if args or kwargs or not isinstance(value, dict):
+            return rsa_key.import_key(value, *args, **kwargs)
+        cache_key = json.dumps(value, sort_keys=True)
+        if cache_key not in cls._keys:
+            cls._keys[cache_key] = rsa_key.import_key(value)
+        return cls._keys[cache_key]
 
 
-def _import_rsa_key_once(cls: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
-    if args or kwargs or not isinstance(value, dict):
-        return _import_rsa_key(value, *args, **kwargs)
-    cache_key = json.dumps(value, sort_keys=True)
-    if cache_key not in _imported_keys:
-        _imported_keys[cache_key] = _import_rsa_key(value)
-    return _imported_keys[cache_key]
+class _JwkWithKeysImportedOnce:
+    RSAKey = _RsaKeyImportedOnce
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_joserfc_jwk, name)
 
 
-cognito_models.jwk.RSAKey.import_key = classmethod(_import_rsa_key_once)
+_joserfc_jwk = cognito_models.jwk
+cognito_models.jwk = _JwkWithKeysImportedOnce()
 
+# Item 15: app clients' dates.
 UserPoolClient = cognito_models.CognitoIdpUserPoolClient
 
 

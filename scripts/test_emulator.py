@@ -29,7 +29,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import KeySet, RSAKey
 from moto.utilities.utils import load_resource
 
 HERE = Path(__file__).resolve().parent
@@ -324,6 +324,26 @@ def check(base: str) -> None:
     ecr.put_image_scanning_configuration(**scanned)
     described = ecr.describe_repositories(repositoryNames=["scanned"])["repositories"][0]
     assert described["imageScanningConfiguration"] == {"scanOnPush": True}, described
+
+    # item 16: pools made one after another still sign tokens that moto's public JWKS verifies
+    # (the key is imported once and shared)
+    cognito = client(base, "cognito-idp")
+    public = jwk_import_set(load_resource("cognitoidp/resources/jwks-public.json"))
+    for name in ("signer-a", "signer-b"):
+        pool_id = cognito.create_user_pool(PoolName=name)["UserPool"]["Id"]
+        client_id = cognito.create_user_pool_client(
+            UserPoolId=pool_id, ClientName=name, ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
+        )["UserPoolClient"]["ClientId"]
+        cognito.admin_create_user(UserPoolId=pool_id, Username="u", MessageAction="SUPPRESS")
+        cognito.admin_set_user_password(
+            UserPoolId=pool_id, Username="u", Password="Passw0rd!x", Permanent=True
+        )
+        token = cognito.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "u", "PASSWORD": "Passw0rd!x"},
+        )["AuthenticationResult"]["AccessToken"]
+        assert jwt.decode(token, public).claims["client_id"] == client_id
 
     # the armed create above still failed
     runtimes = {s["agentRuntimeName"]: s for s in ac.list_agent_runtimes()["agentRuntimes"]}
@@ -746,6 +766,10 @@ def invoke(
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
     finally:
         conn.close()
+
+
+def jwk_import_set(document: dict) -> KeySet:
+    return KeySet.import_key_set(document)
 
 
 def bearer(token: str) -> str:

@@ -290,10 +290,10 @@ pub async fn run(cli: Cli) -> u8 {
     // `output` uses no write-only value: there, a variable set but empty (a CI secret that is
     // not configured for that job) is ignored with a note instead of refusing the file.
     let ignore_empty = matches!(cli.command, Command::Output(_));
-    let ignored = std::cell::RefCell::new(Vec::new());
+    let ignored = std::cell::RefCell::new(std::collections::BTreeSet::new());
     let lookup = |name: &str| match std::env::var(name) {
         Ok(value) if value.is_empty() && ignore_empty => {
-            ignored.borrow_mut().push(name.to_owned());
+            ignored.borrow_mut().insert(name.to_owned());
             None
         }
         other => other.ok(),

@@ -29,7 +29,24 @@ async fn apply_from_empty_creates_the_declared_stack_and_a_second_apply_writes_n
     );
     assert!(moto.writes().is_empty(), "plan wrote: {:?}", moto.writes());
 
+    moto.start_recording();
     let apply = project.infra(&moto, &["apply", "--yes"]).expect(0);
+    // Each create once; the pool is described only by the verify: after CreateUserPool, the
+    // duplicate check lists same-named pools and describes them only when another one exists.
+    let count = |op: &str| moto.operations().iter().filter(|o| *o == op).count();
+    for create in [
+        "CreateUserPool",
+        "CreateUserPoolClient",
+        "AdminCreateUser",
+        "CreateRole",
+        "CreateRepository",
+        "CreateSecret",
+        "CreateAgentRuntime",
+    ] {
+        assert_eq!(count(create), 1, "{create}: {:?}", moto.operations());
+    }
+    assert_eq!(count("ListUserPools"), 3, "read, duplicate check, verify");
+    assert_eq!(count("DescribeUserPool"), 1, "the verify's read only");
     assert!(
         apply
             .stdout

@@ -1,6 +1,6 @@
 """The article's execution role: deleted when it exists, then created again.
 
-A benchmark fixture (see README.md): the same calls, in the same order, as the original script.
+A benchmark fixture, reconstructed from the article's description (see README.md).
 """
 
 import json

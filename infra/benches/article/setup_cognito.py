@@ -1,6 +1,6 @@
 """The article's Cognito setup: a new pool, client and user on every run, then a sign-in.
 
-A benchmark fixture (see README.md): the same calls, in the same order, as the original script.
+A benchmark fixture, reconstructed from the article's description (see README.md).
 """
 
 import json

@@ -172,9 +172,10 @@ pub fn tag_changes(
 }
 
 /// Plan one resource again during apply, against live state just read: a create that found
-/// the resource already there (made meanwhile, by another apply) continues as if the plan had
-/// found it. `live` is the kind's whole live state with that resource in it. A blocker on
-/// `address` (a foreign resource, a field AWS cannot change) is an error of `operation`.
+/// the resource already there (made meanwhile by another apply, or by a retried call whose
+/// answer was lost) continues as if the plan had found it. `live` is the kind's whole live
+/// state with that resource in it. A blocker on `address` (a foreign resource, a field AWS
+/// cannot change) is an error of `operation`.
 pub fn replan<K: Kind>(
     cx: &ApplyContext<'_>,
     address: &str,

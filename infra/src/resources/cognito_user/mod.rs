@@ -399,8 +399,9 @@ async fn set_password(
             .await
             .map_err(|e| Error::aws(&r.address, "AdminCreateUser", e));
         match created {
-            // Usernames are unique in a pool: another apply created the user meanwhile. Setting
-            // the declared password below makes it the stack's user either way.
+            // Usernames are unique in a pool: the user exists (another apply made it meanwhile,
+            // or this call was retried after its answer was lost). Setting the declared password
+            // below makes it the stack's user either way.
             Err(e) if e.code_is("UsernameExistsException") => {
                 cx.found_on_create(&r.address, "setting its password")
             }

@@ -251,8 +251,9 @@ async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<S
     }
 }
 
-/// Repository names are unique in a registry: when another apply created the repository
-/// meanwhile, it is read and, when it is this stack's, updated to match the stack.
+/// Repository names are unique in a registry: when the repository exists after all (another
+/// apply created it meanwhile, or a retried call whose answer was lost did), it is read and,
+/// when it is this stack's, updated to match the stack.
 async fn create(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
     let spec = &step.spec;
     let addr = &r.address;

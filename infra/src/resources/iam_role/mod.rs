@@ -224,8 +224,9 @@ fn tags(stack: &Stack) -> Vec<Tag> {
         .collect()
 }
 
-/// Returns the new role's id. Role names are unique in an account: when another apply created
-/// the role meanwhile, it is read and, when it is this stack's, updated to match the stack.
+/// Returns the new role's id. Role names are unique in an account: when the role exists after
+/// all (another apply created it meanwhile, or a retried call whose answer was lost did), it is
+/// read and, when it is this stack's, updated to match the stack.
 async fn create(cx: &ApplyContext<'_>, addr: &str, step: &Step) -> Result<String, Error> {
     let spec = &step.spec;
     let result = cx

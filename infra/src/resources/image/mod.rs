@@ -117,7 +117,10 @@ impl Kind for Image {
         }
         if let Some(repo) = repository.found() {
             live.tag_digest = resolve_tag(cx.aws, cx.stack, &repo.uri).await?;
-            live.pinned = check_pinned(cx.aws, cx.stack, &repo.uri).await?;
+            // Only where a plan is acted on: `output` neither needs the registry nor blocks.
+            if cx.write_only == crate::engine::WriteOnly::Verify {
+                live.pinned = check_pinned(cx.aws, cx.stack, &repo.uri).await?;
+            }
         }
         Ok(live)
     }

@@ -261,9 +261,10 @@ fn a_digest_pinned_in_the_stacks_repository_that_the_registry_lacks_blocks_the_p
 }
 
 #[test]
-fn a_pinned_digest_is_not_checked_before_the_repository_exists() {
-    // From empty, the read asks no registry (there is no repository to ask): the plan creates
-    // the repository and a runtime that runs the pinned digest.
+fn from_empty_a_pinned_digest_plans_the_repository_and_a_runtime_that_runs_it() {
+    // From empty there is no repository to ask (`read` leaves `pinned` unset; the e2e test in
+    // tests/image.rs shows no registry is asked): the plan creates the repository and a runtime
+    // that runs the pinned digest.
     let stack = running(&format!("${{repository_uri}}@{DIGEST}"));
     let plan = plan_of(&stack, &LiveBuilder::new().build());
     assert_eq!(blockers(&plan), []);

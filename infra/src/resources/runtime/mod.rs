@@ -950,8 +950,9 @@ fn client_token(stack: &Stack, name: &str, config: &Configuration, salt: &str) -
 }
 
 /// Create with a `clientToken` ([`client_token`]), then wait until DEFAULT serves it. A runtime
-/// with the name that another apply created meanwhile (ConflictException) is read and, when it
-/// is this stack's, updated to match the stack. Returns the id.
+/// with the name that exists after all (ConflictException: another apply created it meanwhile,
+/// or a retry with another token did) is read and, when it is this stack's, updated to match
+/// the stack. Returns the id.
 async fn create(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
     let addr = &r.address;
     let config = configuration(cx, step).await?;

@@ -307,9 +307,10 @@ fn value<'a>(r: &ResourcePlan, spec: &'a SecretSpec) -> Result<&'a str, Error> {
     }
 }
 
-/// Returns the new secret's ARN. Secret names are unique in an account and region: when
-/// another apply created the secret meanwhile, it is read and, when it is this stack's, updated
-/// to match the stack (its value compared, and written only when it differs).
+/// Returns the new secret's ARN. Secret names are unique in an account and region: when the
+/// secret exists after all (another apply created it meanwhile, or a retried call whose answer
+/// was lost did), it is read and, when it is this stack's, updated to match the stack (its
+/// value compared, and written only when it differs).
 async fn create(
     cx: &ApplyContext<'_>,
     client: &Client,
