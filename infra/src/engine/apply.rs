@@ -5,11 +5,22 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+
 use super::error::Error;
 use super::read::Live;
 use crate::aws::Aws;
 use crate::policy::Vars;
 use crate::stack::Stack;
+
+/// Independent writes of one resource, run at once: every one finishes (none is cut off half
+/// way), then the first error, if any, is returned. Writes whose order matters stay sequential.
+pub async fn together(writes: Vec<BoxFuture<'_, Result<(), Error>>>) -> Result<(), Error> {
+    futures::future::join_all(writes)
+        .await
+        .into_iter()
+        .collect()
+}
 
 /// Receives progress lines while apply runs.
 pub trait Progress: Sync {

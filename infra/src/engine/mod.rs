@@ -19,7 +19,7 @@ pub mod lookup;
 pub mod planner;
 pub mod read;
 
-pub use apply::{ApplyContext, Progress};
+pub use apply::{ApplyContext, Progress, together};
 pub use change::{Action, Changes, FieldChange, Shown};
 pub use error::{Error, error_chain, not_found_as_none};
 pub use kind::{DynKind, Kind, Output, Registered};

@@ -13,7 +13,7 @@ use crate::aws::Aws;
 use crate::engine::lookup::replan;
 use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
-    ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes,
+    ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes, together,
 };
 use section::RepositorySpec;
 
@@ -315,37 +315,49 @@ async fn update(
     let scanning = ImageScanningConfiguration::builder()
         .scan_on_push(spec.scan_on_push)
         .build();
-    if changed("image_tag_mutability") {
-        cx.aws
-            .ecr
-            .put_image_tag_mutability()
-            .repository_name(&spec.name)
-            .image_tag_mutability(mutability)
-            .send()
-            .await
-            .map_err(|e| Error::aws(addr, "PutImageTagMutability", e))?;
-    }
-    if changed("scan_on_push") {
-        cx.aws
-            .ecr
-            .put_image_scanning_configuration()
-            .repository_name(&spec.name)
-            .image_scanning_configuration(scanning)
-            .send()
-            .await
-            .map_err(|e| Error::aws(addr, "PutImageScanningConfiguration", e))?;
-    }
-    if changed("tags") {
-        cx.aws
-            .ecr
-            .tag_resource()
-            .resource_arn(&live.arn)
-            .set_tags(Some(tags(cx.stack.tags())))
-            .send()
-            .await
-            .map_err(|e| Error::aws(addr, "TagResource", e))?;
-    }
-    lifecycle(cx, r, spec).await?;
+    together(vec![
+        Box::pin(async {
+            if changed("image_tag_mutability") {
+                cx.aws
+                    .ecr
+                    .put_image_tag_mutability()
+                    .repository_name(&spec.name)
+                    .image_tag_mutability(mutability)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(addr, "PutImageTagMutability", e))?;
+            }
+            Ok(())
+        }),
+        Box::pin(async {
+            if changed("scan_on_push") {
+                cx.aws
+                    .ecr
+                    .put_image_scanning_configuration()
+                    .repository_name(&spec.name)
+                    .image_scanning_configuration(scanning)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(addr, "PutImageScanningConfiguration", e))?;
+            }
+            Ok(())
+        }),
+        Box::pin(async {
+            if changed("tags") {
+                cx.aws
+                    .ecr
+                    .tag_resource()
+                    .resource_arn(&live.arn)
+                    .set_tags(Some(tags(cx.stack.tags())))
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(addr, "TagResource", e))?;
+            }
+            Ok(())
+        }),
+        Box::pin(lifecycle(cx, r, spec)),
+    ])
+    .await?;
     Ok(live.uri.clone())
 }
 

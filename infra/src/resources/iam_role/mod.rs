@@ -11,7 +11,7 @@ use crate::aws::Aws;
 use crate::engine::lookup::replan;
 use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
-    ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes,
+    ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes, together,
 };
 use crate::policy;
 use crate::stack::Stack;
@@ -261,7 +261,7 @@ async fn create(cx: &ApplyContext<'_>, addr: &str, step: &Step) -> Result<String
         .ok_or_else(|| Error::new(addr, "CreateRole", "AWS returned no role"))
 }
 
-/// Only the calls for the fields that differ.
+/// Only the calls for the fields that differ, at once (they are independent).
 async fn update(
     cx: &ApplyContext<'_>,
     r: &ResourcePlan,
@@ -270,37 +270,49 @@ async fn update(
 ) -> Result<String, Error> {
     let (addr, spec) = (&r.address, &step.spec);
     let changed = |field: &str| r.changes.iter().any(|c| c.field == field);
-    if changed("trust_policy") {
-        cx.aws
-            .iam
-            .update_assume_role_policy()
-            .role_name(&spec.name)
-            .policy_document(step.trust.to_string())
-            .send()
-            .await
-            .map_err(|e| Error::aws(addr, "UpdateAssumeRolePolicy", e))?;
-    }
-    if changed("description") || changed("max_session_duration") {
-        cx.aws
-            .iam
-            .update_role()
-            .role_name(&spec.name)
-            .description(spec.description.clone().unwrap_or_default())
-            .max_session_duration(spec.max_session_duration)
-            .send()
-            .await
-            .map_err(|e| Error::aws(addr, "UpdateRole", e))?;
-    }
-    if changed("tags") {
-        cx.aws
-            .iam
-            .tag_role()
-            .role_name(&spec.name)
-            .set_tags(Some(tags(cx.stack)))
-            .send()
-            .await
-            .map_err(|e| Error::aws(addr, "TagRole", e))?;
-    }
+    together(vec![
+        Box::pin(async {
+            if changed("trust_policy") {
+                cx.aws
+                    .iam
+                    .update_assume_role_policy()
+                    .role_name(&spec.name)
+                    .policy_document(step.trust.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(addr, "UpdateAssumeRolePolicy", e))?;
+            }
+            Ok(())
+        }),
+        Box::pin(async {
+            if changed("description") || changed("max_session_duration") {
+                cx.aws
+                    .iam
+                    .update_role()
+                    .role_name(&spec.name)
+                    .description(spec.description.clone().unwrap_or_default())
+                    .max_session_duration(spec.max_session_duration)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(addr, "UpdateRole", e))?;
+            }
+            Ok(())
+        }),
+        Box::pin(async {
+            if changed("tags") {
+                cx.aws
+                    .iam
+                    .tag_role()
+                    .role_name(&spec.name)
+                    .set_tags(Some(tags(cx.stack)))
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(addr, "TagRole", e))?;
+            }
+            Ok(())
+        }),
+    ])
+    .await?;
     Ok(live.id.clone())
 }
 
