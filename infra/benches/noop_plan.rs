@@ -33,14 +33,7 @@ fn main() {
     .unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let aws = runtime.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&moto.endpoint)
-            .region(aws_config::Region::new("us-west-2"))
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                "bench", "bench", None, None, "bench",
-            ))
-            .load()
-            .await;
+        let config = moto.sdk_config().await;
         Aws::from_config(&config).unwrap()
     });
     let sequential = Aws {

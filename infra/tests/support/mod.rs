@@ -105,6 +105,18 @@ impl Moto {
         http(self.port, "POST", "/moto-api/reset").expect("reset the emulator");
     }
 
+    /// An AWS SDK configuration for this emulator (us-west-2, test credentials).
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-west-2"))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .load()
+            .await
+    }
+
     /// Forget what was recorded so far and record from now on.
     pub fn start_recording(&self) {
         http(self.port, "POST", "/moto-api/recorder/reset-recording").expect("reset recording");
@@ -496,14 +508,7 @@ pub struct Aws {
 
 impl Aws {
     pub async fn new(moto: &Moto) -> Aws {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&moto.endpoint)
-            .region(aws_config::Region::new("us-west-2"))
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .load()
-            .await;
+        let config = moto.sdk_config().await;
         Aws {
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
