@@ -478,36 +478,32 @@ fn runtime_request<'a>(
     }
 }
 
+/// The settings a create and an update both send (their builders are different types).
+macro_rules! with_configuration {
+    ($builder:expr, $request:expr) => {
+        $builder
+            .agent_runtime_artifact($request.artifact)
+            .role_arn(ROLE_ARN)
+            .network_configuration($request.network)
+            .protocol_configuration($request.protocol)
+            .authorizer_configuration($request.authorizer)
+            .description($request.description)
+            .environment_variables("OPENAI_MODEL", "o3")
+    };
+}
+
 impl RuntimeRequest<'_> {
     async fn create(self) {
-        self.aws
-            .agentcore
-            .create_agent_runtime()
-            .agent_runtime_name(RUNTIME)
-            .agent_runtime_artifact(self.artifact)
-            .role_arn(ROLE_ARN)
-            .network_configuration(self.network)
-            .protocol_configuration(self.protocol)
-            .authorizer_configuration(self.authorizer)
-            .description(self.description)
-            .environment_variables("OPENAI_MODEL", "o3")
+        let create = self.aws.agentcore.create_agent_runtime();
+        with_configuration!(create.agent_runtime_name(RUNTIME), self)
             .send()
             .await
             .unwrap();
     }
 
     async fn update(self, id: &str) {
-        self.aws
-            .agentcore
-            .update_agent_runtime()
-            .agent_runtime_id(id)
-            .agent_runtime_artifact(self.artifact)
-            .role_arn(ROLE_ARN)
-            .network_configuration(self.network)
-            .protocol_configuration(self.protocol)
-            .authorizer_configuration(self.authorizer)
-            .description(self.description)
-            .environment_variables("OPENAI_MODEL", "o3")
+        let update = self.aws.agentcore.update_agent_runtime();
+        with_configuration!(update.agent_runtime_id(id), self)
             .send()
             .await
             .unwrap();

@@ -155,6 +155,27 @@ impl Aws {
         }
     }
 
+    /// Read each of `ids` with `read`, as [`Aws::all`] does; one that is gone meanwhile (its
+    /// read fails with `not_found_code`) is left out.
+    pub async fn all_found<'i, T, F, Fut>(
+        &self,
+        ids: &'i [String],
+        not_found_code: &str,
+        read: F,
+    ) -> Result<Vec<T>, Error>
+    where
+        F: Fn(&'i str) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let found = self
+            .all(ids.iter().map(|id| {
+                let read = read(id);
+                async move { crate::engine::not_found_as_none(read.await, not_found_code) }
+            }))
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
     /// Run two independent reads.
     pub async fn both<A, B>(
         &self,

@@ -11,7 +11,7 @@ use aws_sdk_cognitoidentityprovider::primitives::DateTime;
 use aws_sdk_cognitoidentityprovider::types::{ExplicitAuthFlowsType, UserPoolClientType};
 
 use super::cognito_pool::{self, UserPool, age_key};
-use super::runtime::Runtime;
+use super::runtime;
 use crate::aws::Aws;
 use crate::engine::{
     Action, ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned,
@@ -131,7 +131,10 @@ async fn read(
         )),
         _ => {
             let clients = described(cx.aws, &addr, pool_id, &ids).await?;
-            let allowed = runtime_allowed_clients(cx).await?;
+            let allowed = runtime::authorizer(cx)
+                .await?
+                .map(|(_, clients)| clients.clone())
+                .unwrap_or_default();
             Ok(choose(clients, &allowed))
         }
     }
@@ -171,30 +174,10 @@ async fn described(
     pool_id: &str,
     ids: &[String],
 ) -> Result<Vec<LiveClient>, Error> {
-    let clients = aws
-        .all(ids.iter().map(|id| async move {
-            not_found_as_none(
-                describe(aws, addr, pool_id, id).await,
-                "ResourceNotFoundException",
-            )
-        }))
-        .await?;
-    Ok(clients.into_iter().flatten().collect())
-}
-
-/// The clients the stack's runtime's JWT authorizer allows.
-async fn runtime_allowed_clients(cx: &ReadContext<'_>) -> Result<Vec<String>, Error> {
-    if cx.stack.runtime.is_none() {
-        return Ok(Vec::new());
-    }
-    let found = cx.get::<Runtime>().await?;
-    Ok(found
-        .runtime
-        .found()
-        .filter(|r| r.owned)
-        .and_then(|r| r.authorizer.as_ref())
-        .map(|(_, clients)| clients.clone())
-        .unwrap_or_default())
+    aws.all_found(ids, "ResourceNotFoundException", |id| {
+        describe(aws, addr, pool_id, id)
+    })
+    .await
 }
 
 /// Among same-named clients: the one the runtime allows (the oldest of those), else the oldest;

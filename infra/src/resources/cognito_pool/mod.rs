@@ -17,7 +17,7 @@ use aws_sdk_cognitoidentityprovider::types::{
     UsernameAttributeType,
 };
 
-use super::runtime::Runtime;
+use super::runtime::{self, Runtime};
 use crate::aws::Aws;
 use crate::engine::{
     Action, ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned,
@@ -136,7 +136,7 @@ async fn read(cx: &ReadContext<'_>, spec: &UserPoolSpec) -> Result<Lookup<LivePo
     let pools = same_named(aws, &addr, &spec.name, stack).await?;
     let (owned, foreign): (Vec<LivePool>, Vec<LivePool>) = pools.into_iter().partition(|p| p.owned);
     let runtime_url = if owned.len() > 1 {
-        runtime_discovery_url(cx).await?
+        runtime::authorizer(cx).await?.map(|(url, _)| url.clone())
     } else {
         None
     };
@@ -191,29 +191,10 @@ async fn describe_all(
     ids: &[String],
     stack: &str,
 ) -> Result<Vec<LivePool>, Error> {
-    let pools = aws
-        .all(ids.iter().map(|id| async move {
-            not_found_as_none(
-                describe(aws, addr, id, stack).await,
-                "ResourceNotFoundException",
-            )
-        }))
-        .await?;
-    Ok(pools.into_iter().flatten().collect())
-}
-
-/// The discovery URL of the stack's runtime's JWT authorizer, if it has one.
-async fn runtime_discovery_url(cx: &ReadContext<'_>) -> Result<Option<String>, Error> {
-    if cx.stack.runtime.is_none() {
-        return Ok(None);
-    }
-    let found = cx.get::<Runtime>().await?;
-    Ok(found
-        .runtime
-        .found()
-        .filter(|r| r.owned)
-        .and_then(|r| r.authorizer.as_ref())
-        .map(|(url, _)| url.clone()))
+    aws.all_found(ids, "ResourceNotFoundException", |id| {
+        describe(aws, addr, id, stack)
+    })
+    .await
 }
 
 /// Whether `url` (a JWT authorizer's discovery URL) names the pool `id`.
@@ -534,10 +515,7 @@ fn duplicates_kept(cx: &PlanContext, spec: &UserPoolSpec, pool: &LivePool) -> Op
     let runtime_uses = cx
         .live
         .get::<Runtime>()
-        .runtime
-        .found()
-        .filter(|r| r.owned)
-        .and_then(|r| r.authorizer.as_ref())
+        .authorizer()
         .is_some_and(|(url, _)| names_pool(url, &pool.id));
     let why = if runtime_uses {
         "the runtime's authorizer uses it"

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 
 use super::ecr_repository::Repository;
+use super::ecr_repository::section::RepositorySpec;
 use crate::aws::Aws;
 use crate::container::{self as image, BuildOptions, Registry};
 use crate::engine::{
@@ -107,11 +108,10 @@ impl Kind for Image {
             let addr = address(Image::TYPE, &artifact.package);
             let in_registry = match repository.found() {
                 None => false,
-                Some(repo) => registry(cx.aws, &addr, &repo.uri)
-                    .await?
-                    .manifest_exists(&spec.name, &artifact.image.digest)
-                    .await
-                    .map_err(|e| Error::other(&addr, "registry: HEAD manifest", &e))?,
+                Some(repo) => {
+                    has_manifest(cx.aws, &addr, &repo.uri, &spec.name, &artifact.image.digest)
+                        .await?
+                }
             };
             live.built = Some((artifact.clone(), in_registry));
         }
@@ -330,20 +330,40 @@ async fn check_pinned(
     stack: &Stack,
     repository_uri: &str,
 ) -> Result<Option<(String, bool)>, Error> {
-    let (Some(ImageSpec::Uri(template)), Some(spec)) = (&stack.image, &stack.repository) else {
+    let Some((uri, spec)) = rendered_uri(stack, repository_uri) else {
         return Ok(None);
     };
-    let uri = template.replace("${repository_uri}", repository_uri);
     let Some(digest) = digest_in_repository(stack, &uri, repository_uri) else {
         return Ok(None);
     };
-    let addr = Image::TYPE;
-    let in_registry = registry(aws, addr, repository_uri)
-        .await?
-        .manifest_exists(&spec.name, digest)
-        .await
-        .map_err(|e| Error::other(addr, "registry: HEAD manifest", &e))?;
+    let in_registry = has_manifest(aws, Image::TYPE, repository_uri, &spec.name, digest).await?;
     Ok(Some((digest.to_owned(), in_registry)))
+}
+
+/// `[image] uri` with `${repository_uri}` replaced, and the stack's repository.
+fn rendered_uri<'s>(
+    stack: &'s Stack,
+    repository_uri: &str,
+) -> Option<(String, &'s RepositorySpec)> {
+    let (Some(ImageSpec::Uri(template)), Some(spec)) = (&stack.image, &stack.repository) else {
+        return None;
+    };
+    Some((template.replace("${repository_uri}", repository_uri), spec))
+}
+
+/// Whether the repository `name` (at `repository_uri`) holds the manifest `digest`.
+async fn has_manifest(
+    aws: &Aws,
+    addr: &str,
+    repository_uri: &str,
+    name: &str,
+    digest: &str,
+) -> Result<bool, Error> {
+    registry(aws, addr, repository_uri)
+        .await?
+        .manifest_exists(name, digest)
+        .await
+        .map_err(|e| Error::other(addr, "registry: HEAD manifest", &e))
 }
 
 /// The blocker's message for a pinned digest the stack's repository lacks.
@@ -375,10 +395,9 @@ pub async fn resolve_tag(
     stack: &Stack,
     repository_uri: &str,
 ) -> Result<Option<String>, Error> {
-    let (Some(ImageSpec::Uri(template)), Some(spec)) = (&stack.image, &stack.repository) else {
+    let Some((uri, spec)) = rendered_uri(stack, repository_uri) else {
         return Ok(None);
     };
-    let uri = template.replace("${repository_uri}", repository_uri);
     let Some(tag) = tag_in_repository(stack, &uri, repository_uri) else {
         return Ok(None);
     };

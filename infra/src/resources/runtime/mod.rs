@@ -124,6 +124,17 @@ pub struct Found {
     pub named_otherwise: Vec<(String, String)>,
 }
 
+impl Found {
+    /// The JWT authorizer (discovery URL, allowed clients) of the stack's own runtime, if it has
+    /// one: which pool and client a stack left with duplicates really uses.
+    pub fn authorizer(&self) -> Option<&(String, Vec<String>)> {
+        self.runtime
+            .found()
+            .filter(|r| r.owned)
+            .and_then(|r| r.authorizer.as_ref())
+    }
+}
+
 /// The kind.
 pub struct Runtime;
 
@@ -1285,6 +1296,16 @@ impl<'a> Poll<'a> {
         self.delay = (self.delay * 2).min(Duration::from_secs(5));
         Ok(())
     }
+}
+
+/// [`Found::authorizer`], read (once) from a kind's reader.
+pub async fn authorizer<'c>(
+    cx: &'c ReadContext<'_>,
+) -> Result<Option<&'c (String, Vec<String>)>, Error> {
+    if cx.stack.runtime.is_none() {
+        return Ok(None);
+    }
+    Ok(cx.get::<Runtime>().await?.authorizer())
 }
 
 /// The MCP endpoint of a runtime, as clients call it, on the data plane at `endpoint`
