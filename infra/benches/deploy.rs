@@ -221,25 +221,11 @@ impl Timed {
 /// its create or update call (`-v` logs each call when it is answered) to the progress line
 /// that says the runtime is done.
 fn infra(project: &Project, moto: &Moto, args: &[&str]) -> Timed {
-    let mut cmd = Command::new("sh");
+    // The check after apply (a token, then an MCP round trip through the runtime) needs an
+    // image the emulator can run (tests/client.rs does it): the tests' environment has it off.
+    let mut cmd = project.command(moto, Command::new("sh"));
     cmd.args(["-c", "exec \"$0\" \"$@\" 2>&1", env!("CARGO_BIN_EXE_infra")])
         .args(args)
-        .current_dir(project.dir.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", project.dir.path())
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_CONFIG_FILE", project.dir.path().join("none"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            project.dir.path().join("none"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        // The check after apply (a token, then an MCP round trip through the runtime) needs an
-        // image the emulator can run (tests/client.rs does it): not part of these figures.
-        .env("INFRA_CHECK", "0")
         .env("COGNITO_PASSWORD", PASSWORD)
         .env("OPENAI_API_KEY", OPENAI_KEY)
         .stdin(Stdio::null())

@@ -37,7 +37,7 @@ pub fn statuses(plan: &Plan) -> Vec<Status> {
         .resources
         .iter()
         .map(|r| {
-            let failed = r.changes.iter().any(|c| c.field == "status");
+            let failed = r.changes("status");
             let (status, detail) = match r.action {
                 Action::NoOp => ("ok", None),
                 Action::Create => ("missing", None),

@@ -43,8 +43,6 @@ pub enum Reads {
 #[derive(Clone)]
 pub struct Aws {
     pub region: String,
-    /// The configuration the clients were made from.
-    pub config: aws_config::SdkConfig,
     pub reads: Reads,
     pub iam: aws_sdk_iam::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
@@ -125,7 +123,6 @@ impl Aws {
         }
         Ok(Aws {
             region,
-            config: config.clone(),
             reads: Reads::Concurrent,
             iam: client!(aws_sdk_iam, config),
             cognito: client!(aws_sdk_cognitoidentityprovider, config),

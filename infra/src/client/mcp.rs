@@ -16,7 +16,9 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Map, Value};
 
+use crate::engine::error_chain;
 use crate::sensitive::Sensitive;
+use crate::stack::validate::clip;
 
 /// Where to connect, and with what.
 #[derive(Debug, Clone)]
@@ -33,7 +35,6 @@ pub struct Target {
 /// A failure a user can act on.
 #[derive(Debug)]
 pub struct Failure {
-    pub status: Option<u16>,
     pub message: String,
 }
 
@@ -58,11 +59,9 @@ impl Session {
         let mut headers = HashMap::new();
         for (name, value) in &target.headers {
             let name = HeaderName::try_from(name.as_str()).map_err(|e| Failure {
-                status: None,
                 message: format!("--header {name:?}: {e}"),
             })?;
             let value = HeaderValue::try_from(value.as_str()).map_err(|e| Failure {
-                status: None,
                 message: format!("--header {name}: {e}"),
             })?;
             headers.insert(name, value);
@@ -85,7 +84,6 @@ impl Session {
             }),
             Ok(Err(e)) => Err(diagnose(target, &e.to_string()).await),
             Err(_) => Err(Failure {
-                status: None,
                 message: format!(
                     "{} did not complete `initialize` within {}s",
                     target.url,
@@ -130,7 +128,6 @@ impl Session {
             response = handle.await_response() => match response {
                 Ok(ServerResult::CallToolResult(result)) => Ok(Called::Done(result)),
                 Ok(other) => Err(Failure {
-                    status: None,
                     message: format!("the server answered tools/call with {other:?}"),
                 }),
                 Err(e) => Err(diagnose(&self.target, &e.to_string()).await),
@@ -213,7 +210,6 @@ async fn diagnose(target: &Target, client_error: &str) -> Failure {
         Ok(response) => response,
         Err(e) => {
             return Failure {
-                status: None,
                 message: format!(
                     "{}: {client_error} ({}){context}",
                     target.url,
@@ -225,7 +221,6 @@ async fn diagnose(target: &Target, client_error: &str) -> Failure {
     let status = response.status();
     if status.is_success() {
         return Failure {
-            status: None,
             message: format!("{}: {client_error}{context}", target.url),
         };
     }
@@ -237,9 +232,8 @@ async fn diagnose(target: &Target, client_error: &str) -> Failure {
                 .iter()
                 .find_map(|k| v.get(k).and_then(Value::as_str).map(str::to_owned))
         })
-        .unwrap_or_else(|| truncate(body.trim(), 300));
+        .unwrap_or_else(|| clip(body.trim(), 300));
     Failure {
-        status: Some(status.as_u16()),
         message: format!(
             "HTTP {status} from {}: {message}\n{}{context}",
             target.url,
@@ -271,25 +265,6 @@ fn hint(status: u16) -> &'static str {
         429 => "hint: throttled; try again in a moment.",
         _ => "hint: see the runtime's status (`infra output`) and its logs.",
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(max).collect();
-    format!("{cut}…")
 }
 
 /// `name(param: type, ...)` and the first line of the description, one tool per entry.

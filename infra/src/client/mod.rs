@@ -22,7 +22,6 @@ pub struct Endpoint {
     pub url: String,
     /// `runtime NAME: STATUS, version N` (and AWS's failure reason), shown with failures.
     pub status: String,
-    pub ready: bool,
 }
 
 /// The runtime's MCP URL and status, read from live AWS (the runtime only).
@@ -57,7 +56,6 @@ pub async fn endpoint(aws: &Aws, stack: &Stack) -> Result<Endpoint, Error> {
     Ok(Endpoint {
         url: mcp_url(&data_plane_endpoint(&aws.region), &runtime.arn),
         status,
-        ready: runtime.status == "READY",
     })
 }
 

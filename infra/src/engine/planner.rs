@@ -59,6 +59,11 @@ pub struct ResourcePlan {
 }
 
 impl ResourcePlan {
+    /// Whether the plan changes `field` (an apply makes only the calls for what differs).
+    pub fn changes(&self, field: &str) -> bool {
+        self.changes.iter().any(|c| c.field == field)
+    }
+
     /// The data the kind's planner attached for apply.
     pub fn payload<T: Any>(&self) -> Result<&T, Error> {
         self.payload

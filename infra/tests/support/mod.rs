@@ -427,7 +427,9 @@ impl Project {
     }
 
     /// A command with the environment of a user pointed at the emulator, and nothing else.
-    fn command(&self, moto: &Moto, cmd: Command) -> Command {
+    /// `cmd` run in this directory against `moto` as the tests run `infra`: a clean
+    /// environment with test credentials, no AWS config files, the check after apply off.
+    pub fn command(&self, moto: &Moto, cmd: Command) -> Command {
         self.command_at(&moto.endpoint, cmd)
     }
 

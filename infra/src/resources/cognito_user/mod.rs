@@ -342,11 +342,10 @@ fn plan(cx: &PlanContext, spec: &UserSpec, pool: &str, planner: &mut Planner) {
 async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
     let spec = &step.spec;
     let pool_id = cx.id_of(&step.pool)?;
-    let changes = |field: &str| r.changes.iter().any(|c| c.field == field);
-    if r.action == Action::Create || changes("password") {
+    if r.action == Action::Create || r.changes("password") {
         set_password(cx, r, step, &pool_id).await?;
     }
-    if changes("enabled") || (r.action == Action::Create && !spec.enabled) {
+    if r.changes("enabled") || (r.action == Action::Create && !spec.enabled) {
         let cognito = &cx.aws.cognito;
         if spec.enabled {
             cognito

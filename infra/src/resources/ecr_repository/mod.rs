@@ -310,14 +310,13 @@ async fn update(
 ) -> Result<String, Error> {
     let spec = &step.spec;
     let addr = &r.address;
-    let changed = |field: &str| r.changes.iter().any(|c| c.field == field);
     let mutability = ImageTagMutability::from(spec.image_tag_mutability.as_aws());
     let scanning = ImageScanningConfiguration::builder()
         .scan_on_push(spec.scan_on_push)
         .build();
     together(vec![
         Box::pin(async {
-            if changed("image_tag_mutability") {
+            if r.changes("image_tag_mutability") {
                 cx.aws
                     .ecr
                     .put_image_tag_mutability()
@@ -330,7 +329,7 @@ async fn update(
             Ok(())
         }),
         Box::pin(async {
-            if changed("scan_on_push") {
+            if r.changes("scan_on_push") {
                 cx.aws
                     .ecr
                     .put_image_scanning_configuration()
@@ -343,7 +342,7 @@ async fn update(
             Ok(())
         }),
         Box::pin(async {
-            if changed("tags") {
+            if r.changes("tags") {
                 cx.aws
                     .ecr
                     .tag_resource()
@@ -368,9 +367,8 @@ async fn lifecycle(
     spec: &RepositorySpec,
 ) -> Result<(), Error> {
     let addr = &r.address;
-    let changed = |field: &str| r.changes.iter().any(|c| c.field == field);
     if let Some(n) = spec.keep_images
-        && changed("lifecycle_policy")
+        && r.changes("lifecycle_policy")
     {
         cx.aws
             .ecr

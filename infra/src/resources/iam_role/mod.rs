@@ -269,10 +269,9 @@ async fn update(
     live: &LiveRole,
 ) -> Result<String, Error> {
     let (addr, spec) = (&r.address, &step.spec);
-    let changed = |field: &str| r.changes.iter().any(|c| c.field == field);
     together(vec![
         Box::pin(async {
-            if changed("trust_policy") {
+            if r.changes("trust_policy") {
                 cx.aws
                     .iam
                     .update_assume_role_policy()
@@ -285,7 +284,7 @@ async fn update(
             Ok(())
         }),
         Box::pin(async {
-            if changed("description") || changed("max_session_duration") {
+            if r.changes("description") || r.changes("max_session_duration") {
                 cx.aws
                     .iam
                     .update_role()
@@ -299,7 +298,7 @@ async fn update(
             Ok(())
         }),
         Box::pin(async {
-            if changed("tags") {
+            if r.changes("tags") {
                 cx.aws
                     .iam
                     .tag_role()

@@ -924,7 +924,7 @@ async fn apply_to_live(
     }
     let config = configuration(cx, step).await?;
     update(cx, addr, &live.id, &config).await?;
-    if r.changes.iter().any(|c| c.field == "tags") {
+    if r.changes("tags") {
         tag(cx, addr, live).await?;
     }
     Ok(live.id.clone())

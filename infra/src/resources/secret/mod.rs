@@ -360,8 +360,7 @@ async fn update(
     spec: &SecretSpec,
     live: &LiveSecret,
 ) -> Result<String, Error> {
-    let changed = |field: &str| r.changes.iter().any(|c| c.field == field);
-    if changed("description") || changed("kms_key") {
+    if r.changes("description") || r.changes("kms_key") {
         client
             .update_secret()
             .secret_id(&live.arn)
@@ -371,7 +370,7 @@ async fn update(
             .await
             .map_err(|e| Error::aws(&r.address, "UpdateSecret", e))?;
     }
-    if changed("value") {
+    if r.changes("value") {
         client
             .put_secret_value()
             .secret_id(&live.arn)
@@ -380,7 +379,7 @@ async fn update(
             .await
             .map_err(|e| Error::aws(&r.address, "PutSecretValue", e))?;
     }
-    if changed("tags") {
+    if r.changes("tags") {
         client
             .tag_resource()
             .secret_id(&live.arn)
