@@ -12,7 +12,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use infra::aws::{Aws, Reads};
-use infra::stack::Stack;
 use support::{Moto, PASSWORD, Project, is_read};
 
 fn main() {
@@ -25,7 +24,7 @@ fn main() {
     project.infra(&moto, &["apply", "--yes"]).expect(0);
 
     let stack_path = project.dir.path().join("stack.toml");
-    let stack = Stack::load(&stack_path, &|name| match name {
+    let stack = infra::registry::load_stack(&stack_path, &|name| match name {
         "COGNITO_PASSWORD" => Some(PASSWORD.to_owned()),
         "OPENAI_API_KEY" => Some(support::OPENAI_KEY.to_owned()),
         _ => None,

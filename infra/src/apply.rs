@@ -117,12 +117,11 @@ mod tests {
     use super::levels;
     use crate::engine::Live;
     use crate::registry::KINDS;
-    use crate::stack::Stack;
 
     #[test]
     fn from_nothing_the_repositorys_stack_is_applied_in_dependency_order() {
         let text = include_str!("../../stack.toml");
-        let stack = Stack::parse(Path::new("stack.toml"), text, &|_| {
+        let stack = crate::registry::parse_stack(Path::new("stack.toml"), text, &|_| {
             Some("Str0ng-Passw0rd!".to_owned())
         })
         .unwrap();
@@ -168,7 +167,7 @@ uri = "${repository_uri}@sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e
 [runtime]
 name = "svc"
 "#;
-        let stack = Stack::parse(Path::new("stack.toml"), text, &|_| None).unwrap();
+        let stack = crate::registry::parse_stack(Path::new("stack.toml"), text, &|_| None).unwrap();
         let live = Live::empty("us-west-2", "111122223333", "aws", KINDS);
         let plan = crate::plan::plan(&stack, &live);
         let levels = levels(&plan);

@@ -298,7 +298,7 @@ pub async fn run(cli: Cli) -> u8 {
         }
         other => other.ok(),
     };
-    let loaded = Stack::load(&cli.stack, &lookup);
+    let loaded = crate::registry::load_stack(&cli.stack, &lookup);
     for name in ignored.borrow().iter() {
         eprintln!("note: ${name} is set but empty; `output` does not use it");
     }

@@ -87,7 +87,6 @@ pub fn write(path: &Path, name: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::Stack;
 
     #[test]
     fn names_come_from_the_directory_and_fit_aws_rules() {
@@ -106,12 +105,17 @@ mod tests {
         };
         for name in ["acme-search", &"b".repeat(32)] {
             let text = starter(name);
-            let stack = Stack::parse(Path::new("stack.toml"), &text, &env)
+            let stack = crate::registry::parse_stack(Path::new("stack.toml"), &text, &env)
                 .unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert_eq!(stack.name, name);
-            assert_eq!(stack.runtime.unwrap().name, name.replace('-', "_"));
-            assert_eq!(stack.repository.unwrap().name, name);
-            assert_eq!(stack.role.unwrap().name, format!("{name}-agentcore-role"));
+            use crate::resources::{ecr_repository::Repository, iam_role::Role, runtime::Runtime};
+            let name_of_runtime = &stack.one::<Runtime>().unwrap().name;
+            assert_eq!(*name_of_runtime, name.replace('-', "_"));
+            assert_eq!(stack.one::<Repository>().unwrap().name, name);
+            assert_eq!(
+                stack.one::<Role>().unwrap().name,
+                format!("{name}-agentcore-role")
+            );
             assert!(text.contains("# The AWS-documented AgentCore Runtime execution policy"));
         }
     }

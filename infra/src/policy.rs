@@ -5,17 +5,17 @@
 //! decoded, parsed, object keys sorted, one-element lists collapsed to their element, and lists
 //! of plain strings sorted (IAM treats them as sets).
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
-/// The placeholders a policy document may use, with what each stands for.
-pub const PLACEHOLDERS: &[(&str, &str)] = &[
+/// The placeholders every stack provides, with what each stands for. Sections add their own
+/// (`Section::PLACEHOLDERS`: the repository's ARN and URI, the runtime's name).
+pub const BASE_PLACEHOLDERS: &[(&str, &str)] = &[
     ("region", "the stack's AWS region"),
     ("account_id", "the AWS account id of the caller"),
     ("partition", "the AWS partition (aws, aws-cn, aws-us-gov)"),
     ("stack", "the stack name"),
-    ("repository_arn", "the ARN of [ecr.repository]"),
-    ("repository_uri", "the URI of [ecr.repository]"),
-    ("runtime_name", "the name of [runtime]"),
 ];
 
 /// Values for the placeholders, known once the region and account are.
@@ -25,64 +25,42 @@ pub struct Vars {
     pub account_id: String,
     pub partition: String,
     pub stack: String,
-    pub repository_arn: Option<String>,
-    pub repository_uri: Option<String>,
-    pub runtime_name: Option<String>,
+    /// What the declared sections provide, by placeholder name.
+    provided: BTreeMap<String, String>,
 }
 
 impl Vars {
-    /// The values, once the caller's region, account and partition are known; `repository`
-    /// and `runtime` are the declared names.
-    pub fn new(
-        region: &str,
-        account_id: &str,
-        partition: &str,
-        stack: &str,
-        repository: Option<&str>,
-        runtime: Option<&str>,
-    ) -> Vars {
-        let domain = if partition == "aws-cn" {
-            "amazonaws.com.cn"
-        } else {
-            "amazonaws.com"
-        };
+    /// The base values, once the caller's region, account and partition are known.
+    pub fn new(region: &str, account_id: &str, partition: &str, stack: &str) -> Vars {
         Vars {
             region: region.to_owned(),
             account_id: account_id.to_owned(),
             partition: partition.to_owned(),
             stack: stack.to_owned(),
-            repository_arn: repository
-                .map(|name| format!("arn:{partition}:ecr:{region}:{account_id}:repository/{name}")),
-            repository_uri: repository
-                .map(|name| format!("{account_id}.dkr.ecr.{region}.{domain}/{name}")),
-            runtime_name: runtime.map(str::to_owned),
+            provided: BTreeMap::new(),
         }
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    /// Add a value a section provides.
+    pub fn provide(&mut self, name: &str, value: String) {
+        self.provided.insert(name.to_owned(), value);
+    }
+
+    /// The value of a placeholder; `None` when no declared section provides it.
+    pub fn get(&self, name: &str) -> Option<&str> {
         match name {
             "region" => Some(&self.region),
             "account_id" => Some(&self.account_id),
             "partition" => Some(&self.partition),
             "stack" => Some(&self.stack),
-            "repository_arn" => self.repository_arn.as_deref(),
-            "repository_uri" => self.repository_uri.as_deref(),
-            "runtime_name" => self.runtime_name.as_deref(),
-            _ => None,
+            _ => self.provided.get(name).map(String::as_str),
         }
     }
 
-    /// Stand-in values, to check that a template renders to valid JSON before any AWS call.
+    /// Stand-in base values, to check that a template renders to valid JSON before any AWS call
+    /// (the placeholders sections provide stay as written, inside their JSON strings).
     pub fn sample() -> Vars {
-        Vars {
-            region: "us-east-1".into(),
-            account_id: "000000000000".into(),
-            partition: "aws".into(),
-            stack: "stack".into(),
-            repository_arn: Some("arn:aws:ecr:us-east-1:000000000000:repository/repo".into()),
-            repository_uri: Some("000000000000.dkr.ecr.us-east-1.amazonaws.com/repo".into()),
-            runtime_name: Some("runtime".into()),
-        }
+        Vars::new("us-east-1", "000000000000", "aws", "stack")
     }
 }
 
@@ -103,11 +81,14 @@ pub fn placeholders(text: &str) -> Result<Vec<&str>, String> {
 
 /// The names in `text` that are not known placeholders. IAM's own policy variables, such as
 /// `${aws:username}` (they contain a `:`), pass through untouched.
-pub fn unknown_placeholders(text: &str) -> Result<Vec<String>, String> {
+pub fn unknown_placeholders(
+    text: &str,
+    known: &dyn Fn(&str) -> bool,
+) -> Result<Vec<String>, String> {
     Ok(placeholders(text)?
         .into_iter()
         .filter(|name| !name.contains(':'))
-        .filter(|name| !PLACEHOLDERS.iter().any(|(known, _)| known == name))
+        .filter(|name| !known(name))
         .map(str::to_owned)
         .collect())
 }
@@ -176,13 +157,11 @@ mod tests {
     use serde_json::json;
 
     fn vars() -> Vars {
-        Vars {
-            region: "us-west-2".into(),
-            account_id: "123456789012".into(),
-            partition: "aws".into(),
-            stack: "demo".into(),
-            ..Vars::sample()
-        }
+        Vars::new("us-west-2", "123456789012", "aws", "demo")
+    }
+
+    fn known(name: &str) -> bool {
+        BASE_PLACEHOLDERS.iter().any(|(n, _)| *n == name)
     }
 
     #[test]
@@ -197,15 +176,19 @@ mod tests {
     #[test]
     fn reports_unknown_and_unclosed_placeholders() {
         assert_eq!(
-            unknown_placeholders("${region} ${acount_id} ${stack}").unwrap(),
+            unknown_placeholders("${region} ${acount_id} ${stack}", &known).unwrap(),
             vec!["acount_id"]
         );
-        assert!(unknown_placeholders("arn:${region").is_err());
+        assert!(unknown_placeholders("arn:${region", &known).is_err());
         let iam_variable = "arn:aws:s3:::bucket/${aws:username}/*";
-        assert!(unknown_placeholders(iam_variable).unwrap().is_empty());
+        assert!(
+            unknown_placeholders(iam_variable, &known)
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(render(iam_variable, &vars()), iam_variable);
         assert!(
-            unknown_placeholders("no placeholders, $ alone is fine")
+            unknown_placeholders("no placeholders, $ alone is fine", &known)
                 .unwrap()
                 .is_empty()
         );

@@ -2,11 +2,14 @@
 //! depends on (`Kind::DEPENDS_ON`; a unit test checks it). Plan, read, apply and output walk
 //! this list; nothing else names every kind.
 
+use std::sync::LazyLock;
+
 use crate::engine::{DynKind, Registered};
 use crate::resources::{
     cognito_client::Client, cognito_pool::UserPool, cognito_user::User, ecr_repository::Repository,
     iam_role::Role, iam_role_policy::RolePolicy, image::Image, runtime::Runtime, secret::Secret,
 };
+use crate::stack::{DynSection, Stack, StackErrors};
 
 pub static KINDS: &[&dyn DynKind] = &[
     &Registered::<UserPool>::KIND,
@@ -19,6 +22,30 @@ pub static KINDS: &[&dyn DynKind] = &[
     &Registered::<Secret>::KIND,
     &Registered::<Runtime>::KIND,
 ];
+
+/// Every kind's `stack.toml` section, in the same order: what `Stack::load` reads a file with.
+pub fn sections() -> &'static [&'static dyn DynSection] {
+    static SECTIONS: LazyLock<Vec<&'static dyn DynSection>> =
+        LazyLock::new(|| KINDS.iter().map(|k| k.section()).collect());
+    &SECTIONS
+}
+
+/// Read, parse and validate a stack file with every registered kind's section.
+pub fn load_stack(
+    path: &std::path::Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Stack, StackErrors> {
+    Stack::load(path, sections(), env)
+}
+
+/// Parse and validate a stack file's text with every registered kind's section.
+pub fn parse_stack(
+    path: &std::path::Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Stack, StackErrors> {
+    Stack::parse(path, text, sections(), env)
+}
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,7 @@ use crate::cli::{
     UserArgs, connect,
 };
 use crate::engine::Error;
+use crate::resources::runtime::Runtime;
 use crate::sensitive::Sensitive;
 use crate::stack::Stack;
 
@@ -260,7 +261,7 @@ async fn run_check(
         eprintln!("Check skipped: {why}.");
         Ok(EXIT_OK)
     };
-    if stack.runtime.is_none() {
+    if !stack.declares::<Runtime>() {
         return if after_apply {
             Ok(EXIT_OK)
         } else {

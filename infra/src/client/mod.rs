@@ -26,7 +26,7 @@ pub struct Endpoint {
 
 /// The runtime's MCP URL and status, read from live AWS (the runtime only).
 pub async fn endpoint(aws: &Aws, stack: &Stack) -> Result<Endpoint, Error> {
-    let Some(spec) = &stack.runtime else {
+    let Some(spec) = stack.one::<Runtime>() else {
         return Err(Error::new(
             "mcp",
             "stack",
@@ -62,7 +62,6 @@ pub async fn endpoint(aws: &Aws, stack: &Stack) -> Result<Endpoint, Error> {
 /// Whether the stack's runtime takes the stack's Cognito tokens (its JWT authorizer).
 pub fn takes_cognito_tokens(stack: &Stack) -> bool {
     stack
-        .runtime
-        .as_ref()
+        .one::<Runtime>()
         .is_some_and(|r| matches!(r.authorizer, Some(Authorizer::Cognito)))
 }

@@ -16,6 +16,7 @@ use crate::engine::{Error, Prepared, ReadContext, WriteOnly};
 use crate::registry::KINDS;
 use crate::resources::cognito_client::{Client, LiveClient};
 use crate::resources::cognito_pool::{self, UserPool};
+use crate::resources::cognito_user::User;
 use crate::resources::cognito_user::section::UserSpec;
 use crate::sensitive::Sensitive;
 use crate::stack::Stack;
@@ -39,16 +40,14 @@ pub struct Tokens {
 pub fn user<'a>(stack: &'a Stack, name: Option<&str>) -> Result<&'a UserSpec, Error> {
     let declared = || {
         stack
-            .users
-            .iter()
+            .all::<User>()
             .map(|u| u.username.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     };
     match name {
         Some(name) => stack
-            .users
-            .iter()
+            .all::<User>()
             .find(|u| u.username == name)
             .ok_or_else(|| {
                 Error::new(
@@ -61,7 +60,7 @@ pub fn user<'a>(stack: &'a Stack, name: Option<&str>) -> Result<&'a UserSpec, Er
                     ),
                 )
             }),
-        None => stack.users.first().ok_or_else(|| {
+        None => stack.all::<User>().next().ok_or_else(|| {
             Error::new(
                 WHAT,
                 "--user",
@@ -76,7 +75,8 @@ pub fn user<'a>(stack: &'a Stack, name: Option<&str>) -> Result<&'a UserSpec, Er
 
 /// The deployed pool and app client of the stack (reads only those).
 pub async fn app_client(aws: &Aws, stack: &Stack) -> Result<AppClient, Error> {
-    let (Some(pool_spec), Some(client_spec)) = (&stack.user_pool, &stack.client) else {
+    let (Some(pool_spec), Some(client_spec)) = (stack.one::<UserPool>(), stack.one::<Client>())
+    else {
         return Err(Error::new(
             WHAT,
             "stack",

@@ -15,12 +15,13 @@ use super::apply::ApplyContext;
 use super::error::Error;
 use super::planner::{PlanContext, Planner, ResourcePlan};
 use super::read::ReadContext;
-use crate::stack::Stack;
+use crate::stack::{DynSection, Section, Sectioned, Stack};
 
 /// A value `infra output` prints: a name and, when its resource exists, the value.
 pub type Output = (&'static str, Option<String>);
 
-pub trait Kind: 'static {
+/// A kind declares its `stack.toml` section too ([`Section`]: its raw form, spec and checks).
+pub trait Kind: Section {
     /// `cognito_user_pool`, ...: the first part of its resources' addresses, `type` in JSON.
     const TYPE: &'static str;
     /// The kinds whose resources this kind's resources depend on: planned and applied first;
@@ -61,6 +62,7 @@ pub trait Kind: 'static {
 pub trait DynKind: Sync {
     fn type_name(&self) -> &'static str;
     fn depends_on(&self) -> &'static [&'static str];
+    fn section(&self) -> &'static dyn DynSection;
     fn empty(&self) -> Box<dyn Any + Send + Sync>;
     fn prepare(
         &self,
@@ -94,6 +96,10 @@ impl<K: Kind> DynKind for Registered<K> {
 
     fn depends_on(&self) -> &'static [&'static str] {
         K::DEPENDS_ON
+    }
+
+    fn section(&self) -> &'static dyn DynSection {
+        &Sectioned::<K>::SECTION
     }
 
     fn empty(&self) -> Box<dyn Any + Send + Sync> {

@@ -113,7 +113,8 @@ fn secret(var: &str) -> String {
 }
 
 fn stack_with_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Stack {
-    Stack::parse(Path::new("stack.toml"), text, env).unwrap_or_else(|e| panic!("{e}"))
+    crate::registry::parse_stack(Path::new("stack.toml"), text, env)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The placeholder values of `stack` in the test account and region.
@@ -189,7 +190,7 @@ pub fn found<T>(lookup: &mut Lookup<T>) -> &mut T {
 // Each kind's live resource exactly as `stack` declares it.
 
 pub fn pool(stack: &Stack) -> Option<LivePool> {
-    let spec = stack.user_pool.as_ref()?;
+    let spec = stack.one::<UserPool>()?;
     Some(LivePool {
         id: POOL_ID.into(),
         owned: true,
@@ -208,7 +209,7 @@ pub fn pool(stack: &Stack) -> Option<LivePool> {
 }
 
 pub fn client(stack: &Stack) -> Option<LiveClient> {
-    let spec = stack.client.as_ref()?;
+    let spec = stack.one::<Client>()?;
     let mut flows: Vec<String> = spec
         .explicit_auth_flows
         .iter()
@@ -232,12 +233,12 @@ pub fn users(stack: &Stack) -> BTreeMap<String, Option<LiveUser>> {
         enabled: true,
         password: PasswordCheck::Matches,
     };
-    let names = stack.users.iter().map(|u| u.username.clone());
+    let names = stack.all::<User>().map(|u| u.username.clone());
     names.map(|name| (name, Some(user.clone()))).collect()
 }
 
 pub fn role(stack: &Stack) -> Option<LiveRole> {
-    let spec = stack.role.as_ref()?;
+    let spec = stack.one::<Role>()?;
     Some(LiveRole {
         name: spec.name.clone(),
         id: ROLE_ID.into(),
@@ -253,12 +254,9 @@ pub fn role(stack: &Stack) -> Option<LiveRole> {
 
 /// The role's inline policies, as declared.
 pub fn policies(stack: &Stack) -> BTreeMap<String, Value> {
-    let Some(spec) = &stack.role else {
-        return BTreeMap::new();
-    };
-    spec.policies
-        .iter()
-        .map(|(name, text)| (name.clone(), document(text, &vars(stack))))
+    stack
+        .all::<RolePolicy>()
+        .map(|p| (p.name.clone(), document(&p.document, &vars(stack))))
         .collect()
 }
 
@@ -267,11 +265,11 @@ fn document(text: &str, vars: &Vars) -> Value {
 }
 
 pub fn repository(stack: &Stack) -> Option<LiveRepository> {
-    let spec = stack.repository.as_ref()?;
+    let spec = stack.one::<Repository>()?;
     let vars = vars(stack);
     Some(LiveRepository {
-        arn: vars.repository_arn.clone()?,
-        uri: vars.repository_uri.clone()?,
+        arn: vars.get("repository_arn")?.to_owned(),
+        uri: vars.get("repository_uri")?.to_owned(),
         owned: true,
         tags: stack.tags(),
         image_tag_mutability: spec.image_tag_mutability.as_aws().into(),
@@ -284,7 +282,7 @@ pub fn repository(stack: &Stack) -> Option<LiveRepository> {
 
 /// For `[image] build`: the image was built with [`DIGEST`] and the registry has it.
 pub fn image(stack: &Stack) -> LiveImage {
-    let built = match &stack.image {
+    let built = match stack.one::<Image>() {
         Some(ImageSpec::Build {
             package, platform, ..
         }) => Some((artifact(package, *platform, DIGEST), true)),
@@ -316,14 +314,14 @@ pub fn artifact(package: &str, platform: Platform, digest: &str) -> Arc<Artifact
 
 /// READY, running the declared image (a built one by [`DIGEST`]) with the declared settings.
 pub fn runtime(stack: &Stack) -> Option<LiveRuntime> {
-    let spec = stack.runtime.as_ref()?;
+    let spec = stack.one::<Runtime>()?;
     let vars = vars(stack);
     let id = format!("{}-AbC123", spec.name);
-    let container_uri = match stack.image.as_ref()? {
+    let container_uri = match stack.one::<Image>()? {
         ImageSpec::Uri(template) => policy::render(template, &vars),
-        ImageSpec::Build { .. } => format!("{}@{DIGEST}", vars.repository_uri.as_deref()?),
+        ImageSpec::Build { .. } => format!("{}@{DIGEST}", vars.get("repository_uri")?),
     };
-    let role = stack.role.as_ref()?;
+    let role = stack.one::<Role>()?;
     let environment = spec.environment.iter().filter_map(|(key, value)| {
         let value = match value {
             EnvValue::Plain(text) => text.clone(),

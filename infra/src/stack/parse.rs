@@ -8,31 +8,33 @@
 //! validation then says nothing more about), and deserializing starts again, until it succeeds.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::Path;
 
 use serde::Deserialize;
 use toml::Spanned;
-use toml::de::{DeArray, DeTable, DeValue, Deserializer};
+use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 
+use super::section::Sections;
 use super::validate::{
-    Declared, FIELD_WIDTH, MESSAGE_WIDTH, StackError, clip, humanize, line_col, may_hold_a_secret,
-    quote, secret_field, snippet,
+    FIELD_WIDTH, MESSAGE_WIDTH, StackError, clip, humanize, line_col, may_hold_a_secret, quote,
+    snippet,
 };
-use crate::policy::Vars;
+use super::{RawFile, RawStack};
 
 /// After this many problems, the report stops (each one costs a pass over the file).
 const MAX_PROBLEMS: usize = 50;
 
 /// The outcome of the first pass.
-pub struct Loose<T> {
+pub struct Loose {
     /// The file's sections, typed; `None` when a problem could not be stepped over.
-    pub raw: Option<T>,
+    pub raw: Option<RawFile>,
     pub errors: Vec<StackError>,
     /// Placeholders standing in for reported values: `(field, offset)`.
     pub reported: Vec<(String, usize)>,
-    pub declared: Declared,
-    pub vars: Vars,
+    /// The paths of the sections the file declares.
+    pub declared: BTreeSet<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,13 +68,15 @@ fn stand_in<'i>(candidate: usize) -> Option<DeValue<'i>> {
     })
 }
 
-/// Parse `text` into `T`, reporting every problem of syntax and shape. `accepts` says what the
-/// field at a dotted path accepts. Without `raw`, there is at least one error.
-pub fn parse<T>(path: &Path, text: &str, accepts: &dyn Fn(&str) -> Option<String>) -> Loose<T>
-where
-    T: for<'de> Deserialize<'de>,
-{
-    let mut loose = parse_all(path, text, accepts);
+/// Parse `text` into its sections, reporting every problem of syntax and shape. `accepts` says
+/// what the field at a dotted path accepts. Without `raw`, there is at least one error.
+pub fn parse(
+    path: &Path,
+    text: &str,
+    sections: Sections,
+    accepts: &dyn Fn(&str) -> Option<String>,
+) -> Loose {
+    let mut loose = parse_all(path, text, sections, accepts);
     if loose.raw.is_none() && loose.errors.is_empty() {
         loose.errors.push(StackError {
             path: path.to_owned(),
@@ -85,10 +89,14 @@ where
     loose
 }
 
-fn parse_all<T>(path: &Path, text: &str, accepts: &dyn Fn(&str) -> Option<String>) -> Loose<T>
-where
-    T: for<'de> Deserialize<'de>,
-{
+fn parse_all(
+    path: &Path,
+    text: &str,
+    sections: Sections,
+    accepts: &dyn Fn(&str) -> Option<String>,
+) -> Loose {
+    let tables = sections.secret_tables();
+    let may_hold_a_secret = |text: &str, offset: usize| may_hold_a_secret(text, offset, &tables);
     let (mut root, syntax) = DeTable::parse_recoverable(text);
     let error = |span: Range<usize>, field: &str, message: String, show: bool| StackError {
         path: path.to_owned(),
@@ -101,8 +109,7 @@ where
         raw: None,
         errors: Vec::new(),
         reported: Vec::new(),
-        declared: declared(root.get_ref()),
-        vars: sizing_vars(root.get_ref()),
+        declared: declared(root.get_ref(), sections),
     };
     if !syntax.is_empty() {
         for e in syntax {
@@ -122,15 +129,15 @@ where
     let mut placeholders: Vec<Placeholder> = Vec::new();
     // Each round reports a problem or tries a placeholder; this bounds them all.
     for _ in 0..MAX_PROBLEMS * 8 {
-        let e = match T::deserialize(Deserializer::from(root.clone())) {
+        let e = match deserialize(&root, sections) {
             Ok(raw) => {
                 loose.raw = Some(raw);
                 return loose;
             }
             Err(e) => e,
         };
-        let message = e.message().trim().to_owned();
-        let give_up = |loose: &mut Loose<T>, span: Option<Range<usize>>| {
+        let message = e.message.trim().to_owned();
+        let give_up = |loose: &mut Loose, span: Option<Range<usize>>| {
             // Nothing more can be said with a path; say what serde said, unless it was said.
             if loose.errors.is_empty() {
                 let span = span.unwrap_or(0..0);
@@ -149,7 +156,7 @@ where
             loose.errors.push(err);
             return loose;
         }
-        let Some(span) = e.span() else {
+        let Some(span) = e.span else {
             give_up(&mut loose, None);
             return loose;
         };
@@ -216,7 +223,7 @@ where
         let path = dotted(&hit.steps, None);
         // The value is never quoted where a secret may be; the line is not shown where it may
         // hold one (of this field or another).
-        let secret = secret_field(&path);
+        let secret = sections.secret_field(&path);
         let show = !secret && !may_hold_a_secret(text, span.start);
         let Some(value) = value_at(root.get_ref(), &hit.steps) else {
             give_up(&mut loose, Some(span));
@@ -277,56 +284,139 @@ where
     loose
 }
 
-/// What the file declares, known before any section is validated.
-fn declared(root: &DeTable) -> Declared {
-    let has = |steps: &[&str]| at(root, steps).is_some();
-    Declared {
-        user_pool: has(&["cognito", "user_pool"]),
-        client: has(&["cognito", "client"]),
-        role: has(&["iam", "role"]),
-        repository: has(&["ecr", "repository"]),
-        image: has(&["image"]),
-        runtime: has(&["runtime"]),
+/// What the file declares (the paths of its sections), known before any is validated.
+fn declared(root: &DeTable, sections: Sections) -> BTreeSet<String> {
+    sections
+        .iter()
+        .map(|s| s.path())
+        .filter(|p| at(root, &p.split('.').collect::<Vec<_>>()).is_some())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A problem deserializing the file: serde's message, and where.
+struct Problem {
+    message: String,
+    span: Option<Range<usize>>,
+}
+
+impl From<toml::de::Error> for Problem {
+    fn from(e: toml::de::Error) -> Problem {
+        Problem {
+            message: e.message().to_owned(),
+            span: e.span(),
+        }
     }
 }
 
-/// Placeholder values to size policy documents with, as IAM will see them: the stack's names,
-/// its region (and that region's partition) when it names one, and otherwise the longest region
-/// and partition names there are. An account id has 12 digits.
-fn sizing_vars(root: &DeTable) -> Vars {
-    let string = |steps: &[&str]| at(root, steps).and_then(DeValue::as_str);
-    let region = string(&["stack", "region"]).filter(|r| {
-        !r.is_empty()
-            && r.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    });
-    let (region, partition) = match region {
-        Some(region) => (region, partition_of(region)),
-        None => ("us-isof-south-1", "aws-us-gov"),
-    };
-    Vars::new(
-        region,
-        "123456789012",
-        partition,
-        string(&["stack", "name"]).unwrap_or("stack"),
-        string(&["ecr", "repository", "name"]),
-        string(&["runtime", "name"]),
-    )
+/// The file's sections, each deserialized into its kind's raw type; a key no section claims is
+/// an unknown field of the table it is in.
+fn deserialize(root: &Spanned<DeTable>, sections: Sections) -> Result<RawFile, Problem> {
+    let mut stack = None;
+    let mut found = Vec::new();
+    for (key, value) in root.get_ref().iter() {
+        if key.get_ref() == "stack" {
+            stack = Some(RawStack::deserialize(ValueDeserializer::from(
+                value.clone(),
+            ))?);
+            continue;
+        }
+        visit(key, value, "", sections, &mut found)?;
+    }
+    let stack = stack.ok_or_else(|| Problem {
+        message: "missing field `stack`".into(),
+        span: Some(root.span()),
+    })?;
+    Ok(RawFile {
+        stack,
+        sections: found,
+    })
 }
 
-/// The partition a region is in.
-fn partition_of(region: &str) -> &'static str {
-    [
-        ("cn-", "aws-cn"),
-        ("us-gov-", "aws-us-gov"),
-        ("us-isob-", "aws-iso-b"),
-        ("us-isof-", "aws-iso-f"),
-        ("eu-isoe-", "aws-iso-e"),
-        ("us-iso-", "aws-iso"),
-    ]
-    .iter()
-    .find(|(prefix, _)| region.starts_with(prefix))
-    .map_or("aws", |(_, partition)| partition)
+/// The table `value` is, if it is one.
+fn inner<'t, 'i>(value: &'t Spanned<DeValue<'i>>) -> Option<&'t DeTable<'i>> {
+    match value.get_ref() {
+        DeValue::Table(table) => Some(table),
+        _ => None,
+    }
+}
+
+/// The key `key` of the table at `parent`: a section, a table that holds sections, or unknown.
+fn visit(
+    key: &Spanned<std::borrow::Cow<'_, str>>,
+    value: &Spanned<DeValue>,
+    parent: &str,
+    sections: Sections,
+    found: &mut Vec<(&'static dyn super::DynSection, super::section::RawEntry)>,
+) -> Result<(), Problem> {
+    let path = if parent.is_empty() {
+        key.get_ref().to_string()
+    } else {
+        format!("{parent}.{}", key.get_ref())
+    };
+    if let Some(section) = sections.at(&path) {
+        // The keys other sections claim are theirs, not this one's.
+        let claimed = sections.keys_under(&path);
+        let mut own = value.clone();
+        if let DeValue::Table(table) = own.get_mut() {
+            for key in &claimed {
+                table.remove(*key);
+            }
+        }
+        let entries = section.deserialize(own).map_err(|e| {
+            let mut problem = Problem::from(e);
+            if problem.message.starts_with("unknown field") && !claimed.is_empty() {
+                let at_top = inner(value)
+                    .is_some_and(|t| t.iter().any(|(k, _)| Some(k.span()) == problem.span));
+                if at_top {
+                    for key in &claimed {
+                        problem.message.push_str(&format!(", `{key}`"));
+                    }
+                }
+            }
+            problem
+        })?;
+        found.extend(entries.into_iter().map(|e| (section, e)));
+        if let Some(table) = inner(value) {
+            for (k, v) in table.iter() {
+                if claimed.contains(&k.get_ref().as_ref()) {
+                    visit(k, v, &path, sections, found)?;
+                }
+            }
+        }
+        return Ok(());
+    }
+    let keys = sections.keys_under(&path);
+    if keys.is_empty() {
+        let allowed = sections.keys_under(parent);
+        let expected: Vec<String> = (if parent.is_empty() {
+            vec!["stack"]
+        } else {
+            vec![]
+        })
+        .into_iter()
+        .chain(allowed)
+        .map(|k| format!("`{k}`"))
+        .collect();
+        return Err(Problem {
+            message: format!(
+                "unknown field `{}`, expected one of {}",
+                key.get_ref(),
+                expected.join(", ")
+            ),
+            span: Some(key.span()),
+        });
+    }
+    let Some(table) = inner(value) else {
+        return Err(Problem {
+            message: "invalid type, expected a table".into(),
+            span: Some(value.span()),
+        });
+    };
+    for (k, v) in table.iter() {
+        visit(k, v, &path, sections, found)?;
+    }
+    Ok(())
 }
 
 fn at<'t, 'i>(root: &'t DeTable<'i>, keys: &[&str]) -> Option<&'t DeValue<'i>> {

@@ -1,6 +1,18 @@
 //! `stack.toml` as users get it wrong: every message, with its position, field and snippet.
 
+use std::path::Path;
+
 use super::*;
+use crate::resources::cognito_client::Client;
+use crate::resources::cognito_client::section::AuthFlow;
+use crate::resources::cognito_pool::UserPool;
+use crate::resources::cognito_user::User;
+use crate::resources::iam_role::Role;
+use crate::resources::iam_role_policy::RolePolicy;
+use crate::resources::iam_role_policy::section::ROLE_POLICY_SIZE;
+use crate::resources::image::Image;
+use crate::resources::image::section::{ImageSpec, Platform};
+use crate::resources::runtime::section::SECRETS_POLICY;
 
 const GOOD: &str = r#"
 [stack]
@@ -31,7 +43,7 @@ fn env_with_password(name: &str) -> Option<String> {
 }
 
 fn errors(text: &str) -> Vec<String> {
-    match Stack::parse(Path::new("stack.toml"), text, &env_with_password) {
+    match crate::registry::parse_stack(Path::new("stack.toml"), text, &env_with_password) {
         Ok(_) => Vec::new(),
         Err(e) => e.errors.iter().map(ToString::to_string).collect(),
     }
@@ -39,32 +51,39 @@ fn errors(text: &str) -> Vec<String> {
 
 #[test]
 fn parses_the_documented_example() {
-    let stack = Stack::parse(Path::new("stack.toml"), GOOD, &env_with_password).unwrap();
+    let stack =
+        crate::registry::parse_stack(Path::new("stack.toml"), GOOD, &env_with_password).unwrap();
     assert_eq!(stack.name, "web-search-mcp");
     assert_eq!(
         stack
-            .user_pool
-            .as_ref()
+            .one::<UserPool>()
             .unwrap()
             .password_policy
             .minimum_length,
         8
     );
     assert_eq!(
-        stack.client.as_ref().unwrap().explicit_auth_flows,
+        stack.one::<Client>().unwrap().explicit_auth_flows,
         vec![
             AuthFlow::AllowUserPasswordAuth,
             AuthFlow::AllowRefreshTokenAuth
         ]
     );
-    let role = stack.role.unwrap();
+    let role = stack.one::<Role>().unwrap();
     assert_eq!(role.path, "/");
     assert!(
         role.trust_policy
             .contains("bedrock-agentcore.amazonaws.com")
     );
     assert_eq!(
-        stack.users[0].password.as_ref().unwrap().expose(),
+        stack
+            .all::<User>()
+            .next()
+            .unwrap()
+            .password
+            .as_ref()
+            .unwrap()
+            .expose(),
         "Correct-Horse-9"
     );
 }
@@ -159,9 +178,12 @@ fn weak_password_is_refused_without_echoing_it() {
 
 #[test]
 fn unset_password_variable_is_allowed_until_a_create_needs_it() {
-    let stack = Stack::parse(Path::new("stack.toml"), GOOD, &|_| None).unwrap();
-    assert!(stack.users[0].password.is_none());
-    assert_eq!(stack.users[0].password_env, "COGNITO_PASSWORD");
+    let stack = crate::registry::parse_stack(Path::new("stack.toml"), GOOD, &|_| None).unwrap();
+    assert!(stack.all::<User>().next().unwrap().password.is_none());
+    assert_eq!(
+        stack.all::<User>().next().unwrap().password_env,
+        "COGNITO_PASSWORD"
+    );
 }
 
 #[test]
@@ -219,15 +241,16 @@ fn an_empty_role_description_is_no_description() {
         "name = \"agentcore-web-search-mcp-role\"",
         "name = \"agentcore-web-search-mcp-role\"\ndescription = \"\"",
     );
-    let stack = Stack::parse(Path::new("stack.toml"), &text, &env_with_password).unwrap();
-    assert_eq!(stack.role.unwrap().description, None);
+    let stack =
+        crate::registry::parse_stack(Path::new("stack.toml"), &text, &env_with_password).unwrap();
+    assert_eq!(stack.one::<Role>().unwrap().description, None);
 }
 
 #[test]
 fn image_is_a_uri_or_a_build_never_both() {
     let hosting = "\n[ecr.repository]\nname = \"web-search-mcp\"\n[image]\n";
     let stack = |image: &str| {
-        Stack::parse(
+        crate::registry::parse_stack(
             Path::new("stack.toml"),
             &format!("{GOOD}{hosting}{image}"),
             &env_with_password,
@@ -235,8 +258,8 @@ fn image_is_a_uri_or_a_build_never_both() {
     };
     let built = stack("build = \"server\"").unwrap();
     assert_eq!(
-        built.image,
-        Some(ImageSpec::Build {
+        built.one::<Image>(),
+        Some(&ImageSpec::Build {
             package: "server".into(),
             platform: Platform::LinuxArm64,
             format: crate::container::ImageFormat::Docker,
@@ -245,7 +268,7 @@ fn image_is_a_uri_or_a_build_never_both() {
     );
     let amd = stack("build = \"server\"\nplatform = \"linux/amd64\"").unwrap();
     assert!(matches!(
-        amd.image,
+        amd.one::<Image>(),
         Some(ImageSpec::Build {
             platform: Platform::LinuxAmd64,
             ..
@@ -313,7 +336,7 @@ fn runtime_environment_within_aws_limits() {
         "BIG" => Some(secret.clone()),
         other => env_with_password(other),
     };
-    let err = Stack::parse(Path::new("stack.toml"), &text, &env)
+    let err = crate::registry::parse_stack(Path::new("stack.toml"), &text, &env)
         .unwrap_err()
         .to_string();
     assert!(
@@ -379,7 +402,7 @@ fn missing_stack_name() {
 
 /// The whole report for `text`, as `infra` prints it after its first line.
 fn report(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
-    match Stack::parse(Path::new("stack.toml"), text, env) {
+    match crate::registry::parse_stack(Path::new("stack.toml"), text, env) {
         Ok(_) => panic!("the stack was accepted"),
         Err(e) => e.to_string(),
     }
@@ -406,8 +429,8 @@ fn env_all(name: &str) -> Option<String> {
 
 #[test]
 fn the_full_example_is_valid() {
-    let stack = Stack::parse(Path::new("stack.toml"), &full(), &env_all).unwrap();
-    assert!(stack.role.unwrap().policies.contains_key(SECRETS_POLICY));
+    let stack = crate::registry::parse_stack(Path::new("stack.toml"), &full(), &env_all).unwrap();
+    assert!(stack.all::<RolePolicy>().any(|p| p.name == SECRETS_POLICY));
 }
 
 #[test]
@@ -531,7 +554,7 @@ fn role_policies_over_iams_size_are_refused_before_any_call() {
     let spaced =
         document_of("arn:aws:s3:::b/", 100).replace(", ", &format!(",{}", " ".repeat(200)));
     assert!(spaced.len() > ROLE_POLICY_SIZE);
-    Stack::parse(Path::new("stack.toml"), &with_policy(&spaced), &env_all).unwrap();
+    crate::registry::parse_stack(Path::new("stack.toml"), &with_policy(&spaced), &env_all).unwrap();
 }
 
 #[test]
@@ -574,7 +597,7 @@ fn values_longer_than_aws_allows_are_refused_without_being_shown() {
         "OPENAI_API_KEY" => Some("k".repeat(65_536)),
         _ => None,
     };
-    Stack::parse(Path::new("stack.toml"), &full(), &env).unwrap();
+    crate::registry::parse_stack(Path::new("stack.toml"), &full(), &env).unwrap();
 }
 
 #[test]
@@ -593,15 +616,29 @@ fn a_variable_set_but_empty_is_reported_as_empty_not_as_unset() {
     insta::assert_snapshot!(report(&text, &empty));
 
     // Unset, each is left alone (the plan says so), and the file is valid.
-    let stack = Stack::parse(Path::new("stack.toml"), &text, &|_| None).unwrap();
-    assert!(stack.users[0].password.is_none());
+    let stack = crate::registry::parse_stack(Path::new("stack.toml"), &text, &|_| None).unwrap();
+    assert!(stack.all::<User>().next().unwrap().password.is_none());
 }
 
-/// The fields of a section's serde type, as serde lists them for an unknown key.
-fn fields_of<T: for<'de> serde::Deserialize<'de>>() -> Vec<String> {
-    let error = toml::from_str::<T>("zz_not_a_field = 0").err().unwrap();
-    let (_, expected) = error.message().split_once("expected").unwrap();
-    expected
+/// The fields serde lists for an unknown key in a table at `path` (`zz_not_a_field`).
+fn fields_at(path: &str) -> Vec<String> {
+    let text = match path {
+        "" => "zz_not_a_field = 0\n[stack]\nname = \"s\"\n".to_owned(),
+        "stack" => "[stack]\nname = \"s\"\nzz_not_a_field = 0\n".to_owned(),
+        _ => format!("[stack]\nname = \"s\"\n[{path}]\nzz_not_a_field = 0\n"),
+    };
+    let report = match crate::registry::parse_stack(Path::new("stack.toml"), &text, &|_| None) {
+        Ok(_) => panic!("{path}: an unknown field was accepted"),
+        Err(e) => e.to_string(),
+    };
+    let line = report
+        .lines()
+        .find(|l| l.contains("unknown field `zz_not_a_field`"))
+        .unwrap_or_else(|| panic!("{path}: {report}"));
+    let (_, allowed) = line
+        .split_once("allowed: ")
+        .unwrap_or_else(|| panic!("{line}"));
+    allowed
         .split('`')
         .skip(1)
         .step_by(2)
@@ -611,55 +648,53 @@ fn fields_of<T: for<'de> serde::Deserialize<'de>>() -> Vec<String> {
 
 #[test]
 fn every_field_says_what_it_accepts() {
-    use crate::resources::{
-        cognito_client, cognito_pool, cognito_user, ecr_repository, iam_role, image, runtime,
-        secret,
+    // Every table of the file: the root, the groups, each section (an entry of a map), and the
+    // tables inside sections.
+    let mut tables: Vec<String> = vec![String::new(), "stack".into()];
+    for section in crate::registry::sections() {
+        let path = section.path();
+        let mut steps = String::new();
+        for step in path.split('.') {
+            if !steps.is_empty() {
+                steps.push('.');
+            }
+            steps.push_str(step);
+            if !tables.contains(&steps)
+                && crate::registry::sections()
+                    .iter()
+                    .all(|s| s.path() != steps)
+            {
+                tables.push(steps.clone());
+            }
+        }
+        match section.shape() {
+            Shape::One => tables.push(path.into()),
+            Shape::List => {}
+            Shape::Map => tables.push(format!("{path}.k")),
+        }
+    }
+    tables.push("cognito.user_pool.password_policy".into());
+    let sections = Sections(crate::registry::sections());
+    let accepts = |path: &str| match path.strip_prefix("stack") {
+        Some(rest) if rest.is_empty() || rest.starts_with('.') => {
+            stack_accepts(rest.trim_start_matches('.'))
+        }
+        _ => sections.accepts(path),
     };
-    let sections: Vec<(&str, Vec<String>)> = vec![
-        ("", fields_of::<RawFile>()),
-        ("stack", fields_of::<RawStack>()),
-        ("cognito", fields_of::<RawCognito>()),
-        ("iam", fields_of::<RawIam>()),
-        ("ecr", fields_of::<RawEcr>()),
-        (
-            "cognito.user_pool",
-            fields_of::<cognito_pool::section::RawUserPool>(),
-        ),
-        (
-            "cognito.user_pool.password_policy",
-            fields_of::<cognito_pool::section::RawPasswordPolicy>(),
-        ),
-        (
-            "cognito.client",
-            fields_of::<cognito_client::section::RawClient>(),
-        ),
-        (
-            "cognito.users",
-            fields_of::<cognito_user::section::RawUser>(),
-        ),
-        ("cognito.users.password", fields_of::<validate::RawEnv>()),
-        ("iam.role", fields_of::<iam_role::section::RawRole>()),
-        (
-            "iam.role.policies.P",
-            fields_of::<iam_role::section::RawPolicy>(),
-        ),
-        (
-            "ecr.repository",
-            fields_of::<ecr_repository::section::RawRepository>(),
-        ),
-        ("image", fields_of::<image::section::RawImage>()),
-        ("runtime", fields_of::<runtime::section::RawRuntime>()),
-        ("secrets.k", fields_of::<secret::section::RawSecret>()),
-        ("secrets.k.value", fields_of::<validate::RawEnv>()),
-    ];
     let mut missing = Vec::new();
-    for (prefix, fields) in sections {
-        assert!(!fields.is_empty(), "{prefix}");
+    for table in &tables {
+        let fields = if table == "cognito.users" {
+            Vec::new() // a list of tables: checked below
+        } else {
+            let fields = fields_at(table);
+            assert!(!fields.is_empty(), "{table} lists no fields");
+            fields
+        };
         for field in fields {
-            let path = if prefix.is_empty() {
+            let path = if table.is_empty() {
                 field
             } else {
-                format!("{prefix}.{field}")
+                format!("{table}.{field}")
             };
             if accepts(&path).is_none() {
                 missing.push(path);
@@ -667,10 +702,18 @@ fn every_field_says_what_it_accepts() {
         }
     }
     for path in [
+        "cognito.users.username",
+        "cognito.users.password",
+        "cognito.users.password.env",
+        "cognito.users.enabled",
         "iam.role.policies.P",
+        "iam.role.policies.P.document",
         "runtime.environment.X",
         "runtime.secrets.X",
         "secrets.k",
+        "secrets.k.value",
+        "secrets.k.value.env",
+        "secrets",
     ] {
         if accepts(path).is_none() {
             missing.push(path.to_owned());

@@ -1,6 +1,7 @@
 //! Diagnostics for `stack.toml`: errors with file, line, column, field and a caret snippet, and
 //! the [`Validator`] each section's validation reports through. Nothing here calls AWS.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::Stack;
+use super::section::{Section, Sections};
 use crate::policy::{self, Vars};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +133,7 @@ pub fn clip(text: &str, width: usize) -> String {
 /// Whether the line at `offset` may hold a secret, so a snippet must not show it: a line in a
 /// user's table, a secret's table or the runtime's environment, or one with a key that names a
 /// secret (an inline table can hold several).
-pub fn may_hold_a_secret(text: &str, offset: usize) -> bool {
+pub fn may_hold_a_secret(text: &str, offset: usize, tables: &[&str]) -> bool {
     let before = &text[..offset.min(text.len())];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[line_start..]
@@ -165,20 +168,7 @@ pub fn may_hold_a_secret(text: &str, offset: usize) -> bool {
         ["pass", "secret", "token", "key", "environment"]
             .iter()
             .any(|w| key.contains(w))
-    }) || ["users", "secrets", "environment"]
-        .iter()
-        .any(|w| table.contains(w))
-}
-
-/// Whether a field's value may be a secret, so a message must not quote it: a user's password,
-/// a kept secret's value, a runtime variable's value.
-pub fn secret_field(field: &str) -> bool {
-    field.starts_with("cognito.users.password")
-        || field.starts_with("runtime.environment.")
-        || field
-            .strip_prefix("secrets.")
-            .and_then(|rest| rest.split_once('.'))
-            .is_some_and(|(_, rest)| rest == "value" || rest.starts_with("value."))
+    }) || tables.iter().any(|w| table.contains(w))
 }
 
 /// Make serde's wording readable for people who write TOML, not Rust.
@@ -200,26 +190,22 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// What the file declares, known before any section is validated, so that no section's checks
-/// depend on the order the others are validated in.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Declared {
-    pub user_pool: bool,
-    pub client: bool,
-    pub role: bool,
-    pub repository: bool,
-    pub image: bool,
-    pub runtime: bool,
-}
-
 /// Collects every problem in a file, so all are reported at once.
 pub struct Validator<'a> {
     path: &'a Path,
     text: &'a str,
     errors: Vec<StackError>,
-    pub declared: Declared,
+    sections: Sections<'a>,
+    /// The sections the file declares (by path), known before any is validated, so that no
+    /// section's checks depend on the order the others are validated in.
+    declared: BTreeSet<String>,
+    /// Where each section's tables are, by path.
+    spans: BTreeMap<&'static str, Vec<Range<usize>>>,
+    /// Where fields that a check across sections may report on are, by field.
+    marks: BTreeMap<String, Range<usize>>,
     /// Values for the placeholders of policy documents, to size them as IAM will: the stack's own
-    /// names, and the longest values the account, region and partition can take.
+    /// names, and the longest values the account, region and partition can take. Known once
+    /// every section is validated (for the checks across sections).
     pub vars: Vars,
     /// Fields whose value (at this offset) had the wrong type and stands in as a placeholder: it
     /// was reported already, so nothing more is said about it.
@@ -291,15 +277,66 @@ impl<'de> Deserialize<'de> for RawEnv {
 }
 
 impl<'a> Validator<'a> {
-    pub fn new(path: &'a Path, text: &'a str, declared: Declared, vars: Vars) -> Self {
+    pub fn new(
+        path: &'a Path,
+        text: &'a str,
+        sections: Sections<'a>,
+        declared: BTreeSet<String>,
+    ) -> Self {
         Validator {
             path,
             text,
             errors: Vec::new(),
+            sections,
             declared,
-            vars,
+            spans: BTreeMap::new(),
+            marks: BTreeMap::new(),
+            vars: Vars::sample(),
             reported: Vec::new(),
         }
+    }
+
+    pub fn sections(&self) -> Sections<'a> {
+        self.sections
+    }
+
+    /// Whether the file declares the section `S` (known before any section is validated).
+    pub fn declares<S: Section>(&self) -> bool {
+        self.declared.contains(S::PATH)
+    }
+
+    pub(crate) fn record_spans(&mut self, path: &'static str, spans: Vec<Range<usize>>) {
+        self.spans.insert(path, spans);
+    }
+
+    /// Where the `index`th table of the section `S` is in the file.
+    pub fn span<S: Section>(&self, index: usize) -> Option<Range<usize>> {
+        self.spans.get(S::PATH)?.get(index).cloned()
+    }
+
+    /// Remember where `field` is, for a check across sections that may report on it.
+    pub fn mark(&mut self, field: &str, span: Range<usize>) {
+        self.marks.insert(field.to_owned(), span);
+    }
+
+    pub fn marked(&self, field: &str) -> Option<Range<usize>> {
+        self.marks.get(field).cloned()
+    }
+
+    /// Size policy documents from now on with `stack`'s placeholder values: its region (and
+    /// that region's partition) when it names one, else the longest region and partition names
+    /// there are; an account id has 12 digits.
+    pub(crate) fn size_with(&mut self, stack: &Stack) {
+        let region = stack.region.as_deref().filter(|r| {
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        });
+        let (region, partition) = match region {
+            Some(region) => (region, partition_of(region)),
+            None => ("us-isof-south-1", "aws-us-gov"),
+        };
+        self.vars = stack.vars(region, "123456789012", partition);
     }
 
     /// The problems found (in the order of the file), or none.
@@ -443,11 +480,17 @@ impl<'a> Validator<'a> {
 
     pub fn document(&mut self, value: &Spanned<String>, field: &str) -> String {
         let text = value.get_ref();
-        match policy::unknown_placeholders(text) {
+        let sections = self.sections;
+        let known = |name: &str| {
+            policy::BASE_PLACEHOLDERS.iter().any(|(n, _)| *n == name)
+                || sections.provider(name).is_some()
+        };
+        match policy::unknown_placeholders(text, &known) {
             Err(message) => self.error(value.span(), field, message),
             Ok(unknown) if !unknown.is_empty() => {
-                let known: Vec<String> = policy::PLACEHOLDERS
+                let known: Vec<String> = policy::BASE_PLACEHOLDERS
                     .iter()
+                    .chain(sections.iter().flat_map(|s| s.placeholders()))
                     .map(|(n, _)| format!("${{{n}}}"))
                     .collect();
                 self.error(
@@ -490,14 +533,26 @@ impl<'a> Validator<'a> {
     }
 
     /// A placeholder used in `text` whose resource is not declared, with what it needs.
-    fn unavailable<'t>(&self, text: &'t str) -> Option<(&'t str, &'static str)> {
+    fn unavailable<'t>(&self, text: &'t str) -> Option<(&'t str, String)> {
         let names = policy::placeholders(text).ok()?;
-        names.into_iter().find_map(|name| match name {
-            "repository_arn" | "repository_uri" if !self.declared.repository => {
-                Some((name, "[ecr.repository]"))
-            }
-            "runtime_name" if !self.declared.runtime => Some((name, "[runtime]")),
-            _ => None,
+        names.into_iter().find_map(|name| {
+            let provider = self.sections.provider(name)?;
+            (!self.declared.contains(provider.path())).then(|| (name, provider.title()))
         })
     }
+}
+
+/// The partition a region is in.
+pub fn partition_of(region: &str) -> &'static str {
+    [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-iso-", "aws-iso"),
+    ]
+    .iter()
+    .find(|(prefix, _)| region.starts_with(prefix))
+    .map_or("aws", |(_, partition)| partition)
 }

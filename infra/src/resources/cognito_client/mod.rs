@@ -79,7 +79,7 @@ impl Kind for Client {
     type Live = Lookup<LiveClient>;
 
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveClient>, Error> {
-        let Some(spec) = &cx.stack.client else {
+        let Some(spec) = cx.stack.one::<Client>() else {
             return Ok(Lookup::Missing);
         };
         // A pool that is not the stack's (and not being adopted) is not looked into.
@@ -90,7 +90,7 @@ impl Kind for Client {
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
-        if let (Some(spec), Some(pool)) = (&cx.stack.client, &cx.stack.user_pool) {
+        if let (Some(spec), Some(pool)) = (cx.stack.one::<Client>(), cx.stack.one::<UserPool>()) {
             plan(cx, spec, &address(UserPool::TYPE, &pool.name), planner);
         }
     }

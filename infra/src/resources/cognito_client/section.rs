@@ -3,8 +3,11 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::Client;
+use crate::resources::cognito_pool::UserPool;
 use crate::resources::cognito_pool::section::POOL_NAME;
 use crate::stack::validate::Validator;
+use crate::stack::{Input, Section};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,5 +107,28 @@ pub fn validate(v: &mut Validator, raw: RawClient) -> ClientSpec {
         name,
         explicit_auth_flows: flows,
         generate_secret: raw.generate_secret,
+    }
+}
+
+impl Section for Client {
+    const PATH: &'static str = "cognito.client";
+    type Raw = RawClient;
+    type Spec = ClientSpec;
+
+    fn accepts(field: &str) -> Option<String> {
+        accepts(field)
+    }
+
+    fn validate(v: &mut Validator, raw: Spanned<RawClient>, _: &Input) -> Option<ClientSpec> {
+        let span = raw.span();
+        let spec = validate(v, raw.into_inner());
+        if !v.declares::<UserPool>() {
+            v.error(
+                span,
+                "cognito.client",
+                "an app client needs [cognito.user_pool]",
+            );
+        }
+        Some(spec)
     }
 }

@@ -17,6 +17,8 @@ use aws_sdk_cognitoidentityprovider::types::{
     UsernameAttributeType,
 };
 
+use super::cognito_client::Client;
+use super::cognito_user::User;
 use super::runtime::{self, Runtime};
 use crate::aws::Aws;
 use crate::engine::{
@@ -84,14 +86,14 @@ impl Kind for UserPool {
     type Live = Lookup<LivePool>;
 
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LivePool>, Error> {
-        match &cx.stack.user_pool {
+        match cx.stack.one::<UserPool>() {
             Some(spec) => read(cx, spec).await,
             None => Ok(Lookup::Missing),
         }
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
-        if let Some(spec) = &cx.stack.user_pool {
+        if let Some(spec) = cx.stack.one::<UserPool>() {
             plan(cx, spec, planner);
         }
     }
@@ -123,7 +125,7 @@ impl Kind for UserPool {
 
 /// The live pool when this stack may look into it and change it (owned, or adopted).
 pub fn managed<'a>(stack: &Stack, lookup: &'a Lookup<LivePool>) -> Option<&'a LivePool> {
-    let spec = stack.user_pool.as_ref()?;
+    let spec = stack.one::<UserPool>()?;
     lookup.found().filter(|p| p.owned || spec.adopt)
 }
 
@@ -323,7 +325,7 @@ fn kept_because(duplicate: &Duplicate, stack: &Stack) -> Option<String> {
     if duplicate.deletion_protection {
         return Some("deletion protection is on".into());
     }
-    let client = stack.client.as_ref().map(|c| c.name.as_str());
+    let client = stack.one::<Client>().map(|c| c.name.as_str());
     let clients: Vec<&str> = duplicate
         .clients
         .iter()
@@ -346,7 +348,7 @@ fn kept_because(duplicate: &Duplicate, stack: &Stack) -> Option<String> {
     let undeclared: Vec<&str> = users
         .iter()
         .map(String::as_str)
-        .filter(|u| !stack.users.iter().any(|d| d.username == *u))
+        .filter(|u| !stack.all::<User>().any(|d| d.username == *u))
         .collect();
     if !undeclared.is_empty() {
         let more = match undeclared.len().saturating_sub(NAMED) {

@@ -3,7 +3,9 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::UserPool;
 use crate::stack::validate::{NameRule, Validator};
+use crate::stack::{Input, Section};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,5 +165,19 @@ pub fn validate(v: &mut Validator, raw: RawUserPool) -> UserPoolSpec {
         username_attributes,
         deletion_protection: raw.deletion_protection,
         adopt: raw.adopt,
+    }
+}
+
+impl Section for UserPool {
+    const PATH: &'static str = "cognito.user_pool";
+    type Raw = RawUserPool;
+    type Spec = UserPoolSpec;
+
+    fn accepts(field: &str) -> Option<String> {
+        accepts(field)
+    }
+
+    fn validate(v: &mut Validator, raw: Spanned<RawUserPool>, _: &Input) -> Option<UserPoolSpec> {
+        Some(validate(v, raw.into_inner()))
     }
 }

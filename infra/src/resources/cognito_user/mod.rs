@@ -51,18 +51,18 @@ impl Kind for User {
     type Live = BTreeMap<String, Option<LiveUser>>;
 
     async fn read(cx: &ReadContext<'_>) -> Result<Self::Live, Error> {
-        let users = &cx.stack.users;
+        let users = cx.stack.all::<User>();
         // A pool that is not the stack's (and not being adopted) is not looked into.
         let Some(pool) = cognito_pool::managed(cx.stack, cx.get::<UserPool>().await?) else {
-            return Ok(users.iter().map(|u| (u.username.clone(), None)).collect());
+            return Ok(users.clone().map(|u| (u.username.clone(), None)).collect());
         };
         let statuses = cx
             .aws
-            .all(users.iter().map(|u| status(cx.aws, &pool.id, u)));
+            .all(users.clone().map(|u| status(cx.aws, &pool.id, u)));
         let (statuses, client) = cx.aws.both(statuses, cx.get::<Client>()).await?;
         let checks = cx
             .aws
-            .all(users.iter().zip(&statuses).map(|(spec, status)| {
+            .all(users.clone().zip(&statuses).map(|(spec, status)| {
                 let pool_id = &pool.id;
                 async move {
                     let Some(status) = status else {
@@ -91,16 +91,16 @@ impl Kind for User {
             }))
             .await?;
         Ok(users
-            .iter()
+            .clone()
             .map(|u| u.username.clone())
             .zip(checks)
             .collect())
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
-        if let Some(pool) = &cx.stack.user_pool {
+        if let Some(pool) = cx.stack.one::<UserPool>() {
             let pool = address(UserPool::TYPE, &pool.name);
-            for spec in &cx.stack.users {
+            for spec in cx.stack.all::<User>() {
                 plan(cx, spec, &pool, planner);
             }
         }
@@ -115,7 +115,7 @@ impl Kind for User {
 /// Whether the declared client allows a password flow (so once it is applied, a later run can
 /// verify passwords).
 fn desired_client_verifies(stack: &Stack) -> bool {
-    stack.client.as_ref().is_some_and(|c| {
+    stack.one::<Client>().is_some_and(|c| {
         c.explicit_auth_flows.iter().any(|f| {
             matches!(
                 f,

@@ -6,9 +6,12 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::User;
+use crate::resources::cognito_pool::UserPool;
 use crate::resources::cognito_pool::section::{PasswordPolicy, UserPoolSpec};
 use crate::sensitive::Sensitive;
-use crate::stack::validate::{ENV_NAME, NameRule, RawEnv, Validator};
+use crate::stack::validate::{ENV_NAME, NameRule, RawEnv, Validator, quote};
+use crate::stack::{Input, Section, Stack};
 
 /// Cognito's longest password: `PasswordType` is "Maximum length of 256" in the API reference of
 /// `AdminSetUserPassword` and `AdminCreateUser`
@@ -153,5 +156,43 @@ fn check_password(
                 missing.join(", ")
             ),
         );
+    }
+}
+
+impl Section for User {
+    const PATH: &'static str = "cognito.users";
+    const SHAPE: crate::stack::Shape = crate::stack::Shape::List;
+    const SECRET_FIELDS: &'static [&'static str] = &["password"];
+    type Raw = RawUser;
+    type Spec = UserSpec;
+
+    fn accepts(field: &str) -> Option<String> {
+        accepts(field)
+    }
+
+    fn validate(v: &mut Validator, raw: Spanned<RawUser>, input: &Input) -> Option<UserSpec> {
+        let span = raw.span();
+        let pool = input.stack.one::<UserPool>();
+        let user = validate(v, raw.into_inner(), input.env, pool);
+        if !v.declares::<UserPool>() {
+            v.error(span, "cognito.users", "users need [cognito.user_pool]");
+        }
+        Some(user)
+    }
+
+    /// A username is declared once.
+    fn check(v: &mut Validator, stack: &mut Stack) {
+        let users: Vec<String> = stack.all::<User>().map(|u| u.username.clone()).collect();
+        for (i, user) in users.iter().enumerate() {
+            if users[..i].contains(user)
+                && let Some(span) = v.span::<User>(i)
+            {
+                v.error(
+                    span,
+                    "cognito.users.username",
+                    format!("{} is declared twice", quote(user)),
+                );
+            }
+        }
     }
 }

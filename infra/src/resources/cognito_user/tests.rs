@@ -136,7 +136,7 @@ fn a_password_that_cannot_be_verified_is_left_alone_with_a_note_saying_why() {
 #[test]
 fn an_existing_user_whose_password_variable_is_unset_is_not_changed() {
     let stack = stack_without(STACK, &["ALICE_PASSWORD"]);
-    assert!(stack.users[0].password.is_none());
+    assert!(stack.all::<User>().next().unwrap().password.is_none());
     let why = "$ALICE_PASSWORD is unset, so the password is not checked or changed";
     let plan = alice_found(&stack, confirmed(PasswordCheck::Unmanaged(why.into())));
     let alice = resource(&plan, ALICE);
@@ -246,7 +246,7 @@ fn a_disabled_user_is_drift_enabled_with_its_declared_password() {
         "password = { env = \"ALICE_PASSWORD\" }",
         "password = { env = \"ALICE_PASSWORD\" }\nenabled = false",
     ));
-    assert!(!declared_off.users[0].enabled);
+    assert!(!declared_off.all::<User>().next().unwrap().enabled);
     let plan = alice_found(&declared_off, disabled);
     assert_eq!(resource(&plan, ALICE).action, Action::NoOp);
     let plan = alice_found(&declared_off, confirmed(PasswordCheck::Matches));

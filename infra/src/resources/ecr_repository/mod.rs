@@ -53,14 +53,14 @@ impl Kind for Repository {
     type Live = Lookup<LiveRepository>;
 
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveRepository>, Error> {
-        match &cx.stack.repository {
+        match cx.stack.one::<Repository>() {
             Some(spec) => read(cx.aws, spec, &cx.stack.name).await,
             None => Ok(Lookup::Missing),
         }
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
-        if let Some(spec) = &cx.stack.repository {
+        if let Some(spec) = cx.stack.one::<Repository>() {
             plan(cx, spec, planner);
         }
     }

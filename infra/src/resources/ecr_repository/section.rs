@@ -3,7 +3,9 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::Repository;
 use crate::stack::validate::{NameRule, Validator};
+use crate::stack::{Base, Input, Section};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,5 +136,50 @@ pub fn validate(v: &mut Validator, raw: RawRepository) -> RepositorySpec {
         encryption: raw.encryption,
         kms_key: raw.kms_key,
         adopt: raw.adopt,
+    }
+}
+
+impl Section for Repository {
+    const PATH: &'static str = "ecr.repository";
+    const PLACEHOLDERS: &'static [(&'static str, &'static str)] = &[
+        ("repository_arn", "the ARN of [ecr.repository]"),
+        ("repository_uri", "the URI of [ecr.repository]"),
+    ];
+    type Raw = RawRepository;
+    type Spec = RepositorySpec;
+
+    fn accepts(field: &str) -> Option<String> {
+        accepts(field)
+    }
+
+    fn validate(
+        v: &mut Validator,
+        raw: Spanned<RawRepository>,
+        _: &Input,
+    ) -> Option<RepositorySpec> {
+        Some(validate(v, raw.into_inner()))
+    }
+
+    fn placeholder(spec: &RepositorySpec, name: &str, base: &Base) -> Option<String> {
+        let Base {
+            region,
+            account_id,
+            partition,
+        } = base;
+        let domain = if *partition == "aws-cn" {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        let repository = &spec.name;
+        match name {
+            "repository_arn" => Some(format!(
+                "arn:{partition}:ecr:{region}:{account_id}:repository/{repository}"
+            )),
+            "repository_uri" => Some(format!(
+                "{account_id}.dkr.ecr.{region}.{domain}/{repository}"
+            )),
+            _ => None,
+        }
     }
 }

@@ -54,14 +54,14 @@ impl Kind for Role {
     type Live = Lookup<LiveRole>;
 
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveRole>, Error> {
-        match &cx.stack.role {
+        match cx.stack.one::<Role>() {
             Some(spec) => read(cx.aws, spec, &cx.stack.name).await,
             None => Ok(Lookup::Missing),
         }
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
-        if let Some(spec) = &cx.stack.role {
+        if let Some(spec) = cx.stack.one::<Role>() {
             plan(cx, spec, planner);
         }
     }
@@ -137,7 +137,7 @@ pub fn decode(addr: &str, operation: &'static str, document: &str) -> Result<Val
 
 /// The live role when this stack may look into it and change it (owned, or adopted).
 pub fn managed<'a>(stack: &Stack, lookup: &'a Lookup<LiveRole>) -> Option<&'a LiveRole> {
-    let spec = stack.role.as_ref()?;
+    let spec = stack.one::<Role>()?;
     lookup.found().filter(|r| r.owned || spec.adopt)
 }
 

@@ -1,12 +1,12 @@
-//! `[iam.role]` and its `[iam.role.policies.NAME]`: the section as written, validated into a
-//! [`RoleSpec`].
-
-use std::collections::BTreeMap;
+//! `[iam.role]`: the section as written, validated into a [`RoleSpec`]. Its inline policies,
+//! `[iam.role.policies.NAME]`, are the `iam_role_policy` kind's section.
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::stack::validate::{NameRule, Validator, quote};
+use super::Role;
+use crate::stack::validate::{NameRule, Validator};
+use crate::stack::{Input, Section, Stack};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,15 +21,7 @@ pub struct RawRole {
     #[serde(default)]
     trust_policy: Option<Spanned<String>>,
     #[serde(default)]
-    policies: BTreeMap<String, Spanned<RawPolicy>>,
-    #[serde(default)]
     adopt: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPolicy {
-    document: Spanned<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,7 +32,6 @@ pub struct RoleSpec {
     pub max_session_duration: i32,
     /// Templates with `${...}` placeholders; rendered once region and account are known.
     pub trust_policy: String,
-    pub policies: BTreeMap<String, String>,
     pub adopt: bool,
 }
 
@@ -68,13 +59,6 @@ const ROLE_NAME: NameRule = NameRule {
     described: "1-64 characters: ASCII letters, digits and _+=,.@-",
 };
 
-const POLICY_NAME: NameRule = NameRule {
-    min: 1,
-    max: 128,
-    allowed: |c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c),
-    described: "1-128 characters: ASCII letters, digits and _+=,.@-",
-};
-
 /// IAM's quota "Role trust policy length": 2,048 characters by default (an adjustable quota;
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>). Counted as
 /// for policy sizes: placeholders filled in, whitespace left out.
@@ -100,17 +84,12 @@ pub fn accepts(key: &str) -> Option<String> {
             MAX_SESSION_DURATION.0, MAX_SESSION_DURATION.1
         ),
         "trust_policy" => document.into(),
-        "policies" => "tables [iam.role.policies.NAME], each with a document".into(),
         "adopt" => "true or false".into(),
-        // `policies.NAME` and `policies.NAME.document` (a quoted NAME may hold dots).
-        other => match other.strip_prefix("policies.")?.strip_suffix(".document") {
-            Some(_) => document.into(),
-            None => "a table: [iam.role.policies.NAME] with document = \"...\"".into(),
-        },
+        _ => return None,
     })
 }
 
-pub fn validate(v: &mut Validator, raw: RawRole) -> RoleSpec {
+fn validate(v: &mut Validator, raw: RawRole) -> RoleSpec {
     let name = v.name(&raw.name, "iam.role.name", &ROLE_NAME);
     let path = match raw.path {
         Some(p) => {
@@ -151,52 +130,54 @@ pub fn validate(v: &mut Validator, raw: RawRole) -> RoleSpec {
         let (min, max) = MAX_SESSION_DURATION;
         v.range(&d, "iam.role.max_session_duration", min, max)
     });
-    let trust_policy = match raw.trust_policy {
+    let trust_policy = match &raw.trust_policy {
         Some(doc) => {
-            let document = v.document(&doc, "iam.role.trust_policy");
-            let size = v.policy_size(&document);
-            if size > TRUST_POLICY_SIZE {
-                v.error(
-                    doc.span(),
-                    "iam.role.trust_policy",
-                    format!(
-                        "{size} characters (counted as IAM does: placeholders filled in, \
-                         whitespace left out), more than IAM's default quota of \
-                         {TRUST_POLICY_SIZE} for a role trust policy"
-                    ),
-                );
-            }
-            document
+            v.mark("iam.role.trust_policy", doc.span());
+            v.document(doc, "iam.role.trust_policy")
         }
         None => DEFAULT_TRUST_POLICY.to_owned(),
     };
-    let mut policies = BTreeMap::new();
-    for (policy_name, p) in raw.policies {
-        let field = format!("iam.role.policies.{policy_name}");
-        let valid = !policy_name.is_empty()
-            && policy_name.len() <= POLICY_NAME.max
-            && policy_name.chars().all(POLICY_NAME.allowed);
-        if !valid {
-            v.error(
-                p.span(),
-                &field,
-                format!(
-                    "{} is not a valid policy name; allowed: {}",
-                    quote(&policy_name),
-                    POLICY_NAME.described
-                ),
-            );
-        }
-        let document = v.document(&p.get_ref().document, &format!("{field}.document"));
-        policies.insert(policy_name, document);
-    }
     RoleSpec {
         name,
         path,
         description,
         max_session_duration,
         trust_policy,
-        policies,
         adopt: raw.adopt,
+    }
+}
+
+impl Section for Role {
+    const PATH: &'static str = "iam.role";
+    type Raw = RawRole;
+    type Spec = RoleSpec;
+
+    fn accepts(field: &str) -> Option<String> {
+        accepts(field)
+    }
+
+    fn validate(v: &mut Validator, raw: Spanned<RawRole>, _: &Input) -> Option<RoleSpec> {
+        Some(validate(v, raw.into_inner()))
+    }
+
+    /// The trust policy against IAM's quota, sized with the stack's placeholder values.
+    fn check(v: &mut Validator, stack: &mut Stack) {
+        let Some(role) = stack.one::<Role>() else {
+            return;
+        };
+        let size = v.policy_size(&role.trust_policy);
+        if size > TRUST_POLICY_SIZE
+            && let Some(span) = v.marked("iam.role.trust_policy")
+        {
+            v.error(
+                span,
+                "iam.role.trust_policy",
+                format!(
+                    "{size} characters (counted as IAM does: placeholders filled in, \
+                     whitespace left out), more than IAM's default quota of \
+                     {TRUST_POLICY_SIZE} for a role trust policy"
+                ),
+            );
+        }
     }
 }

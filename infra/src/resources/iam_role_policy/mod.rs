@@ -1,6 +1,8 @@
 //! `iam_role_policy`: the role's inline policies. The declared set is the whole set: an inline
 //! policy on the stack's role that the stack does not declare is removed.
 
+pub mod section;
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -64,9 +66,17 @@ impl Kind for RolePolicy {
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
-        let Some(spec) = &cx.stack.role else { return };
+        let Some(spec) = cx.stack.one::<Role>() else {
+            return;
+        };
         let live = cx.live.get::<RolePolicy>();
-        for (name, text) in &spec.policies {
+        let mut declared: Vec<(&String, &String)> = cx
+            .stack
+            .all::<RolePolicy>()
+            .map(|p| (&p.name, &p.document))
+            .collect();
+        declared.sort();
+        for (name, text) in declared {
             let addr = planner.address(name);
             let document = match render_document(text, cx.vars) {
                 Ok(doc) => doc,
@@ -86,7 +96,7 @@ impl Kind for RolePolicy {
             );
         }
         for (name, document) in live {
-            if spec.policies.contains_key(name) {
+            if cx.stack.all::<RolePolicy>().any(|p| p.name == *name) {
                 continue;
             }
             let mut changes = Changes::default();

@@ -86,7 +86,7 @@ impl Kind for Image {
             platform,
             format,
             ..
-        }) = &stack.image
+        }) = stack.one::<Image>()
         else {
             return Ok(None);
         };
@@ -99,7 +99,7 @@ impl Kind for Image {
     }
 
     async fn read(cx: &ReadContext<'_>) -> Result<LiveImage, Error> {
-        let Some(spec) = &cx.stack.repository else {
+        let Some(spec) = cx.stack.one::<Repository>() else {
             return Ok(LiveImage::default());
         };
         let repository = cx.get::<Repository>().await?;
@@ -127,9 +127,9 @@ impl Kind for Image {
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
         if let (Some((digest, false)), Some(repository)) =
-            (&cx.live.get::<Image>().pinned, &cx.stack.repository)
+            (&cx.live.get::<Image>().pinned, cx.stack.one::<Repository>())
         {
-            let uri = cx.vars.repository_uri.as_deref().unwrap_or_default();
+            let uri = cx.vars.get("repository_uri").unwrap_or_default();
             planner.block(
                 Image::TYPE,
                 Some("uri"),
@@ -137,7 +137,7 @@ impl Kind for Image {
             );
         }
         let (Some((artifact, in_registry)), Some(repository)) =
-            (&cx.live.get::<Image>().built, &cx.stack.repository)
+            (&cx.live.get::<Image>().built, cx.stack.one::<Repository>())
         else {
             return;
         };
@@ -145,7 +145,7 @@ impl Kind for Image {
         if !in_registry {
             changes.value("digest", None, &artifact.image.digest);
             changes.value("platform", None, artifact.platform);
-            if let Some(ImageSpec::Build { format, .. }) = &cx.stack.image {
+            if let Some(ImageSpec::Build { format, .. }) = cx.stack.one::<Image>() {
                 changes.value("format", None, format.as_str());
             }
             changes.value("compressed_bytes", None, artifact.image.compressed_size());
@@ -199,7 +199,7 @@ fn workspace(stack: &Stack) -> PathBuf {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
     };
-    match &stack.image {
+    match stack.one::<Image>() {
         Some(ImageSpec::Build {
             workspace: Some(w), ..
         }) => dir.join(w),
@@ -211,7 +211,7 @@ fn workspace(stack: &Stack) -> PathBuf {
 pub fn build(stack: &Stack) -> anyhow::Result<Option<Artifact>> {
     let Some(ImageSpec::Build {
         package, platform, ..
-    }) = &stack.image
+    }) = stack.one::<Image>()
     else {
         return Ok(None);
     };
@@ -234,7 +234,7 @@ pub fn assemble(stack: &Stack, binary: &[u8]) -> anyhow::Result<Option<Artifact>
         platform,
         format,
         ..
-    }) = &stack.image
+    }) = stack.one::<Image>()
     else {
         return Ok(None);
     };
@@ -294,7 +294,7 @@ pub fn tag_in_repository<'a>(
     rendered_uri: &'a str,
     repository_uri: &str,
 ) -> Option<&'a str> {
-    let Some(ImageSpec::Uri(_)) = &stack.image else {
+    let Some(ImageSpec::Uri(_)) = stack.one::<Image>() else {
         return None;
     };
     let tag = rendered_uri
@@ -310,7 +310,7 @@ pub fn digest_in_repository<'a>(
     rendered_uri: &'a str,
     repository_uri: &str,
 ) -> Option<&'a str> {
-    let Some(ImageSpec::Uri(_)) = &stack.image else {
+    let Some(ImageSpec::Uri(_)) = stack.one::<Image>() else {
         return None;
     };
     let (tag, digest) = rendered_uri.strip_prefix(repository_uri)?.split_once('@')?;
@@ -345,7 +345,9 @@ fn rendered_uri<'s>(
     stack: &'s Stack,
     repository_uri: &str,
 ) -> Option<(String, &'s RepositorySpec)> {
-    let (Some(ImageSpec::Uri(template)), Some(spec)) = (&stack.image, &stack.repository) else {
+    let (Some(ImageSpec::Uri(template)), Some(spec)) =
+        (stack.one::<Image>(), stack.one::<Repository>())
+    else {
         return None;
     };
     Some((template.replace("${repository_uri}", repository_uri), spec))

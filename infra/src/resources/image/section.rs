@@ -6,9 +6,12 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::Image;
 pub use crate::container::{ImageFormat, Platform};
 use crate::policy;
+use crate::resources::ecr_repository::Repository;
 use crate::stack::validate::{Validator, quote};
+use crate::stack::{Input, Section};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,7 +103,7 @@ fn image_uri(v: &mut Validator, uri: &Spanned<String>, span: Range<usize>) -> St
             "image.uri",
             "the only placeholder allowed here is ${repository_uri}",
         );
-    } else if text.contains("${repository_uri}") && !v.declared.repository {
+    } else if text.contains("${repository_uri}") && !v.declares::<Repository>() {
         v.error(
             uri.span(),
             "image.uri",
@@ -134,7 +137,7 @@ fn image_uri(v: &mut Validator, uri: &Spanned<String>, span: Range<usize>) -> St
 }
 
 /// `uri = "..."` or `build = "PACKAGE"` (with an optional `platform` and `format`), never both.
-pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> {
+fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> {
     let span = raw.span();
     match raw.into_inner() {
         RawImage {
@@ -172,7 +175,7 @@ pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> 
                     "the name of a cargo package in this workspace",
                 );
             }
-            if !v.declared.repository {
+            if !v.declares::<Repository>() {
                 v.error(
                     package.span(),
                     "image.build",
@@ -180,16 +183,6 @@ pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> 
                 );
             }
             let platform = platform.unwrap_or_default();
-            if v.declared.runtime && platform != Platform::LinuxArm64 {
-                v.error(
-                    span,
-                    "image.platform",
-                    format!(
-                        "AgentCore Runtime runs linux/arm64 only, so with [runtime] the image must be \
-                         linux/arm64; {platform} is for a stack without [runtime] (an image used elsewhere)"
-                    ),
-                );
-            }
             let format = image_format(v, format);
             Some(ImageSpec::Build {
                 package: package.into_inner(),
@@ -236,5 +229,19 @@ pub fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> 
             );
             None
         }
+    }
+}
+
+impl Section for Image {
+    const PATH: &'static str = "image";
+    type Raw = RawImage;
+    type Spec = ImageSpec;
+
+    fn accepts(field: &str) -> Option<String> {
+        accepts(field)
+    }
+
+    fn validate(v: &mut Validator, raw: Spanned<RawImage>, _: &Input) -> Option<ImageSpec> {
+        validate(v, raw)
     }
 }

@@ -349,11 +349,12 @@ fn snapshot_of_the_plan_for_a_pinned_digest_the_registry_lacks() {
 /// `[image]` of [`A_BUILT_IMAGE`] with `line` added, parsed.
 fn with_image_line(line: &str) -> Result<Stack, String> {
     let text = A_BUILT_IMAGE.replace("build = \"server\"", &format!("build = \"server\"\n{line}"));
-    Stack::parse(std::path::Path::new("stack.toml"), &text, &|_| None).map_err(|e| e.to_string())
+    crate::registry::parse_stack(std::path::Path::new("stack.toml"), &text, &|_| None)
+        .map_err(|e| e.to_string())
 }
 
 fn format_of(stack: &Stack) -> Option<ImageFormat> {
-    match &stack.image {
+    match stack.one::<Image>() {
         Some(ImageSpec::Build { format, .. }) => Some(*format),
         _ => None,
     }
@@ -392,7 +393,7 @@ fn a_format_with_a_prebuilt_uri_is_refused() {
         "build = \"server\"",
         "uri = \"${repository_uri}:v1\"\nformat = \"oci\"",
     );
-    let error = Stack::parse(std::path::Path::new("stack.toml"), &text, &|_| None)
+    let error = crate::registry::parse_stack(std::path::Path::new("stack.toml"), &text, &|_| None)
         .unwrap_err()
         .to_string();
     assert!(

@@ -174,7 +174,7 @@ fn secret_arns(
     spec.secrets
         .iter()
         .filter_map(|(name, key)| {
-            let secret = cx.stack.secret(key)?;
+            let secret = cx.stack.all::<Secret>().find(|s| s.key == *key)?;
             let arn = match &secret.source {
                 SecretSource::Existing { arn } => SecretArn::Known(arn.clone()),
                 SecretSource::Managed { .. } => {
@@ -204,14 +204,14 @@ impl Kind for Runtime {
     type Live = Found;
 
     async fn read(cx: &ReadContext<'_>) -> Result<Found, Error> {
-        match &cx.stack.runtime {
+        match cx.stack.one::<Runtime>() {
             Some(spec) => read(cx.aws, spec, &cx.stack.name).await,
             None => Ok(Found::default()),
         }
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
-        if let Some(spec) = &cx.stack.runtime {
+        if let Some(spec) = cx.stack.one::<Runtime>() {
             plan(cx, spec, planner);
         }
     }
@@ -410,7 +410,7 @@ async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRuntime
 /// The image the runtime should run: the declared URI, or the built image by digest.
 fn container_uri(cx: &PlanContext) -> Option<String> {
     let image = cx.live.get::<Image>();
-    match cx.stack.image.as_ref()? {
+    match cx.stack.one::<Image>()? {
         ImageSpec::Uri(template) => {
             let uri = policy::render(template, cx.vars);
             // A tag in the stack's repository runs by the digest it points at now.
@@ -425,7 +425,7 @@ fn container_uri(cx: &PlanContext) -> Option<String> {
             let (artifact, _) = image.built.as_ref()?;
             Some(format!(
                 "{}@{}",
-                cx.vars.repository_uri.as_ref()?,
+                cx.vars.get("repository_uri")?,
                 artifact.image.digest
             ))
         }
@@ -434,7 +434,7 @@ fn container_uri(cx: &PlanContext) -> Option<String> {
 
 /// The execution role's ARN, known from its name before it exists.
 fn role_arn(stack: &Stack, vars: &policy::Vars) -> Option<String> {
-    let role = stack.role.as_ref()?;
+    let role = stack.one::<Role>()?;
     Some(format!(
         "arn:{}:iam::{}:role{}{}",
         vars.partition, vars.account_id, role.path, role.name
@@ -532,8 +532,7 @@ fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) {
         authorizer,
         repository: cx
             .stack
-            .repository
-            .as_ref()
+            .one::<Repository>()
             .map(|r| address(Repository::TYPE, &r.name)),
         secret_arns,
     };
@@ -553,7 +552,7 @@ fn container_changes(
 ) {
     let tag_unresolved = cx.live.get::<Repository>().found().is_none()
         && desired.is_some_and(|uri| {
-            let repository = cx.vars.repository_uri.as_deref().unwrap_or_default();
+            let repository = cx.vars.get("repository_uri").unwrap_or_default();
             image::tag_in_repository(cx.stack, uri, repository).is_some()
         });
     if tag_unresolved {
@@ -635,9 +634,11 @@ fn authorizer_changes(
     changes: &mut Changes,
 ) -> Option<(String, String)> {
     let live_auth = live.map(|r| r.authorizer.clone());
-    let (Some(Authorizer::Cognito), Some(pool), Some(client)) =
-        (spec.authorizer, &cx.stack.user_pool, &cx.stack.client)
-    else {
+    let (Some(Authorizer::Cognito), Some(pool), Some(client)) = (
+        spec.authorizer,
+        cx.stack.one::<UserPool>(),
+        cx.stack.one::<Client>(),
+    ) else {
         if let Some(Some((url, _))) = live_auth {
             changes.push(
                 "authorizer.discovery_url",
@@ -1302,7 +1303,7 @@ impl<'a> Poll<'a> {
 pub async fn authorizer<'c>(
     cx: &'c ReadContext<'_>,
 ) -> Result<Option<&'c (String, Vec<String>)>, Error> {
-    if cx.stack.runtime.is_none() {
+    if !cx.stack.declares::<Runtime>() {
         return Ok(None);
     }
     Ok(cx.get::<Runtime>().await?.authorizer())

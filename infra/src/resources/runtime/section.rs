@@ -5,8 +5,19 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::Runtime;
+use crate::resources::cognito_client::Client;
+use crate::resources::cognito_pool::UserPool;
+use crate::resources::iam_role::Role;
+use crate::resources::iam_role_policy::RolePolicy;
+use crate::resources::iam_role_policy::section::PolicySpec;
+use crate::resources::image::Image;
+use crate::resources::image::section::{ImageSpec, Platform};
+use crate::resources::secret::Secret;
+use crate::resources::secret::section::{SecretSource, SecretSpec};
 use crate::sensitive::Sensitive;
-use crate::stack::validate::{ENV_NAME, NameRule, RawEnv, Validator};
+use crate::stack::validate::{ENV_NAME, NameRule, RawEnv, Validator, quote};
+use crate::stack::{Base, Input, Section, Stack};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,7 +203,7 @@ pub fn accepts(key: &str) -> Option<String> {
     })
 }
 
-pub fn validate(
+fn validate(
     v: &mut Validator,
     raw: RawRuntime,
     env: &dyn Fn(&str) -> Option<String>,
@@ -406,4 +417,142 @@ fn header_ok(header: &str) -> bool {
         && header
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The inline policy infra adds to the runtime's role when `[runtime.secrets]` is declared: it
+/// grants reading exactly those secrets (and decrypting them with their declared KMS keys).
+pub const SECRETS_POLICY: &str = "infra-secrets";
+
+impl Section for Runtime {
+    const PATH: &'static str = "runtime";
+    const SECRET_FIELDS: &'static [&'static str] = &["environment."];
+    const PLACEHOLDERS: &'static [(&'static str, &'static str)] =
+        &[("runtime_name", "the name of [runtime]")];
+    type Raw = RawRuntime;
+    type Spec = RuntimeSpec;
+
+    fn accepts(field: &str) -> Option<String> {
+        accepts(field)
+    }
+
+    fn validate(v: &mut Validator, raw: Spanned<RawRuntime>, input: &Input) -> Option<RuntimeSpec> {
+        let span = raw.span();
+        let runtime = validate(v, raw.into_inner(), input.env);
+        if runtime.authorizer == Some(Authorizer::Cognito)
+            && !(v.declares::<UserPool>() && v.declares::<Client>())
+        {
+            v.error(
+                span.clone(),
+                "runtime.authorizer",
+                "\"cognito\" needs [cognito.user_pool] and [cognito.client]",
+            );
+        }
+        if !v.declares::<Image>() {
+            v.error(
+                span.clone(),
+                "runtime",
+                "a runtime needs [image] with uri = \"...\" or build = \"PACKAGE\"",
+            );
+        }
+        if !v.declares::<Role>() {
+            v.error(
+                span.clone(),
+                "runtime",
+                "a runtime needs [iam.role], its execution role",
+            );
+        }
+        for (variable, key) in &runtime.secrets {
+            if !input.stack.all::<Secret>().any(|s| &s.key == key) {
+                v.error(
+                    span.clone(),
+                    format!("runtime.secrets.{variable}"),
+                    format!("{} is not declared; declare [secrets.{key}]", quote(key)),
+                );
+            }
+        }
+        Some(runtime)
+    }
+
+    /// AgentCore runs linux/arm64 images only; the role gets the policy that reads the runtime's
+    /// secrets.
+    fn check(v: &mut Validator, stack: &mut Stack) {
+        let (Some(runtime), Some(span)) = (stack.one::<Runtime>().cloned(), v.span::<Runtime>(0))
+        else {
+            return;
+        };
+        if let Some(ImageSpec::Build { platform, .. }) = stack.one::<Image>()
+            && *platform != Platform::LinuxArm64
+            && let Some(image) = v.span::<Image>(0)
+        {
+            v.error(
+                image,
+                "image.platform",
+                format!(
+                    "AgentCore Runtime runs linux/arm64 only, so with [runtime] the image must be \
+                     linux/arm64; {platform} is for a stack without [runtime] (an image used elsewhere)"
+                ),
+            );
+        }
+        if !stack.declares::<Role>() {
+            return;
+        }
+        if stack.all::<RolePolicy>().any(|p| p.name == SECRETS_POLICY) {
+            v.error(
+                span,
+                format!("iam.role.policies.{SECRETS_POLICY}"),
+                "this policy name is reserved: infra writes it for [runtime.secrets]",
+            );
+        } else {
+            let secrets: Vec<SecretSpec> = stack.all::<Secret>().cloned().collect();
+            if let Some(document) = secrets_policy(&runtime, &secrets) {
+                stack.push::<RolePolicy>(PolicySpec {
+                    name: SECRETS_POLICY.to_owned(),
+                    document,
+                });
+            }
+        }
+    }
+
+    fn placeholder(spec: &RuntimeSpec, name: &str, _: &Base) -> Option<String> {
+        (name == "runtime_name").then(|| spec.name.clone())
+    }
+}
+
+/// The policy that lets the runtime read its secrets: `secretsmanager:GetSecretValue` on exactly
+/// those (a kept secret's ARN ends in `-` and six characters Secrets Manager picks), and
+/// `kms:Decrypt` on their declared keys. `None` when the runtime reads no secret.
+fn secrets_policy(runtime: &RuntimeSpec, secrets: &[SecretSpec]) -> Option<String> {
+    let used: Vec<&SecretSpec> = secrets
+        .iter()
+        .filter(|s| runtime.secrets.values().any(|k| *k == s.key))
+        .collect();
+    if used.is_empty() {
+        return None;
+    }
+    let arns: Vec<String> = used
+        .iter()
+        .map(|s| match &s.source {
+            SecretSource::Managed { .. } => format!(
+                "arn:${{partition}}:secretsmanager:${{region}}:${{account_id}}:secret:{}-??????",
+                s.name
+            ),
+            SecretSource::Existing { arn } => arn.clone(),
+        })
+        .collect();
+    let mut statements = vec![serde_json::json!({
+        "Sid": "ReadTheRuntimesSecrets",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": arns,
+    })];
+    let keys: Vec<&String> = used.iter().filter_map(|s| s.kms_key.as_ref()).collect();
+    if !keys.is_empty() {
+        statements.push(serde_json::json!({
+            "Sid": "DecryptTheRuntimesSecrets",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": keys,
+        }));
+    }
+    Some(serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string())
 }

@@ -614,7 +614,7 @@ fn several_same_named_runtimes_are_never_guessed_between() {
 #[test]
 fn a_runtime_is_never_adopted_its_configuration_is_replaced_on_update() {
     let text = STACK.replace("name = \"demo_mcp\"", "name = \"demo_mcp\"\nadopt = true");
-    let error = Stack::parse(Path::new("stack.toml"), &text, &|_| None)
+    let error = crate::registry::parse_stack(Path::new("stack.toml"), &text, &|_| None)
         .unwrap_err()
         .to_string();
     assert!(error.contains("unknown field `adopt`"), "{error}");

@@ -69,7 +69,7 @@ impl Kind for Secret {
         let client = &cx.aws.secrets;
         let found = cx
             .aws
-            .all(cx.stack.secrets.iter().map(|spec| {
+            .all(cx.stack.all::<Secret>().map(|spec| {
                 let client = &client;
                 async move {
                     let id = match &spec.source {
@@ -109,7 +109,7 @@ impl Kind for Secret {
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
         let live = cx.live.get::<Secret>();
-        for spec in &cx.stack.secrets {
+        for spec in cx.stack.all::<Secret>() {
             match &spec.source {
                 SecretSource::Managed { var, value } => {
                     let lookup = live.kept.get(&spec.key).cloned().unwrap_or_default();

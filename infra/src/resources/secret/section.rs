@@ -4,8 +4,10 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::Secret;
 use crate::sensitive::Sensitive;
 use crate::stack::validate::{ENV_NAME, NameRule, RawEnv, Validator, quote};
+use crate::stack::{Input, Section, Shape};
 
 /// Secrets Manager's limits: `SecretString` is at most 65,536 bytes and `Description` at most
 /// 2048 characters (the `PutSecretValue` and `CreateSecret` API reference,
@@ -103,7 +105,7 @@ pub const SECRET_NAME: NameRule = NameRule {
     described: "ASCII letters, digits and /_+=.@- (Secrets Manager's secret name characters)",
 };
 
-pub fn validate(
+fn validate(
     v: &mut Validator,
     key: &str,
     raw: Spanned<RawSecret>,
@@ -233,5 +235,38 @@ pub fn validate(
         kms_key: raw.kms_key.map(Spanned::into_inner),
         recovery_window_days,
         adopt: raw.adopt,
+    }
+}
+
+impl Section for Secret {
+    const PATH: &'static str = "secrets";
+    const SHAPE: Shape = Shape::Map;
+    const MAP_OF: &'static str = "tables [secrets.KEY] (KEY names the secret)";
+    const SECRET_FIELDS: &'static [&'static str] = &["value"];
+    type Raw = RawSecret;
+    type Spec = SecretSpec;
+
+    fn accepts(field: &str) -> Option<String> {
+        accepts(field)
+    }
+
+    /// A kept secret is named `<stack>/<key>`, so the stack's name must be one a secret name can
+    /// hold.
+    fn validate(v: &mut Validator, raw: Spanned<RawSecret>, input: &Input) -> Option<SecretSpec> {
+        let span = raw.span();
+        let (key, stack) = (input.key, input.stack.name.as_str());
+        let spec = validate(v, key, raw, stack, input.env);
+        if spec.managed() && !stack.chars().all(SECRET_NAME.allowed) {
+            v.error(
+                span,
+                format!("secrets.{key}"),
+                format!(
+                    "the secret is named {stack}/{key} after the stack, and stack.name has \
+                     characters a secret name cannot; allowed: {}",
+                    SECRET_NAME.described
+                ),
+            );
+        }
+        Some(spec)
     }
 }
