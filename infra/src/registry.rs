@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 use crate::engine::{DynKind, Registered};
 use crate::resources::{
     cognito_client::Client, cognito_pool::UserPool, cognito_user::User, ecr_repository::Repository,
-    iam_role::Role, iam_role_policy::RolePolicy, image::Image, runtime::Runtime, secret::Secret,
+    iam_role::Role, iam_role_policy::RolePolicy, image::Image, log_group::LogGroup,
+    runtime::Runtime, secret::Secret,
 };
 use crate::stack::{DynSection, Stack, StackErrors};
 
@@ -21,6 +22,7 @@ pub static KINDS: &[&dyn DynKind] = &[
     &Registered::<Image>::KIND,
     &Registered::<Secret>::KIND,
     &Registered::<Runtime>::KIND,
+    &Registered::<LogGroup>::KIND,
 ];
 
 /// Every kind's `stack.toml` section, in the same order: what `Stack::load` reads a file with.

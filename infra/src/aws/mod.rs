@@ -50,6 +50,7 @@ pub struct Aws {
     pub ecr: aws_sdk_ecr::Client,
     pub agentcore: aws_sdk_bedrockagentcorecontrol::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 /// A service client from `config`, with the call log of [`calls::CallLog`].
@@ -130,6 +131,7 @@ impl Aws {
             ecr: client!(aws_sdk_ecr, config),
             agentcore: client!(aws_sdk_bedrockagentcorecontrol, config),
             secrets: client!(aws_sdk_secretsmanager, config),
+            logs: client!(aws_sdk_cloudwatchlogs, config),
         })
     }
 

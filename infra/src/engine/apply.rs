@@ -88,6 +88,19 @@ impl<'a> ApplyContext<'a> {
             })
     }
 
+    /// The id of the resource of another kind (one resource of that kind), from live state or
+    /// from its create in an earlier level.
+    pub fn id_of_kind<K: super::Kind>(&self) -> Option<String> {
+        let ids = self.ids.lock().expect("ids lock");
+        ids.iter()
+            .find(|(address, _)| {
+                address
+                    .strip_prefix(K::TYPE)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+            .map(|(_, id)| id.clone())
+    }
+
     /// Record the id of a resource once it exists.
     pub fn set_id(&self, address: &str, id: String) {
         self.ids

@@ -56,6 +56,13 @@ pub trait Kind: Section {
     fn outputs(_cx: &PlanContext<'_>) -> Vec<Output> {
         Vec::new()
     }
+
+    /// The id of this kind's resource as the kinds that depend on it refer to it, when it
+    /// exists and is the stack's: what `id_of::<K>()` gives them while reading, planning and
+    /// applying (after a create, what its apply returned). `None` for kinds nothing refers to.
+    fn id(_live: &Self::Live) -> Option<String> {
+        None
+    }
 }
 
 /// The object-safe face of a [`Kind`], for the registry's list.

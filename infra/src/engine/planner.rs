@@ -20,6 +20,14 @@ pub struct PlanContext<'a> {
     pub vars: &'a Vars,
 }
 
+impl PlanContext<'_> {
+    /// The id of another kind's resource as read ([`super::Kind::id`]); `None` when it does
+    /// not exist yet (apply learns it: [`super::ApplyContext::id_of_kind`]).
+    pub fn id_of<K: super::Kind>(&self) -> Option<String> {
+        K::id(self.live.get::<K>())
+    }
+}
+
 /// What a kind's planner hands to apply for one resource: the kind's own data, opaque to the
 /// engine and never serialized (it may hold write-only values).
 #[derive(Clone, Default)]

@@ -155,6 +155,11 @@ impl<'a> ReadContext<'a> {
             .unwrap_or_else(|| panic!("{} read a state of another type", K::TYPE)))
     }
 
+    /// The id of another kind's resource ([`Kind::id`]), once that kind is read.
+    pub async fn id_of<K: Kind>(&self) -> Result<Option<String>, Error> {
+        Ok(K::id(self.get::<K>().await?))
+    }
+
     /// Read a kind (once) and return its state.
     pub async fn read(&self, type_name: &str) -> Result<&State, Error> {
         let (kind, cell) = self

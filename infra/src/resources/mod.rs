@@ -8,6 +8,7 @@ pub mod ecr_repository;
 pub mod iam_role;
 pub mod iam_role_policy;
 pub mod image;
+pub mod log_group;
 pub mod runtime;
 pub mod secret;
 

@@ -506,6 +506,7 @@ pub struct Aws {
     pub ecr: aws_sdk_ecr::Client,
     pub agentcore: aws_sdk_bedrockagentcorecontrol::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Aws {
@@ -517,6 +518,7 @@ impl Aws {
             ecr: aws_sdk_ecr::Client::new(&config),
             agentcore: aws_sdk_bedrockagentcorecontrol::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
         }
     }
 

@@ -221,6 +221,14 @@ impl Kind for Runtime {
         apply(cx, r, step).await
     }
 
+    /// The runtime id (`<name>-<suffix>`) of the stack's own runtime.
+    fn id(live: &Found) -> Option<String> {
+        live.runtime
+            .found()
+            .filter(|r| r.owned)
+            .map(|r| r.id.clone())
+    }
+
     fn outputs(cx: &PlanContext<'_>) -> Vec<Output> {
         let runtime = cx.live.get::<Runtime>().runtime.found();
         vec![
