@@ -155,7 +155,11 @@ impl Kind for LogGroup {
         Ok(name)
     }
 
+    /// `log_group`, when the stack declares a retention.
     fn outputs(cx: &PlanContext<'_>) -> Vec<Output> {
+        if !cx.stack.declares::<LogGroup>() {
+            return Vec::new();
+        }
         let name = cx.live.get::<LogGroup>().as_ref().map(|g| g.name.clone());
         let name = name.or_else(|| cx.id_of::<Runtime>().map(|id| group_name(&id)));
         vec![("log_group", name)]
