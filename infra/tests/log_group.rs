@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::collections::HashMap;
-
 use support::{Aws, Moto, Project, STACK_NAME};
 
 const WITH_RETENTION: &str = "[runtime]\nlog_retention_days = 30\n";
@@ -29,7 +27,8 @@ async fn groups(aws: &Aws) -> Vec<(String, Option<i32>)> {
         .collect()
 }
 
-async fn tags(aws: &Aws, name: &str) -> HashMap<String, String> {
+/// The log group's `infra:stack` tag.
+async fn stack_tag(aws: &Aws, name: &str) -> Option<String> {
     let groups = aws
         .logs
         .describe_log_groups()
@@ -44,9 +43,9 @@ async fn tags(aws: &Aws, name: &str) -> HashMap<String, String> {
         .send()
         .await
         .unwrap()
-        .tags()
+        .tags()?
+        .get("infra:stack")
         .cloned()
-        .unwrap_or_default()
 }
 
 /// The name AgentCore gives the log group of the stack's runtime.
@@ -73,13 +72,7 @@ async fn a_declared_retention_creates_the_group_ahead_and_repairs_it_in_place() 
     project.infra(&moto, &["apply", "--yes"]).expect(0);
     let name = expected_name(&aws).await;
     assert_eq!(groups(&aws).await, [(name.clone(), Some(30))]);
-    assert_eq!(
-        tags(&aws, &name)
-            .await
-            .get("infra:stack")
-            .map(String::as_str),
-        Some(STACK_NAME)
-    );
+    assert_eq!(stack_tag(&aws, &name).await.as_deref(), Some(STACK_NAME));
     let output = project.infra(&moto, &["output", "--json"]).expect(0);
     assert!(output.stdout.contains(&name), "{}", output.stdout);
 
@@ -147,13 +140,7 @@ async fn a_group_agentcore_made_first_is_taken_over_without_a_second_group() {
     writes.sort();
     assert_eq!(writes, ["PutRetentionPolicy", "TagResource"]);
     assert_eq!(groups(&aws).await, [(name.clone(), Some(30))]);
-    assert_eq!(
-        tags(&aws, &name)
-            .await
-            .get("infra:stack")
-            .map(String::as_str),
-        Some(STACK_NAME)
-    );
+    assert_eq!(stack_tag(&aws, &name).await.as_deref(), Some(STACK_NAME));
     project
         .infra(&moto, &["plan", "--detailed-exitcode"])
         .expect(0);

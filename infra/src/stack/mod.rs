@@ -58,7 +58,6 @@ pub(crate) struct RawFile {
 /// One declared section's resolved specs (one, or one per table of a list or map).
 #[derive(Debug, Clone)]
 struct Entry {
-    path: &'static str,
     section: &'static dyn DynSection,
     specs: Vec<Arc<dyn AnySpec>>,
 }
@@ -90,10 +89,10 @@ impl Stack {
     }
 
     fn entry<S: Section>(&self) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.path == S::PATH)
+        self.entries.iter().find(|e| e.section.path() == S::PATH)
     }
 
-    /// The declared spec of a one-table section (`[runtime]`), if declared.
+    /// The declared spec of a one-table section (`[a.b]`), if declared.
     pub fn one<S: Section>(&self) -> Option<&S::Spec> {
         self.all::<S>().next()
     }
@@ -111,32 +110,17 @@ impl Stack {
         self.entry::<S>().is_some_and(|e| !e.specs.is_empty())
     }
 
-    /// Change the declared specs of a section (checks across sections, while validating).
-    pub fn all_mut<S: Section>(&mut self) -> impl Iterator<Item = &mut S::Spec> {
-        self.entries
-            .iter_mut()
-            .filter(|e| e.path == S::PATH)
-            .flat_map(|e| e.specs.iter_mut())
-            .filter_map(|spec| Arc::get_mut(spec)?.as_any_mut().downcast_mut())
-    }
-
     /// Add a spec to a section (a kind adding what it needs to a section it depends on, or a
     /// test building a stack).
     pub fn push<S: Section>(&mut self, spec: S::Spec) {
         let spec = Arc::new(spec) as Arc<dyn AnySpec>;
-        match self.entries.iter_mut().find(|e| e.path == S::PATH) {
+        match self.entries.iter_mut().find(|e| e.section.path() == S::PATH) {
             Some(entry) => entry.specs.push(spec),
             None => self.entries.push(Entry {
-                path: S::PATH,
                 section: &Sectioned::<S>::SECTION,
                 specs: vec![spec],
             }),
         }
-    }
-
-    /// Remove every spec of a section (tests).
-    pub fn remove<S: Section>(&mut self) {
-        self.entries.retain(|e| e.path != S::PATH);
     }
 
     /// The tags everything this stack creates carries.
@@ -265,7 +249,6 @@ fn validate_file(v: &mut Validator, raw: RawFile, env: &dyn Fn(&str) -> Option<S
         }
         if !specs.is_empty() {
             stack.entries.push(Entry {
-                path: section.path(),
                 section,
                 specs,
             });

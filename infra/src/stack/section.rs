@@ -32,7 +32,7 @@ pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// What a section's validation sees besides its own table.
 pub struct Input<'a> {
-    /// The table's key, for [`Shape::Map`] (`[secrets.KEY]`); empty otherwise.
+    /// The table's key, for [`Shape::Map`] (`[a.KEY]`); empty otherwise.
     pub key: &'a str,
     /// The stack so far: its name and region, and the sections validated before this one (the
     /// kinds this kind depends on come first in the registry).
@@ -50,12 +50,12 @@ pub struct Base<'a> {
 
 /// A stack section, declared by the kind it configures (`impl Section for UserPool`).
 pub trait Section: 'static {
-    /// Dotted path in the file: `cognito.user_pool`, `secrets`, `runtime.log_retention_days`.
+    /// Dotted path in the file: `a.b`, or `a.b.c` inside the table of the section `a.b`.
     /// A section may sit inside another one's table: the outer one never sees its key.
     const PATH: &'static str;
     const SHAPE: Shape = Shape::One;
-    /// For a [`Shape::Map`]: what the table of tables holds, e.g. `tables [secrets.KEY] (KEY
-    /// names the secret)`.
+    /// For a [`Shape::Map`]: what the table of tables holds, e.g. `tables [a.KEY] (KEY
+    /// names the entry)`.
     const MAP_OF: &'static str = "";
     /// Fields (relative to the section, or to its entry for a map) whose values may be secrets:
     /// never quoted in a message, their lines never shown. A trailing `.` covers a whole table.
@@ -78,7 +78,7 @@ pub trait Section: 'static {
 
     /// Checks across sections, once every section is validated (and the placeholders' sizing
     /// values are known). They run from the last kind to the first, so a kind may add to what
-    /// the kinds it depends on declare (the runtime's secrets policy on the role) before those
+    /// the kinds it depends on declare (a policy it needs on another kind's resource) before those
     /// check themselves.
     fn check(_v: &mut Validator, _stack: &mut Stack) {}
 
@@ -91,14 +91,10 @@ pub trait Section: 'static {
 /// A resolved spec, stored by the stack whatever its type.
 pub trait AnySpec: Any + fmt::Debug + Send + Sync {
     fn as_any(&self) -> &dyn Any;
-    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<T: Any + fmt::Debug + Send + Sync> AnySpec for T {
     fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
 }
@@ -218,16 +214,6 @@ impl<'a> Sections<'a> {
     /// The section at `path` exactly.
     pub fn at(&self, path: &str) -> Option<&'static dyn DynSection> {
         self.iter().find(|s| s.path() == path)
-    }
-
-    /// Whether some section lies under `path` (a group such as `cognito`, or a section that
-    /// holds others, such as `iam.role`).
-    pub fn holds(&self, path: &str) -> bool {
-        self.iter().any(|s| {
-            s.path()
-                .strip_prefix(path)
-                .is_some_and(|rest| rest.starts_with('.'))
-        })
     }
 
     /// The sections directly under the group `path`: not inside another section.

@@ -68,28 +68,6 @@ pub struct ClientSpec {
 /// The same rule as a pool's name.
 const CLIENT_NAME: crate::stack::validate::NameRule = POOL_NAME;
 
-/// What each field accepts, by its path in the section (`""`: the section itself).
-pub fn accepts(key: &str) -> Option<String> {
-    Some(match key {
-        "" => {
-            "a table: [cognito.client] with name = \"...\" and explicit_auth_flows = [...]".into()
-        }
-        "name" => format!("a string of {}", CLIENT_NAME.described),
-        "explicit_auth_flows" => {
-            let flows: Vec<String> = AuthFlow::ALL
-                .iter()
-                .map(|f| format!("\"{}\"", f.as_aws()))
-                .collect();
-            format!(
-                "a list of {} (\"ALLOW_REFRESH_TOKEN_AUTH\" included)",
-                flows.join(", ")
-            )
-        }
-        "generate_secret" => "true or false".into(),
-        _ => return None,
-    })
-}
-
 pub fn validate(v: &mut Validator, raw: RawClient) -> ClientSpec {
     let name = v.name(&raw.name, "cognito.client.name", &CLIENT_NAME);
     let span = raw.explicit_auth_flows.span();
@@ -115,8 +93,25 @@ impl Section for Client {
     type Raw = RawClient;
     type Spec = ClientSpec;
 
-    fn accepts(field: &str) -> Option<String> {
-        accepts(field)
+    /// What each field accepts, by its path in the section (`""`: the section itself).
+    fn accepts(key: &str) -> Option<String> {
+        Some(match key {
+            "" => "a table: [cognito.client] with name = \"...\" and explicit_auth_flows = [...]"
+                .into(),
+            "name" => format!("a string of {}", CLIENT_NAME.described),
+            "explicit_auth_flows" => {
+                let flows: Vec<String> = AuthFlow::ALL
+                    .iter()
+                    .map(|f| format!("\"{}\"", f.as_aws()))
+                    .collect();
+                format!(
+                    "a list of {} (\"ALLOW_REFRESH_TOKEN_AUTH\" included)",
+                    flows.join(", ")
+                )
+            }
+            "generate_secret" => "true or false".into(),
+            _ => return None,
+        })
     }
 
     fn validate(v: &mut Validator, raw: Spanned<RawClient>, _: &Input) -> Option<ClientSpec> {

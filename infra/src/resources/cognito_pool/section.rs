@@ -94,90 +94,83 @@ pub const POOL_NAME: NameRule = NameRule {
 const MINIMUM_LENGTH: (i64, i64) = (6, 99);
 const TEMPORARY_PASSWORD_VALIDITY_DAYS: (i64, i64) = (0, 365);
 
-/// What each field accepts, by its path in the section (`""`: the section itself).
-pub fn accepts(key: &str) -> Option<String> {
-    let flag = || "true or false".to_owned();
-    Some(match key {
-        "" => "a table: [cognito.user_pool] with name = \"...\"".into(),
-        "name" => format!("a string of {}", POOL_NAME.described),
-        "password_policy" => {
-            "a table such as { minimum_length = 12, require_symbols = true }".into()
-        }
-        "password_policy.minimum_length" => {
-            format!(
-                "an integer from {} to {}",
-                MINIMUM_LENGTH.0, MINIMUM_LENGTH.1
-            )
-        }
-        "password_policy.temporary_password_validity_days" => format!(
-            "an integer from {} to {} (days)",
-            TEMPORARY_PASSWORD_VALIDITY_DAYS.0, TEMPORARY_PASSWORD_VALIDITY_DAYS.1
-        ),
-        "password_policy.require_uppercase"
-        | "password_policy.require_lowercase"
-        | "password_policy.require_numbers"
-        | "password_policy.require_symbols"
-        | "deletion_protection"
-        | "adopt" => flag(),
-        "username_attributes" => {
-            "a list of \"email\" and \"phone_number\", such as [\"email\"]".into()
-        }
-        _ => return None,
-    })
-}
-
-pub fn validate(v: &mut Validator, raw: RawUserPool) -> UserPoolSpec {
-    let name = v.name(&raw.name, "cognito.user_pool.name", &POOL_NAME);
-    let mut policy = PasswordPolicy::default();
-    if let Some(p) = raw.password_policy.map(Spanned::into_inner) {
-        if let Some(n) = &p.minimum_length {
-            let (min, max) = MINIMUM_LENGTH;
-            policy.minimum_length = v.range(
-                n,
-                "cognito.user_pool.password_policy.minimum_length",
-                min,
-                max,
-            );
-        }
-        if let Some(n) = &p.temporary_password_validity_days {
-            let (min, max) = TEMPORARY_PASSWORD_VALIDITY_DAYS;
-            policy.temporary_password_validity_days = v.range(
-                n,
-                "cognito.user_pool.password_policy.temporary_password_validity_days",
-                min,
-                max,
-            );
-        }
-        policy.require_uppercase = p.require_uppercase.unwrap_or(policy.require_uppercase);
-        policy.require_lowercase = p.require_lowercase.unwrap_or(policy.require_lowercase);
-        policy.require_numbers = p.require_numbers.unwrap_or(policy.require_numbers);
-        policy.require_symbols = p.require_symbols.unwrap_or(policy.require_symbols);
-    }
-    let mut username_attributes = raw
-        .username_attributes
-        .map(Spanned::into_inner)
-        .unwrap_or_default();
-    username_attributes.sort();
-    username_attributes.dedup();
-    UserPoolSpec {
-        name,
-        password_policy: policy,
-        username_attributes,
-        deletion_protection: raw.deletion_protection,
-        adopt: raw.adopt,
-    }
-}
-
 impl Section for UserPool {
     const PATH: &'static str = "cognito.user_pool";
     type Raw = RawUserPool;
     type Spec = UserPoolSpec;
 
-    fn accepts(field: &str) -> Option<String> {
-        accepts(field)
+    /// What each field accepts, by its path in the section (`""`: the section itself).
+    fn accepts(key: &str) -> Option<String> {
+        let flag = || "true or false".to_owned();
+        Some(match key {
+            "" => "a table: [cognito.user_pool] with name = \"...\"".into(),
+            "name" => format!("a string of {}", POOL_NAME.described),
+            "password_policy" => {
+                "a table such as { minimum_length = 12, require_symbols = true }".into()
+            }
+            "password_policy.minimum_length" => {
+                format!(
+                    "an integer from {} to {}",
+                    MINIMUM_LENGTH.0, MINIMUM_LENGTH.1
+                )
+            }
+            "password_policy.temporary_password_validity_days" => format!(
+                "an integer from {} to {} (days)",
+                TEMPORARY_PASSWORD_VALIDITY_DAYS.0, TEMPORARY_PASSWORD_VALIDITY_DAYS.1
+            ),
+            "password_policy.require_uppercase"
+            | "password_policy.require_lowercase"
+            | "password_policy.require_numbers"
+            | "password_policy.require_symbols"
+            | "deletion_protection"
+            | "adopt" => flag(),
+            "username_attributes" => {
+                "a list of \"email\" and \"phone_number\", such as [\"email\"]".into()
+            }
+            _ => return None,
+        })
     }
 
     fn validate(v: &mut Validator, raw: Spanned<RawUserPool>, _: &Input) -> Option<UserPoolSpec> {
-        Some(validate(v, raw.into_inner()))
+        let raw = raw.into_inner();
+        let name = v.name(&raw.name, "cognito.user_pool.name", &POOL_NAME);
+        let mut policy = PasswordPolicy::default();
+        if let Some(p) = raw.password_policy.map(Spanned::into_inner) {
+            if let Some(n) = &p.minimum_length {
+                let (min, max) = MINIMUM_LENGTH;
+                policy.minimum_length = v.range(
+                    n,
+                    "cognito.user_pool.password_policy.minimum_length",
+                    min,
+                    max,
+                );
+            }
+            if let Some(n) = &p.temporary_password_validity_days {
+                let (min, max) = TEMPORARY_PASSWORD_VALIDITY_DAYS;
+                policy.temporary_password_validity_days = v.range(
+                    n,
+                    "cognito.user_pool.password_policy.temporary_password_validity_days",
+                    min,
+                    max,
+                );
+            }
+            policy.require_uppercase = p.require_uppercase.unwrap_or(policy.require_uppercase);
+            policy.require_lowercase = p.require_lowercase.unwrap_or(policy.require_lowercase);
+            policy.require_numbers = p.require_numbers.unwrap_or(policy.require_numbers);
+            policy.require_symbols = p.require_symbols.unwrap_or(policy.require_symbols);
+        }
+        let mut username_attributes = raw
+            .username_attributes
+            .map(Spanned::into_inner)
+            .unwrap_or_default();
+        username_attributes.sort();
+        username_attributes.dedup();
+        Some(UserPoolSpec {
+            name,
+            password_policy: policy,
+            username_attributes,
+            deletion_protection: raw.deletion_protection,
+            adopt: raw.adopt,
+        })
     }
 }

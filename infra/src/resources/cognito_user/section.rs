@@ -55,22 +55,6 @@ const USERNAME: NameRule = NameRule {
     described: "1-128 characters without spaces or control characters",
 };
 
-/// What each field accepts, by its path in the section (`""`: the section itself).
-pub fn accepts(key: &str) -> Option<String> {
-    Some(match key {
-        "" => "a table: [[cognito.users]] with username = \"...\" and \
-               password = { env = \"VARIABLE\" }"
-            .into(),
-        "username" => format!("a string of {}", USERNAME.described),
-        "password" => "password = { env = \"VARIABLE\" }, the environment variable that holds the \
-                       password (a literal password is not allowed)"
-            .into(),
-        "password.env" => format!("a string: {}", ENV_NAME.described),
-        "enabled" => "true (the default) or false: whether the user may sign in".into(),
-        _ => return None,
-    })
-}
-
 pub fn validate(
     v: &mut Validator,
     raw: RawUser,
@@ -166,8 +150,22 @@ impl Section for User {
     type Raw = RawUser;
     type Spec = UserSpec;
 
-    fn accepts(field: &str) -> Option<String> {
-        accepts(field)
+    /// What each field accepts, by its path in the section (`""`: the section itself).
+    fn accepts(key: &str) -> Option<String> {
+        Some(match key {
+            "" => "a table: [[cognito.users]] with username = \"...\" and \
+                   password = { env = \"VARIABLE\" }"
+                .into(),
+            "username" => format!("a string of {}", USERNAME.described),
+            "password" => {
+                "password = { env = \"VARIABLE\" }, the environment variable that holds the \
+                           password (a literal password is not allowed)"
+                    .into()
+            }
+            "password.env" => format!("a string: {}", ENV_NAME.described),
+            "enabled" => "true (the default) or false: whether the user may sign in".into(),
+            _ => return None,
+        })
     }
 
     fn validate(v: &mut Validator, raw: Spanned<RawUser>, input: &Input) -> Option<UserSpec> {

@@ -83,62 +83,6 @@ const REPOSITORY_NAME: NameRule = NameRule {
 /// How many images a lifecycle policy may keep (`countNumber` of a rule).
 const KEEP_IMAGES: (i64, i64) = (1, 10_000);
 
-/// What each field accepts, by its path in the section (`""`: the section itself).
-pub fn accepts(key: &str) -> Option<String> {
-    Some(match key {
-        "" => "a table: [ecr.repository] with name = \"...\"".into(),
-        "name" => format!("a string of {}", REPOSITORY_NAME.described),
-        "image_tag_mutability" => "\"MUTABLE\" or \"IMMUTABLE\"".into(),
-        "keep_images" => format!(
-            "an integer from {} to {} (images)",
-            KEEP_IMAGES.0, KEEP_IMAGES.1
-        ),
-        "encryption" => "\"AES256\" or \"KMS\"".into(),
-        "kms_key" => "a string: the KMS key's ARN, id or alias".into(),
-        "scan_on_push" | "adopt" => "true or false".into(),
-        _ => return None,
-    })
-}
-
-pub fn validate(v: &mut Validator, raw: RawRepository) -> RepositorySpec {
-    let name = v.name(&raw.name, "ecr.repository.name", &REPOSITORY_NAME);
-    if name
-        .chars()
-        .next()
-        .is_some_and(|c| !c.is_ascii_lowercase() && !c.is_ascii_digit())
-    {
-        v.error(
-            raw.name.span(),
-            "ecr.repository.name",
-            "must start with a lowercase letter or digit",
-        );
-    }
-    let keep_images = raw.keep_images.map(|n| {
-        v.range(
-            &n,
-            "ecr.repository.keep_images",
-            KEEP_IMAGES.0,
-            KEEP_IMAGES.1,
-        )
-    });
-    if raw.kms_key.is_some() && raw.encryption != Encryption::Kms {
-        v.error(
-            raw.name.span(),
-            "ecr.repository.kms_key",
-            "only with encryption = \"KMS\"",
-        );
-    }
-    RepositorySpec {
-        name,
-        image_tag_mutability: raw.image_tag_mutability,
-        scan_on_push: raw.scan_on_push,
-        keep_images,
-        encryption: raw.encryption,
-        kms_key: raw.kms_key,
-        adopt: raw.adopt,
-    }
-}
-
 impl Section for Repository {
     const PATH: &'static str = "ecr.repository";
     const PLACEHOLDERS: &'static [(&'static str, &'static str)] = &[
@@ -148,8 +92,21 @@ impl Section for Repository {
     type Raw = RawRepository;
     type Spec = RepositorySpec;
 
-    fn accepts(field: &str) -> Option<String> {
-        accepts(field)
+    /// What each field accepts, by its path in the section (`""`: the section itself).
+    fn accepts(key: &str) -> Option<String> {
+        Some(match key {
+            "" => "a table: [ecr.repository] with name = \"...\"".into(),
+            "name" => format!("a string of {}", REPOSITORY_NAME.described),
+            "image_tag_mutability" => "\"MUTABLE\" or \"IMMUTABLE\"".into(),
+            "keep_images" => format!(
+                "an integer from {} to {} (images)",
+                KEEP_IMAGES.0, KEEP_IMAGES.1
+            ),
+            "encryption" => "\"AES256\" or \"KMS\"".into(),
+            "kms_key" => "a string: the KMS key's ARN, id or alias".into(),
+            "scan_on_push" | "adopt" => "true or false".into(),
+            _ => return None,
+        })
     }
 
     fn validate(
@@ -157,7 +114,43 @@ impl Section for Repository {
         raw: Spanned<RawRepository>,
         _: &Input,
     ) -> Option<RepositorySpec> {
-        Some(validate(v, raw.into_inner()))
+        let raw = raw.into_inner();
+        let name = v.name(&raw.name, "ecr.repository.name", &REPOSITORY_NAME);
+        if name
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_ascii_lowercase() && !c.is_ascii_digit())
+        {
+            v.error(
+                raw.name.span(),
+                "ecr.repository.name",
+                "must start with a lowercase letter or digit",
+            );
+        }
+        let keep_images = raw.keep_images.map(|n| {
+            v.range(
+                &n,
+                "ecr.repository.keep_images",
+                KEEP_IMAGES.0,
+                KEEP_IMAGES.1,
+            )
+        });
+        if raw.kms_key.is_some() && raw.encryption != Encryption::Kms {
+            v.error(
+                raw.name.span(),
+                "ecr.repository.kms_key",
+                "only with encryption = \"KMS\"",
+            );
+        }
+        Some(RepositorySpec {
+            name,
+            image_tag_mutability: raw.image_tag_mutability,
+            scan_on_push: raw.scan_on_push,
+            keep_images,
+            encryption: raw.encryption,
+            kms_key: raw.kms_key,
+            adopt: raw.adopt,
+        })
     }
 
     fn placeholder(spec: &RepositorySpec, name: &str, base: &Base) -> Option<String> {

@@ -70,94 +70,87 @@ const MAX_DESCRIPTION_CHARS: usize = 1000;
 /// IAM's range for `MaxSessionDuration`, in seconds.
 const MAX_SESSION_DURATION: (i64, i64) = (3600, 43_200);
 
-/// What each field accepts, by its path in the section (`""`: the section itself).
-pub fn accepts(key: &str) -> Option<String> {
-    let document = "a string holding a JSON policy document: { \"Version\": \"2012-10-17\", \
-                    \"Statement\": [...] }";
-    Some(match key {
-        "" => "a table: [iam.role] with name = \"...\"".into(),
-        "name" => format!("a string of {}", ROLE_NAME.described),
-        "path" => "a string that starts and ends with '/', such as \"/service/\"".into(),
-        "description" => format!("a string of at most {MAX_DESCRIPTION_CHARS} characters"),
-        "max_session_duration" => format!(
-            "an integer from {} to {} (seconds)",
-            MAX_SESSION_DURATION.0, MAX_SESSION_DURATION.1
-        ),
-        "trust_policy" => document.into(),
-        "adopt" => "true or false".into(),
-        _ => return None,
-    })
-}
-
-fn validate(v: &mut Validator, raw: RawRole) -> RoleSpec {
-    let name = v.name(&raw.name, "iam.role.name", &ROLE_NAME);
-    let path = match raw.path {
-        Some(p) => {
-            let s = p.get_ref();
-            let valid = s.starts_with('/')
-                && s.ends_with('/')
-                && s.len() <= 512
-                && s.chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c));
-            if !valid {
-                v.error(
-                    p.span(),
-                    "iam.role.path",
-                    "a path starts and ends with '/', up to 512 printable ASCII characters",
-                );
-            }
-            p.into_inner()
-        }
-        None => "/".to_owned(),
-    };
-    let description = raw.description.and_then(|d| {
-        let allowed =
-            |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}');
-        if d.get_ref().chars().count() > MAX_DESCRIPTION_CHARS || !d.get_ref().chars().all(allowed)
-        {
-            v.error(
-                d.span(),
-                "iam.role.description",
-                format!(
-                    "at most {MAX_DESCRIPTION_CHARS} characters: printable ASCII, Latin-1 \
-                     letters, tabs and newlines"
-                ),
-            );
-        }
-        // IAM stores an empty description as none at all.
-        Some(d.into_inner()).filter(|d| !d.is_empty())
-    });
-    let max_session_duration = raw.max_session_duration.map_or(3600, |d| {
-        let (min, max) = MAX_SESSION_DURATION;
-        v.range(&d, "iam.role.max_session_duration", min, max)
-    });
-    let trust_policy = match &raw.trust_policy {
-        Some(doc) => {
-            v.mark("iam.role.trust_policy", doc.span());
-            v.document(doc, "iam.role.trust_policy")
-        }
-        None => DEFAULT_TRUST_POLICY.to_owned(),
-    };
-    RoleSpec {
-        name,
-        path,
-        description,
-        max_session_duration,
-        trust_policy,
-        adopt: raw.adopt,
-    }
-}
-
 impl Section for Role {
     const PATH: &'static str = "iam.role";
     type Raw = RawRole;
     type Spec = RoleSpec;
 
-    fn accepts(field: &str) -> Option<String> {
-        accepts(field)
+    /// What each field accepts, by its path in the section (`""`: the section itself).
+    fn accepts(key: &str) -> Option<String> {
+        let document = "a string holding a JSON policy document: { \"Version\": \"2012-10-17\", \
+                        \"Statement\": [...] }";
+        Some(match key {
+            "" => "a table: [iam.role] with name = \"...\"".into(),
+            "name" => format!("a string of {}", ROLE_NAME.described),
+            "path" => "a string that starts and ends with '/', such as \"/service/\"".into(),
+            "description" => format!("a string of at most {MAX_DESCRIPTION_CHARS} characters"),
+            "max_session_duration" => format!(
+                "an integer from {} to {} (seconds)",
+                MAX_SESSION_DURATION.0, MAX_SESSION_DURATION.1
+            ),
+            "trust_policy" => document.into(),
+            "adopt" => "true or false".into(),
+            _ => return None,
+        })
     }
 
     fn validate(v: &mut Validator, raw: Spanned<RawRole>, _: &Input) -> Option<RoleSpec> {
-        Some(validate(v, raw.into_inner()))
+        let raw = raw.into_inner();
+        let name = v.name(&raw.name, "iam.role.name", &ROLE_NAME);
+        let path = match raw.path {
+            Some(p) => {
+                let s = p.get_ref();
+                let valid = s.starts_with('/')
+                    && s.ends_with('/')
+                    && s.len() <= 512
+                    && s.chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c));
+                if !valid {
+                    v.error(
+                        p.span(),
+                        "iam.role.path",
+                        "a path starts and ends with '/', up to 512 printable ASCII characters",
+                    );
+                }
+                p.into_inner()
+            }
+            None => "/".to_owned(),
+        };
+        let description = raw.description.and_then(|d| {
+            let allowed =
+                |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}');
+            if d.get_ref().chars().count() > MAX_DESCRIPTION_CHARS || !d.get_ref().chars().all(allowed)
+            {
+                v.error(
+                    d.span(),
+                    "iam.role.description",
+                    format!(
+                        "at most {MAX_DESCRIPTION_CHARS} characters: printable ASCII, Latin-1 \
+                         letters, tabs and newlines"
+                    ),
+                );
+            }
+            // IAM stores an empty description as none at all.
+            Some(d.into_inner()).filter(|d| !d.is_empty())
+        });
+        let max_session_duration = raw.max_session_duration.map_or(3600, |d| {
+            let (min, max) = MAX_SESSION_DURATION;
+            v.range(&d, "iam.role.max_session_duration", min, max)
+        });
+        let trust_policy = match &raw.trust_policy {
+            Some(doc) => {
+                v.mark("iam.role.trust_policy", doc.span());
+                v.document(doc, "iam.role.trust_policy")
+            }
+            None => DEFAULT_TRUST_POLICY.to_owned(),
+        };
+        Some(RoleSpec {
+            name,
+            path,
+            description,
+            max_session_duration,
+            trust_policy,
+            adopt: raw.adopt,
+        })
     }
 
     /// The trust policy against IAM's quota, sized with the stack's placeholder values.

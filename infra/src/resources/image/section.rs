@@ -45,23 +45,6 @@ pub enum ImageSpec {
     },
 }
 
-/// What each field accepts, by its path in the section (`""`: the section itself).
-pub fn accepts(key: &str) -> Option<String> {
-    Some(match key {
-        "" => "a table: [image] with uri = \"...\" or build = \"PACKAGE\"".into(),
-        "uri" => "a string: REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:<digest> \
-                  (${repository_uri} may stand for the stack's repository)"
-            .into(),
-        "build" => "a string: the name of a cargo package in the workspace".into(),
-        "platform" => "\"linux/arm64\" or \"linux/amd64\"".into(),
-        "format" => "\"docker\" or \"oci\"".into(),
-        "workspace" => {
-            "a string: the directory of the cargo workspace, relative to the stack file".into()
-        }
-        _ => return None,
-    })
-}
-
 /// `format = "docker"` (the default) or `"oci"`.
 fn image_format(v: &mut Validator, format: Option<Spanned<String>>) -> ImageFormat {
     let Some(format) = format else {
@@ -136,112 +119,121 @@ fn image_uri(v: &mut Validator, uri: &Spanned<String>, span: Range<usize>) -> St
     text.clone()
 }
 
-/// `uri = "..."` or `build = "PACKAGE"` (with an optional `platform` and `format`), never both.
-fn validate(v: &mut Validator, raw: Spanned<RawImage>) -> Option<ImageSpec> {
-    let span = raw.span();
-    match raw.into_inner() {
-        RawImage {
-            uri: Some(uri),
-            build: None,
-            platform: None,
-            format: None,
-            workspace: None,
-        } => Some(ImageSpec::Uri(image_uri(v, &uri, span))),
-        RawImage {
-            uri: None,
-            build: Some(package),
-            platform,
-            format,
-            workspace,
-        } => {
-            if let Some(dir) = &workspace
-                && dir.get_ref().trim().is_empty()
-            {
-                v.error(
-                    dir.span(),
-                    "image.workspace",
-                    "the directory of the cargo workspace to build in, relative to the stack file",
-                );
-            }
-            let valid = !package.get_ref().is_empty()
-                && package
-                    .get_ref()
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !valid {
-                v.error(
-                    package.span(),
-                    "image.build",
-                    "the name of a cargo package in this workspace",
-                );
-            }
-            if !v.declares::<Repository>() {
-                v.error(
-                    package.span(),
-                    "image.build",
-                    "a built image is pushed to [ecr.repository]; declare one",
-                );
-            }
-            let platform = platform.unwrap_or_default();
-            let format = image_format(v, format);
-            Some(ImageSpec::Build {
-                package: package.into_inner(),
-                platform,
-                format,
-                workspace: workspace.map(Spanned::into_inner),
-            })
-        }
-        RawImage {
-            uri: Some(_),
-            build: None,
-            platform,
-            format,
-            workspace,
-        } => {
-            if let Some(dir) = workspace {
-                v.error(
-                    dir.span(),
-                    "image.workspace",
-                    "only with build = \"...\"; a uri names a prebuilt image",
-                );
-            }
-            if platform.is_some() {
-                v.error(
-                    span.clone(),
-                    "image.platform",
-                    "only with build = \"...\"; a uri names its platform itself",
-                );
-            }
-            if let Some(format) = format {
-                v.error(
-                    format.span(),
-                    "image.format",
-                    "only with build = \"...\"; a prebuilt image (uri) is pushed by whoever built it",
-                );
-            }
-            None
-        }
-        _ => {
-            v.error(
-                span,
-                "image",
-                "declare exactly one of uri = \"...\" (a prebuilt image) or build = \"PACKAGE\"",
-            );
-            None
-        }
-    }
-}
-
 impl Section for Image {
     const PATH: &'static str = "image";
     type Raw = RawImage;
     type Spec = ImageSpec;
 
-    fn accepts(field: &str) -> Option<String> {
-        accepts(field)
+    /// What each field accepts, by its path in the section (`""`: the section itself).
+    fn accepts(key: &str) -> Option<String> {
+        Some(match key {
+            "" => "a table: [image] with uri = \"...\" or build = \"PACKAGE\"".into(),
+            "uri" => "a string: REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:<digest> \
+                      (${repository_uri} may stand for the stack's repository)"
+                .into(),
+            "build" => "a string: the name of a cargo package in the workspace".into(),
+            "platform" => "\"linux/arm64\" or \"linux/amd64\"".into(),
+            "format" => "\"docker\" or \"oci\"".into(),
+            "workspace" => {
+                "a string: the directory of the cargo workspace, relative to the stack file".into()
+            }
+            _ => return None,
+        })
     }
 
+    /// `uri = "..."` or `build = "PACKAGE"` (with an optional `platform` and `format`), never both.
     fn validate(v: &mut Validator, raw: Spanned<RawImage>, _: &Input) -> Option<ImageSpec> {
-        validate(v, raw)
+        let span = raw.span();
+        match raw.into_inner() {
+            RawImage {
+                uri: Some(uri),
+                build: None,
+                platform: None,
+                format: None,
+                workspace: None,
+            } => Some(ImageSpec::Uri(image_uri(v, &uri, span))),
+            RawImage {
+                uri: None,
+                build: Some(package),
+                platform,
+                format,
+                workspace,
+            } => {
+                if let Some(dir) = &workspace
+                    && dir.get_ref().trim().is_empty()
+                {
+                    v.error(
+                        dir.span(),
+                        "image.workspace",
+                        "the directory of the cargo workspace to build in, relative to the stack file",
+                    );
+                }
+                let valid = !package.get_ref().is_empty()
+                    && package
+                        .get_ref()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !valid {
+                    v.error(
+                        package.span(),
+                        "image.build",
+                        "the name of a cargo package in this workspace",
+                    );
+                }
+                if !v.declares::<Repository>() {
+                    v.error(
+                        package.span(),
+                        "image.build",
+                        "a built image is pushed to [ecr.repository]; declare one",
+                    );
+                }
+                let platform = platform.unwrap_or_default();
+                let format = image_format(v, format);
+                Some(ImageSpec::Build {
+                    package: package.into_inner(),
+                    platform,
+                    format,
+                    workspace: workspace.map(Spanned::into_inner),
+                })
+            }
+            RawImage {
+                uri: Some(_),
+                build: None,
+                platform,
+                format,
+                workspace,
+            } => {
+                if let Some(dir) = workspace {
+                    v.error(
+                        dir.span(),
+                        "image.workspace",
+                        "only with build = \"...\"; a uri names a prebuilt image",
+                    );
+                }
+                if platform.is_some() {
+                    v.error(
+                        span.clone(),
+                        "image.platform",
+                        "only with build = \"...\"; a uri names its platform itself",
+                    );
+                }
+                if let Some(format) = format {
+                    v.error(
+                        format.span(),
+                        "image.format",
+                        "only with build = \"...\"; a prebuilt image (uri) is pushed by whoever built it",
+                    );
+                }
+                None
+            }
+            _ => {
+                v.error(
+                    span,
+                    "image",
+                    "declare exactly one of uri = \"...\" (a prebuilt image) or build = \"PACKAGE\"",
+                );
+                None
+            }
+        }
     }
 }

@@ -170,39 +170,6 @@ const MAX_DESCRIPTION_CHARS: usize = 4096;
 /// `idleRuntimeSessionTimeout` and `maxLifetime` (LifecycleConfiguration), in seconds.
 const LIFETIME_SECONDS: (i64, i64) = (60, 28_800);
 
-/// What each field accepts, by its path in the section (`""`: the section itself).
-pub fn accepts(key: &str) -> Option<String> {
-    let seconds = || {
-        format!(
-            "an integer from {} to {} (seconds)",
-            LIFETIME_SECONDS.0, LIFETIME_SECONDS.1
-        )
-    };
-    let strings = "a list of strings, such as [\"a\", \"b\"]";
-    Some(match key {
-        "" => "a table: [runtime] with name = \"...\"".into(),
-        "name" => format!("a string: {}", RUNTIME_NAME.described),
-        "description" => format!("a string of at most {MAX_DESCRIPTION_CHARS} characters"),
-        "protocol" => "\"MCP\", \"HTTP\" or \"A2A\"".into(),
-        "network_mode" => "\"PUBLIC\"".into(),
-        "environment" => "a table of variables: NAME = \"value\"".into(),
-        "idle_timeout_seconds" | "max_lifetime_seconds" => seconds(),
-        "authorizer" => "\"cognito\"".into(),
-        "allowed_scopes" | "allowed_audience" | "request_header_allowlist" => strings.into(),
-        "secrets" => "a table: NAME = \"KEY\", KEY naming a [secrets.KEY] table".into(),
-        "allow_plaintext_secrets" => "true or false".into(),
-        other => {
-            if other.strip_prefix("environment.").is_some() {
-                "a string, or { env = \"VARIABLE\" } (with allow_plaintext_secrets = true)".into()
-            } else if other.strip_prefix("secrets.").is_some() {
-                "a string: the KEY of a [secrets.KEY] table".into()
-            } else {
-                return None;
-            }
-        }
-    })
-}
-
 fn validate(
     v: &mut Validator,
     raw: RawRuntime,
@@ -431,8 +398,38 @@ impl Section for Runtime {
     type Raw = RawRuntime;
     type Spec = RuntimeSpec;
 
-    fn accepts(field: &str) -> Option<String> {
-        accepts(field)
+    /// What each field accepts, by its path in the section (`""`: the section itself).
+    fn accepts(key: &str) -> Option<String> {
+        let seconds = || {
+            format!(
+                "an integer from {} to {} (seconds)",
+                LIFETIME_SECONDS.0, LIFETIME_SECONDS.1
+            )
+        };
+        let strings = "a list of strings, such as [\"a\", \"b\"]";
+        Some(match key {
+            "" => "a table: [runtime] with name = \"...\"".into(),
+            "name" => format!("a string: {}", RUNTIME_NAME.described),
+            "description" => format!("a string of at most {MAX_DESCRIPTION_CHARS} characters"),
+            "protocol" => "\"MCP\", \"HTTP\" or \"A2A\"".into(),
+            "network_mode" => "\"PUBLIC\"".into(),
+            "environment" => "a table of variables: NAME = \"value\"".into(),
+            "idle_timeout_seconds" | "max_lifetime_seconds" => seconds(),
+            "authorizer" => "\"cognito\"".into(),
+            "allowed_scopes" | "allowed_audience" | "request_header_allowlist" => strings.into(),
+            "secrets" => "a table: NAME = \"KEY\", KEY naming a [secrets.KEY] table".into(),
+            "allow_plaintext_secrets" => "true or false".into(),
+            other => {
+                if other.strip_prefix("environment.").is_some() {
+                    "a string, or { env = \"VARIABLE\" } (with allow_plaintext_secrets = true)"
+                        .into()
+                } else if other.strip_prefix("secrets.").is_some() {
+                    "a string: the KEY of a [secrets.KEY] table".into()
+                } else {
+                    return None;
+                }
+            }
+        })
     }
 
     fn validate(v: &mut Validator, raw: Spanned<RawRuntime>, input: &Input) -> Option<RuntimeSpec> {

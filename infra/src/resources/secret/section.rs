@@ -17,26 +17,6 @@ const MAX_DESCRIPTION_CHARS: usize = 2048;
 /// `RecoveryWindowInDays` of `DeleteSecret`.
 const RECOVERY_WINDOW_DAYS: (i64, i64) = (7, 30);
 
-/// What each field accepts, by its path in the section (`""`: the section itself).
-pub fn accepts(key: &str) -> Option<String> {
-    Some(match key {
-        "" => "a table: [secrets.KEY] with value = { env = \"VARIABLE\" } or arn = \"...\"".into(),
-        "value" => "value = { env = \"VARIABLE\" }, the environment variable that holds the \
-                    secret (a literal secret is not allowed)"
-            .into(),
-        "value.env" => format!("a string: {}", ENV_NAME.described),
-        "arn" => "a string: arn:<partition>:secretsmanager:<region>:<account>:secret:<name>".into(),
-        "description" => format!("a string of at most {MAX_DESCRIPTION_CHARS} characters"),
-        "kms_key" => "a string: the KMS key's ARN, id or alias".into(),
-        "recovery_window_days" => format!(
-            "an integer from {} to {} (days)",
-            RECOVERY_WINDOW_DAYS.0, RECOVERY_WINDOW_DAYS.1
-        ),
-        "adopt" => "true or false".into(),
-        _ => return None,
-    })
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSecret {
@@ -246,8 +226,28 @@ impl Section for Secret {
     type Raw = RawSecret;
     type Spec = SecretSpec;
 
-    fn accepts(field: &str) -> Option<String> {
-        accepts(field)
+    /// What each field accepts, by its path in the section (`""`: the section itself).
+    fn accepts(key: &str) -> Option<String> {
+        Some(match key {
+            "" => {
+                "a table: [secrets.KEY] with value = { env = \"VARIABLE\" } or arn = \"...\"".into()
+            }
+            "value" => "value = { env = \"VARIABLE\" }, the environment variable that holds the \
+                        secret (a literal secret is not allowed)"
+                .into(),
+            "value.env" => format!("a string: {}", ENV_NAME.described),
+            "arn" => {
+                "a string: arn:<partition>:secretsmanager:<region>:<account>:secret:<name>".into()
+            }
+            "description" => format!("a string of at most {MAX_DESCRIPTION_CHARS} characters"),
+            "kms_key" => "a string: the KMS key's ARN, id or alias".into(),
+            "recovery_window_days" => format!(
+                "an integer from {} to {} (days)",
+                RECOVERY_WINDOW_DAYS.0, RECOVERY_WINDOW_DAYS.1
+            ),
+            "adopt" => "true or false".into(),
+            _ => return None,
+        })
     }
 
     /// A kept secret is named `<stack>/<key>`, so the stack's name must be one a secret name can
