@@ -132,10 +132,14 @@ pub fn decode(document: &str) -> Result<Value, serde_json::Error> {
 /// The canonical form used for comparison and display.
 pub fn canonical(value: &Value) -> Value {
     match value {
-        Value::Object(map) => {
-            // serde_json's Map is a BTreeMap here: keys come out sorted.
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
-        }
+        // Sorted by key whatever serde_json's `Map` keeps (insertion order, when any crate in
+        // the build turns on its `preserve_order` feature).
+        Value::Object(_) => match keys_sorted(value) {
+            Value::Object(map) => {
+                Value::Object(map.into_iter().map(|(k, v)| (k, canonical(&v))).collect())
+            }
+            _ => unreachable!("an object stays an object"),
+        },
         Value::Array(items) => {
             let mut items: Vec<Value> = items.iter().map(canonical).collect();
             if items.len() == 1 {
@@ -147,6 +151,25 @@ pub fn canonical(value: &Value) -> Value {
             }
             Value::Array(items)
         }
+        other => other.clone(),
+    }
+}
+
+/// `value` with every object's keys sorted, lists as they are: how documents are shown,
+/// whatever order serde_json's `Map` keeps.
+pub fn keys_sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), keys_sorted(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(keys_sorted).collect()),
         other => other.clone(),
     }
 }

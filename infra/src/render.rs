@@ -177,14 +177,18 @@ fn field(c: &FieldChange, style: Style, w: &mut dyn Write) -> io::Result<()> {
 fn scalar(shown: &Shown) -> String {
     match shown {
         Shown::Absent => "null".into(),
-        Shown::Value(v) | Shown::Document(v) => serde_json::to_string(v).expect("JSON serializes"),
+        Shown::Value(v) => serde_json::to_string(v).expect("JSON serializes"),
+        Shown::Document(v) => {
+            serde_json::to_string(&crate::policy::keys_sorted(v)).expect("JSON serializes")
+        }
         Shown::Sensitive => crate::sensitive::REDACTED.into(),
         Shown::KnownAfterApply => "(known after apply)".into(),
     }
 }
 
 fn pretty(v: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(v).expect("JSON serializes");
+    let mut s =
+        serde_json::to_string_pretty(&crate::policy::keys_sorted(v)).expect("JSON serializes");
     s.push('\n');
     s
 }

@@ -290,9 +290,12 @@ pub fn describe(tool: &Tool) -> String {
                     };
                     format!("{name}{optional}: {kind}")
                 })
-                .collect()
+                .collect::<Vec<_>>()
         })
         .unwrap_or_default();
+    // By name, whatever order serde_json's `Map` keeps.
+    let mut params = params;
+    params.sort_unstable();
     let description = tool
         .description
         .as_deref()
@@ -375,7 +378,8 @@ pub fn arguments(tool: &Tool, pairs: &[String]) -> Result<Map<String, Value>, St
             return Err(format!("{pair:?} is not key=value"));
         };
         let Some(prop) = props.get(key) else {
-            let known: Vec<&str> = props.keys().map(String::as_str).collect();
+            let mut known: Vec<&str> = props.keys().map(String::as_str).collect();
+            known.sort_unstable();
             return Err(format!(
                 "{} has no parameter {key:?} (parameters: {})",
                 tool.name,

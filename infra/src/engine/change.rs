@@ -78,7 +78,8 @@ impl Serialize for Shown {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Shown::Absent => s.serialize_none(),
-            Shown::Value(v) | Shown::Document(v) => v.serialize(s),
+            Shown::Value(v) => v.serialize(s),
+            Shown::Document(v) => crate::policy::keys_sorted(v).serialize(s),
             Shown::Sensitive => s.serialize_str(crate::sensitive::REDACTED),
             Shown::KnownAfterApply => s.serialize_str("(known after apply)"),
         }
