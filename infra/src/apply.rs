@@ -53,12 +53,7 @@ pub async fn apply(
     progress: &dyn Progress,
     timeout: Duration,
 ) -> Result<Applied, Vec<Error>> {
-    let ids = plan
-        .resources
-        .iter()
-        .filter_map(|r| Some((r.address.clone(), r.id.clone()?)))
-        .collect();
-    let cx = ApplyContext::new(aws, stack, live, progress, timeout, ids);
+    let cx = ApplyContext::new(aws, stack, live, progress, timeout, plan);
     let mut applied = Applied::default();
     for level in levels(plan) {
         let results = join_all(level.iter().map(|r| run(&cx, r))).await;

@@ -52,5 +52,6 @@ pub async fn read(
         identity.account().unwrap_or_default().to_owned(),
         partition_of(arn),
         cx.into_states(),
+        KINDS,
     ))
 }

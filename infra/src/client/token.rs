@@ -15,7 +15,7 @@ use crate::aws::Aws;
 use crate::engine::{Error, Prepared, ReadContext, WriteOnly};
 use crate::registry::KINDS;
 use crate::resources::cognito_client::{Client, LiveClient};
-use crate::resources::cognito_pool::{self, UserPool};
+use crate::resources::cognito_pool::UserPool;
 use crate::resources::cognito_user::User;
 use crate::resources::cognito_user::section::UserSpec;
 use crate::sensitive::Sensitive;
@@ -95,8 +95,9 @@ pub async fn app_client(aws: &Aws, stack: &Stack) -> Result<AppClient, Error> {
             format!("{what} does not exist (yet): run `infra apply` first"),
         )
     };
-    let pools = cx.get::<UserPool>().await?;
-    let pool = cognito_pool::managed(stack, pools)
+    let pool_id = cx
+        .id_of::<UserPool>()
+        .await?
         .ok_or_else(|| not_deployed(&format!("the user pool {:?}", pool_spec.name)))?;
     let client = cx
         .get::<Client>()
@@ -104,7 +105,7 @@ pub async fn app_client(aws: &Aws, stack: &Stack) -> Result<AppClient, Error> {
         .found()
         .ok_or_else(|| not_deployed(&format!("the app client {:?}", client_spec.name)))?;
     Ok(AppClient {
-        pool_id: pool.id.clone(),
+        pool_id,
         client: client.clone(),
     })
 }

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use super::change::Action;
 use super::error::Error;
+use super::kind::Kind;
+use super::planner::Plan;
 use super::read::Live;
 use crate::aws::Aws;
 use crate::policy::Vars;
@@ -39,6 +42,8 @@ pub struct ApplyContext<'a> {
     /// How long to wait for a resource to become ready.
     pub timeout: Duration,
     ids: Mutex<BTreeMap<String, String>>,
+    /// The addresses of each kind's resources that are not being deleted.
+    kinds: BTreeMap<&'static str, Vec<String>>,
 }
 
 impl<'a> ApplyContext<'a> {
@@ -58,8 +63,20 @@ impl<'a> ApplyContext<'a> {
         live: &'a Live,
         progress: &'a dyn Progress,
         timeout: Duration,
-        ids: BTreeMap<String, String>,
+        plan: &Plan,
     ) -> Self {
+        let ids = plan
+            .resources
+            .iter()
+            .filter_map(|r| Some((r.address.clone(), r.id.clone()?)))
+            .collect();
+        let mut kinds: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+        for r in plan.resources.iter().filter(|r| r.action != Action::Delete) {
+            kinds
+                .entry(r.type_name)
+                .or_default()
+                .push(r.address.clone());
+        }
         ApplyContext {
             aws,
             stack,
@@ -68,6 +85,7 @@ impl<'a> ApplyContext<'a> {
             progress,
             timeout,
             ids: Mutex::new(ids),
+            kinds,
         }
     }
 
@@ -88,17 +106,32 @@ impl<'a> ApplyContext<'a> {
             })
     }
 
-    /// The id of the resource of another kind (one resource of that kind), from live state or
-    /// from its create in an earlier level.
-    pub fn id_of_kind<K: super::Kind>(&self) -> Option<String> {
-        let ids = self.ids.lock().expect("ids lock");
-        ids.iter()
-            .find(|(address, _)| {
-                address
-                    .strip_prefix(K::TYPE)
-                    .is_some_and(|rest| rest.starts_with('.'))
-            })
-            .map(|(_, id)| id.clone())
+    /// The id of another kind's resource (the one that is not a duplicate being deleted): from
+    /// live state, or from its create in an earlier level.
+    pub fn id<K: Kind>(&self) -> Result<String, Error> {
+        match self.kinds.get(K::TYPE).and_then(|a| a.first()) {
+            Some(address) => self.id_of(address),
+            None => Err(Error::new(
+                K::TYPE,
+                "apply",
+                "not in the plan: nothing of this kind was found or created",
+            )),
+        }
+    }
+
+    /// The id of another kind's resource `name`.
+    pub fn id_named<K: Kind>(&self, name: &str) -> Result<String, Error> {
+        self.id_of(&super::address(K::TYPE, name))
+    }
+
+    /// What only apply can learn of another kind ([`Kind::resolve`]).
+    pub async fn resolve<K: Kind>(&self) -> Result<Option<String>, Error> {
+        K::resolve(self).await
+    }
+
+    /// A value that follows from an id of another kind ([`Kind::derived`]).
+    pub fn derived<K: Kind>(&self, name: &str, id: &str) -> Option<String> {
+        K::derived(name, id, &self.vars)
     }
 
     /// Record the id of a resource once it exists.

@@ -15,13 +15,14 @@ use super::apply::ApplyContext;
 use super::error::Error;
 use super::planner::{PlanContext, Planner, ResourcePlan};
 use super::read::ReadContext;
+use crate::policy::Vars;
 use crate::stack::{DynSection, Section, Sectioned, Stack};
 
 /// A value `infra output` prints: a name and, when its resource exists, the value.
 pub type Output = (&'static str, Option<String>);
 
 /// A kind declares its `stack.toml` section too ([`Section`]: its raw form, spec and checks).
-pub trait Kind: Section {
+pub trait Kind: Section + Sized {
     /// `cognito_user_pool`, ...: the first part of its resources' addresses, `type` in JSON.
     const TYPE: &'static str;
     /// The kinds whose resources this kind's resources depend on: planned and applied first;
@@ -57,11 +58,58 @@ pub trait Kind: Section {
         Vec::new()
     }
 
-    /// The id of this kind's resource as the kinds that depend on it refer to it, when it
-    /// exists and is the stack's: what `id_of::<K>()` gives them while reading, planning and
-    /// applying (after a create, what its apply returned). `None` for kinds nothing refers to.
-    fn id(_live: &Self::Live) -> Option<String> {
+    // What the kinds that depend on this one may know of it. A kind learns about another
+    // only through these, by type, from the engine's contexts (`cx.id_of::<UserPool>()`,
+    // `cx.reference::<Client>()`, ...): never through the other kind's functions, section or
+    // live state.
+
+    /// What this kind's resource offers beyond its id (a typed view it chooses, such as an app
+    /// client's sign-in flows); `()` for nothing.
+    type Ref: Clone + Send + Sync + 'static;
+
+    /// The id of this kind's one resource, when it exists and the stack may use it (its own,
+    /// or adopted). After a create in the same apply, what its apply returned.
+    fn id(_stack: &Stack, _live: &Self::Live) -> Option<String> {
         None
+    }
+
+    /// A value that follows from an id (a pool's OIDC discovery URL), by name.
+    fn derived(_name: &str, _id: &str, _vars: &Vars) -> Option<String> {
+        None
+    }
+
+    /// The names of the resources the stack declares of this kind (a client's name, the
+    /// usernames): what another kind may compare live contents with.
+    fn declared_names(_stack: &Stack) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The typed view of [`Kind::Ref`], from what was read.
+    fn reference(_stack: &Stack, _live: &Self::Live) -> Option<Self::Ref> {
+        None
+    }
+
+    /// The typed view while planning, when it needs more than what was read (the account's
+    /// placeholder values: a role's ARN before the role exists). By default, [`Kind::reference`].
+    fn planned_reference(cx: &PlanContext<'_>) -> Option<Self::Ref> {
+        Self::reference(cx.stack, cx.live.get::<Self>())
+    }
+
+    /// A value only apply can learn, once the kinds before this one are applied (the digest a
+    /// tag points at in a repository this apply created).
+    fn resolve(_cx: &ApplyContext<'_>) -> impl Future<Output = Result<Option<String>, Error>> {
+        async { Ok(None) }
+    }
+
+    /// Whether this kind's live state names resources of the kinds it depends on (the
+    /// runtime's JWT authorizer names a pool and a client): what lets such a kind, reading
+    /// duplicates, keep the one in use ([`ReadContext::named_by_dependents`]). Its read must
+    /// not await the reads of the kinds it depends on.
+    const NAMES_DEPENDENCIES: bool = false;
+
+    /// Those names, when [`Kind::NAMES_DEPENDENCIES`].
+    fn names_of_dependencies(_live: &Self::Live) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -87,6 +135,8 @@ pub trait DynKind: Sync {
         r: &'a ResourcePlan,
     ) -> LocalBoxFuture<'a, Result<String, Error>>;
     fn outputs(&self, cx: &PlanContext<'_>) -> Vec<Output>;
+    fn names_dependencies(&self) -> bool;
+    fn names_of_dependencies(&self, live: &(dyn Any + Send + Sync)) -> Vec<String>;
 }
 
 /// A kind as the registry lists it: `&Registered::<UserPool>::KIND`.
@@ -145,5 +195,15 @@ impl<K: Kind> DynKind for Registered<K> {
 
     fn outputs(&self, cx: &PlanContext<'_>) -> Vec<Output> {
         K::outputs(cx)
+    }
+
+    fn names_dependencies(&self) -> bool {
+        K::NAMES_DEPENDENCIES
+    }
+
+    fn names_of_dependencies(&self, live: &(dyn Any + Send + Sync)) -> Vec<String> {
+        live.downcast_ref()
+            .map(K::names_of_dependencies)
+            .unwrap_or_default()
     }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::change::{Action, Changes, FieldChange};
 use super::error::Error;
+use super::kind::Kind;
 use super::read::Live;
 use crate::policy::Vars;
 use crate::stack::Stack;
@@ -21,10 +22,30 @@ pub struct PlanContext<'a> {
 }
 
 impl PlanContext<'_> {
-    /// The id of another kind's resource as read ([`super::Kind::id`]); `None` when it does
-    /// not exist yet (apply learns it: [`super::ApplyContext::id_of_kind`]).
-    pub fn id_of<K: super::Kind>(&self) -> Option<String> {
-        K::id(self.live.get::<K>())
+    /// The id of another kind's resource as read ([`Kind::id`]); `None` when it does not exist
+    /// yet (apply learns it: [`super::ApplyContext::id`]).
+    pub fn id_of<K: Kind>(&self) -> Option<String> {
+        K::id(self.stack, self.live.get::<K>())
+    }
+
+    /// A value that follows from an id of another kind ([`Kind::derived`]).
+    pub fn derived<K: Kind>(&self, name: &str, id: &str) -> Option<String> {
+        K::derived(name, id, self.vars)
+    }
+
+    /// What another kind's resource offers ([`Kind::planned_reference`]).
+    pub fn reference<K: Kind>(&self) -> Option<K::Ref> {
+        K::planned_reference(self)
+    }
+
+    /// The names the stack declares of another kind ([`Kind::declared_names`]).
+    pub fn declared_names<K: Kind>(&self) -> Vec<String> {
+        K::declared_names(self.stack)
+    }
+
+    /// What the kinds that depend on `K` name of it in their live state.
+    pub fn named_by_dependents<K: Kind>(&self) -> Vec<String> {
+        self.live.named_by_dependents::<K>()
     }
 }
 
@@ -229,6 +250,19 @@ impl Planner {
 
     pub fn planned(&self, address: &str) -> Option<&ResourcePlan> {
         self.resources.iter().find(|r| r.address == address)
+    }
+
+    /// The planned resource of another kind that has one (a duplicate being deleted is not it):
+    /// its `id` is `None` when apply creates it.
+    pub fn planned_kind<K: Kind>(&self) -> Option<&ResourcePlan> {
+        self.resources
+            .iter()
+            .find(|r| r.type_name == K::TYPE && r.action != Action::Delete)
+    }
+
+    /// The planned resource `name` of another kind.
+    pub fn planned_named<K: Kind>(&self, name: &str) -> Option<&ResourcePlan> {
+        self.planned(&address(K::TYPE, name))
     }
 
     /// Place a resource of the kind being planned in the plan.

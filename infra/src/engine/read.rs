@@ -56,6 +56,8 @@ pub struct Live {
     pub account_id: String,
     pub partition: String,
     states: BTreeMap<&'static str, State>,
+    /// The kinds that were read, in dependency order.
+    kinds: Vec<&'static dyn DynKind>,
 }
 
 impl fmt::Debug for Live {
@@ -75,12 +77,14 @@ impl Live {
         account_id: String,
         partition: String,
         states: BTreeMap<&'static str, State>,
+        kinds: &[&'static dyn DynKind],
     ) -> Live {
         Live {
             region,
             account_id,
             partition,
             states,
+            kinds: kinds.to_vec(),
         }
     }
 
@@ -99,6 +103,7 @@ impl Live {
                 .iter()
                 .map(|k| (k.type_name(), Arc::from(k.empty())))
                 .collect(),
+            kinds: kinds.to_vec(),
         }
     }
 
@@ -108,6 +113,17 @@ impl Live {
             .get(K::TYPE)
             .and_then(|s| s.downcast_ref())
             .unwrap_or_else(|| panic!("{} is not a registered kind", K::TYPE))
+    }
+
+    /// What the kinds that depend on `K` name of it in their live state
+    /// ([`Kind::names_of_dependencies`]).
+    pub fn named_by_dependents<K: Kind>(&self) -> Vec<String> {
+        self.kinds
+            .iter()
+            .filter(|k| k.names_dependencies() && k.depends_on().contains(&K::TYPE))
+            .filter_map(|k| Some(k.names_of_dependencies(self.states.get(k.type_name())?.as_ref())))
+            .flatten()
+            .collect()
     }
 
     /// The placeholder values for `stack` in this account and region.
@@ -147,7 +163,10 @@ impl<'a> ReadContext<'a> {
         }
     }
 
-    /// Another kind's live state, read once whoever asks first.
+    /// A kind's live state, read once whoever asks first: for the commands that read one
+    /// kind (`infra token`, `infra mcp`). A kind learns about another only through
+    /// [`ReadContext::id_of`], [`ReadContext::reference`] and
+    /// [`ReadContext::named_by_dependents`].
     pub async fn get<K: Kind>(&self) -> Result<&K::Live, Error> {
         let state = self.read(K::TYPE).await?;
         Ok(state
@@ -157,7 +176,25 @@ impl<'a> ReadContext<'a> {
 
     /// The id of another kind's resource ([`Kind::id`]), once that kind is read.
     pub async fn id_of<K: Kind>(&self) -> Result<Option<String>, Error> {
-        Ok(K::id(self.get::<K>().await?))
+        Ok(K::id(self.stack, self.get::<K>().await?))
+    }
+
+    /// What another kind's resource offers ([`Kind::reference`]), once that kind is read.
+    pub async fn reference<K: Kind>(&self) -> Result<Option<K::Ref>, Error> {
+        Ok(K::reference(self.stack, self.get::<K>().await?))
+    }
+
+    /// What the kinds that depend on `K` name of it in their live state
+    /// ([`Kind::names_of_dependencies`]): the one resource of several that they use.
+    pub async fn named_by_dependents<K: Kind>(&self) -> Result<Vec<String>, Error> {
+        let mut names = Vec::new();
+        for (kind, _) in &self.slots {
+            if kind.names_dependencies() && kind.depends_on().contains(&K::TYPE) {
+                let state = self.read(kind.type_name()).await?;
+                names.extend(kind.names_of_dependencies(state.as_ref()));
+            }
+        }
+        Ok(names)
     }
 
     /// Read a kind (once) and return its state.

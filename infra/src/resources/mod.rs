@@ -3,10 +3,12 @@
 
 pub mod cognito_client;
 pub mod cognito_pool;
+mod cognito_shared;
 pub mod cognito_user;
 pub mod ecr_repository;
 pub mod iam_role;
 pub mod iam_role_policy;
+mod iam_shared;
 pub mod image;
 pub mod log_group;
 pub mod runtime;

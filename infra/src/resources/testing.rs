@@ -24,7 +24,7 @@ use aws_sdk_cognitoidentityprovider::types::{UserPoolClientType, UserPoolType};
 use serde_json::Value;
 
 use super::cognito_client::{Client, LiveClient};
-use super::cognito_pool::{LivePool, UserPool, discovery_url};
+use super::cognito_pool::{DISCOVERY_URL, LivePool, UserPool};
 use super::cognito_user::{LiveUser, PasswordCheck, User};
 use super::ecr_repository::{LiveRepository, Repository, lifecycle_policy};
 use super::iam_role::{LiveRole, Role};
@@ -115,6 +115,12 @@ fn secret(var: &str) -> String {
 fn stack_with_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Stack {
     crate::registry::parse_stack(Path::new("stack.toml"), text, env)
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A pool's OIDC discovery URL, as the pool kind derives it for the kinds that depend on it.
+pub fn discovery_url(region: &str, pool_id: &str) -> String {
+    let vars = Vars::new(region, ACCOUNT, "aws", "demo");
+    UserPool::derived(DISCOVERY_URL, pool_id, &vars).expect("a pool derives its discovery URL")
 }
 
 /// The placeholder values of `stack` in the test account and region.

@@ -114,7 +114,11 @@ impl Stack {
     /// test building a stack).
     pub fn push<S: Section>(&mut self, spec: S::Spec) {
         let spec = Arc::new(spec) as Arc<dyn AnySpec>;
-        match self.entries.iter_mut().find(|e| e.section.path() == S::PATH) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|e| e.section.path() == S::PATH)
+        {
             Some(entry) => entry.specs.push(spec),
             None => self.entries.push(Entry {
                 section: &Sectioned::<S>::SECTION,
@@ -248,10 +252,7 @@ fn validate_file(v: &mut Validator, raw: RawFile, env: &dyn Fn(&str) -> Option<S
             }
         }
         if !specs.is_empty() {
-            stack.entries.push(Entry {
-                section,
-                specs,
-            });
+            stack.entries.push(Entry { section, specs });
         }
     }
     v.size_with(&stack);

@@ -10,14 +10,15 @@ pub mod section;
 use aws_sdk_cognitoidentityprovider::primitives::DateTime;
 use aws_sdk_cognitoidentityprovider::types::{ExplicitAuthFlowsType, UserPoolClientType};
 
-use super::cognito_pool::{self, UserPool, age_key};
-use super::runtime;
+use super::cognito_pool::UserPool;
+use super::cognito_shared::{age_key, planned_duplicate};
 use crate::aws::Aws;
 use crate::engine::{
     Action, ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned,
     Planner, ReadContext, ResourcePlan, Shown, address, claim, not_found_as_none,
 };
-use section::ClientSpec;
+use crate::stack::Stack;
+use section::{AuthFlow, ClientSpec};
 
 #[derive(Debug, Clone)]
 pub struct LiveClient {
@@ -63,50 +64,98 @@ pub struct Client;
 /// What apply needs.
 struct Step {
     spec: ClientSpec,
-    pool: String,
     live: Option<LiveClient>,
 }
 
 /// What apply needs to delete a duplicate client.
 struct Extra {
     id: String,
-    pool: String,
+}
+
+/// What the kinds that depend on the client may know of it ([`Kind::Ref`]): whether passwords
+/// can be verified by signing in through it.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    /// The live client, when it exists.
+    pub live: Option<SignInClient>,
+    /// The declared client allows a password flow (so once it is applied, a later run can sign
+    /// in with a password).
+    pub declared_password_flow: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignInClient {
+    pub id: String,
+    pub explicit_auth_flows: Vec<String>,
+    pub has_secret: bool,
+}
+
+impl SignInClient {
+    pub fn allows(&self, flow: &str) -> bool {
+        self.explicit_auth_flows.iter().any(|f| f == flow)
+    }
 }
 
 impl Kind for Client {
     const TYPE: &'static str = "cognito_user_pool_client";
     const DEPENDS_ON: &'static [&'static str] = &[UserPool::TYPE];
     type Live = Lookup<LiveClient>;
+    type Ref = SignIn;
 
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveClient>, Error> {
         let Some(spec) = cx.stack.one::<Client>() else {
             return Ok(Lookup::Missing);
         };
         // A pool that is not the stack's (and not being adopted) is not looked into.
-        match cognito_pool::managed(cx.stack, cx.get::<UserPool>().await?) {
-            Some(pool) => read(cx, spec, &pool.id).await,
+        match cx.id_of::<UserPool>().await? {
+            Some(pool_id) => read(cx, spec, &pool_id).await,
             None => Ok(Lookup::Missing),
         }
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
-        if let (Some(spec), Some(pool)) = (cx.stack.one::<Client>(), cx.stack.one::<UserPool>()) {
-            plan(cx, spec, &address(UserPool::TYPE, &pool.name), planner);
+        if let Some(spec) = cx.stack.one::<Client>() {
+            plan(cx, spec, planner);
         }
     }
 
     async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
+        let pool_id = cx.id::<UserPool>()?;
         if r.action == Action::Delete {
             let extra: &Extra = r.payload()?;
-            delete(cx, &r.address, &cx.id_of(&extra.pool)?, &extra.id).await?;
+            delete(cx, &r.address, &pool_id, &extra.id).await?;
             return Ok(extra.id.clone());
         }
         let step: &Step = r.payload()?;
-        let pool_id = cx.id_of(&step.pool)?;
         match &step.live {
             None => create(cx, &r.address, &step.spec, &pool_id).await,
             Some(client) => update(cx, &r.address, &step.spec, &pool_id, client).await,
         }
+    }
+
+    fn id(_stack: &Stack, live: &Lookup<LiveClient>) -> Option<String> {
+        live.found().map(|c| c.id.clone())
+    }
+
+    fn declared_names(stack: &Stack) -> Vec<String> {
+        stack.all::<Client>().map(|c| c.name.clone()).collect()
+    }
+
+    fn reference(stack: &Stack, live: &Lookup<LiveClient>) -> Option<SignIn> {
+        let spec = stack.one::<Client>()?;
+        Some(SignIn {
+            live: live.found().map(|c| SignInClient {
+                id: c.id.clone(),
+                explicit_auth_flows: c.explicit_auth_flows.clone(),
+                has_secret: c.has_secret,
+            }),
+            declared_password_flow: spec.explicit_auth_flows.iter().any(|f| {
+                matches!(
+                    f,
+                    AuthFlow::AllowUserPasswordAuth | AuthFlow::AllowAdminUserPasswordAuth
+                )
+            }),
+        })
     }
 
     fn outputs(cx: &PlanContext<'_>) -> Vec<Output> {
@@ -131,10 +180,8 @@ async fn read(
         )),
         _ => {
             let clients = described(cx.aws, &addr, pool_id, &ids).await?;
-            let allowed = runtime::authorizer(cx)
-                .await?
-                .map(|(_, clients)| clients.clone())
-                .unwrap_or_default();
+            // The one the runtime's authorizer allows is kept.
+            let allowed = cx.named_by_dependents::<Client>().await?;
             Ok(choose(clients, &allowed))
         }
     }
@@ -241,7 +288,7 @@ const NOUN: Noun = Noun {
     ours: "exist in the pool",
 };
 
-fn plan(cx: &PlanContext, spec: &ClientSpec, pool_addr: &str, planner: &mut Planner) {
+fn plan(cx: &PlanContext, spec: &ClientSpec, planner: &mut Planner) {
     let addr = planner.address(&spec.name);
     let lookup = cx.live.get::<Client>();
     let Some(claim) = claim(
@@ -316,7 +363,10 @@ fn plan(cx: &PlanContext, spec: &ClientSpec, pool_addr: &str, planner: &mut Plan
     );
     if live.is_none() {
         changes.value("generate_secret", None, spec.generate_secret);
-        match planner.planned(pool_addr).and_then(|p| p.id.clone()) {
+        match planner
+            .planned_kind::<UserPool>()
+            .and_then(|p| p.id.clone())
+        {
             Some(pool_id) => changes.value("user_pool_id", None, pool_id),
             None => changes.push("user_pool_id", Shown::Absent, Shown::KnownAfterApply),
         }
@@ -324,14 +374,13 @@ fn plan(cx: &PlanContext, spec: &ClientSpec, pool_addr: &str, planner: &mut Plan
     planner.add(
         Planned::new(&spec.name, changes, live.map(|c| c.id.clone())).with_payload(Step {
             spec: spec.clone(),
-            pool: pool_addr.to_owned(),
             live: live.cloned(),
         }),
     );
     for duplicate in live.map_or(&[][..], |c| &c.duplicates[..]) {
         let kept = live.map_or("", |c| c.id.as_str());
         planner.add(
-            cognito_pool::planned_duplicate(
+            planned_duplicate(
                 &spec.name,
                 "client_id",
                 &duplicate.id,
@@ -344,7 +393,6 @@ fn plan(cx: &PlanContext, spec: &ClientSpec, pool_addr: &str, planner: &mut Plan
             )
             .with_payload(Extra {
                 id: duplicate.id.clone(),
-                pool: pool_addr.to_owned(),
             }),
         );
     }

@@ -11,20 +11,19 @@ pub mod section;
 
 use std::collections::BTreeMap;
 
-use aws_sdk_cognitoidentityprovider::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_cognitoidentityprovider::primitives::DateTime;
 use aws_sdk_cognitoidentityprovider::types::{
     AdminCreateUserConfigType, PasswordPolicyType, UserPoolPolicyType, UserPoolType,
     UsernameAttributeType,
 };
 
 use super::cognito_client::Client;
+use super::cognito_shared::{age_key, planned_duplicate, shown_date};
 use super::cognito_user::User;
-use super::runtime::{self, Runtime};
 use crate::aws::Aws;
 use crate::engine::{
     Action, ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned,
-    Planner, ReadContext, ResourcePlan, Shown, address, claim, not_found_as_none, owned_by,
-    tag_changes,
+    Planner, ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes,
 };
 use crate::stack::Stack;
 use section::{PasswordPolicy, UserPoolSpec};
@@ -84,6 +83,7 @@ struct Extra {
 impl Kind for UserPool {
     const TYPE: &'static str = "cognito_user_pool";
     type Live = Lookup<LivePool>;
+    type Ref = ();
 
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LivePool>, Error> {
         match cx.stack.one::<UserPool>() {
@@ -111,6 +111,16 @@ impl Kind for UserPool {
         }
     }
 
+    /// The pool's id, when the stack may use the pool (its own, or adopted).
+    fn id(stack: &Stack, live: &Lookup<LivePool>) -> Option<String> {
+        managed(stack, live).map(|p| p.id.clone())
+    }
+
+    /// `discovery_url`: the pool's OIDC discovery URL, for JWT authorizers.
+    fn derived(name: &str, id: &str, vars: &crate::policy::Vars) -> Option<String> {
+        (name == DISCOVERY_URL).then(|| discovery_url(&vars.region, id))
+    }
+
     fn outputs(cx: &PlanContext<'_>) -> Vec<Output> {
         let pool = cx.live.get::<UserPool>().found();
         vec![
@@ -124,7 +134,7 @@ impl Kind for UserPool {
 }
 
 /// The live pool when this stack may look into it and change it (owned, or adopted).
-pub fn managed<'a>(stack: &Stack, lookup: &'a Lookup<LivePool>) -> Option<&'a LivePool> {
+fn managed<'a>(stack: &Stack, lookup: &'a Lookup<LivePool>) -> Option<&'a LivePool> {
     let spec = stack.one::<UserPool>()?;
     lookup.found().filter(|p| p.owned || spec.adopt)
 }
@@ -137,12 +147,12 @@ async fn read(cx: &ReadContext<'_>, spec: &UserPoolSpec) -> Result<Lookup<LivePo
     let addr = address(UserPool::TYPE, &spec.name);
     let pools = same_named(aws, &addr, &spec.name, stack).await?;
     let (owned, foreign): (Vec<LivePool>, Vec<LivePool>) = pools.into_iter().partition(|p| p.owned);
-    let runtime_url = if owned.len() > 1 {
-        runtime::authorizer(cx).await?.map(|(url, _)| url.clone())
+    let named = if owned.len() > 1 {
+        cx.named_by_dependents::<UserPool>().await?
     } else {
-        None
+        Vec::new()
     };
-    let mut lookup = choose(owned, foreign, runtime_url.as_deref());
+    let mut lookup = choose(owned, foreign, &named);
     if let Lookup::Found(pool) = &mut lookup
         && !pool.duplicates.is_empty()
     {
@@ -199,51 +209,18 @@ async fn describe_all(
     .await
 }
 
-/// Whether `url` (a JWT authorizer's discovery URL) names the pool `id`.
-fn names_pool(url: &str, id: &str) -> bool {
-    url.contains(&format!("/{id}/"))
-}
-
-/// How pools and clients are ordered to pick the one to keep: creation date, then id.
-pub fn age_key<'a>(created: Option<&DateTime>, id: &'a str) -> (i64, u32, &'a str) {
-    created.map_or((i64::MAX, 0, id), |d| (d.secs(), d.subsec_nanos(), id))
-}
-
-/// A date as plans show it.
-/// The delete of a same-named duplicate (a pool or an app client) left by two applies at once:
-/// its id and creation date, shown as going away, and why. The caller adds its payload.
-pub fn planned_duplicate(
-    name: &str,
-    id_field: &str,
-    id: &str,
-    created: Option<&DateTime>,
-    reason: String,
-) -> Planned {
-    let mut changes = Changes::default();
-    changes.push(id_field, Shown::Value(id.to_owned().into()), Shown::Absent);
-    changes.push(
-        "created",
-        Shown::Value(shown_date(created).into()),
-        Shown::Absent,
-    );
-    Planned::new(format!("{name}[{id}]"), changes, Some(id.to_owned()))
-        .with_action(Action::Delete)
-        .with_reason(reason)
-}
-
-pub fn shown_date(created: Option<&DateTime>) -> String {
-    created
-        .and_then(|d| d.fmt(DateTimeFormat::DateTime).ok())
-        .unwrap_or_else(|| "at an unknown date".to_owned())
+/// Whether one of `named` (such as a JWT authorizer's discovery URL) names the pool `id`.
+fn in_use(named: &[String], id: &str) -> bool {
+    named.iter().any(|url| url.contains(&format!("/{id}/")))
 }
 
 /// The pool to manage: the only one tagged for the stack; among several, the one the runtime's
-/// authorizer names (`runtime_url`), else the oldest, with the others as its duplicates; else a
-/// lone foreign one (which blocks, unless adopted).
+/// authorizer names (`named`: what the kinds that depend on pools name), else the oldest, with
+/// the others as its duplicates; else a lone foreign one (which blocks, unless adopted).
 fn choose(
     mut owned: Vec<LivePool>,
     mut foreign: Vec<LivePool>,
-    runtime_url: Option<&str>,
+    named: &[String],
 ) -> Lookup<LivePool> {
     match (owned.len(), foreign.len()) {
         (1, _) => Lookup::Found(owned.remove(0)),
@@ -257,9 +234,7 @@ fn choose(
             owned.sort_by(|a, b| {
                 age_key(a.created.as_ref(), &a.id).cmp(&age_key(b.created.as_ref(), &b.id))
             });
-            let kept = runtime_url
-                .and_then(|url| owned.iter().position(|p| names_pool(url, &p.id)))
-                .unwrap_or(0);
+            let kept = owned.iter().position(|p| in_use(named, &p.id)).unwrap_or(0);
             let mut pool = owned.remove(kept);
             pool.duplicates = owned
                 .into_iter()
@@ -321,16 +296,16 @@ const USERS_PAGE: i32 = 60;
 
 /// Why a duplicate pool must not be deleted by infra, if it must not: deletion protection, or
 /// something in it that the stack does not declare.
-fn kept_because(duplicate: &Duplicate, stack: &Stack) -> Option<String> {
+fn kept_because(duplicate: &Duplicate, cx: &PlanContext) -> Option<String> {
     if duplicate.deletion_protection {
         return Some("deletion protection is on".into());
     }
-    let client = stack.one::<Client>().map(|c| c.name.as_str());
+    let declared_clients = cx.declared_names::<Client>();
     let clients: Vec<&str> = duplicate
         .clients
         .iter()
         .map(String::as_str)
-        .filter(|c| Some(*c) != client)
+        .filter(|c| !declared_clients.iter().any(|d| d == c))
         .collect();
     if !clients.is_empty() {
         return Some(format!(
@@ -345,10 +320,11 @@ fn kept_because(duplicate: &Duplicate, stack: &Stack) -> Option<String> {
         ));
     };
     const NAMED: usize = 5;
+    let declared_users = cx.declared_names::<User>();
     let undeclared: Vec<&str> = users
         .iter()
         .map(String::as_str)
-        .filter(|u| !stack.all::<User>().any(|d| d.username == *u))
+        .filter(|u| !declared_users.iter().any(|d| d == u))
         .collect();
     if !undeclared.is_empty() {
         let more = match undeclared.len().saturating_sub(NAMED) {
@@ -509,16 +485,12 @@ fn duplicates_kept(cx: &PlanContext, spec: &UserPoolSpec, pool: &LivePool) -> Op
     let kept: Vec<(&Duplicate, String)> = pool
         .duplicates
         .iter()
-        .filter_map(|d| Some((d, kept_because(d, cx.stack)?)))
+        .filter_map(|d| Some((d, kept_because(d, cx)?)))
         .collect();
     if kept.is_empty() {
         return None;
     }
-    let runtime_uses = cx
-        .live
-        .get::<Runtime>()
-        .authorizer()
-        .is_some_and(|(url, _)| names_pool(url, &pool.id));
+    let runtime_uses = in_use(&cx.named_by_dependents::<UserPool>(), &pool.id);
     let why = if runtime_uses {
         "the runtime's authorizer uses it"
     } else {
@@ -795,8 +767,11 @@ fn admin_create_user_config(live: &AdminCreateUserConfigType) -> AdminCreateUser
         .build()
 }
 
+/// The name of the value [`Kind::derived`] gives for a pool id: its OIDC discovery URL.
+pub const DISCOVERY_URL: &str = "discovery_url";
+
 /// The OIDC discovery URL of a pool, for JWT authorizers.
-pub fn discovery_url(region: &str, pool_id: &str) -> String {
+fn discovery_url(region: &str, pool_id: &str) -> String {
     format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}/.well-known/openid-configuration")
 }
 

@@ -303,13 +303,13 @@ fn of_several_pools_tagged_for_this_stack_the_runtimes_is_kept_else_the_oldest()
             ours_at(&stack, "us-west-2_b", 2_000),
         ]
     };
-    let kept = choose(pools(), Vec::new(), None);
+    let kept = choose(pools(), Vec::new(), &[]);
     let kept = kept.found().unwrap();
     assert_eq!(kept.id, "us-west-2_old");
     let others: Vec<&str> = kept.duplicates.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(others, ["us-west-2_b", "us-west-2_new"]);
-    let url = discovery_url(REGION, "us-west-2_new");
-    let kept = choose(pools(), Vec::new(), Some(&url));
+    let url = super::discovery_url(REGION, "us-west-2_new");
+    let kept = choose(pools(), Vec::new(), &[url]);
     let kept = kept.found().unwrap();
     assert_eq!(kept.id, "us-west-2_new");
     let others: Vec<&str> = kept.duplicates.iter().map(|d| d.id.as_str()).collect();
@@ -433,16 +433,16 @@ fn the_pool_tagged_for_this_stack_is_chosen_over_foreign_ones_with_the_same_name
         owned: false,
         ..ours.clone()
     };
-    let chosen = choose(vec![ours], vec![foreign.clone()], None);
+    let chosen = choose(vec![ours], vec![foreign.clone()], &[]);
     assert_eq!(chosen.found().map(|p| p.id.as_str()), Some(POOL_ID));
     // A lone foreign pool is found (and then blocks, unless adopted).
-    let lone = choose(Vec::new(), vec![foreign], None);
+    let lone = choose(Vec::new(), vec![foreign], &[]);
     assert_eq!(
         lone.found().map(|p| p.id.as_str()),
         Some("us-west-2_Foreign")
     );
     assert!(matches!(
-        choose(Vec::new(), Vec::new(), None),
+        choose(Vec::new(), Vec::new(), &[]),
         Lookup::Missing
     ));
 }
@@ -450,7 +450,7 @@ fn the_pool_tagged_for_this_stack_is_chosen_over_foreign_ones_with_the_same_name
 #[test]
 fn the_discovery_url_is_the_pools_openid_configuration() {
     assert_eq!(
-        discovery_url("us-west-2", POOL_ID),
+        super::discovery_url("us-west-2", POOL_ID),
         "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_AbC123/.well-known/openid-configuration"
     );
 }

@@ -7,9 +7,8 @@ use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType, Me
 
 use std::collections::BTreeMap;
 
-use super::cognito_client::section::AuthFlow;
-use super::cognito_client::{Client, LiveClient};
-use super::cognito_pool::{self, UserPool};
+use super::cognito_client::{Client, SignInClient};
+use super::cognito_pool::UserPool;
 use crate::aws::Aws;
 use crate::engine::{
     Action, ApplyContext, Changes, Error, Kind, PlanContext, Planned, Planner, ReadContext,
@@ -41,7 +40,6 @@ pub struct User;
 /// What apply needs.
 struct Step {
     spec: UserSpec,
-    pool: String,
 }
 
 impl Kind for User {
@@ -49,21 +47,22 @@ impl Kind for User {
     const DEPENDS_ON: &'static [&'static str] = &[UserPool::TYPE, Client::TYPE];
     /// By username; `None` when the user does not exist.
     type Live = BTreeMap<String, Option<LiveUser>>;
+    type Ref = ();
 
     async fn read(cx: &ReadContext<'_>) -> Result<Self::Live, Error> {
         let users = cx.stack.all::<User>();
         // A pool that is not the stack's (and not being adopted) is not looked into.
-        let Some(pool) = cognito_pool::managed(cx.stack, cx.get::<UserPool>().await?) else {
+        let Some(pool_id) = cx.id_of::<UserPool>().await? else {
             return Ok(users.clone().map(|u| (u.username.clone(), None)).collect());
         };
         let statuses = cx
             .aws
-            .all(users.clone().map(|u| status(cx.aws, &pool.id, u)));
-        let (statuses, client) = cx.aws.both(statuses, cx.get::<Client>()).await?;
+            .all(users.clone().map(|u| status(cx.aws, &pool_id, u)));
+        let (statuses, client) = cx.aws.both(statuses, cx.reference::<Client>()).await?;
         let checks = cx
             .aws
             .all(users.clone().zip(&statuses).map(|(spec, status)| {
-                let pool_id = &pool.id;
+                let (pool_id, client) = (&pool_id, &client);
                 async move {
                     let Some(status) = status else {
                         return Ok(None);
@@ -73,8 +72,10 @@ impl Kind for User {
                             let verifier = Verifier {
                                 aws: cx.aws,
                                 pool_id,
-                                client: client.found(),
-                                desired_client_verifies: desired_client_verifies(cx.stack),
+                                client: client.as_ref().and_then(|c| c.live.as_ref()),
+                                desired_client_verifies: client
+                                    .as_ref()
+                                    .is_some_and(|c| c.declared_password_flow),
                             };
                             verifier.check(spec, status).await?
                         }
@@ -98,11 +99,8 @@ impl Kind for User {
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
-        if let Some(pool) = cx.stack.one::<UserPool>() {
-            let pool = address(UserPool::TYPE, &pool.name);
-            for spec in cx.stack.all::<User>() {
-                plan(cx, spec, &pool, planner);
-            }
+        for spec in cx.stack.all::<User>() {
+            plan(cx, spec, planner);
         }
     }
 
@@ -110,19 +108,10 @@ impl Kind for User {
         let step: &Step = r.payload()?;
         apply(cx, r, step).await
     }
-}
 
-/// Whether the declared client allows a password flow (so once it is applied, a later run can
-/// verify passwords).
-fn desired_client_verifies(stack: &Stack) -> bool {
-    stack.one::<Client>().is_some_and(|c| {
-        c.explicit_auth_flows.iter().any(|f| {
-            matches!(
-                f,
-                AuthFlow::AllowUserPasswordAuth | AuthFlow::AllowAdminUserPasswordAuth
-            )
-        })
-    })
+    fn declared_names(stack: &Stack) -> Vec<String> {
+        stack.all::<User>().map(|u| u.username.clone()).collect()
+    }
 }
 
 /// The user's status and whether it is enabled; `None` when there is no such user.
@@ -151,7 +140,7 @@ async fn status(
 struct Verifier<'a> {
     aws: &'a Aws,
     pool_id: &'a str,
-    client: Option<&'a LiveClient>,
+    client: Option<&'a SignInClient>,
     /// The declared client allows a password flow (so once it is applied, a later run can
     /// verify).
     desired_client_verifies: bool,
@@ -267,7 +256,7 @@ fn unverifiable(why: &str) -> PasswordCheck {
     ))
 }
 
-fn plan(cx: &PlanContext, spec: &UserSpec, pool: &str, planner: &mut Planner) {
+fn plan(cx: &PlanContext, spec: &UserSpec, planner: &mut Planner) {
     let addr = planner.address(&spec.username);
     let live = cx
         .live
@@ -332,16 +321,13 @@ fn plan(cx: &PlanContext, spec: &UserSpec, pool: &str, planner: &mut Planner) {
             .with_action(action)
             .with_reason(reason)
             .with_notes(notes)
-            .with_payload(Step {
-                spec: spec.clone(),
-                pool: pool.to_owned(),
-            }),
+            .with_payload(Step { spec: spec.clone() }),
     );
 }
 
 async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan, step: &Step) -> Result<String, Error> {
     let spec = &step.spec;
-    let pool_id = cx.id_of(&step.pool)?;
+    let pool_id = cx.id::<UserPool>()?;
     if r.action == Action::Create || r.changes("password") {
         set_password(cx, r, step, &pool_id).await?;
     }

@@ -196,6 +196,12 @@ fn every_declared_user_is_planned_on_its_own() {
     assert_eq!(resource(&plan, "cognito_user.bob").action, Action::Create);
 }
 
+/// What the client tells the users' kind: whether the declared client allows password sign-in.
+fn desired_client_verifies(stack: &crate::stack::Stack) -> bool {
+    Client::reference(stack, &crate::engine::Lookup::Missing)
+        .is_some_and(|c| c.declared_password_flow)
+}
+
 #[test]
 fn passwords_are_verifiable_once_the_declared_client_allows_password_sign_in() {
     assert!(desired_client_verifies(&stack(STACK)));

@@ -15,6 +15,7 @@ use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
     ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes, together,
 };
+use crate::stack::Stack;
 use section::RepositorySpec;
 
 #[derive(Debug, Clone)]
@@ -48,9 +49,19 @@ struct Step {
     live: Option<LiveRepository>,
 }
 
+/// What the kinds that depend on the repository know of it ([`Kind::Ref`]): the declared
+/// repository, and its URI once it exists.
+#[derive(Debug, Clone)]
+pub struct RepositoryRef {
+    pub name: String,
+    pub keep_images: Option<i32>,
+    pub uri: Option<String>,
+}
+
 impl Kind for Repository {
     const TYPE: &'static str = "ecr_repository";
     type Live = Lookup<LiveRepository>;
+    type Ref = RepositoryRef;
 
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveRepository>, Error> {
         match cx.stack.one::<Repository>() {
@@ -68,6 +79,20 @@ impl Kind for Repository {
     async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
         let step: &Step = r.payload()?;
         apply(cx, r, step).await
+    }
+
+    /// The repository's URI, once it exists.
+    fn id(_stack: &Stack, live: &Lookup<LiveRepository>) -> Option<String> {
+        live.found().map(|r| r.uri.clone())
+    }
+
+    fn reference(stack: &Stack, live: &Lookup<LiveRepository>) -> Option<RepositoryRef> {
+        let spec = stack.one::<Repository>()?;
+        Some(RepositoryRef {
+            name: spec.name.clone(),
+            keep_images: spec.keep_images,
+            uri: live.found().map(|r| r.uri.clone()),
+        })
     }
 
     fn outputs(cx: &PlanContext<'_>) -> Vec<Output> {

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
+use super::iam_shared::{decode, render_document};
 use crate::aws::Aws;
 use crate::engine::lookup::replan;
 use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
     ReadContext, ResourcePlan, address, claim, not_found_as_none, owned_by, tag_changes, together,
 };
-use crate::policy;
 use crate::stack::Stack;
 use section::RoleSpec;
 
@@ -49,9 +49,17 @@ struct Step {
     live: Option<LiveRole>,
 }
 
+/// What the kinds that depend on the role know of it ([`Kind::Ref`]).
+#[derive(Debug, Clone)]
+pub struct RoleRef {
+    pub name: String,
+    pub arn: String,
+}
+
 impl Kind for Role {
     const TYPE: &'static str = "iam_role";
     type Live = Lookup<LiveRole>;
+    type Ref = RoleRef;
 
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveRole>, Error> {
         match cx.stack.one::<Role>() {
@@ -72,6 +80,32 @@ impl Kind for Role {
             None => create(cx, &r.address, step).await,
             Some(live) => update(cx, r, step, live).await,
         }
+    }
+
+    /// The role's ARN, when the stack may use the role (its own, or adopted).
+    fn id(stack: &Stack, live: &Lookup<LiveRole>) -> Option<String> {
+        managed(stack, live).map(|r| r.arn.clone())
+    }
+
+    /// The role's name and ARN, when the stack may look into it.
+    fn reference(stack: &Stack, live: &Lookup<LiveRole>) -> Option<RoleRef> {
+        managed(stack, live).map(|r| RoleRef {
+            name: r.name.clone(),
+            arn: r.arn.clone(),
+        })
+    }
+
+    /// The declared role's name and ARN, known from its name before it exists.
+    fn planned_reference(cx: &PlanContext<'_>) -> Option<RoleRef> {
+        let role = cx.stack.one::<Role>()?;
+        let vars = cx.vars;
+        Some(RoleRef {
+            name: role.name.clone(),
+            arn: format!(
+                "arn:{}:iam::{}:role{}{}",
+                vars.partition, vars.account_id, role.path, role.name
+            ),
+        })
     }
 
     fn outputs(cx: &PlanContext<'_>) -> Vec<Output> {
@@ -124,27 +158,10 @@ async fn read(aws: &Aws, spec: &RoleSpec, stack: &str) -> Result<Lookup<LiveRole
     }))
 }
 
-/// A policy document as IAM returns it (URL-encoded JSON).
-pub fn decode(addr: &str, operation: &'static str, document: &str) -> Result<Value, Error> {
-    policy::decode(document).map_err(|e| {
-        Error::new(
-            addr,
-            operation,
-            format!("AWS returned a policy document that is not JSON: {e}"),
-        )
-    })
-}
-
 /// The live role when this stack may look into it and change it (owned, or adopted).
-pub fn managed<'a>(stack: &Stack, lookup: &'a Lookup<LiveRole>) -> Option<&'a LiveRole> {
+fn managed<'a>(stack: &Stack, lookup: &'a Lookup<LiveRole>) -> Option<&'a LiveRole> {
     let spec = stack.one::<Role>()?;
     lookup.found().filter(|r| r.owned || spec.adopt)
-}
-
-/// Render a declared document with the stack's placeholders and parse it.
-pub fn render_document(text: &str, vars: &policy::Vars) -> Result<Value, String> {
-    serde_json::from_str(&policy::render(text, vars))
-        .map_err(|e| format!("not valid JSON after substitution: {e}"))
 }
 
 const NOUN: Noun = Noun::tagged("an IAM role", "IAM roles");

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::iam_role::{self, Role, decode, render_document};
+use super::iam_role::Role;
+use super::iam_shared::{decode, render_document};
 use crate::engine::{
     Action, ApplyContext, Changes, Error, Kind, PlanContext, Planned, Planner, ReadContext,
     ResourcePlan, Shown, address,
@@ -27,10 +28,11 @@ impl Kind for RolePolicy {
     const DEPENDS_ON: &'static [&'static str] = &[Role::TYPE];
     /// The inline policies of the stack's role, by name, decoded.
     type Live = BTreeMap<String, Value>;
+    type Ref = ();
 
     async fn read(cx: &ReadContext<'_>) -> Result<Self::Live, Error> {
         // A role that is not the stack's (and not being adopted) is not looked into.
-        let Some(role) = iam_role::managed(cx.stack, cx.get::<Role>().await?) else {
+        let Some(role) = &cx.reference::<Role>().await? else {
             return Ok(BTreeMap::new());
         };
         let addr = address(Role::TYPE, &role.name);
@@ -66,7 +68,7 @@ impl Kind for RolePolicy {
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
-        let Some(spec) = cx.stack.one::<Role>() else {
+        let Some(role) = cx.reference::<Role>() else {
             return;
         };
         let live = cx.live.get::<RolePolicy>();
@@ -90,7 +92,7 @@ impl Kind for RolePolicy {
             changes.document("document", before, &document);
             planner.add(
                 Planned::new(name, changes, before.map(|_| name.clone())).with_payload(Step {
-                    role: spec.name.clone(),
+                    role: role.name.clone(),
                     document: Some(document),
                 }),
             );
@@ -108,7 +110,7 @@ impl Kind for RolePolicy {
                         "an inline policy on the stack's role that the stack does not declare",
                     )
                     .with_payload(Step {
-                        role: spec.name.clone(),
+                        role: role.name.clone(),
                         document: None,
                     }),
             );

@@ -22,7 +22,6 @@ use std::sync::Arc;
 use base64::Engine as _;
 
 use super::ecr_repository::Repository;
-use super::ecr_repository::section::RepositorySpec;
 use crate::aws::Aws;
 use crate::container::{self as image, BuildOptions, Registry};
 use crate::engine::{
@@ -67,15 +66,26 @@ pub struct Image;
 
 /// What apply needs.
 struct Step {
-    repository: String,
     repository_name: String,
     artifact: Arc<Artifact>,
+}
+
+/// What the runtime knows of the image ([`Kind::Ref`]): the URI it runs.
+#[derive(Debug, Clone)]
+pub struct ImageRef {
+    /// By digest where the digest is known (a built image; a tag in the stack's repository,
+    /// resolved by the read), else as declared; `None` for a build that was not built.
+    pub uri: Option<String>,
+    /// A tag in the stack's repository, which this apply creates: only apply can resolve it
+    /// ([`Kind::resolve`]).
+    pub resolved_by_apply: bool,
 }
 
 impl Kind for Image {
     const TYPE: &'static str = "image";
     const DEPENDS_ON: &'static [&'static str] = &[Repository::TYPE];
     type Live = LiveImage;
+    type Ref = ImageRef;
 
     fn prepare(
         stack: &Stack,
@@ -99,27 +109,26 @@ impl Kind for Image {
     }
 
     async fn read(cx: &ReadContext<'_>) -> Result<LiveImage, Error> {
-        let Some(spec) = cx.stack.one::<Repository>() else {
+        let Some(repository) = cx.reference::<Repository>().await? else {
             return Ok(LiveImage::default());
         };
-        let repository = cx.get::<Repository>().await?;
         let mut live = LiveImage::default();
         if let Some(artifact) = cx.prepared.get::<Image, Arc<Artifact>>() {
             let addr = address(Image::TYPE, &artifact.package);
-            let in_registry = match repository.found() {
+            let in_registry = match &repository.uri {
                 None => false,
-                Some(repo) => {
-                    has_manifest(cx.aws, &addr, &repo.uri, &spec.name, &artifact.image.digest)
+                Some(uri) => {
+                    has_manifest(cx.aws, &addr, uri, &repository.name, &artifact.image.digest)
                         .await?
                 }
             };
             live.built = Some((artifact.clone(), in_registry));
         }
-        if let Some(repo) = repository.found() {
-            live.tag_digest = resolve_tag(cx.aws, cx.stack, &repo.uri).await?;
+        if let Some(uri) = &repository.uri {
+            live.tag_digest = resolve_tag(cx.aws, cx.stack, uri).await?;
             // Only where a plan is acted on: `output` neither needs the registry nor blocks.
             if cx.write_only == crate::engine::WriteOnly::Verify {
-                live.pinned = check_pinned(cx.aws, cx.stack, &repo.uri).await?;
+                live.pinned = check_pinned(cx.aws, cx.stack, uri).await?;
             }
         }
         Ok(live)
@@ -127,7 +136,7 @@ impl Kind for Image {
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
         if let (Some((digest, false)), Some(repository)) =
-            (&cx.live.get::<Image>().pinned, cx.stack.one::<Repository>())
+            (&cx.live.get::<Image>().pinned, cx.reference::<Repository>())
         {
             let uri = cx.vars.get("repository_uri").unwrap_or_default();
             planner.block(
@@ -137,7 +146,7 @@ impl Kind for Image {
             );
         }
         let (Some((artifact, in_registry)), Some(repository)) =
-            (&cx.live.get::<Image>().built, cx.stack.one::<Repository>())
+            (&cx.live.get::<Image>().built, cx.reference::<Repository>())
         else {
             return;
         };
@@ -164,7 +173,6 @@ impl Kind for Image {
                 .with_action(action)
                 .with_reason(reason)
                 .with_payload(Step {
-                    repository: address(Repository::TYPE, &repository.name),
                     repository_name: repository.name.clone(),
                     artifact: artifact.clone(),
                 }),
@@ -175,7 +183,7 @@ impl Kind for Image {
     async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
         let step: &Step = r.payload()?;
         // The repository's id is its URI, known from live state or its create in an earlier level.
-        let repository_uri = cx.id_of(&step.repository)?;
+        let repository_uri = cx.id::<Repository>()?;
         let report = registry(cx.aws, &r.address, &repository_uri)
             .await?
             .push(&step.repository_name, &step.artifact.image, &[])
@@ -189,6 +197,62 @@ impl Kind for Image {
             report.bytes_uploaded
         ));
         Ok(report.digest)
+    }
+
+    /// The URI the runtime runs.
+    fn planned_reference(cx: &PlanContext<'_>) -> Option<ImageRef> {
+        let image = cx.live.get::<Image>();
+        let repository_uri = cx.vars.get("repository_uri");
+        let uri = match cx.stack.one::<Image>()? {
+            ImageSpec::Uri(template) => {
+                let uri = crate::policy::render(template, cx.vars);
+                // A tag in the stack's repository runs by the digest it points at now.
+                match (&image.tag_digest, uri.rsplit_once(':')) {
+                    (Some(digest), Some((repository, _tag))) if !uri.contains('@') => {
+                        Some(format!("{repository}@{digest}"))
+                    }
+                    _ => Some(uri),
+                }
+            }
+            ImageSpec::Build { .. } => {
+                let (artifact, _) = image.built.as_ref()?;
+                Some(format!("{}@{}", repository_uri?, artifact.image.digest))
+            }
+        };
+        let resolved_by_apply = cx.id_of::<Repository>().is_none()
+            && uri
+                .as_deref()
+                .zip(repository_uri)
+                .is_some_and(|(uri, repository)| {
+                    tag_in_repository(cx.stack, uri, repository).is_some()
+                });
+        Some(ImageRef {
+            uri,
+            resolved_by_apply,
+        })
+    }
+
+    /// A tag in the stack's repository that the read could not resolve (the repository did not
+    /// exist yet): the URI by the digest it points at now.
+    async fn resolve(cx: &ApplyContext<'_>) -> Result<Option<String>, Error> {
+        if !cx.stack.declares::<Repository>() || cx.live.get::<Image>().tag_digest.is_some() {
+            return Ok(None);
+        }
+        let repository_uri = cx.id::<Repository>()?;
+        let Some(uri) = rendered_uri(cx.stack, &repository_uri) else {
+            return Ok(None);
+        };
+        let Some(tag) = tag_in_repository(cx.stack, &uri, &repository_uri) else {
+            return Ok(None);
+        };
+        Ok(resolve_tag(cx.aws, cx.stack, &repository_uri)
+            .await?
+            .map(|digest| {
+                format!(
+                    "{}@{digest}",
+                    uri.trim_end_matches(tag).trim_end_matches(':')
+                )
+            }))
     }
 }
 
@@ -289,7 +353,7 @@ async fn registry(aws: &Aws, addr: &str, repository_uri: &str) -> Result<Registr
 
 /// For `[image] uri = "${repository_uri}:TAG"`: the tag, when the image is a tag in the stack's
 /// repository (at `repository_uri`).
-pub fn tag_in_repository<'a>(
+fn tag_in_repository<'a>(
     stack: &'a Stack,
     rendered_uri: &'a str,
     repository_uri: &str,
@@ -305,7 +369,7 @@ pub fn tag_in_repository<'a>(
 
 /// For `[image] uri = "${repository_uri}@sha256:..."` (or `:TAG@sha256:...`): the digest, when
 /// the image is pinned by digest in the stack's repository (at `repository_uri`).
-pub fn digest_in_repository<'a>(
+fn digest_in_repository<'a>(
     stack: &'a Stack,
     rendered_uri: &'a str,
     repository_uri: &str,
@@ -330,27 +394,30 @@ async fn check_pinned(
     stack: &Stack,
     repository_uri: &str,
 ) -> Result<Option<(String, bool)>, Error> {
-    let Some((uri, spec)) = rendered_uri(stack, repository_uri) else {
+    let Some(uri) = rendered_uri(stack, repository_uri) else {
         return Ok(None);
     };
     let Some(digest) = digest_in_repository(stack, &uri, repository_uri) else {
         return Ok(None);
     };
-    let in_registry = has_manifest(aws, Image::TYPE, repository_uri, &spec.name, digest).await?;
+    let name = repository_name(repository_uri);
+    let in_registry = has_manifest(aws, Image::TYPE, repository_uri, name, digest).await?;
     Ok(Some((digest.to_owned(), in_registry)))
 }
 
-/// `[image] uri` with `${repository_uri}` replaced, and the stack's repository.
-fn rendered_uri<'s>(
-    stack: &'s Stack,
-    repository_uri: &str,
-) -> Option<(String, &'s RepositorySpec)> {
-    let (Some(ImageSpec::Uri(template)), Some(spec)) =
-        (stack.one::<Image>(), stack.one::<Repository>())
-    else {
+/// `[image] uri` with `${repository_uri}` replaced.
+fn rendered_uri(stack: &Stack, repository_uri: &str) -> Option<String> {
+    let Some(ImageSpec::Uri(template)) = stack.one::<Image>() else {
         return None;
     };
-    Some((template.replace("${repository_uri}", repository_uri), spec))
+    Some(template.replace("${repository_uri}", repository_uri))
+}
+
+/// The repository's name in its URI (`REGISTRY/NAME`), as registry requests name it.
+fn repository_name(repository_uri: &str) -> &str {
+    repository_uri
+        .split_once('/')
+        .map_or(repository_uri, |(_, name)| name)
 }
 
 /// Whether the repository `name` (at `repository_uri`) holds the manifest `digest`.
@@ -392,12 +459,12 @@ fn missing_digest(
 
 /// The digest a tag in the stack's repository points at now, so a moved tag rolls out too.
 /// `None` for digests, other registries, or a tag the registry lacks.
-pub async fn resolve_tag(
+async fn resolve_tag(
     aws: &Aws,
     stack: &Stack,
     repository_uri: &str,
 ) -> Result<Option<String>, Error> {
-    let Some((uri, spec)) = rendered_uri(stack, repository_uri) else {
+    let Some(uri) = rendered_uri(stack, repository_uri) else {
         return Ok(None);
     };
     let Some(tag) = tag_in_repository(stack, &uri, repository_uri) else {
@@ -406,7 +473,7 @@ pub async fn resolve_tag(
     let addr = Image::TYPE;
     registry(aws, addr, repository_uri)
         .await?
-        .resolve(&spec.name, tag)
+        .resolve(repository_name(repository_uri), tag)
         .await
         .map_err(|e| Error::other(addr, "registry: resolve tag", &e))
 }

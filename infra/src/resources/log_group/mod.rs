@@ -15,7 +15,7 @@ use crate::engine::{
     ResourcePlan, Shown, not_found_as_none, owned_by, tag_changes,
 };
 use crate::resources::runtime::Runtime;
-use crate::stack::TAG_STACK;
+use crate::stack::{Stack, TAG_STACK};
 use section::LogGroupSpec;
 
 /// The kind.
@@ -48,6 +48,7 @@ impl Kind for LogGroup {
     const DEPENDS_ON: &'static [&'static str] = &[Runtime::TYPE];
     /// The runtime's log group, when the runtime exists and so does the group.
     type Live = Option<LiveLogGroup>;
+    type Ref = ();
 
     async fn read(cx: &ReadContext<'_>) -> Result<Self::Live, Error> {
         if !cx.stack.declares::<LogGroup>() {
@@ -127,13 +128,7 @@ impl Kind for LogGroup {
         let name = match &step.live {
             Some(group) => group.name.clone(),
             None => {
-                let runtime_id = cx.id_of_kind::<Runtime>().ok_or_else(|| {
-                    Error::new(
-                        addr,
-                        "apply",
-                        "the runtime's id is not known: it was neither found nor created",
-                    )
-                })?;
+                let runtime_id = cx.id::<Runtime>()?;
                 let name = group_name(&runtime_id);
                 create(cx, addr, &name).await?;
                 name
@@ -165,7 +160,7 @@ impl Kind for LogGroup {
         vec![("log_group", name)]
     }
 
-    fn id(live: &Self::Live) -> Option<String> {
+    fn id(_stack: &Stack, live: &Self::Live) -> Option<String> {
         live.as_ref().map(|g| g.name.clone())
     }
 }

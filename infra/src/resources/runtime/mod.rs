@@ -16,21 +16,18 @@ use aws_sdk_bedrockagentcorecontrol::types::{
 };
 
 use super::cognito_client::Client;
-use super::cognito_pool::{UserPool, discovery_url};
+use super::cognito_pool::{DISCOVERY_URL, UserPool};
 use super::ecr_repository::Repository;
 use super::iam_role::Role;
 use super::iam_role_policy::RolePolicy;
-use super::image::section::ImageSpec;
-use super::image::{self, Image};
+use super::image::{Image, ImageRef};
 use super::secret::Secret;
-use super::secret::section::SecretSource;
 use crate::aws::Aws;
 use crate::engine::lookup::replan;
 use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
     ReadContext, ResourcePlan, Shown, address, claim, owned_by, tag_changes,
 };
-use crate::policy;
 use crate::stack::Stack;
 use section::{Authorizer, EnvValue, RuntimeSpec};
 
@@ -148,10 +145,8 @@ struct Step {
     only_wait: bool,
     container_uri: String,
     role_arn: String,
-    /// Addresses of the pool and the client behind the JWT authorizer.
-    authorizer: Option<(String, String)>,
-    /// Address of the stack's repository, to resolve a tag in it once it exists.
-    repository: Option<String>,
+    /// The JWT authorizer takes the stack's pool and client (their ids once they exist).
+    authorizer: bool,
     /// `NAME_SECRET_ARN` variables and where their ARN comes from.
     secret_arns: Vec<(String, SecretArn)>,
 }
@@ -161,29 +156,19 @@ struct Step {
 enum SecretArn {
     /// Known: an existing secret, or a kept one that exists.
     Known(String),
-    /// A kept secret this apply creates: its id once created.
+    /// A kept secret this apply creates, by key: its id once created.
     Created(String),
 }
 
 /// `NAME_SECRET_ARN` → the ARN, for `[runtime.secrets]`.
-fn secret_arns(
-    cx: &PlanContext,
-    planner: &Planner,
-    spec: &RuntimeSpec,
-) -> Vec<(String, SecretArn)> {
+fn secret_arns(cx: &PlanContext, spec: &RuntimeSpec) -> Vec<(String, SecretArn)> {
+    let arns = cx.reference::<Secret>().unwrap_or_default();
     spec.secrets
         .iter()
         .filter_map(|(name, key)| {
-            let secret = cx.stack.all::<Secret>().find(|s| s.key == *key)?;
-            let arn = match &secret.source {
-                SecretSource::Existing { arn } => SecretArn::Known(arn.clone()),
-                SecretSource::Managed { .. } => {
-                    let addr = address(Secret::TYPE, key);
-                    match planner.planned(&addr).and_then(|p| p.id.clone()) {
-                        Some(arn) => SecretArn::Known(arn),
-                        None => SecretArn::Created(addr),
-                    }
-                }
+            let arn = match arns.get(key)? {
+                Some(arn) => SecretArn::Known(arn.clone()),
+                None => SecretArn::Created(key.clone()),
             };
             Some((section::secret_arn_variable(name), arn))
         })
@@ -202,6 +187,7 @@ impl Kind for Runtime {
         Secret::TYPE,
     ];
     type Live = Found;
+    type Ref = ();
 
     async fn read(cx: &ReadContext<'_>) -> Result<Found, Error> {
         match cx.stack.one::<Runtime>() {
@@ -221,8 +207,18 @@ impl Kind for Runtime {
         apply(cx, r, step).await
     }
 
+    /// The JWT authorizer's discovery URL and allowed clients name the pool and the client it
+    /// uses: which of several same-named ones the stack keeps.
+    const NAMES_DEPENDENCIES: bool = true;
+
+    fn names_of_dependencies(live: &Found) -> Vec<String> {
+        live.authorizer()
+            .map(|(url, clients)| std::iter::once(url).chain(clients).cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The runtime id (`<name>-<suffix>`) of the stack's own runtime.
-    fn id(live: &Found) -> Option<String> {
+    fn id(_stack: &Stack, live: &Found) -> Option<String> {
         live.runtime
             .found()
             .filter(|r| r.owned)
@@ -415,40 +411,6 @@ async fn get(aws: &Aws, addr: &str, id: &str, stack: &str) -> Result<LiveRuntime
     })
 }
 
-/// The image the runtime should run: the declared URI, or the built image by digest.
-fn container_uri(cx: &PlanContext) -> Option<String> {
-    let image = cx.live.get::<Image>();
-    match cx.stack.one::<Image>()? {
-        ImageSpec::Uri(template) => {
-            let uri = policy::render(template, cx.vars);
-            // A tag in the stack's repository runs by the digest it points at now.
-            match (&image.tag_digest, uri.rsplit_once(':')) {
-                (Some(digest), Some((repository, _tag))) if !uri.contains('@') => {
-                    Some(format!("{repository}@{digest}"))
-                }
-                _ => Some(uri),
-            }
-        }
-        ImageSpec::Build { .. } => {
-            let (artifact, _) = image.built.as_ref()?;
-            Some(format!(
-                "{}@{}",
-                cx.vars.get("repository_uri")?,
-                artifact.image.digest
-            ))
-        }
-    }
-}
-
-/// The execution role's ARN, known from its name before it exists.
-fn role_arn(stack: &Stack, vars: &policy::Vars) -> Option<String> {
-    let role = stack.one::<Role>()?;
-    Some(format!(
-        "arn:{}:iam::{}:role{}{}",
-        vars.partition, vars.account_id, role.path, role.name
-    ))
-}
-
 const NOUN: Noun = Noun::tagged("an AgentCore runtime", "AgentCore runtimes");
 
 fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) {
@@ -480,12 +442,13 @@ fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) {
     };
     let live = claim.live;
     let mut changes = Changes::default();
-    let desired_uri = container_uri(cx);
-    container_changes(cx, live, desired_uri.as_deref(), &mut changes);
-    let role_arn = role_arn(cx.stack, cx.vars);
+    let image = cx.reference::<Image>();
+    let desired_uri = image.as_ref().and_then(|i| i.uri.clone());
+    container_changes(live, image.as_ref(), &mut changes);
+    let role_arn = cx.reference::<Role>().map(|r| r.arn);
     settings_changes(spec, live, role_arn.clone(), &mut changes);
     let mut notes = Vec::new();
-    let secret_arns = secret_arns(cx, planner, spec);
+    let secret_arns = secret_arns(cx, spec);
     for (field, message) in environment_changes(spec, &secret_arns, live, &mut changes, &mut notes)
     {
         planner.block(&addr, Some(&field), message);
@@ -538,10 +501,6 @@ fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) {
         container_uri: desired_uri.unwrap_or_default(),
         role_arn: role_arn.unwrap_or_default(),
         authorizer,
-        repository: cx
-            .stack
-            .one::<Repository>()
-            .map(|r| address(Repository::TYPE, &r.name)),
         secret_arns,
     };
     planner.add(
@@ -552,18 +511,9 @@ fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) {
 }
 
 /// The image: by digest, or "known after apply" for a tag in a repository this apply creates.
-fn container_changes(
-    cx: &PlanContext,
-    live: Option<&LiveRuntime>,
-    desired: Option<&str>,
-    changes: &mut Changes,
-) {
-    let tag_unresolved = cx.live.get::<Repository>().found().is_none()
-        && desired.is_some_and(|uri| {
-            let repository = cx.vars.get("repository_uri").unwrap_or_default();
-            image::tag_in_repository(cx.stack, uri, repository).is_some()
-        });
-    if tag_unresolved {
+fn container_changes(live: Option<&LiveRuntime>, image: Option<&ImageRef>, changes: &mut Changes) {
+    let desired = image.and_then(|i| i.uri.as_deref());
+    if image.is_some_and(|i| i.resolved_by_apply) {
         let before = live.and_then(|r| r.container_uri.clone());
         changes.push(
             "container_uri",
@@ -633,19 +583,19 @@ fn list_change(
 }
 
 /// The JWT authorizer: the stack's pool's discovery URL and its client as the only allowed
-/// client. Returns the addresses of that pool and client, for apply.
+/// client. Whether it is wired to them, for apply.
 fn authorizer_changes(
     cx: &PlanContext,
     planner: &Planner,
     spec: &RuntimeSpec,
     live: Option<&LiveRuntime>,
     changes: &mut Changes,
-) -> Option<(String, String)> {
+) -> bool {
     let live_auth = live.map(|r| r.authorizer.clone());
     let (Some(Authorizer::Cognito), Some(pool), Some(client)) = (
         spec.authorizer,
-        cx.stack.one::<UserPool>(),
-        cx.stack.one::<Client>(),
+        planner.planned_kind::<UserPool>(),
+        planner.planned_kind::<Client>(),
     ) else {
         if let Some(Some((url, _))) = live_auth {
             changes.push(
@@ -654,16 +604,13 @@ fn authorizer_changes(
                 Shown::Absent,
             );
         }
-        return None;
+        return false;
     };
-    let pool = address(UserPool::TYPE, &pool.name);
-    let client = address(Client::TYPE, &client.name);
-    let id_of = |a: &str| planner.planned(a).and_then(|p| p.id.clone());
-    match id_of(&pool) {
+    match &pool.id {
         Some(id) => changes.value(
             "authorizer.discovery_url",
             live_auth.clone().map(|a| a.map(|(url, _)| url)),
-            Some(discovery_url(&cx.live.region, &id)),
+            cx.derived::<UserPool>(DISCOVERY_URL, id),
         ),
         None => changes.push(
             "authorizer.discovery_url",
@@ -674,11 +621,11 @@ fn authorizer_changes(
             Shown::KnownAfterApply,
         ),
     }
-    match id_of(&client) {
+    match &client.id {
         Some(id) => changes.value(
             "authorizer.allowed_clients",
             live_auth.map(|a| a.map(|(_, clients)| clients)),
-            Some(vec![id]),
+            Some(vec![id.clone()]),
         ),
         None => changes.push(
             "authorizer.allowed_clients",
@@ -698,7 +645,7 @@ fn authorizer_changes(
         live.map(|r| &r.allowed_audience),
         &spec.allowed_audience,
     );
-    Some((pool, client))
+    true
 }
 
 /// Per-variable changes. Secrets show as `(sensitive)`; an unset secret keeps the live value
@@ -806,43 +753,36 @@ struct Configuration {
 /// Build the configuration from the plan's step and the ids known now.
 async fn configuration(cx: &ApplyContext<'_>, step: &Step) -> Result<Configuration, Error> {
     let spec = &step.spec;
-    let mut image = step.container_uri.clone();
-    if let Some(repository) = &step.repository {
-        // A tag in a repository this apply created: resolve it now.
-        let repository_uri = cx.id_of(repository)?;
-        if cx.live.get::<Image>().tag_digest.is_none()
-            && let Some(tag) = image::tag_in_repository(cx.stack, &image, &repository_uri)
-            && let Some(digest) = image::resolve_tag(cx.aws, cx.stack, &repository_uri).await?
-        {
-            image = format!(
-                "{}@{digest}",
-                image.trim_end_matches(tag).trim_end_matches(':')
-            );
-        }
-    }
+    // A tag in a repository this apply created: resolved now.
+    let image = match cx.resolve::<Image>().await? {
+        Some(uri) => uri,
+        None => step.container_uri.clone(),
+    };
     let carried = step
         .live
         .as_ref()
         .map(|r| &r.carried)
         .cloned()
         .unwrap_or_default();
-    let authorizer = match &step.authorizer {
-        Some((pool, client)) => {
-            // The live authorizer as the base: what the stack does not model (custom claims,
-            // scope mapping, private endpoints) is sent back unchanged.
-            let mut jwt = carried.jwt.unwrap_or_else(|| {
-                CustomJwtAuthorizerConfiguration::builder()
-                    .discovery_url("")
-                    .build()
-                    .expect("discovery URL is set")
-            });
-            jwt.discovery_url = discovery_url(&cx.vars.region, &cx.id_of(pool)?);
-            jwt.allowed_clients = Some(vec![cx.id_of(client)?]);
-            jwt.allowed_scopes = Some(spec.allowed_scopes.clone()).filter(|s| !s.is_empty());
-            jwt.allowed_audience = Some(spec.allowed_audience.clone()).filter(|a| !a.is_empty());
-            Some(AuthorizerConfiguration::CustomJwtAuthorizer(jwt))
-        }
-        None => None,
+    let authorizer = if step.authorizer {
+        // The live authorizer as the base: what the stack does not model (custom claims,
+        // scope mapping, private endpoints) is sent back unchanged.
+        let mut jwt = carried.jwt.unwrap_or_else(|| {
+            CustomJwtAuthorizerConfiguration::builder()
+                .discovery_url("")
+                .build()
+                .expect("discovery URL is set")
+        });
+        let pool = cx.id::<UserPool>()?;
+        jwt.discovery_url = cx
+            .derived::<UserPool>(DISCOVERY_URL, &pool)
+            .unwrap_or_default();
+        jwt.allowed_clients = Some(vec![cx.id::<Client>()?]);
+        jwt.allowed_scopes = Some(spec.allowed_scopes.clone()).filter(|s| !s.is_empty());
+        jwt.allowed_audience = Some(spec.allowed_audience.clone()).filter(|a| !a.is_empty());
+        Some(AuthorizerConfiguration::CustomJwtAuthorizer(jwt))
+    } else {
+        None
     };
     // The live protocol as the base: its port and path are kept.
     let mut protocol = carried.protocol.unwrap_or_else(|| {
@@ -872,7 +812,7 @@ async fn configuration(cx: &ApplyContext<'_>, step: &Step) -> Result<Configurati
     for (variable, arn) in &step.secret_arns {
         let arn = match arn {
             SecretArn::Known(arn) => arn.clone(),
-            SecretArn::Created(secret) => cx.id_of(secret)?,
+            SecretArn::Created(key) => cx.id_named::<Secret>(key)?,
         };
         environment.insert(variable.clone(), arn);
     }
@@ -1305,16 +1245,6 @@ impl<'a> Poll<'a> {
         self.delay = (self.delay * 2).min(Duration::from_secs(5));
         Ok(())
     }
-}
-
-/// [`Found::authorizer`], read (once) from a kind's reader.
-pub async fn authorizer<'c>(
-    cx: &'c ReadContext<'_>,
-) -> Result<Option<&'c (String, Vec<String>)>, Error> {
-    if !cx.stack.declares::<Runtime>() {
-        return Ok(None);
-    }
-    Ok(cx.get::<Runtime>().await?.authorizer())
 }
 
 /// The MCP endpoint of a runtime, as clients call it, on the data plane at `endpoint`

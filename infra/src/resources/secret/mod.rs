@@ -16,6 +16,7 @@ use crate::engine::{
     ReadContext, ResourcePlan, Shown, WriteOnly, address, claim, not_found_as_none, owned_by,
     tag_changes,
 };
+use crate::stack::Stack;
 use section::{SecretSource, SecretSpec};
 
 #[derive(Debug, Clone)]
@@ -64,6 +65,9 @@ const NOUN: Noun = Noun::tagged("a secret", "secrets");
 impl Kind for Secret {
     const TYPE: &'static str = "secret";
     type Live = LiveSecrets;
+    /// The ARN of each declared secret, by key, when known without apply: a secret named by
+    /// ARN, or a kept one that exists (`None`: a kept secret this apply creates).
+    type Ref = BTreeMap<String, Option<String>>;
 
     async fn read(cx: &ReadContext<'_>) -> Result<LiveSecrets, Error> {
         let client = &cx.aws.secrets;
@@ -128,6 +132,25 @@ impl Kind for Secret {
                 }
             }
         }
+    }
+
+    fn reference(stack: &Stack, live: &LiveSecrets) -> Option<Self::Ref> {
+        Some(
+            stack
+                .all::<Secret>()
+                .map(|spec| {
+                    let arn = match &spec.source {
+                        SecretSource::Existing { arn } => Some(arn.clone()),
+                        SecretSource::Managed { .. } => live
+                            .kept
+                            .get(&spec.key)
+                            .and_then(Lookup::found)
+                            .map(|s| s.arn.clone()),
+                    };
+                    (spec.key.clone(), arn)
+                })
+                .collect(),
+        )
     }
 
     async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
