@@ -1,0 +1,260 @@
+//! The command line: every command and option, with clap; `--help` is made from these.
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::aws::Connection;
+use crate::render::Style;
+
+/// Declarative, in-place deployment of an MCP server to Amazon Bedrock AgentCore Runtime.
+///
+/// Reads live AWS, compares it with the stack file, and changes only what differs. There is no
+/// state file: live AWS is the truth. Credentials, region and endpoint come from the standard
+/// AWS chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, SSO, instance roles, ...).
+#[derive(Debug, Parser)]
+#[command(name = "infra", version)]
+pub struct Cli {
+    /// The stack file.
+    #[arg(long, global = true, default_value = "stack.toml", value_name = "PATH")]
+    pub stack: PathBuf,
+    /// AWS region; overrides the stack file and the AWS chain.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Named profile from the AWS config files.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// How long one AWS call may take, retries included, in seconds (default 60): an endpoint
+    /// that never answers fails the command instead of hanging it.
+    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub call_timeout: Option<u64>,
+    /// Log each AWS call (service, operation, status, time; retries too) on stderr. `RUST_LOG`
+    /// (e.g. `infra=debug`) selects logs the same way.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+    /// When to use colour. `auto`: only on a terminal, and only when NO_COLOR is unset.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change. Makes only read calls.
+    Plan(PlanArgs),
+    /// Show the plan, ask for confirmation, change live AWS in place, then verify.
+    Apply(ApplyArgs),
+    /// Print the deployment's identifiers and endpoints, read from live AWS.
+    Output(OutputArgs),
+    /// Print a fresh Cognito access token for a stack user (stdout: the token alone).
+    Token(TokenArgs),
+    /// Talk to the deployed MCP server: list its tools, call one, or configure a client.
+    Mcp(McpArgs),
+    /// Connect to the deployed runtime as a client would (token, initialize, tools/list).
+    Check(CheckArgs),
+    /// Write a commented starter stack file (never over an existing one).
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The stack's name, from which every resource's name is derived (default: the directory's
+    /// name).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub user: UserArgs,
+    /// Print `{"Authorization": "Bearer <token>"}` instead (for a client's header helper).
+    #[arg(long)]
+    pub header_json: bool,
+}
+
+/// Which stack user signs in, and how.
+#[derive(Debug, Clone, Args)]
+pub struct UserArgs {
+    /// The `[[cognito.users]]` user to sign in as (default: the first). Its password comes
+    /// from the environment variable the stack names.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Keep a refresh token in this file (created 0600; refused inside a git work tree) and
+    /// renew the access token from it, so later runs need no password.
+    #[arg(long, value_name = "PATH", env = "INFRA_REFRESH_TOKEN_FILE")]
+    pub refresh_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    #[command(subcommand)]
+    pub command: McpCommand,
+    /// The MCP URL (default: the stack's runtime, read from live AWS).
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+    /// The bearer token (default: a fresh one for the stack's user).
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        env = "INFRA_MCP_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// A further request header, `NAME: VALUE` (repeatable).
+    #[arg(long = "header", global = true, value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    #[command(flatten)]
+    pub user: UserArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// List the tools: name, parameters (`?` when optional) and description.
+    Tools,
+    /// Call a tool with `key=value` arguments and print its text (or `--json`).
+    Call(CallArgs),
+    /// Print a client configuration for the deployed server.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The tool's name.
+    pub tool: String,
+    /// Arguments as `key=value`; a string parameter takes the text as is, others take JSON.
+    #[arg(value_name = "KEY=VALUE")]
+    pub arguments: Vec<String>,
+    /// Print the structured content (or the whole result) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Which client: `claude` (the `claude mcp` command) or `json` (`mcpServers` JSON).
+    #[arg(value_enum)]
+    pub client: ConfigClient,
+    /// Embed a fresh token instead of a header helper (it expires, typically in an hour).
+    #[arg(long)]
+    pub static_token: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigClient {
+    Claude,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub user: UserArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print JSON instead of `name = value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Print the plan as JSON (for pipelines) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Apply without asking. Required when stdin is not a terminal (CI).
+    #[arg(long, short = 'y', alias = "auto-approve")]
+    pub yes: bool,
+    /// How long to wait for the runtime to become READY, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1200)]
+    pub timeout: u64,
+    /// Skip the check that connects to the runtime as a client after an apply that changed
+    /// something (also `INFRA_CHECK=0`).
+    #[arg(long)]
+    pub no_check: bool,
+    #[command(flatten)]
+    pub user: UserArgs,
+}
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_CHANGES: u8 = 2;
+
+impl Cli {
+    /// Logs on stderr: `-v` shows infra's debug lines (each AWS call), `RUST_LOG` anything.
+    /// Without either, nothing is logged. The SDK's own trace output is capped at debug, where
+    /// it logs no request or response bodies (a sign-in carries a password).
+    pub fn init_logging(&self) {
+        use tracing_subscriber::EnvFilter;
+        let directives = match (self.verbose, std::env::var("RUST_LOG")) {
+            (true, Ok(env)) if !env.trim().is_empty() => format!("infra=debug,{env}"),
+            (true, _) => "infra=debug".to_owned(),
+            (false, Ok(env)) if !env.trim().is_empty() => env,
+            (false, _) => return,
+        };
+        let mut filter = EnvFilter::new(directives);
+        for capped in [
+            "aws_smithy_runtime",
+            "aws_smithy_runtime_api",
+            "aws_smithy_http_client",
+            "aws_smithy_http",
+            "hyper",
+            "hyper_util",
+            "h2",
+            "reqwest",
+            "rustls",
+        ] {
+            if let Ok(directive) = format!("{capped}=info").parse() {
+                filter = filter.add_directive(directive);
+            }
+        }
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(io::stderr)
+            .with_ansi(
+                io::stderr().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            )
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .try_init();
+    }
+
+    pub(crate) fn style(&self) -> Style {
+        let color = match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        Style { color }
+    }
+
+    pub(crate) fn connection(&self) -> Connection {
+        Connection {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+            call_timeout: self.call_timeout.map(std::time::Duration::from_secs),
+        }
+    }
+}
