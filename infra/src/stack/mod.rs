@@ -10,6 +10,7 @@
 
 mod parse;
 pub mod section;
+mod shape;
 pub mod validate;
 
 use std::collections::BTreeMap;
