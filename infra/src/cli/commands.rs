@@ -5,6 +5,8 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use super::*;
 use crate::apply;
 use crate::aws::Aws;
+use crate::engine::Backoff;
+use std::time::Duration;
 
 pub(super) async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> Result<u8, Error> {
     let prepared = prepare(stack).await?;
@@ -100,11 +102,8 @@ pub(super) fn check_disabled() -> bool {
 pub(super) async fn verify(aws: &Aws, stack: &Stack, prepared: &Prepared) -> Result<u8, Error> {
     let converged = |plan: &Plan| !plan.has_changes() && plan.blockers.is_empty();
     let (_, mut after) = read_and_plan_with(aws, stack, prepared).await?;
-    for delay in [1, 2, 4] {
-        if converged(&after) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(4)).times(3);
+    while !converged(&after) && backoff.sleep().await {
         (_, after) = read_and_plan_with(aws, stack, prepared).await?;
     }
     if converged(&after) {

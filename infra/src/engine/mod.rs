@@ -7,11 +7,13 @@
 //! change.rs   Action, Shown, FieldChange, Changes
 //! lookup.rs   Lookup, claim, owned_by, tag_changes: identity without a state file
 //! apply.rs    ApplyContext, Progress
+//! backoff.rs  Backoff: the delays of every poll and retry
 //! error.rs    Error: resource, operation, code, message
 //! ```
 //! Resource kinds (`crate::resources`) sit above it; the registry lists them.
 
 pub mod apply;
+pub mod backoff;
 pub mod change;
 pub mod error;
 pub mod kind;
@@ -20,6 +22,7 @@ pub mod planner;
 pub mod read;
 
 pub use apply::{ApplyContext, Progress, together};
+pub use backoff::Backoff;
 pub use change::{Action, Changes, FieldChange, Shown};
 pub use error::{Error, error_chain, not_found_as_none};
 pub use kind::{DynKind, Kind, Output, Registered};

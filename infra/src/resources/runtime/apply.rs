@@ -360,18 +360,20 @@ where
     Fut: Future<Output = Result<T, E>>,
     E: aws_sdk_bedrockagentcorecontrol::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let mut delay = Duration::from_secs(2);
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(20))
+        .within(Duration::from_secs(90));
     loop {
         match send().await.map_err(|e| Error::aws(addr, operation, e)) {
-            Err(e) if is_propagation_error(&e) && Instant::now() + delay < deadline => {
+            Err(e) if is_propagation_error(&e) => {
+                let Some(delay) = backoff.next_delay() else {
+                    return Err(e);
+                };
                 cx.progress.line(&format!(
                     "{addr}: the execution role is still propagating ({}); retrying in {}s",
                     e.message,
                     delay.as_secs()
                 ));
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(20));
             }
             other => return other,
         }

@@ -27,6 +27,7 @@ use super::iam_role_policy::RolePolicy;
 use super::image::{Image, ImageRef};
 use super::secret::Secret;
 use crate::aws::Aws;
+use crate::engine::Backoff;
 use crate::engine::lookup::replan;
 use crate::engine::{
     ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,

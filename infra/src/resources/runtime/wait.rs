@@ -130,7 +130,7 @@ pub(super) struct Poll<'a> {
     operation: &'static str,
     started: Instant,
     last_report: Instant,
-    delay: Duration,
+    backoff: Backoff,
 }
 
 impl<'a> Poll<'a> {
@@ -141,7 +141,8 @@ impl<'a> Poll<'a> {
             operation,
             started: Instant::now(),
             last_report: Instant::now(),
-            delay: Duration::from_millis(500),
+            // Unbounded here: `--timeout` ends the wait, with its own message.
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(5)),
         }
     }
 
@@ -168,8 +169,7 @@ impl<'a> Poll<'a> {
                 .line(&format!("{addr}: {status} ({}s)", waited.as_secs()));
             self.last_report = Instant::now();
         }
-        tokio::time::sleep(self.delay).await;
-        self.delay = (self.delay * 2).min(Duration::from_secs(5));
+        self.backoff.sleep().await;
         Ok(())
     }
 }
