@@ -16,6 +16,7 @@ pub mod health;
 pub mod http;
 pub mod limits;
 pub mod openai;
+pub mod responses;
 pub mod secret;
 pub mod tools;
 
