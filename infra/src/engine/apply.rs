@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use super::change::Action;
 use super::error::Error;
 use super::kind::Kind;
-use super::planner::Plan;
+use super::planner::{Plan, ResourcePlan};
 use super::read::Live;
 use crate::aws::Aws;
 use crate::policy::Vars;
@@ -44,6 +44,8 @@ pub struct ApplyContext<'a> {
     ids: Mutex<BTreeMap<String, String>>,
     /// The addresses of each kind's resources that are not being deleted.
     kinds: BTreeMap<&'static str, Vec<String>>,
+    /// The plan's resources, to plan one again against what the kinds it depends on became.
+    planned: Vec<ResourcePlan>,
 }
 
 impl<'a> ApplyContext<'a> {
@@ -86,6 +88,7 @@ impl<'a> ApplyContext<'a> {
             timeout,
             ids: Mutex::new(ids),
             kinds,
+            planned: plan.resources.clone(),
         }
     }
 
@@ -132,6 +135,20 @@ impl<'a> ApplyContext<'a> {
     /// A value that follows from an id of another kind ([`Kind::derived`]).
     pub fn derived<K: Kind>(&self, name: &str, id: &str) -> Option<String> {
         K::derived(name, id, &self.vars)
+    }
+
+    /// The planned resources of these kinds, with the ids known now (a create in an earlier
+    /// level fills one in): what planning one resource again starts from.
+    pub fn planned_of(&self, types: &[&str]) -> Vec<ResourcePlan> {
+        let ids = self.ids.lock().expect("ids lock");
+        self.planned
+            .iter()
+            .filter(|r| types.contains(&r.type_name))
+            .map(|r| ResourcePlan {
+                id: ids.get(&r.address).cloned().or_else(|| r.id.clone()),
+                ..r.clone()
+            })
+            .collect()
     }
 
     /// Record the id of a resource once it exists.

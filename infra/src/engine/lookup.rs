@@ -189,7 +189,10 @@ pub fn replan<K: Kind>(
         live: &state,
         vars: &cx.vars,
     };
+    // What the kinds it depends on were planned as (and their ids since): a kind's plan may
+    // refer to them (the runtime's authorizer to the pool and the client).
     let mut planner = Planner::default();
+    planner.resources = cx.planned_of(K::DEPENDS_ON);
     planner.start(K::TYPE, K::DEPENDS_ON);
     K::plan(&plan_cx, &mut planner);
     if let Some(blocker) = planner.blockers.iter().find(|b| b.address == address) {

@@ -62,7 +62,13 @@ pub(super) async fn configuration(
         let pool = cx.id::<UserPool>()?;
         jwt.discovery_url = cx
             .derived::<UserPool>(DISCOVERY_URL, &pool)
-            .unwrap_or_default();
+            .ok_or_else(|| {
+                Error::new(
+                    UserPool::TYPE,
+                    "apply",
+                    "the pool gives no OIDC discovery URL for its id",
+                )
+            })?;
         jwt.allowed_clients = Some(vec![cx.id::<Client>()?]);
         jwt.allowed_scopes = Some(spec.allowed_scopes.clone()).filter(|s| !s.is_empty());
         jwt.allowed_audience = Some(spec.allowed_audience.clone()).filter(|a| !a.is_empty());
