@@ -107,4 +107,3 @@ pub fn parse_response(bytes: &[u8]) -> Result<SearchAnswer, UpstreamError> {
     }
     Err(UpstreamError::NoMessage(why))
 }
-

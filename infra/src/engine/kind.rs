@@ -107,6 +107,13 @@ pub trait Kind: Section + Sized {
     /// not await the reads of the kinds it depends on.
     const NAMES_DEPENDENCIES: bool = false;
 
+    /// For tests: this kind's live state when everything `stack` declares exists exactly as
+    /// declared (what `resources::testing::LiveBuilder::converged` builds from every kind).
+    #[cfg(test)]
+    fn converged(_stack: &Stack) -> Self::Live {
+        Self::Live::default()
+    }
+
     /// Those names, when [`Kind::NAMES_DEPENDENCIES`].
     fn names_of_dependencies(_live: &Self::Live) -> Vec<String> {
         Vec::new()
@@ -136,6 +143,8 @@ pub trait DynKind: Sync {
     ) -> LocalBoxFuture<'a, Result<String, Error>>;
     fn outputs(&self, cx: &PlanContext<'_>) -> Vec<Output>;
     fn names_dependencies(&self) -> bool;
+    #[cfg(test)]
+    fn converged(&self, stack: &Stack) -> Box<dyn Any + Send + Sync>;
     fn names_of_dependencies(&self, live: &(dyn Any + Send + Sync)) -> Vec<String>;
 }
 
@@ -199,6 +208,11 @@ impl<K: Kind> DynKind for Registered<K> {
 
     fn names_dependencies(&self) -> bool {
         K::NAMES_DEPENDENCIES
+    }
+
+    #[cfg(test)]
+    fn converged(&self, stack: &Stack) -> Box<dyn Any + Send + Sync> {
+        Box::new(K::converged(stack))
     }
 
     fn names_of_dependencies(&self, live: &(dyn Any + Send + Sync)) -> Vec<String> {

@@ -131,6 +131,16 @@ impl Live {
         stack.vars(&self.region, &self.account_id, &self.partition)
     }
 
+    /// Every kind's live state as its [`Kind::converged`] says (tests).
+    #[cfg(test)]
+    pub fn converged(mut self, stack: &Stack) -> Live {
+        for kind in self.kinds.clone() {
+            self.states
+                .insert(kind.type_name(), Arc::from(kind.converged(stack)));
+        }
+        self
+    }
+
     /// Replace a kind's live state (tests build live state this way).
     pub fn set<K: Kind>(&mut self, state: K::Live) {
         self.states.insert(K::TYPE, Arc::new(state));

@@ -32,7 +32,7 @@ use super::iam_role_policy::RolePolicy;
 use super::image::section::{ImageSpec, Platform};
 use super::image::{Artifact, Image, LiveImage};
 use super::runtime::section::{Authorizer, EnvValue};
-use super::runtime::{Found, LiveRuntime, Runtime};
+use super::runtime::{LiveRuntime, Runtime};
 use crate::engine::{FieldChange, Kind, Live, Lookup, Plan, ResourcePlan};
 use crate::policy::{self, Vars};
 use crate::render::{self, Style};
@@ -144,22 +144,9 @@ impl LiveBuilder {
     }
 
     /// Everything `stack` declares exists exactly as declared, tagged for the stack.
+    /// Each kind says what that is ([`crate::engine::Kind::converged`], in its folder).
     pub fn converged(stack: &Stack) -> LiveBuilder {
-        fn found<T>(resource: Option<T>) -> Lookup<T> {
-            resource.map_or(Lookup::Missing, Lookup::Found)
-        }
-        LiveBuilder::new()
-            .with::<UserPool>(found(pool(stack)))
-            .with::<Client>(found(client(stack)))
-            .with::<User>(users(stack))
-            .with::<Role>(found(role(stack)))
-            .with::<RolePolicy>(policies(stack))
-            .with::<Repository>(found(repository(stack)))
-            .with::<Image>(image(stack))
-            .with::<Runtime>(Found {
-                runtime: found(runtime(stack)),
-                named_otherwise: Vec::new(),
-            })
+        LiveBuilder(LiveBuilder::new().0.converged(stack))
     }
 
     /// Replace a kind's live state.

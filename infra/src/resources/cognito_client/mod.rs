@@ -102,6 +102,12 @@ impl Kind for Client {
     type Live = Lookup<LiveClient>;
     type Ref = SignIn;
 
+    #[cfg(test)]
+    fn converged(stack: &Stack) -> Self::Live {
+        use crate::resources::testing;
+        testing::client(stack).map_or(Lookup::Missing, Lookup::Found)
+    }
+
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveClient>, Error> {
         let Some(spec) = cx.stack.one::<Client>() else {
             return Ok(Lookup::Missing);

@@ -93,6 +93,12 @@ impl Kind for UserPool {
     type Live = Lookup<LivePool>;
     type Ref = ();
 
+    #[cfg(test)]
+    fn converged(stack: &Stack) -> Self::Live {
+        use crate::resources::testing;
+        testing::pool(stack).map_or(Lookup::Missing, Lookup::Found)
+    }
+
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LivePool>, Error> {
         match cx.stack.one::<UserPool>() {
             Some(spec) => read(cx, spec).await,

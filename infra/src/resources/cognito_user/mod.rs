@@ -49,6 +49,12 @@ impl Kind for User {
     type Live = BTreeMap<String, Option<LiveUser>>;
     type Ref = ();
 
+    #[cfg(test)]
+    fn converged(stack: &Stack) -> Self::Live {
+        use crate::resources::testing;
+        testing::users(stack)
+    }
+
     async fn read(cx: &ReadContext<'_>) -> Result<Self::Live, Error> {
         let users = cx.stack.all::<User>();
         // A pool that is not the stack's (and not being adopted) is not looked into.

@@ -63,6 +63,12 @@ impl Kind for Repository {
     type Live = Lookup<LiveRepository>;
     type Ref = RepositoryRef;
 
+    #[cfg(test)]
+    fn converged(stack: &Stack) -> Self::Live {
+        use crate::resources::testing;
+        testing::repository(stack).map_or(Lookup::Missing, Lookup::Found)
+    }
+
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveRepository>, Error> {
         match cx.stack.one::<Repository>() {
             Some(spec) => read(cx.aws, spec, &cx.stack.name).await,

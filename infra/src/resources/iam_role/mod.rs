@@ -61,6 +61,12 @@ impl Kind for Role {
     type Live = Lookup<LiveRole>;
     type Ref = RoleRef;
 
+    #[cfg(test)]
+    fn converged(stack: &Stack) -> Self::Live {
+        use crate::resources::testing;
+        testing::role(stack).map_or(Lookup::Missing, Lookup::Found)
+    }
+
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveRole>, Error> {
         match cx.stack.one::<Role>() {
             Some(spec) => read(cx.aws, spec, &cx.stack.name).await,

@@ -30,6 +30,12 @@ impl Kind for RolePolicy {
     type Live = BTreeMap<String, Value>;
     type Ref = ();
 
+    #[cfg(test)]
+    fn converged(stack: &crate::stack::Stack) -> Self::Live {
+        use crate::resources::testing;
+        testing::policies(stack)
+    }
+
     async fn read(cx: &ReadContext<'_>) -> Result<Self::Live, Error> {
         // A role that is not the stack's (and not being adopted) is not looked into.
         let Some(role) = &cx.reference::<Role>().await? else {

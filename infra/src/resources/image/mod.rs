@@ -87,6 +87,12 @@ impl Kind for Image {
     type Live = LiveImage;
     type Ref = ImageRef;
 
+    #[cfg(test)]
+    fn converged(stack: &Stack) -> Self::Live {
+        use crate::resources::testing;
+        testing::image(stack)
+    }
+
     fn prepare(
         stack: &Stack,
         say: &dyn Fn(&str),

@@ -50,6 +50,17 @@ impl Kind for LogGroup {
     type Live = Option<LiveLogGroup>;
     type Ref = ();
 
+    #[cfg(test)]
+    fn converged(stack: &Stack) -> Self::Live {
+        let spec = stack.one::<LogGroup>()?;
+        let runtime = crate::resources::testing::runtime(stack)?;
+        Some(LiveLogGroup {
+            name: group_name(&runtime.id),
+            retention_days: Some(spec.retention_days),
+            tags: stack.tags(),
+        })
+    }
+
     async fn read(cx: &ReadContext<'_>) -> Result<Self::Live, Error> {
         if !cx.stack.declares::<LogGroup>() {
             return Ok(None);

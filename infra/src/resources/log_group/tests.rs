@@ -77,6 +77,10 @@ fn a_converged_group_is_left_alone() {
     let plan = plan_with(&stack, Some(group(&stack, Some(30), stack.tags())));
     assert_eq!(resource(&plan, GROUP).action, Action::NoOp);
     assert!(!plan.has_changes());
+    // What the kind says a converged stack looks like, for every kind's tests.
+    let converged = plan_of(&stack, &LiveBuilder::converged(&stack).build());
+    assert_eq!(resource(&converged, GROUP).action, Action::NoOp);
+    assert!(!converged.has_changes());
 }
 
 #[test]

@@ -183,6 +183,15 @@ impl Kind for Runtime {
     type Live = Found;
     type Ref = ();
 
+    #[cfg(test)]
+    fn converged(stack: &Stack) -> Self::Live {
+        use crate::resources::testing;
+        Found {
+            runtime: testing::runtime(stack).map_or(Lookup::Missing, Lookup::Found),
+            named_otherwise: Vec::new(),
+        }
+    }
+
     async fn read(cx: &ReadContext<'_>) -> Result<Found, Error> {
         match cx.stack.one::<Runtime>() {
             Some(spec) => read(cx.aws, spec, &cx.stack.name).await,
