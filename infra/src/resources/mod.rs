@@ -15,4 +15,6 @@ pub mod runtime;
 pub mod secret;
 
 #[cfg(test)]
+pub mod mocked;
+#[cfg(test)]
 pub mod testing;

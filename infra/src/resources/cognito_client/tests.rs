@@ -253,3 +253,161 @@ fn snapshot_of_the_plan_for_a_drifted_client() {
     insta::assert_snapshot!("drift_text", text(&plan));
     insta::assert_snapshot!("drift_json", json(&plan));
 }
+
+/// Apply against mocked Cognito: a create settles a race with another apply; an update sends
+/// the whole client back.
+mod apply {
+    use aws_sdk_cognitoidentityprovider::Client as Cognito;
+    use aws_sdk_cognitoidentityprovider::operation::create_user_pool_client::CreateUserPoolClientOutput;
+    use aws_sdk_cognitoidentityprovider::operation::delete_user_pool_client::DeleteUserPoolClientOutput;
+    use aws_sdk_cognitoidentityprovider::operation::describe_user_pool_client::DescribeUserPoolClientOutput;
+    use aws_sdk_cognitoidentityprovider::operation::list_user_pool_clients::ListUserPoolClientsOutput;
+    use aws_sdk_cognitoidentityprovider::operation::update_user_pool_client::UpdateUserPoolClientOutput;
+    use aws_sdk_cognitoidentityprovider::primitives::DateTime;
+    use aws_sdk_cognitoidentityprovider::types::{
+        ExplicitAuthFlowsType, UserPoolClientDescription, UserPoolClientType,
+    };
+
+    use super::*;
+    use crate::engine::Lookup;
+    use crate::resources::mocked::*;
+
+    const NEW: &str = "clientnew0123456";
+    const OLDER: &str = "clientolder01234";
+
+    /// The declared flows, in the stack's order.
+    fn declared_flows() -> Vec<ExplicitAuthFlowsType> {
+        vec![
+            ExplicitAuthFlowsType::AllowUserPasswordAuth,
+            ExplicitAuthFlowsType::AllowRefreshTokenAuth,
+        ]
+    }
+
+    /// The client `id` named "Client" in the stack's pool, created at `secs`.
+    fn described(id: &str, secs: i64) -> UserPoolClientType {
+        UserPoolClientType::builder()
+            .user_pool_id(POOL_ID)
+            .client_id(id)
+            .client_name("Client")
+            .creation_date(DateTime::from_secs(secs))
+            .set_explicit_auth_flows(Some(declared_flows()))
+            .build()
+    }
+
+    /// `ListUserPoolClients` of the stack's pool answering with these clients named "Client".
+    fn listed(ids: &'static [&'static str]) -> Rule {
+        mock!(Cognito::list_user_pool_clients)
+            .match_requests(|req| req.user_pool_id() == Some(POOL_ID))
+            .then_output(move || {
+                let each = ids.iter().map(|id| {
+                    let client = UserPoolClientDescription::builder().user_pool_id(POOL_ID);
+                    client.client_id(*id).client_name("Client").build()
+                });
+                ListUserPoolClientsOutput::builder()
+                    .set_user_pool_clients(Some(each.collect()))
+                    .build()
+            })
+    }
+
+    fn create() -> Rule {
+        mock!(Cognito::create_user_pool_client)
+            .match_requests(|req| {
+                req.user_pool_id() == Some(POOL_ID)
+                    && req.client_name() == Some("Client")
+                    && req.explicit_auth_flows() == declared_flows()
+                    && req.generate_secret() == Some(false)
+            })
+            .then_output(|| {
+                CreateUserPoolClientOutput::builder()
+                    .user_pool_client(described(NEW, 1_700_000_100))
+                    .build()
+            })
+    }
+
+    /// Apply the client into the existing pool, against `rules`.
+    async fn apply_into_the_pool(rules: &[&Rule]) -> Applied {
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .with::<Client>(Lookup::Missing)
+            .build();
+        apply_mocked::<Client>(&stack, &live, CLIENT, rules).await
+    }
+
+    #[tokio::test]
+    async fn a_create_makes_the_client_in_the_stacks_pool_with_the_declared_flows() {
+        let (create, list) = (create(), listed(&[NEW]));
+        let applied = apply_into_the_pool(&[&create, &list]).await;
+        assert_eq!(applied.id(), NEW);
+        assert_eq!((create.num_calls(), list.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_client_another_apply_created_first_is_kept_and_this_applys_own_deleted() {
+        let describe = mock!(Cognito::describe_user_pool_client).then_compute_output(|req| {
+            let id = req.client_id().unwrap();
+            let created = if id == OLDER {
+                1_700_000_000
+            } else {
+                1_700_000_100
+            };
+            DescribeUserPoolClientOutput::builder()
+                .user_pool_client(described(id, created))
+                .build()
+        });
+        let delete = mock!(Cognito::delete_user_pool_client)
+            .match_requests(|req| {
+                req.user_pool_id() == Some(POOL_ID) && req.client_id() == Some(NEW)
+            })
+            .then_output(|| DeleteUserPoolClientOutput::builder().build());
+        let (create, list) = (create(), listed(&[OLDER, NEW]));
+        let applied = apply_into_the_pool(&[&create, &list, &describe, &delete]).await;
+        assert_eq!(applied.id(), OLDER);
+        assert!(applied.said(&format!(
+            "{CLIENT}: another apply created the same client at the same time; keeping the older \
+             one ({OLDER}) and deleting the one this apply created ({NEW})"
+        )));
+        assert_eq!(delete.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn changed_flows_are_one_update_that_keeps_what_the_stack_does_not_manage() {
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<Client>(|client| {
+                let client = found(client);
+                client.explicit_auth_flows = vec!["ALLOW_REFRESH_TOKEN_AUTH".into()];
+                client.raw = UserPoolClientType::builder()
+                    .refresh_token_validity(7)
+                    .build();
+            })
+            .build();
+        let update = mock!(Cognito::update_user_pool_client)
+            .match_requests(|req| {
+                req.user_pool_id() == Some(POOL_ID)
+                    && req.client_id() == Some(CLIENT_ID)
+                    && req.client_name() == Some("Client")
+                    && req.explicit_auth_flows() == declared_flows()
+                    && req.refresh_token_validity() == Some(7)
+            })
+            .then_output(|| UpdateUserPoolClientOutput::builder().build());
+        let applied = apply_mocked::<Client>(&stack, &live, CLIENT, &[&update]).await;
+        assert_eq!(applied.id(), CLIENT_ID);
+        assert_eq!(update.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_create_names_the_client_the_operation_and_aws_message() {
+        let message =
+            "1 validation error detected: Value at 'clientName' failed to satisfy constraint";
+        let create = mock!(Cognito::create_user_pool_client)
+            .then_error(move || aws_error("InvalidParameterException", message));
+        let applied = apply_into_the_pool(&[&create]).await;
+        assert_failed(
+            &applied,
+            CLIENT,
+            "CreateUserPoolClient",
+            "InvalidParameterException",
+            message,
+        );
+    }
+}

@@ -474,3 +474,151 @@ fn snapshot_of_the_plan_for_a_drifted_pool() {
     insta::assert_snapshot!("drift_text", text(&plan));
     insta::assert_snapshot!("drift_json", json(&plan));
 }
+
+/// Apply against mocked Cognito: a create settles a race with another apply; an update sends
+/// the whole pool back.
+mod apply {
+    use aws_sdk_cognitoidentityprovider::Client as Cognito;
+    use aws_sdk_cognitoidentityprovider::operation::create_user_pool::CreateUserPoolOutput;
+    use aws_sdk_cognitoidentityprovider::operation::delete_user_pool::DeleteUserPoolOutput;
+    use aws_sdk_cognitoidentityprovider::operation::describe_user_pool::DescribeUserPoolOutput;
+    use aws_sdk_cognitoidentityprovider::operation::list_user_pools::ListUserPoolsOutput;
+    use aws_sdk_cognitoidentityprovider::operation::update_user_pool::UpdateUserPoolOutput;
+    use aws_sdk_cognitoidentityprovider::primitives::DateTime;
+    use aws_sdk_cognitoidentityprovider::types::{
+        UserPoolDescriptionType, UserPoolMfaType, UserPoolType,
+    };
+
+    use super::*;
+    use crate::resources::mocked::*;
+
+    const NEW: &str = "us-west-2_New";
+    const OLDER: &str = "us-west-2_Older";
+
+    /// The pool `id` named "Pool" and tagged for the stack, created at `secs`.
+    fn described(id: &str, secs: i64) -> UserPoolType {
+        UserPoolType::builder()
+            .id(id)
+            .name("Pool")
+            .creation_date(DateTime::from_secs(secs))
+            .user_pool_tags("infra:stack", "demo")
+            .user_pool_tags("infra:managed-by", "infra")
+            .build()
+    }
+
+    /// `ListUserPools` answering with these pools named "Pool".
+    fn listed(ids: &'static [&'static str]) -> Rule {
+        mock!(Cognito::list_user_pools).then_output(move || {
+            let each = ids.iter().map(|id| {
+                UserPoolDescriptionType::builder()
+                    .id(*id)
+                    .name("Pool")
+                    .build()
+            });
+            ListUserPoolsOutput::builder()
+                .set_user_pools(Some(each.collect()))
+                .build()
+        })
+    }
+
+    fn create() -> Rule {
+        mock!(Cognito::create_user_pool)
+            .match_requests(|req| {
+                let policy = req.policies().and_then(|p| p.password_policy());
+                req.pool_name() == Some("Pool")
+                    && policy.and_then(|p| p.minimum_length()) == Some(10)
+                    && req.deletion_protection().map(|d| d.as_str()) == Some("INACTIVE")
+                    && stack_tags(
+                        req.user_pool_tags()
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, v)| (k.as_str(), v.as_str())),
+                    )
+            })
+            .then_output(|| {
+                CreateUserPoolOutput::builder()
+                    .user_pool(described(NEW, 1_700_000_100))
+                    .build()
+            })
+    }
+
+    /// Apply the pool from nothing, against `rules`.
+    async fn apply_from_nothing(rules: &[&Rule]) -> Applied {
+        apply_mocked::<UserPool>(&stack(STACK), &LiveBuilder::new().build(), POOL, rules).await
+    }
+
+    #[tokio::test]
+    async fn a_create_sends_the_name_the_password_policy_and_the_stack_tags() {
+        let (create, list) = (create(), listed(&[NEW]));
+        let applied = apply_from_nothing(&[&create, &list]).await;
+        assert_eq!(applied.id(), NEW);
+        // Alone with its name: nothing is described or deleted.
+        assert_eq!((create.num_calls(), list.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_pool_another_apply_created_first_is_kept_and_this_applys_own_deleted() {
+        let describe = mock!(Cognito::describe_user_pool).then_compute_output(|req| {
+            let id = req.user_pool_id().unwrap();
+            let created = if id == OLDER {
+                1_700_000_000
+            } else {
+                1_700_000_100
+            };
+            DescribeUserPoolOutput::builder()
+                .user_pool(described(id, created))
+                .build()
+        });
+        let delete = mock!(Cognito::delete_user_pool)
+            .match_requests(|req| req.user_pool_id() == Some(NEW))
+            .then_output(|| DeleteUserPoolOutput::builder().build());
+        let (create, list) = (create(), listed(&[OLDER, NEW]));
+        let applied = apply_from_nothing(&[&create, &list, &describe, &delete]).await;
+        assert_eq!(applied.id(), OLDER);
+        assert!(applied.said(
+            "cognito_user_pool.Pool: another apply created the same pool at the same time; keeping \
+             the older one (us-west-2_Older) and deleting the one this apply created (us-west-2_New)"
+        ));
+        assert_eq!(delete.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_changed_password_policy_is_one_update_that_keeps_what_the_stack_does_not_manage() {
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<UserPool>(|pool| {
+                let pool = found(pool);
+                pool.password_policy.minimum_length = 8;
+                pool.raw = UserPoolType::builder()
+                    .mfa_configuration(UserPoolMfaType::Optional)
+                    .build();
+            })
+            .build();
+        let update = mock!(Cognito::update_user_pool)
+            .match_requests(|req| {
+                let policy = req.policies().and_then(|p| p.password_policy());
+                req.user_pool_id() == Some(POOL_ID)
+                    && policy.and_then(|p| p.minimum_length()) == Some(10)
+                    && req.mfa_configuration() == Some(&UserPoolMfaType::Optional)
+            })
+            .then_output(|| UpdateUserPoolOutput::builder().build());
+        let applied = apply_mocked::<UserPool>(&stack, &live, POOL, &[&update]).await;
+        assert_eq!(applied.id(), POOL_ID);
+        assert_eq!(update.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_create_names_the_pool_the_operation_and_aws_message() {
+        let message = "The user pool limit for this account has been reached.";
+        let create = mock!(Cognito::create_user_pool)
+            .then_error(move || aws_error("LimitExceededException", message));
+        let applied = apply_from_nothing(&[&create]).await;
+        assert_failed(
+            &applied,
+            POOL,
+            "CreateUserPool",
+            "LimitExceededException",
+            message,
+        );
+    }
+}

@@ -260,3 +260,96 @@ fn a_disabled_user_is_drift_enabled_with_its_declared_password() {
     assert_eq!(fields(alice), ["enabled"]);
     assert_eq!(change(alice, "enabled").after, Shown::Value(json!(false)));
 }
+
+/// Apply against mocked Cognito: the user is created without an invitation, then its declared
+/// password set as permanent.
+mod apply {
+    use aws_sdk_cognitoidentityprovider::Client as Cognito;
+    use aws_sdk_cognitoidentityprovider::operation::admin_create_user::{
+        AdminCreateUserError, AdminCreateUserInput, AdminCreateUserOutput,
+    };
+    use aws_sdk_cognitoidentityprovider::operation::admin_set_user_password::AdminSetUserPasswordOutput;
+
+    use super::*;
+    use crate::resources::mocked::*;
+
+    /// `AdminSetUserPassword` of alice's declared password, permanent.
+    fn set_password() -> Rule {
+        mock!(Cognito::admin_set_user_password)
+            .match_requests(|req| {
+                req.user_pool_id() == Some(POOL_ID)
+                    && req.username() == Some("alice")
+                    && req.password() == Some(PASSWORD)
+                    && req.permanent() == Some(true)
+            })
+            .then_output(|| AdminSetUserPasswordOutput::builder().build())
+    }
+
+    /// Apply alice with what reading her found, the pool and the client existing.
+    async fn apply_alice(user: Option<LiveUser>, rules: &[&Rule]) -> Applied {
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<User>(|users| {
+                users.insert("alice".into(), user);
+            })
+            .build();
+        apply_mocked::<User>(&stack, &live, ALICE, rules).await
+    }
+
+    /// `AdminCreateUser` of alice in the stack's pool, without an invitation message.
+    fn create_user()
+    -> RuleBuilder<AdminCreateUserInput, AdminCreateUserOutput, AdminCreateUserError> {
+        mock!(Cognito::admin_create_user).match_requests(|req| {
+            req.user_pool_id() == Some(POOL_ID)
+                && req.username() == Some("alice")
+                && req.message_action().map(|a| a.as_str()) == Some("SUPPRESS")
+        })
+    }
+
+    #[tokio::test]
+    async fn a_create_makes_the_user_in_the_stacks_pool_without_a_message_then_sets_its_password() {
+        let create = create_user().then_output(|| AdminCreateUserOutput::builder().build());
+        let password = set_password();
+        let applied = apply_alice(None, &[&create, &password]).await;
+        assert_eq!(applied.id(), "alice");
+        assert_eq!((create.num_calls(), password.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_password_that_no_longer_signs_in_is_set_again_with_one_call() {
+        let must_set = PasswordCheck::MustSet("the declared password does not authenticate".into());
+        let password = set_password();
+        let applied = apply_alice(confirmed(must_set), &[&password]).await;
+        assert_eq!(applied.id(), "alice");
+        assert_eq!(password.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_user_created_meanwhile_gets_the_declared_password() {
+        let create = create_user()
+            .then_error(|| aws_error("UsernameExistsException", "User account already exists"));
+        let password = set_password();
+        let applied = apply_alice(None, &[&create, &password]).await;
+        assert_eq!(applied.id(), "alice");
+        assert!(
+            applied.said("cognito_user.alice: already exists, though the plan did not find it")
+        );
+        assert_eq!(password.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_password_names_the_user_the_operation_and_aws_message() {
+        let message = "Password did not conform with policy: Password must have symbol characters";
+        let password = mock!(Cognito::admin_set_user_password)
+            .then_error(move || aws_error("InvalidPasswordException", message));
+        let must_set = PasswordCheck::MustSet("the user's status is FORCE_CHANGE_PASSWORD".into());
+        let applied = apply_alice(confirmed(must_set), &[&password]).await;
+        assert_failed(
+            &applied,
+            ALICE,
+            "AdminSetUserPassword",
+            "InvalidPasswordException",
+            message,
+        );
+    }
+}

@@ -254,3 +254,163 @@ fn snapshot_of_the_plan_for_a_drifted_repository() {
     insta::assert_snapshot!("drift_text", text(&plan));
     insta::assert_snapshot!("drift_json", json(&plan));
 }
+
+/// Apply against mocked ECR: the calls each plan makes, and what AWS's answers lead to.
+mod apply {
+    use aws_sdk_ecr::Client as Ecr;
+    use aws_sdk_ecr::operation::create_repository::CreateRepositoryOutput;
+    use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesOutput;
+    use aws_sdk_ecr::operation::get_lifecycle_policy::GetLifecyclePolicyOutput;
+    use aws_sdk_ecr::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_ecr::operation::put_image_scanning_configuration::PutImageScanningConfigurationOutput;
+    use aws_sdk_ecr::operation::put_lifecycle_policy::PutLifecyclePolicyOutput;
+    use aws_sdk_ecr::types::{
+        ImageScanningConfiguration, ImageTagMutability, Repository as EcrRepository, Tag as EcrTag,
+    };
+
+    use super::*;
+    use crate::resources::mocked::*;
+
+    const ARN: &str = "arn:aws:ecr:us-west-2:111122223333:repository/demo";
+
+    /// The repository as ECR describes it, scanning on push or not.
+    fn described(scan_on_push: bool) -> EcrRepository {
+        EcrRepository::builder()
+            .repository_name("demo")
+            .repository_arn(ARN)
+            .repository_uri(URI)
+            .image_tag_mutability(ImageTagMutability::Mutable)
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(scan_on_push)
+                    .build(),
+            )
+            .build()
+    }
+
+    /// `PutImageScanningConfiguration` turning scanning off, as the stack declares.
+    fn scanning_off() -> Rule {
+        mock!(Ecr::put_image_scanning_configuration)
+            .match_requests(|req| {
+                req.repository_name() == Some("demo")
+                    && req
+                        .image_scanning_configuration()
+                        .is_some_and(|c| !c.scan_on_push())
+            })
+            .then_output(|| PutImageScanningConfigurationOutput::builder().build())
+    }
+
+    fn create_fails(code: &'static str, message: &'static str) -> Rule {
+        mock!(Ecr::create_repository).then_error(move || aws_error(code, message))
+    }
+
+    #[tokio::test]
+    async fn a_create_sends_the_settings_and_tags_then_puts_the_lifecycle_policy() {
+        let create = mock!(Ecr::create_repository)
+            .match_requests(|req| {
+                req.repository_name() == Some("demo")
+                    && req.image_tag_mutability() == Some(&ImageTagMutability::Mutable)
+                    && req
+                        .image_scanning_configuration()
+                        .is_some_and(|c| !c.scan_on_push())
+                    && req
+                        .encryption_configuration()
+                        .is_some_and(|e| e.encryption_type().as_str() == "AES256")
+                    && stack_tags(req.tags().iter().map(|t| (t.key(), t.value())))
+            })
+            .then_output(|| {
+                CreateRepositoryOutput::builder()
+                    .repository(described(false))
+                    .build()
+            });
+        let lifecycle = mock!(Ecr::put_lifecycle_policy)
+            .match_requests(|req| {
+                let policy = req.lifecycle_policy_text().and_then(json_of);
+                req.repository_name() == Some("demo")
+                    && policy.is_some_and(|p| p["rules"][0]["selection"]["countNumber"] == json!(5))
+            })
+            .then_output(|| PutLifecyclePolicyOutput::builder().build());
+        let live = LiveBuilder::new().build();
+        let applied =
+            apply_mocked::<Repository>(&stack(STACK), &live, REPOSITORY, &[&create, &lifecycle])
+                .await;
+        assert_eq!(applied.id(), URI);
+        assert_eq!((create.num_calls(), lifecycle.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn scanning_turned_on_out_of_band_is_turned_off_with_one_call() {
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<Repository>(|repository| found(repository).scan_on_push = true)
+            .build();
+        let scanning = scanning_off();
+        let applied = apply_mocked::<Repository>(&stack, &live, REPOSITORY, &[&scanning]).await;
+        assert_eq!(applied.id(), URI);
+        assert_eq!(scanning.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_repository_created_meanwhile_by_another_apply_is_read_and_updated_to_the_stack() {
+        let create = create_fails(
+            "RepositoryAlreadyExistsException",
+            "The repository with name 'demo' already exists in the registry with id '111122223333'",
+        );
+        let describe = mock!(Ecr::describe_repositories)
+            .match_requests(|req| req.repository_names() == ["demo"])
+            .then_output(|| {
+                DescribeRepositoriesOutput::builder()
+                    .repositories(described(true))
+                    .build()
+            });
+        let tags = mock!(Ecr::list_tags_for_resource)
+            .match_requests(|req| req.resource_arn() == Some(ARN))
+            .then_output(|| {
+                let tag = |k, v| EcrTag::builder().key(k).value(v).build().unwrap();
+                ListTagsForResourceOutput::builder()
+                    .tags(tag("infra:stack", "demo"))
+                    .tags(tag("infra:managed-by", "infra"))
+                    .build()
+            });
+        let lifecycle = mock!(Ecr::get_lifecycle_policy).then_output(|| {
+            GetLifecyclePolicyOutput::builder()
+                .lifecycle_policy_text(lifecycle_policy(5).to_string())
+                .build()
+        });
+        // The other apply's repository scans on push: only that is changed.
+        let scanning = scanning_off();
+        let rules = [&create, &describe, &tags, &lifecycle, &scanning];
+        let applied = apply_mocked::<Repository>(
+            &stack(STACK),
+            &LiveBuilder::new().build(),
+            REPOSITORY,
+            &rules,
+        )
+        .await;
+        assert_eq!(applied.id(), URI);
+        assert!(
+            applied.said("ecr_repository.demo: already exists, though the plan did not find it")
+        );
+        assert_eq!(scanning.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_create_names_the_repository_the_operation_and_aws_message() {
+        let message = "The maximum number of repositories has been reached.";
+        let create = create_fails("LimitExceededException", message);
+        let applied = apply_mocked::<Repository>(
+            &stack(STACK),
+            &LiveBuilder::new().build(),
+            REPOSITORY,
+            &[&create],
+        )
+        .await;
+        assert_failed(
+            &applied,
+            REPOSITORY,
+            "CreateRepository",
+            "LimitExceededException",
+            message,
+        );
+    }
+}

@@ -281,3 +281,141 @@ fn snapshot_of_the_plan_for_a_drifted_role() {
     insta::assert_snapshot!("drift_text", text(&plan));
     insta::assert_snapshot!("drift_json", json(&plan));
 }
+
+/// Apply against mocked IAM: the calls each plan makes, and what AWS's answers lead to.
+mod apply {
+    use aws_sdk_iam::Client as Iam;
+    use aws_sdk_iam::operation::create_role::CreateRoleOutput;
+    use aws_sdk_iam::operation::get_role::GetRoleOutput;
+    use aws_sdk_iam::operation::update_role::UpdateRoleOutput;
+    use aws_sdk_iam::primitives::DateTime;
+    use aws_sdk_iam::types::{Role as IamRole, Tag as IamTag};
+
+    use super::*;
+    use crate::resources::mocked::*;
+
+    /// The role `id` as IAM describes it: `description`, tagged with `tags`, trusting what the
+    /// stack declares.
+    fn described(id: &str, description: Option<&str>, tags: &[(&str, &str)]) -> IamRole {
+        let stack = stack(A_ROLE);
+        let declared = role(&stack).unwrap();
+        let tags = tags
+            .iter()
+            .map(|(k, v)| IamTag::builder().key(*k).value(*v).build());
+        IamRole::builder()
+            .role_name("role")
+            .path("/")
+            .role_id(id)
+            .arn(declared.arn)
+            .create_date(DateTime::from_secs(1_700_000_000))
+            .assume_role_policy_document(declared.trust_policy.to_string())
+            .set_description(description.map(str::to_owned))
+            .max_session_duration(3600)
+            .set_tags(Some(tags.collect::<Result<_, _>>().unwrap()))
+            .build()
+            .unwrap()
+    }
+
+    fn create_fails(code: &'static str, message: &'static str) -> Rule {
+        mock!(Iam::create_role).then_error(move || aws_error(code, message))
+    }
+
+    #[tokio::test]
+    async fn a_create_sends_the_name_the_trust_policy_for_this_account_and_the_stack_tags() {
+        let stack = stack(STACK);
+        let trust = role(&stack).unwrap().trust_policy;
+        assert_eq!(
+            trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+            json!(ACCOUNT)
+        );
+        let create = mock!(Iam::create_role)
+            .match_requests(move |req| {
+                req.role_name() == Some("role")
+                    && req.path() == Some("/")
+                    && req.max_session_duration() == Some(3600)
+                    && req.description().is_none()
+                    && req.assume_role_policy_document().and_then(json_of) == Some(trust.clone())
+                    && stack_tags(req.tags().iter().map(|t| (t.key(), t.value())))
+            })
+            .then_output(|| {
+                let created = described("AROANEW", None, &[]);
+                CreateRoleOutput::builder().role(created).build()
+            });
+        let applied =
+            apply_mocked::<Role>(&stack, &LiveBuilder::new().build(), ROLE, &[&create]).await;
+        assert_eq!(applied.id(), "AROANEW");
+        assert_eq!(create.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_changed_session_duration_is_one_update_role_that_keeps_the_description() {
+        let stack = stack(A_ROLE);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<Role>(|role| found(role).max_session_duration = 43200)
+            .build();
+        let update = mock!(Iam::update_role)
+            .match_requests(|req| {
+                req.role_name() == Some("role")
+                    && req.max_session_duration() == Some(3600)
+                    && req.description() == Some("Runs the demo")
+            })
+            .then_output(|| UpdateRoleOutput::builder().build());
+        let applied = apply_mocked::<Role>(&stack, &live, ROLE, &[&update]).await;
+        assert_eq!(applied.id(), ROLE_ID);
+        assert_eq!(update.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_role_created_meanwhile_by_another_apply_is_read_and_updated_to_the_stack() {
+        let stack = stack(A_ROLE);
+        let get = mock!(Iam::get_role)
+            .match_requests(|req| req.role_name() == Some("role"))
+            .then_output(|| {
+                let tags = [("infra:stack", "demo"), ("infra:managed-by", "infra")];
+                let other = described("AROAOTHERAPPLY", Some("made elsewhere"), &tags);
+                GetRoleOutput::builder().role(other).build()
+            });
+        // Only the description differs: no trust policy or tag call.
+        let update = mock!(Iam::update_role)
+            .match_requests(|req| req.description() == Some("Runs the demo"))
+            .then_output(|| UpdateRoleOutput::builder().build());
+        let create = create_fails("EntityAlreadyExists", "Role with name role already exists.");
+        let live = LiveBuilder::new().build();
+        let applied = apply_mocked::<Role>(&stack, &live, ROLE, &[&create, &get, &update]).await;
+        assert_eq!(applied.id(), "AROAOTHERAPPLY");
+        assert!(applied.said("iam_role.role: already exists, though the plan did not find it"));
+        assert_eq!(update.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_role_created_meanwhile_without_the_stack_tag_is_refused_and_left_unchanged() {
+        let stack = stack(A_ROLE);
+        let get = mock!(Iam::get_role).then_output(|| {
+            let foreign = described("AROAFOREIGN", Some("someone else's"), &[]);
+            GetRoleOutput::builder().role(foreign).build()
+        });
+        let create = create_fails("EntityAlreadyExists", "Role with name role already exists.");
+        let live = LiveBuilder::new().build();
+        let applied = apply_mocked::<Role>(&stack, &live, ROLE, &[&create, &get]).await;
+        let error = applied.error();
+        assert_eq!(
+            (error.resource.as_str(), error.operation),
+            (ROLE, "CreateRole")
+        );
+        assert!(
+            error.message.contains("an IAM role with this name already exists (arn:aws:iam::111122223333:role/role) but is not tagged infra:stack=demo; it is left untouched"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_create_names_the_role_the_operation_and_aws_message() {
+        let message =
+            "User: arn:aws:iam::111122223333:user/ci is not authorized to perform: iam:CreateRole";
+        let create = create_fails("AccessDenied", message);
+        let applied =
+            apply_mocked::<Role>(&stack(STACK), &LiveBuilder::new().build(), ROLE, &[&create])
+                .await;
+        assert_failed(&applied, ROLE, "CreateRole", "AccessDenied", message);
+    }
+}

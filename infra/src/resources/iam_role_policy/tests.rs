@@ -193,3 +193,89 @@ fn snapshot_of_the_plan_for_a_drifted_policy_and_an_undeclared_one() {
     insta::assert_snapshot!("drift_text", text(&plan));
     insta::assert_snapshot!("drift_json", json(&plan));
 }
+
+/// Apply against mocked IAM: one call per policy, put or deleted.
+mod apply {
+    use aws_sdk_iam::Client as Iam;
+    use aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyOutput;
+    use aws_sdk_iam::operation::put_role_policy::PutRolePolicyOutput;
+
+    use super::*;
+    use crate::resources::mocked::*;
+
+    /// `PutRolePolicy` of the declared `Logs` document, with its placeholders filled in.
+    fn put_logs() -> Rule {
+        let declared = policies(&stack(STACK))["Logs"].clone();
+        assert_eq!(
+            declared["Statement"][0]["Resource"],
+            json!("arn:aws:logs:us-west-2:111122223333:*")
+        );
+        mock!(Iam::put_role_policy)
+            .match_requests(move |req| {
+                req.role_name() == Some("role")
+                    && req.policy_name() == Some("Logs")
+                    && req.policy_document().and_then(json_of) == Some(declared.clone())
+            })
+            .then_output(|| PutRolePolicyOutput::builder().build())
+    }
+
+    #[tokio::test]
+    async fn a_create_puts_the_rendered_document_on_the_stacks_role() {
+        let put = put_logs();
+        let applied =
+            apply_mocked::<RolePolicy>(&stack(STACK), &LiveBuilder::new().build(), LOGS, &[&put])
+                .await;
+        assert_eq!(applied.id(), "Logs");
+        assert_eq!(put.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_drifted_document_is_put_again_and_nothing_else() {
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<RolePolicy>(|policies| {
+                policies.insert("Logs".into(), empty_policy());
+            })
+            .build();
+        let put = put_logs();
+        let applied = apply_mocked::<RolePolicy>(&stack, &live, LOGS, &[&put]).await;
+        assert_eq!(applied.id(), "Logs");
+        assert_eq!(put.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_undeclared_policy_on_the_role_is_deleted() {
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<RolePolicy>(|policies| {
+                policies.insert("Old".into(), empty_policy());
+            })
+            .build();
+        let delete = mock!(Iam::delete_role_policy)
+            .match_requests(|req| {
+                req.role_name() == Some("role") && req.policy_name() == Some("Old")
+            })
+            .then_output(|| DeleteRolePolicyOutput::builder().build());
+        let applied =
+            apply_mocked::<RolePolicy>(&stack, &live, "iam_role_policy.Old", &[&delete]).await;
+        assert_eq!(applied.id(), "Old");
+        assert_eq!(delete.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_document_names_the_policy_the_operation_and_aws_message() {
+        let put = mock!(Iam::put_role_policy)
+            .then_error(|| aws_error("MalformedPolicyDocument", "Syntax errors in policy."));
+        let applied =
+            apply_mocked::<RolePolicy>(&stack(STACK), &LiveBuilder::new().build(), LOGS, &[&put])
+                .await;
+        let message = "Syntax errors in policy.";
+        assert_failed(
+            &applied,
+            LOGS,
+            "PutRolePolicy",
+            "MalformedPolicyDocument",
+            message,
+        );
+    }
+}

@@ -446,3 +446,57 @@ fn an_oci_image_says_so_in_the_plan() {
         Shown::Value(json!("oci"))
     );
 }
+
+/// Apply against mocked ECR, as far as it goes in process: the push authenticates with ECR
+/// first (the push itself needs a registry over HTTPS; `tests/image.rs` covers it).
+mod apply {
+    use aws_sdk_ecr::Client as Ecr;
+    use aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenOutput;
+    use aws_sdk_ecr::types::AuthorizationData;
+
+    use super::*;
+    use crate::resources::mocked::*;
+
+    /// Push the built image the registry lacks, into the existing repository.
+    async fn push(rules: &[&Rule]) -> Applied {
+        assert!(
+            std::env::var_os(REGISTRY_OVERRIDE).is_none(),
+            "these tests authenticate with ECR: unset ${REGISTRY_OVERRIDE}"
+        );
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<Image>(|image| image.built.as_mut().expect("a built image").1 = false)
+            .build();
+        apply_mocked::<Image>(&stack, &live, IMAGE, rules).await
+    }
+
+    #[tokio::test]
+    async fn a_push_ecr_refuses_to_authenticate_names_the_image_the_operation_and_aws_message() {
+        let message = "User is not authorized to perform: ecr:GetAuthorizationToken";
+        let token = mock!(Ecr::get_authorization_token)
+            .then_error(move || aws_error("AccessDeniedException", message));
+        let applied = push(&[&token]).await;
+        assert_failed(
+            &applied,
+            IMAGE,
+            "GetAuthorizationToken",
+            "AccessDeniedException",
+            message,
+        );
+    }
+
+    #[tokio::test]
+    async fn an_ecr_token_without_user_and_password_is_an_error_before_any_upload() {
+        let token = mock!(Ecr::get_authorization_token).then_output(|| {
+            let data = AuthorizationData::builder().authorization_token("bm90LWEtcGFpcg==");
+            GetAuthorizationTokenOutput::builder()
+                .authorization_data(data.build())
+                .build()
+        });
+        let applied = push(&[&token]).await;
+        assert_eq!(
+            applied.error().to_string(),
+            "image.server: GetAuthorizationToken failed: ECR returned no usable token"
+        );
+    }
+}

@@ -139,3 +139,110 @@ fn a_retention_cloudwatch_does_not_offer_is_refused_before_any_call() {
         "{err}"
     );
 }
+
+/// Apply against mocked CloudWatch Logs: create ahead or take over, and the retention.
+mod apply {
+    use std::collections::HashMap;
+
+    use aws_sdk_cloudwatchlogs::Client as Logs;
+    use aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupOutput;
+    use aws_sdk_cloudwatchlogs::operation::put_retention_policy::PutRetentionPolicyOutput;
+    use aws_sdk_cloudwatchlogs::operation::tag_resource::TagResourceOutput;
+
+    use super::*;
+    use crate::resources::mocked::*;
+
+    const NAME: &str = "/aws/bedrock-agentcore/runtimes/demo_mcp-AbC123-DEFAULT";
+
+    fn tagged(tags: Option<&HashMap<String, String>>) -> bool {
+        stack_tags(
+            tags.into_iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+    }
+
+    /// `PutRetentionPolicy` of `days` on the runtime's group.
+    fn retention(days: i32) -> Rule {
+        mock!(Logs::put_retention_policy)
+            .match_requests(move |req| {
+                req.log_group_name() == Some(NAME) && req.retention_in_days() == Some(days)
+            })
+            .then_output(|| PutRetentionPolicyOutput::builder().build())
+    }
+
+    fn create_fails(code: &'static str, message: &'static str) -> Rule {
+        mock!(Logs::create_log_group).then_error(move || aws_error(code, message))
+    }
+
+    /// Apply the group with a retention of 30 days, the runtime existing, the group not.
+    async fn apply_create(rules: &[&Rule]) -> Applied {
+        let stack = with_retention("30");
+        let live = LiveBuilder::converged(&stack)
+            .with::<LogGroup>(None)
+            .build();
+        apply_mocked::<LogGroup>(&stack, &live, GROUP, rules).await
+    }
+
+    #[tokio::test]
+    async fn a_create_names_the_group_after_the_runtime_tags_it_and_sets_the_retention() {
+        let create = mock!(Logs::create_log_group)
+            .match_requests(|req| req.log_group_name() == Some(NAME) && tagged(req.tags()))
+            .then_output(|| CreateLogGroupOutput::builder().build());
+        let retention = retention(30);
+        let applied = apply_create(&[&create, &retention]).await;
+        assert_eq!(applied.id(), NAME);
+        assert_eq!((create.num_calls(), retention.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_changed_retention_is_one_put_retention_policy() {
+        let stack = with_retention("30");
+        let live = LiveBuilder::converged(&stack)
+            .with::<LogGroup>(Some(group(&stack, Some(1), stack.tags())))
+            .build();
+        let retention = retention(30);
+        let applied = apply_mocked::<LogGroup>(&stack, &live, GROUP, &[&retention]).await;
+        assert_eq!(applied.id(), NAME);
+        assert_eq!(retention.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_group_agentcore_made_meanwhile_is_tagged_and_gets_the_retention() {
+        let create = create_fails(
+            "ResourceAlreadyExistsException",
+            "The specified log group already exists",
+        );
+        let tag = mock!(Logs::tag_resource)
+            .match_requests(|req| {
+                req.resource_arn()
+                    == Some(&format!(
+                        "arn:aws:logs:us-west-2:111122223333:log-group:{NAME}"
+                    ))
+                    && tagged(req.tags())
+            })
+            .then_output(|| TagResourceOutput::builder().build());
+        let retention = retention(30);
+        let applied = apply_create(&[&create, &tag, &retention]).await;
+        assert_eq!(applied.id(), NAME);
+        assert!(
+            applied.said(
+                "cloudwatch_log_group.runtime: already exists, though the plan did not find it"
+            )
+        );
+        assert_eq!((tag.num_calls(), retention.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_refused_create_names_the_group_the_operation_and_aws_message() {
+        let message = "User is not authorized to perform: logs:CreateLogGroup";
+        let applied = apply_create(&[&create_fails("AccessDeniedException", message)]).await;
+        assert_failed(
+            &applied,
+            GROUP,
+            "CreateLogGroup",
+            "AccessDeniedException",
+            message,
+        );
+    }
+}

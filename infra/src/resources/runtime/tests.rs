@@ -727,3 +727,274 @@ fn declared_scopes_audiences_and_headers_are_created_sorted_and_empty_ones_are_n
     );
     assert!(!fields(runtime).contains(&"authorizer.allowed_audience"));
 }
+
+/// Apply against mocked AgentCore: the whole configuration on every create and update, then the
+/// wait until DEFAULT serves the version it made.
+mod apply {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use aws_sdk_bedrockagentcorecontrol::Client as AgentCore;
+    use aws_sdk_bedrockagentcorecontrol::operation::create_agent_runtime::CreateAgentRuntimeOutput;
+    use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime::GetAgentRuntimeOutput;
+    use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime_endpoint::GetAgentRuntimeEndpointOutput;
+    use aws_sdk_bedrockagentcorecontrol::operation::list_agent_runtimes::ListAgentRuntimesOutput;
+    use aws_sdk_bedrockagentcorecontrol::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_bedrockagentcorecontrol::operation::update_agent_runtime::UpdateAgentRuntimeOutput;
+    use aws_sdk_bedrockagentcorecontrol::primitives::DateTime;
+    use aws_sdk_bedrockagentcorecontrol::types::{
+        AgentRuntime, AgentRuntimeArtifact, AgentRuntimeEndpointStatus, AgentRuntimeStatus,
+        AuthorizerConfiguration, RuntimeMetadataConfiguration,
+    };
+
+    use super::*;
+    use crate::resources::mocked::*;
+
+    const ID: &str = "demo_mcp-New123";
+    const ARN: &str = "arn:aws:bedrock-agentcore:us-west-2:111122223333:runtime/demo_mcp-New123";
+    const LIVE_ID: &str = "demo_mcp-AbC123";
+
+    /// Whether a create's or an update's configuration is the one STACK declares: the built
+    /// image by digest, the role, Cognito's JWT authorizer for the stack's pool and client, and
+    /// every variable (the secret one with its value).
+    fn declared(
+        artifact: Option<&AgentRuntimeArtifact>,
+        role_arn: Option<&str>,
+        authorizer: Option<&AuthorizerConfiguration>,
+        environment: Option<&HashMap<String, String>>,
+    ) -> bool {
+        let image = match artifact {
+            Some(AgentRuntimeArtifact::ContainerConfiguration(c)) => c.container_uri(),
+            _ => "",
+        };
+        let Some(AuthorizerConfiguration::CustomJwtAuthorizer(jwt)) = authorizer else {
+            return false;
+        };
+        let environment: BTreeMap<&str, &str> = environment
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        image == format!("{REPOSITORY_URI}@{DIGEST}")
+            && role_arn == Some("arn:aws:iam::111122223333:role/role")
+            && jwt.discovery_url()
+                == "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_AbC123/.well-known/openid-configuration"
+            && jwt.allowed_clients() == [CLIENT_ID]
+            && environment == BTreeMap::from([("MODEL", "o3"), ("OPENAI_API_KEY", OPENAI_KEY)])
+    }
+
+    /// AgentCore's answers about the runtime `id` at the version `version` holds: READY with
+    /// MMDSv2 on, and DEFAULT READY serving that version.
+    fn deployed(id: &'static str, version: &Arc<AtomicU32>) -> [Rule; 2] {
+        let (v1, v2) = (version.clone(), version.clone());
+        let runtime = mock!(AgentCore::get_agent_runtime)
+            .match_requests(move |req| req.agent_runtime_id() == Some(id))
+            .then_compute_output(move |_| {
+                GetAgentRuntimeOutput::builder()
+                    .agent_runtime_id(id)
+                    .agent_runtime_arn(format!(
+                        "arn:aws:bedrock-agentcore:us-west-2:111122223333:runtime/{id}"
+                    ))
+                    .agent_runtime_name("demo_mcp")
+                    .agent_runtime_version(v1.load(Ordering::SeqCst).to_string())
+                    .role_arn("arn:aws:iam::111122223333:role/role")
+                    .status(AgentRuntimeStatus::Ready)
+                    .metadata_configuration(
+                        RuntimeMetadataConfiguration::builder()
+                            .require_mmdsv2(true)
+                            .build()
+                            .unwrap(),
+                    )
+                    .created_at(DateTime::from_secs(1_700_000_000))
+                    .last_updated_at(DateTime::from_secs(1_700_000_000))
+                    .build()
+                    .unwrap()
+            });
+        let endpoint = mock!(AgentCore::get_agent_runtime_endpoint)
+            .match_requests(move |req| {
+                req.agent_runtime_id() == Some(id) && req.endpoint_name() == Some("DEFAULT")
+            })
+            .then_compute_output(move |_| {
+                GetAgentRuntimeEndpointOutput::builder()
+                    .agent_runtime_endpoint_arn(format!("{ARN}/runtime-endpoint/DEFAULT"))
+                    .agent_runtime_arn(ARN)
+                    .name("DEFAULT")
+                    .id("DEFAULT")
+                    .status(AgentRuntimeEndpointStatus::Ready)
+                    .live_version(v2.load(Ordering::SeqCst).to_string())
+                    .created_at(DateTime::from_secs(1_700_000_000))
+                    .last_updated_at(DateTime::from_secs(1_700_000_000))
+                    .build()
+                    .unwrap()
+            });
+        [runtime, endpoint]
+    }
+
+    /// `UpdateAgentRuntime` of `id` with the declared configuration, MMDSv2 on and the idle
+    /// timeout `idle`: makes the next version.
+    fn update(id: &'static str, idle: i32, version: &Arc<AtomicU32>) -> Rule {
+        let version = version.clone();
+        mock!(AgentCore::update_agent_runtime)
+            .match_requests(move |req| {
+                req.agent_runtime_id() == Some(id)
+                    && declared(
+                        req.agent_runtime_artifact(),
+                        req.role_arn(),
+                        req.authorizer_configuration(),
+                        req.environment_variables(),
+                    )
+                    && req
+                        .lifecycle_configuration()
+                        .and_then(|l| l.idle_runtime_session_timeout())
+                        == Some(idle)
+                    && req
+                        .metadata_configuration()
+                        .is_some_and(|m| m.require_mmdsv2())
+            })
+            .then_compute_output(move |_| {
+                let made = version.fetch_add(1, Ordering::SeqCst) + 1;
+                UpdateAgentRuntimeOutput::builder()
+                    .agent_runtime_id(id)
+                    .agent_runtime_arn(ARN)
+                    .agent_runtime_version(made.to_string())
+                    .status(AgentRuntimeStatus::Updating)
+                    .created_at(DateTime::from_secs(1_700_000_000))
+                    .last_updated_at(DateTime::from_secs(1_700_000_000))
+                    .build()
+                    .unwrap()
+            })
+    }
+
+    /// Apply the runtime, everything else existing as declared and the runtime not.
+    async fn apply_create(rules: &[&Rule]) -> Applied {
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .with::<Runtime>(Found::default())
+            .build();
+        apply_mocked::<Runtime>(&stack, &live, RUNTIME, rules).await
+    }
+
+    fn create_fails(code: &'static str, message: &'static str) -> Rule {
+        mock!(AgentCore::create_agent_runtime).then_error(move || aws_error(code, message))
+    }
+
+    #[tokio::test]
+    async fn a_create_sends_the_declared_configuration_then_waits_until_default_serves_it() {
+        let create = mock!(AgentCore::create_agent_runtime)
+            .match_requests(|req| {
+                req.agent_runtime_name() == Some("demo_mcp")
+                    && req.client_token().is_some_and(|t| t.starts_with("infra-"))
+                    && declared(
+                        req.agent_runtime_artifact(),
+                        req.role_arn(),
+                        req.authorizer_configuration(),
+                        req.environment_variables(),
+                    )
+                    && stack_tags(
+                        req.tags()
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, v)| (k.as_str(), v.as_str())),
+                    )
+            })
+            .then_output(|| {
+                CreateAgentRuntimeOutput::builder()
+                    .agent_runtime_id(ID)
+                    .agent_runtime_arn(ARN)
+                    .agent_runtime_version("1")
+                    .status(AgentRuntimeStatus::Creating)
+                    .created_at(DateTime::from_secs(1_700_000_000))
+                    .build()
+                    .unwrap()
+            });
+        let [runtime, endpoint] = deployed(ID, &Arc::new(AtomicU32::new(1)));
+        let applied = apply_create(&[&create, &runtime, &endpoint]).await;
+        assert_eq!(applied.id(), ID);
+        // READY twice in a row, then DEFAULT serving version 1; MMDSv2 on: no update.
+        assert_eq!(
+            (
+                create.num_calls(),
+                runtime.num_calls(),
+                endpoint.num_calls()
+            ),
+            (1, 2, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_changed_idle_timeout_is_one_update_with_the_whole_configuration() {
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<Runtime>(|f| found(&mut f.runtime).idle_timeout_seconds = Some(60))
+            .build();
+        let version = Arc::new(AtomicU32::new(1));
+        let update = update(LIVE_ID, 900, &version);
+        let [runtime, endpoint] = deployed(LIVE_ID, &version);
+        let applied =
+            apply_mocked::<Runtime>(&stack, &live, RUNTIME, &[&update, &runtime, &endpoint]).await;
+        assert_eq!(applied.id(), LIVE_ID);
+        assert_eq!(update.num_calls(), 1);
+        // It waited for the version the update made.
+        assert_eq!(version.load(Ordering::SeqCst), 2);
+        assert_eq!(endpoint.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_runtime_created_meanwhile_by_another_apply_is_awaited_then_updated_to_the_stack() {
+        let create = create_fails(
+            "ConflictException",
+            "An agent runtime with the name demo_mcp already exists",
+        );
+        let list = mock!(AgentCore::list_agent_runtimes).then_output(|| {
+            let other = AgentRuntime::builder()
+                .agent_runtime_id(ID)
+                .agent_runtime_arn(ARN)
+                .agent_runtime_name("demo_mcp")
+                .agent_runtime_version("1")
+                .description("")
+                .status(AgentRuntimeStatus::Creating)
+                .last_updated_at(DateTime::from_secs(1_700_000_000))
+                .build()
+                .unwrap();
+            ListAgentRuntimesOutput::builder()
+                .agent_runtimes(other)
+                .build()
+                .unwrap()
+        });
+        let tags = mock!(AgentCore::list_tags_for_resource)
+            .match_requests(|req| req.resource_arn() == Some(ARN))
+            .then_output(|| {
+                ListTagsForResourceOutput::builder()
+                    .tags("infra:stack", "demo")
+                    .tags("infra:managed-by", "infra")
+                    .build()
+            });
+        // The other apply's runtime runs another image: the stack's configuration replaces it.
+        let version = Arc::new(AtomicU32::new(1));
+        let update = update(ID, 900, &version);
+        let [runtime, endpoint] = deployed(ID, &version);
+        let rules = [&create, &list, &tags, &runtime, &endpoint, &update];
+        let applied = apply_create(&rules).await;
+        assert_eq!(applied.id(), ID);
+        assert!(
+            applied.said(
+                "agentcore_runtime.demo_mcp: already exists, though the plan did not find it"
+            )
+        );
+        assert_eq!((update.num_calls(), version.load(Ordering::SeqCst)), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn a_refused_create_names_the_runtime_the_operation_and_aws_message() {
+        let message = "Invalid container URI: the image does not exist";
+        let applied = apply_create(&[&create_fails("ValidationException", message)]).await;
+        assert_failed(
+            &applied,
+            RUNTIME,
+            "CreateAgentRuntime",
+            "ValidationException",
+            message,
+        );
+    }
+}

@@ -194,3 +194,137 @@ fn an_existing_secret_by_arn_is_not_planned_and_must_exist() {
     let plan = plan_of(&stack, &LiveBuilder::new().with::<Secret>(missing).build());
     assert_eq!(blockers(&plan), [(SECRET, Some("arn"))]);
 }
+
+/// Apply against mocked Secrets Manager: the value is written only where it differs.
+mod apply {
+    use aws_sdk_secretsmanager::Client as SecretsManager;
+    use aws_sdk_secretsmanager::operation::create_secret::CreateSecretOutput;
+    use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
+    use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+    use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueOutput;
+    use aws_sdk_secretsmanager::types::Tag as SecretTag;
+
+    use super::*;
+    use crate::resources::mocked::*;
+
+    /// `PutSecretValue` of the declared value into the secret at [`ARN`].
+    fn put_value() -> Rule {
+        mock!(SecretsManager::put_secret_value)
+            .match_requests(|req| {
+                req.secret_id() == Some(ARN) && req.secret_string() == Some(OPENAI_KEY)
+            })
+            .then_output(|| PutSecretValueOutput::builder().arn(ARN).build())
+    }
+
+    fn create_fails(code: &'static str, message: &'static str) -> Rule {
+        mock!(SecretsManager::create_secret).then_error(move || aws_error(code, message))
+    }
+
+    /// Apply the secret from nothing, against `rules`.
+    async fn apply_create(rules: &[&Rule]) -> Applied {
+        apply_mocked::<Secret>(
+            &stack(WITH_SECRET),
+            &LiveBuilder::new().build(),
+            SECRET,
+            rules,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_create_sends_the_name_the_value_the_description_and_the_stack_tags() {
+        let create = mock!(SecretsManager::create_secret)
+            .match_requests(|req| {
+                req.name() == Some("demo/openai")
+                    && req.secret_string() == Some(OPENAI_KEY)
+                    && req.description() == Some("the key")
+                    && req.kms_key_id().is_none()
+                    && stack_tags(
+                        req.tags()
+                            .iter()
+                            .map(|t| (t.key().unwrap(), t.value().unwrap())),
+                    )
+            })
+            .then_output(|| {
+                CreateSecretOutput::builder()
+                    .arn(ARN)
+                    .name("demo/openai")
+                    .build()
+            });
+        let applied = apply_create(&[&create]).await;
+        assert_eq!(applied.id(), ARN);
+        assert_eq!(create.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_different_stored_value_is_written_with_one_call() {
+        let stack = stack(WITH_SECRET);
+        let live = LiveBuilder::new()
+            .with::<Secret>(kept(&stack, Some(false)))
+            .build();
+        let put = put_value();
+        let applied = apply_mocked::<Secret>(&stack, &live, SECRET, &[&put]).await;
+        assert_eq!(applied.id(), ARN);
+        assert_eq!(put.num_calls(), 1);
+    }
+
+    /// A create that finds the secret made meanwhile, tagged for the stack, storing `stored`.
+    fn made_meanwhile(stored: &'static str) -> [Rule; 3] {
+        let create = create_fails(
+            "ResourceExistsException",
+            "The operation failed because the secret demo/openai already exists.",
+        );
+        let describe = mock!(SecretsManager::describe_secret)
+            .match_requests(|req| req.secret_id() == Some("demo/openai"))
+            .then_output(|| {
+                let tag = |k: &str, v: &str| SecretTag::builder().key(k).value(v).build();
+                DescribeSecretOutput::builder()
+                    .arn(ARN)
+                    .name("demo/openai")
+                    .description("the key")
+                    .tags(tag("infra:stack", "demo"))
+                    .tags(tag("infra:managed-by", "infra"))
+                    .build()
+            });
+        let stored = mock!(SecretsManager::get_secret_value)
+            .match_requests(|req| req.secret_id() == Some(ARN))
+            .then_output(move || {
+                GetSecretValueOutput::builder()
+                    .arn(ARN)
+                    .secret_string(stored)
+                    .build()
+            });
+        [create, describe, stored]
+    }
+
+    #[tokio::test]
+    async fn a_secret_created_meanwhile_gets_the_declared_value_when_it_stores_another() {
+        let [create, describe, stored] = made_meanwhile("sk-someone-elses");
+        let put = put_value();
+        let applied = apply_create(&[&create, &describe, &stored, &put]).await;
+        assert_eq!(applied.id(), ARN);
+        assert!(applied.said("secret.openai: already exists, though the plan did not find it"));
+        assert_eq!((stored.num_calls(), put.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_secret_created_meanwhile_with_the_declared_value_is_not_written_again() {
+        let [create, describe, stored] = made_meanwhile(OPENAI_KEY);
+        let applied = apply_create(&[&create, &describe, &stored]).await;
+        assert_eq!(applied.id(), ARN);
+        assert_eq!(stored.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_create_names_the_secret_the_operation_and_aws_message() {
+        let message = "User: arn:aws:iam::111122223333:user/ci is not authorized to perform: secretsmanager:CreateSecret";
+        let applied = apply_create(&[&create_fails("AccessDeniedException", message)]).await;
+        assert_failed(
+            &applied,
+            SECRET,
+            "CreateSecret",
+            "AccessDeniedException",
+            message,
+        );
+    }
+}
