@@ -117,6 +117,12 @@ impl Moto {
             .await
     }
 
+    /// Snapshot filters ([`assert_run_snapshot`]): this emulator's endpoint as
+    /// `http://[EMULATOR]`.
+    pub fn filters(&self) -> Vec<(String, String)> {
+        vec![(literal(&self.endpoint), "http://[EMULATOR]".to_owned())]
+    }
+
     /// Forget what was recorded so far and record from now on.
     pub fn start_recording(&self) {
         http(self.port, "POST", "/moto-api/recorder/reset-recording").expect("reset recording");
@@ -320,6 +326,16 @@ impl Project {
         Project { dir }
     }
 
+    /// Snapshot filters ([`assert_run_snapshot`]): this project's directory as `[PROJECT]`.
+    pub fn filters(&self) -> Vec<(String, String)> {
+        let dir = self
+            .dir
+            .path()
+            .to_str()
+            .expect("a UTF-8 temporary directory");
+        vec![(literal(dir), "[PROJECT]".to_owned())]
+    }
+
     pub fn write_stack(&self, text: &str) {
         std::fs::write(self.dir.path().join("stack.toml"), text).unwrap();
     }
@@ -423,7 +439,10 @@ impl Project {
         let input_file = self.dir.path().join("typed-input");
         std::fs::write(&input_file, input).unwrap();
         cmd.stdin(std::fs::File::open(input_file).unwrap());
-        Run::of(cmd)
+        Run {
+            command: format!("infra {args} (on a terminal, typing {input:?})"),
+            ..Run::of(cmd)
+        }
     }
 
     /// A command with the environment of a user pointed at the emulator, and nothing else.
@@ -461,16 +480,32 @@ pub fn prebuilt_image() -> String {
 
 #[derive(Debug)]
 pub struct Run {
+    /// The command line as a user types it (`infra --profile prod plan`): the description of
+    /// the run's snapshot.
+    pub command: String,
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Run {
-    /// Run to completion; the password must not appear in anything it printed.
-    fn of(mut cmd: Command) -> Run {
+    /// Run `cmd` (the `infra` binary) to completion; the password must not appear in anything
+    /// it printed.
+    pub fn of(mut cmd: Command) -> Run {
         let out = cmd.output().expect("run infra");
+        let args = cmd.get_args().map(|arg| {
+            let arg = arg.to_string_lossy();
+            if arg.is_empty() || arg.contains(' ') {
+                format!("{arg:?}")
+            } else {
+                arg.into_owned()
+            }
+        });
         let run = Run {
+            command: std::iter::once("infra".to_owned())
+                .chain(args)
+                .collect::<Vec<_>>()
+                .join(" "),
             code: out.status.code().expect("infra exits normally"),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -497,6 +532,126 @@ impl Run {
         );
         self
     }
+
+    /// The run as its snapshot shows it, before filters: the exit code, then stdout and stderr
+    /// each under its own heading.
+    pub fn snapshot(&self) -> String {
+        format!(
+            "exit_code: {}\n----- stdout -----\n{}\n----- stderr -----\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots of whole runs (uv's `uv_snapshot!`)
+// ---------------------------------------------------------------------------------------------
+
+/// Assert a whole run against the insta snapshot `name`: one file,
+/// `snapshots/<test binary>__<name>.snap`, with the exit code, stdout and stderr as a user
+/// sees them ([`Run::snapshot`]), its description the command line. What changes between runs
+/// is replaced by [`filters`]; the further filters given (any number of `(regex, replacement)`
+/// lists, such as [`Project::filters`] and [`Moto::filters`]) are applied first, so a value the
+/// test knows gets its own name before the generic filters see it.
+///
+/// ```ignore
+/// let run = project.infra(&moto, &["plan"]).expect(1);
+/// assert_run_snapshot!("refused_stack_file", run, project.filters(), moto.filters());
+/// ```
+///
+/// Checks that a secret appears nowhere stay `!contains` assertions: a snapshot shows what is
+/// there, not what must never be.
+#[allow(unused_macros)] // each test binary uses its own subset
+macro_rules! assert_run_snapshot {
+    ($name:expr, $run:expr $(, $filters:expr)* $(,)?) => {{
+        let run: &$crate::support::Run = &$run;
+        let mut settings = ::insta::Settings::clone_current();
+        settings.set_description(run.command.clone());
+        settings.set_omit_expression(true);
+        let filters = ::std::iter::empty::<(String, String)>()
+            $(.chain($filters))*
+            .chain($crate::support::filters());
+        for (regex, replacement) in filters {
+            settings.add_filter(&regex, replacement);
+        }
+        settings.bind(|| ::insta::assert_snapshot!($name, run.snapshot()));
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use assert_run_snapshot;
+
+/// What changes between runs, as `(regex, replacement)` insta filters, in the order they apply.
+pub fn filters() -> Vec<(String, String)> {
+    let temp = literal(
+        std::env::temp_dir()
+            .to_str()
+            .expect("a UTF-8 temporary directory")
+            .trim_end_matches('/'),
+    );
+    // An AgentCore runtime id: the runtime's name, `-`, ten random characters.
+    let runtime_id = "[A-Za-z][A-Za-z0-9_]{0,47}-[A-Za-z0-9]{10}";
+    let filters: [(&str, &str); 20] = [
+        // On a terminal: line ends as in a pipe; a carriage return that is not one and escape
+        // codes made visible.
+        (r"\r\n", "\n"),
+        (r"\r", "␍"),
+        (r"\x1b", "␛"),
+        // Temporary directories (tempfile's `.tmpXXXXXX`), after the test's own.
+        (&format!(r"{temp}/\.tmp[A-Za-z0-9]+"), "[TEMP]"),
+        // Ports on the loopback interface (the emulator's, a stand-in's).
+        (r"\b127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"\blocalhost:\d+", "localhost:[PORT]"),
+        // Digests: the two the support declares by name, then any other.
+        (&literal(PREBUILT_DIGEST), "sha256:[PREBUILT_DIGEST]"),
+        (&literal(stacks::OTHER_DIGEST), "sha256:[OTHER_DIGEST]"),
+        (r"\bsha256:[0-9a-f]{64}\b", "sha256:[DIGEST]"),
+        // Request ids: labelled ones, then any UUID.
+        (
+            r"(?i)(request[ _-]?id[\s:=]*)[A-Za-z0-9-]{8,}",
+            "${1}[REQUEST_ID]",
+        ),
+        (
+            r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
+            "[UUID]",
+        ),
+        // Cognito: a pool id is `<region>_<random>`, a client id 26 lower-case letters and digits.
+        (r"\b[a-z]{2}(-gov)?-[a-z]+-\d_[0-9A-Za-z]+\b", "[POOL_ID]"),
+        (r"\b[0-9a-z]{26}\b", "[CLIENT_ID]"),
+        // IAM: a role's unique id.
+        (r"\bAROA[0-9A-Z]{16,}\b", "[ROLE_ID]"),
+        // AgentCore: the emulator's runtime ids (`a` and hex), then AWS's where an id stands (in
+        // an ARN or its URL-encoded form, a log group, `runtime_id = "..."`, `[id=...]`).
+        (r"\ba[0-9a-f]{9}-[0-9a-f]{10}\b", "[RUNTIME_ID]"),
+        (
+            &format!(r#"(runtime/|runtime%2F|runtimes/|runtime_id = "|id=){runtime_id}\b"#),
+            "${1}[RUNTIME_ID]",
+        ),
+        // Secrets Manager: the random suffix of a secret's ARN.
+        (
+            r"(:secret:[A-Za-z0-9/_+=.@-]+)-[A-Za-z0-9]{6}([^A-Za-z0-9/_+=.@-]|$)",
+            "${1}-[SUFFIX]${2}",
+        ),
+        // Timings: the uptime that starts a log line (`   0.012345s DEBUG ...`), then any
+        // `in 123 ms`, `1.2s`.
+        (r"(?m)^ *\d+\.\d+s\b", "[UPTIME]"),
+        (r"\b\d+(\.\d+)? ?(ns|µs|us|ms)\b", "[TIME]"),
+        (r"\b\d+\.\d+ ?s\b", "[TIME]"),
+    ];
+    filters
+        .into_iter()
+        .map(|(regex, replacement)| (regex.to_owned(), replacement.to_owned()))
+        .collect()
+}
+
+/// `text` as a regex that matches it literally.
+pub fn literal(text: &str) -> String {
+    text.chars().fold(String::new(), |mut out, c| {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
 }
 
 /// AWS clients pointed at the emulator, for reading results back independently of `infra`.
