@@ -250,11 +250,35 @@ async fn create(cx: &ApplyContext<'_>, addr: &str, name: &str) -> Result<(), Err
     match result {
         Ok(_) => Ok(()),
         Err(e) if e.code_is("ResourceAlreadyExistsException") => {
+            // Made meanwhile: by AgentCore (untagged) it is the stack's; tagged for another
+            // stack, it is refused as the plan would have.
+            let arn = arn(cx, name);
+            let tags = cx
+                .aws
+                .logs
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| Error::aws(addr, "ListTagsForResource", e))?;
+            let stack = &cx.stack.name;
+            if let Some(other) = tags.tags().and_then(|t| t.get(TAG_STACK))
+                && other != stack
+            {
+                return Err(Error::new(
+                    addr,
+                    "CreateLogGroup",
+                    format!(
+                        "the log group {name} was made meanwhile, tagged {TAG_STACK}={other}, not \
+                         {stack}; it is left untouched"
+                    ),
+                ));
+            }
             cx.found_on_create(addr, "tagging it and setting its retention");
             cx.aws
                 .logs
                 .tag_resource()
-                .resource_arn(arn(cx, name))
+                .resource_arn(arn)
                 .set_tags(Some(cx.stack.tags().into_iter().collect()))
                 .send()
                 .await

@@ -146,6 +146,7 @@ mod apply {
 
     use aws_sdk_cloudwatchlogs::Client as Logs;
     use aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupOutput;
+    use aws_sdk_cloudwatchlogs::operation::list_tags_for_resource::ListTagsForResourceOutput;
     use aws_sdk_cloudwatchlogs::operation::put_retention_policy::PutRetentionPolicyOutput;
     use aws_sdk_cloudwatchlogs::operation::tag_resource::TagResourceOutput;
 
@@ -213,6 +214,8 @@ mod apply {
             "ResourceAlreadyExistsException",
             "The specified log group already exists",
         );
+        let untagged = mock!(Logs::list_tags_for_resource)
+            .then_output(|| ListTagsForResourceOutput::builder().build());
         let tag = mock!(Logs::tag_resource)
             .match_requests(|req| {
                 req.resource_arn()
@@ -223,7 +226,7 @@ mod apply {
             })
             .then_output(|| TagResourceOutput::builder().build());
         let retention = retention(30);
-        let applied = apply_create(&[&create, &tag, &retention]).await;
+        let applied = apply_create(&[&create, &untagged, &tag, &retention]).await;
         assert_eq!(applied.id(), NAME);
         assert!(
             applied.said(
@@ -231,6 +234,32 @@ mod apply {
             )
         );
         assert_eq!((tag.num_calls(), retention.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_group_made_meanwhile_for_another_stack_is_refused_and_left_untouched() {
+        let create = create_fails(
+            "ResourceAlreadyExistsException",
+            "The specified log group already exists",
+        );
+        let other = mock!(Logs::list_tags_for_resource).then_output(|| {
+            ListTagsForResourceOutput::builder()
+                .tags("infra:stack", "other")
+                .build()
+        });
+        let applied = apply_create(&[&create, &other]).await;
+        let e = applied.error();
+        assert_eq!(
+            (e.resource.as_str(), e.operation),
+            (GROUP, "CreateLogGroup")
+        );
+        assert_eq!(
+            e.message,
+            format!(
+                "the log group {NAME} was made meanwhile, tagged infra:stack=other, not demo; it \
+                 is left untouched"
+            )
+        );
     }
 
     #[tokio::test]
