@@ -4,6 +4,17 @@
 use aws_sdk_cognitoidentityprovider::primitives::{DateTime, DateTimeFormat};
 
 use crate::engine::{Action, Changes, Planned, Shown};
+use crate::stack::validate::NameRule;
+
+/// Cognito's pattern for pool and client names: `[\w\s+=,.@-]+`, 1-128 characters.
+pub const COGNITO_NAME: NameRule = NameRule {
+    min: 1,
+    max: 128,
+    allowed: |c| {
+        c.is_ascii_alphanumeric() || c == '_' || c.is_ascii_whitespace() || "+=,.@-".contains(c)
+    },
+    described: "1-128 characters: ASCII letters, digits, spaces and _+=,.@-",
+};
 
 /// How pools and clients are ordered to pick the one to keep: creation date, then id.
 pub fn age_key<'a>(created: Option<&DateTime>, id: &'a str) -> (i64, u32, &'a str) {

@@ -5,7 +5,7 @@ use toml::Spanned;
 
 use super::Client;
 use crate::resources::cognito_pool::UserPool;
-use crate::resources::cognito_pool::section::POOL_NAME;
+use crate::resources::cognito_shared::COGNITO_NAME;
 use crate::stack::validate::Validator;
 use crate::stack::{Input, Section};
 
@@ -65,8 +65,8 @@ pub struct ClientSpec {
     pub generate_secret: bool,
 }
 
-/// The same rule as a pool's name.
-const CLIENT_NAME: crate::stack::validate::NameRule = POOL_NAME;
+/// `ClientName` in the API reference: the same pattern as a pool's name.
+const CLIENT_NAME: crate::stack::validate::NameRule = COGNITO_NAME;
 
 pub fn validate(v: &mut Validator, raw: RawClient) -> ClientSpec {
     let name = v.name(&raw.name, "cognito.client.name", &CLIENT_NAME);

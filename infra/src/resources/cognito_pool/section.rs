@@ -4,6 +4,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::UserPool;
+use crate::resources::cognito_shared::COGNITO_NAME;
 use crate::stack::validate::{NameRule, Validator};
 use crate::stack::{Input, Section};
 
@@ -81,14 +82,8 @@ pub struct UserPoolSpec {
     pub adopt: bool,
 }
 
-pub const POOL_NAME: NameRule = NameRule {
-    min: 1,
-    max: 128,
-    allowed: |c| {
-        c.is_ascii_alphanumeric() || c == '_' || c.is_ascii_whitespace() || "+=,.@-".contains(c)
-    },
-    described: "1-128 characters: ASCII letters, digits, spaces and _+=,.@-",
-};
+/// `PoolName` in the API reference: `[\w\s+=,.@-]+`, 1-128 characters.
+pub const POOL_NAME: NameRule = COGNITO_NAME;
 
 /// Cognito's ranges (`PasswordPolicyType` in its API reference).
 const MINIMUM_LENGTH: (i64, i64) = (6, 99);
