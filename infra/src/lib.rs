@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod container;
 pub mod engine;
+pub mod error;
 pub mod init;
 pub mod live;
 pub mod output;
@@ -21,3 +22,6 @@ pub mod render;
 pub mod resources;
 pub mod sensitive;
 pub mod stack;
+
+#[cfg(test)]
+mod layering;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
-use crate::engine::Error;
+use crate::error::Error;
 
 /// How the caller chose to reach AWS: the command-line overrides; everything else is the chain.
 #[derive(Debug, Clone, Default)]
@@ -169,7 +169,7 @@ impl Aws {
         let found = self
             .all(ids.iter().map(|id| {
                 let read = read(id);
-                async move { crate::engine::not_found_as_none(read.await, not_found_code) }
+                async move { crate::error::not_found_as_none(read.await, not_found_code) }
             }))
             .await?;
         Ok(found.into_iter().flatten().collect())
@@ -212,7 +212,7 @@ async fn check_credentials(
         CredentialsError::CredentialsNotLoaded(_) => String::new(),
         other => format!(
             " (the last source tried said: {})",
-            crate::engine::error_chain(other)
+            crate::error::error_chain(other)
         ),
     };
     if !explicit || matches!(error, CredentialsError::CredentialsNotLoaded(_)) {
@@ -226,7 +226,7 @@ async fn check_credentials(
     anyhow::bail!(
         "loading AWS credentials from {} failed: {}{}",
         conn.credential_source(),
-        crate::engine::error_chain(&error),
+        crate::error::error_chain(&error),
         if conn.profile.is_some() || std::env::var_os("AWS_PROFILE").is_some() {
             " (for an SSO profile, `aws sso login --profile NAME` renews the session)"
         } else {

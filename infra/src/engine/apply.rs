@@ -8,11 +8,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::change::Action;
-use super::error::Error;
 use super::kind::Kind;
 use super::planner::{Plan, ResourcePlan};
 use super::read::Live;
 use crate::aws::Aws;
+use crate::error::Error;
 use crate::policy::Vars;
 use crate::stack::Stack;
 

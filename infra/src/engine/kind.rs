@@ -12,9 +12,9 @@ use std::sync::Arc;
 use futures::future::LocalBoxFuture;
 
 use super::apply::ApplyContext;
-use super::error::Error;
 use super::planner::{PlanContext, Planner, ResourcePlan};
 use super::read::ReadContext;
+use crate::error::Error;
 use crate::policy::Vars;
 use crate::stack::{DynSection, Section, Sectioned, Stack};
 

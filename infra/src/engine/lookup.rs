@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use super::apply::ApplyContext;
 use super::change::Changes;
-use super::error::Error;
 use super::kind::Kind;
 use super::planner::{PlanContext, Planner, ResourcePlan};
+use crate::error::Error;
 use crate::stack::TAG_STACK;
 
 /// What a search by natural key found.

@@ -8,23 +8,23 @@
 //! lookup.rs   Lookup, claim, owned_by, tag_changes: identity without a state file
 //! apply.rs    ApplyContext, Progress
 //! backoff.rs  Backoff: the delays of every poll and retry
-//! error.rs    Error: resource, operation, code, message
 //! ```
-//! Resource kinds (`crate::resources`) sit above it; the registry lists them.
+//! Resource kinds (`crate::resources`) sit above it; the registry lists them. Below it: the
+//! stack (`crate::stack`), the AWS clients (`crate::aws`) and the one error type
+//! (`crate::error`), none of which imports it.
 
 pub mod apply;
 pub mod backoff;
 pub mod change;
-pub mod error;
 pub mod kind;
 pub mod lookup;
 pub mod planner;
 pub mod read;
 
+pub use crate::error::{Error, error_chain, not_found_as_none};
 pub use apply::{ApplyContext, Progress, together};
 pub use backoff::Backoff;
 pub use change::{Action, Changes, FieldChange, Shown};
-pub use error::{Error, error_chain, not_found_as_none};
 pub use kind::{DynKind, Kind, Output, Registered};
 pub use lookup::{Claim, Lookup, Noun, Owned, claim, foreign_message, owned_by, tag_changes};
 pub use planner::{Blocker, Plan, PlanContext, Planned, Planner, ResourcePlan, Summary, address};

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::change::{Action, Changes, FieldChange};
-use super::error::Error;
 use super::kind::Kind;
 use super::read::Live;
+use crate::error::Error;
 use crate::policy::Vars;
 use crate::stack::Stack;
 

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
-use super::error::Error;
 use super::kind::{DynKind, Kind};
 use crate::aws::Aws;
+use crate::error::Error;
 use crate::stack::Stack;
 
 type State = Arc<dyn Any + Send + Sync>;
