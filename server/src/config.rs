@@ -18,6 +18,15 @@ pub const MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
 /// The longest `HEADER_READ_TIMEOUT_SECS` or `BODY_READ_TIMEOUT_SECS`: a day.
 pub const MAX_READ_TIMEOUT: Duration = Duration::from_secs(86_400);
 
+/// The default `OPENAI_MAX_RESPONSE_BYTES`: 4 MiB, some hundred times a real
+/// web search answer (tens of KB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The accepted range of `OPENAI_MAX_RESPONSE_BYTES`: from 1 KiB (below that
+/// not even OpenAI's error bodies fit; a value like `4` is a unit mistake) to
+/// 256 MiB (each search may hold that much, and its answer is relayed again).
+pub const MAX_RESPONSE_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=256 * 1024 * 1024;
+
 /// An API key whose `Debug`/`Display` never reveal the value, so logging it
 /// by accident prints `(sensitive)`.
 #[derive(Clone, PartialEq, Eq)]
@@ -72,6 +81,13 @@ pub struct OpenAiSettings {
     pub max_retries: u32,
     /// `OPENAI_MAX_RETRY_WAIT_SECS`, default 30: the longest single wait, whatever `retry-after` says.
     pub max_retry_wait: Duration,
+    /// `OPENAI_MAX_RESPONSE_BYTES`, default 4 MiB ([`DEFAULT_MAX_RESPONSE_BYTES`]):
+    /// the most of one OpenAI response body the server reads. The body is
+    /// read chunk by chunk and the read stops as soon as it passes the cap
+    /// (at once when `Content-Length` already does); the search is then a
+    /// tool error naming the cap. Bounds what one search can make the server
+    /// hold.
+    pub max_response_bytes: usize,
 }
 
 /// Everything the server needs, resolved from the environment.
@@ -204,6 +220,23 @@ impl Settings {
             });
         }
 
+        let max_response_bytes = parse(
+            &get,
+            "OPENAI_MAX_RESPONSE_BYTES",
+            DEFAULT_MAX_RESPONSE_BYTES,
+        )?;
+        if !MAX_RESPONSE_BYTES_RANGE.contains(&max_response_bytes) {
+            return Err(ConfigError {
+                name: "OPENAI_MAX_RESPONSE_BYTES",
+                value: max_response_bytes.to_string(),
+                reason: format!(
+                    "must be a number of bytes between {} (1 KiB) and {} (256 MiB)",
+                    MAX_RESPONSE_BYTES_RANGE.start(),
+                    MAX_RESPONSE_BYTES_RANGE.end()
+                ),
+            });
+        }
+
         Ok(Self {
             host,
             port,
@@ -231,6 +264,7 @@ impl Settings {
                 timeout: secs("OPENAI_TIMEOUT_SECS", 600.0)?,
                 max_retries: parse(&get, "OPENAI_MAX_RETRIES", 2u32)?,
                 max_retry_wait: secs("OPENAI_MAX_RETRY_WAIT_SECS", 30.0)?,
+                max_response_bytes,
             },
         })
     }
@@ -284,6 +318,52 @@ mod tests {
         assert_eq!(s.header_read_timeout, Duration::from_secs(10));
         assert_eq!(s.body_read_timeout, Duration::from_secs(30));
         assert_eq!(s.max_connections, 2048);
+        assert_eq!(s.openai.max_response_bytes, 4 * 1024 * 1024);
+    }
+
+    #[test]
+    fn max_response_bytes() {
+        let cap = |value: &str| {
+            settings(&[("OPENAI_MAX_RESPONSE_BYTES", value)]).map(|s| s.openai.max_response_bytes)
+        };
+        assert_eq!(cap(" 65536 ").unwrap(), 65536);
+        assert_eq!(cap("1024").unwrap(), 1024);
+        assert_eq!(cap("268435456").unwrap(), 256 * 1024 * 1024);
+        assert_eq!(
+            cap("").unwrap(),
+            DEFAULT_MAX_RESPONSE_BYTES,
+            "empty: the default"
+        );
+        for bad in [
+            "0",
+            "4",
+            "1023",
+            "268435457",
+            "99999999999999999999",
+            "-1",
+            "4MiB",
+            "1e6",
+            "big",
+        ] {
+            let err = cap(bad).unwrap_err();
+            assert_eq!(err.name, "OPENAI_MAX_RESPONSE_BYTES", "{bad}");
+            let text = err.to_string();
+            assert!(
+                text.starts_with("invalid OPENAI_MAX_RESPONSE_BYTES="),
+                "{text}"
+            );
+        }
+        let text = cap("0").unwrap_err().to_string();
+        assert!(
+            text.contains("between 1024 (1 KiB) and 268435456 (256 MiB)"),
+            "{text}"
+        );
+        assert!(
+            cap("4MiB")
+                .unwrap_err()
+                .to_string()
+                .contains("invalid digit")
+        );
     }
 
     #[test]

@@ -83,6 +83,16 @@ impl Activity {
         (status, self.last_change.load(Ordering::Acquire))
     }
 
+    /// The `GET /ping` body: `{"status", "time_of_last_update"}`. The router
+    /// and the pings answered above the connection cap (`limits`) both send it.
+    pub fn ping_body(&self) -> serde_json::Value {
+        let (status, time_of_last_update) = self.status();
+        serde_json::json!({
+            "status": status.as_str(),
+            "time_of_last_update": time_of_last_update,
+        })
+    }
+
     fn touch(&self) {
         self.last_change.store(unix_now(), Ordering::Release);
     }

@@ -99,11 +99,7 @@ pub fn router(settings: &Settings, state: Arc<AppState>, cancel: CancellationTok
 /// session is not reclaimed mid-search, else `Healthy`;
 /// `time_of_last_update` is the Unix second of the last status change.
 async fn ping(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let (status, time_of_last_update) = state.activity.status();
-    Json(json!({
-        "status": status.as_str(),
-        "time_of_last_update": time_of_last_update,
-    }))
+    Json(state.activity.ping_body())
 }
 
 fn jsonrpc_error(status: StatusCode, id: Value, code: ErrorCode, message: &str) -> Response {

@@ -47,8 +47,9 @@ pub fn app_state(settings: &Settings) -> Arc<AppState> {
 ///
 /// At most `MAX_CONNECTIONS` connections are served at once (fewer if the
 /// open-file limit is lower, see [`limits::fd_budget`]); more get a 503 and
-/// are closed. Request headers must arrive within `HEADER_READ_TIMEOUT_SECS`
-/// and bodies within `BODY_READ_TIMEOUT_SECS` ([`limits`]).
+/// are closed, except that `GET /ping` is still answered (see [`limits`]).
+/// Request headers must arrive within `HEADER_READ_TIMEOUT_SECS` and bodies
+/// within `BODY_READ_TIMEOUT_SECS` ([`limits`]).
 pub async fn serve(
     settings: Settings,
     listener: TcpListener,
@@ -88,7 +89,12 @@ pub async fn serve(
         }
     });
     let limits = connection_limits(&settings);
-    let server = limits::serve_connections(listener, app, limits, stop_accepting.clone());
+    // What `GET /ping` says, for the pings answered above the connection cap.
+    let ping: limits::PingBody = {
+        let state = state.clone();
+        Arc::new(move || state.activity.ping_body().to_string())
+    };
+    let server = limits::serve_connections(listener, app, limits, ping, stop_accepting.clone());
     tokio::pin!(server);
     tokio::select! {
         () = &mut server => {

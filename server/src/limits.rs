@@ -12,6 +12,21 @@
 //! as its request head is in, and is closed. [`body_deadline`] (a router
 //! layer) gives every request body a deadline counted from its headers; past
 //! it the body yields [`BodyTimeout`] and `/mcp` answers 408.
+//!
+//! **Health checks above the cap.** A server at its cap is busy, not sick,
+//! and AgentCore's health check must not see a 503 then. So the few
+//! connections beyond the cap that are held to read their request head (at
+//! most [`LINGERING_REFUSALS`], each for at most [`REFUSAL_WAIT`] +
+//! [`REFUSAL_LINGER`] and [`MAX_REFUSED_HEAD`] bytes, as for every refusal)
+//! serve `GET /ping` and nothing else: when the head's request line is
+//! `GET /ping` (with or without a query), the answer is [`ping_response`],
+//! the same 200 and JSON body (`Healthy` or `HealthyBusy`) as the router's
+//! `/ping`, with `connection: close`; any other request gets the 503. The
+//! cap's memory bound is unchanged: no request over the cap reaches the
+//! router, and the reserve is the refusals' own (counted in
+//! [`FD_RESERVE`]). When all of it is taken (more than
+//! [`LINGERING_REFUSALS`] connections over the cap within about 2 s), a new
+//! connection gets the 503 at once, unread, pings included.
 
 use std::{
     future::Future,
@@ -55,19 +70,21 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
-/// Refused connections that may linger at once (see [`refuse`]); past that a
-/// refusal is written and the socket closed at once. Part of [`FD_RESERVE`].
-const LINGERING_REFUSALS: usize = 64;
+/// Connections above the cap that may linger at once to have their request
+/// head read (see [`refuse`]): the reserve that answers `GET /ping` above the
+/// cap. Past that a refusal is written and the socket closed at once. Part of
+/// [`FD_RESERVE`].
+pub const LINGERING_REFUSALS: usize = 64;
 
 /// How long a refused connection is given to send its request head before
 /// the refusal goes out anyway.
-const REFUSAL_WAIT: Duration = Duration::from_secs(1);
+pub const REFUSAL_WAIT: Duration = Duration::from_secs(1);
 
 /// How much of a refused request is read, at most, looking for its head's end.
-const MAX_REFUSED_HEAD: usize = 16 * 1024;
+pub const MAX_REFUSED_HEAD: usize = 16 * 1024;
 
 /// How long a refused connection may take to read the refusal and close.
-const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+pub const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 /// File descriptors kept out of the connection budget: stdio, the listener,
 /// the runtime's epoll and wakers, outbound connection pools (OpenAI, AWS),
@@ -117,14 +134,52 @@ pub fn refusal(max_connections: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The `GET /ping` body at the time of the call (the router's, see
+/// `health::Activity::ping_body`), for pings answered above the cap.
+pub type PingBody = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// The whole answer to a `GET /ping` above the cap: 200 with `body` (JSON),
+/// then the connection closes.
+pub fn ping_response(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         cache-control: no-store\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Whether `head` (the start of a request, complete up to its blank line) is
+/// `GET /ping`, with or without a query: the only request served above the cap.
+pub fn is_ping(head: &[u8]) -> bool {
+    let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let line = head[..end]
+        .split(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|b| *b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let path = target.split(|b| *b == b'?').next().unwrap_or_default();
+    method == b"GET" && path == b"/ping" && version.starts_with(b"HTTP/1.")
+}
+
 /// Accepts connections and serves `app` on each until `stop` is cancelled;
 /// then stops accepting (the listener is closed), lets each connection
 /// finish its in-flight request (idle ones close at once) and returns once
-/// all are closed.
+/// all are closed. Above the cap, `GET /ping` is answered with `ping`'s body
+/// and anything else with [`refusal`] (see the module doc).
 pub async fn serve_connections<L>(
     mut listener: L,
     app: Router,
     limits: ConnectionLimits,
+    ping: PingBody,
     stop: CancellationToken,
 ) where
     L: Listener<Io = TcpStream>,
@@ -147,13 +202,14 @@ pub async fn serve_connections<L>(
             () = stop.cancelled() => break,
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            refuse(tcp, refusal.clone(), &lingering);
+            refuse(tcp, refusal.clone(), ping.clone(), &lingering);
             refused += 1;
             if refusal_logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
                 tracing::warn!(
                     max_connections = max,
                     refused,
-                    "connection limit reached: refusing new connections with 503"
+                    "connection limit reached: refusing new connections with 503 (GET /ping \
+                     is still answered)"
                 );
                 refused = 0;
                 refusal_logged = Some(Instant::now());
@@ -185,15 +241,17 @@ pub async fn serve_connections<L>(
     let _ = permits.acquire_many(all).await;
 }
 
-/// Sends the refusal and closes. While a lingering slot is free, it first
-/// waits (up to [`REFUSAL_WAIT`]) for the request head, since HTTP clients
-/// treat a response that comes before their request as a broken connection,
-/// then half-closes and reads what else the client sends until it closes too
-/// (up to [`REFUSAL_LINGER`]): closing with unread bytes would send a reset
-/// that can destroy the refusal before the client reads it. Without a free
-/// slot, the refusal is written at once with one non-blocking `send` (a new
-/// socket's buffer holds it) and the socket closed.
-fn refuse(tcp: TcpStream, refusal: Arc<[u8]>, lingering: &Arc<Semaphore>) {
+/// Sends the refusal, or the ping answer, and closes. While a lingering slot
+/// is free, it first waits (up to [`REFUSAL_WAIT`]) for the request head,
+/// since HTTP clients treat a response that comes before their request as a
+/// broken connection; a `GET /ping` head ([`is_ping`]) gets
+/// [`ping_response`], anything else (or no complete head in time) the
+/// refusal. Then it half-closes and reads what else the client sends until
+/// it closes too (up to [`REFUSAL_LINGER`]): closing with unread bytes would
+/// send a reset that can destroy the answer before the client reads it.
+/// Without a free slot, the refusal is written at once with one non-blocking
+/// `send` (a new socket's buffer holds it) and the socket closed.
+fn refuse(tcp: TcpStream, refusal: Arc<[u8]>, ping: PingBody, lingering: &Arc<Semaphore>) {
     let Ok(slot) = lingering.clone().try_acquire_owned() else {
         if let Ok(tcp) = tcp.into_std() {
             let _ = (&tcp).write(&refusal);
@@ -214,8 +272,13 @@ fn refuse(tcp: TcpStream, refusal: Arc<[u8]>, lingering: &Arc<Semaphore>) {
             }
         };
         let _ = tokio::time::timeout(REFUSAL_WAIT, read_head).await;
+        let answer = if is_ping(&head) {
+            ping_response(&ping()).into()
+        } else {
+            refusal
+        };
         let respond = async {
-            tcp.write_all(&refusal).await?;
+            tcp.write_all(&answer).await?;
             tcp.shutdown().await?;
             while tcp.read(&mut buf).await? > 0 {}
             std::io::Result::Ok(())
@@ -349,6 +412,46 @@ mod tests {
         assert!(head.contains("\r\nretry-after: 1"));
         assert!(head.contains(&format!("\r\ncontent-length: {}", body.len())));
         assert!(body.contains("limit of 8 open connections (MAX_CONNECTIONS)"));
+    }
+
+    #[test]
+    fn only_get_ping_is_served_above_the_cap() {
+        for ping in [
+            &b"GET /ping HTTP/1.1\r\nhost: x\r\n\r\n"[..],
+            b"GET /ping?probe=1 HTTP/1.1\r\n\r\n",
+            b"GET /ping HTTP/1.0\r\n\r\n",
+            b"GET /ping HTTP/1.1\r\ncontent-length: 3\r\n\r\nabc",
+        ] {
+            assert!(is_ping(ping), "{}", String::from_utf8_lossy(ping));
+        }
+        for other in [
+            &b"POST /mcp HTTP/1.1\r\n\r\n"[..],
+            b"POST /ping HTTP/1.1\r\n\r\n",
+            b"HEAD /ping HTTP/1.1\r\n\r\n",
+            b"get /ping HTTP/1.1\r\n\r\n",
+            b"GET /pingx HTTP/1.1\r\n\r\n",
+            b"GET /ping/ HTTP/1.1\r\n\r\n",
+            b"GET /mcp?/ping HTTP/1.1\r\n\r\n",
+            b"GET  /ping HTTP/1.1\r\n\r\n",
+            b"GET /ping HTTP/2\r\n\r\n",
+            b"GET /ping HTTP/1.1\r\nhost: x\r\n",
+            b"GET /ping",
+            b"",
+        ] {
+            assert!(!is_ping(other), "{}", String::from_utf8_lossy(other));
+        }
+    }
+
+    #[test]
+    fn ping_response_is_a_complete_response() {
+        let body = r#"{"status":"HealthyBusy","time_of_last_update":1}"#;
+        let text = String::from_utf8(ping_response(body)).unwrap();
+        let (head, sent) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.contains("\r\ncontent-type: application/json"));
+        assert!(head.contains("\r\nconnection: close"));
+        assert!(head.contains(&format!("\r\ncontent-length: {}", body.len())));
+        assert_eq!(sent, body);
     }
 
     #[tokio::test]

@@ -3,6 +3,14 @@
 //! Plain reqwest + serde. Parsing is tolerant on purpose: every output item is
 //! decoded on its own and unknown item, content and annotation types are
 //! skipped, so a new item type from OpenAI never breaks the tool.
+//!
+//! A response body is read chunk by chunk up to `OPENAI_MAX_RESPONSE_BYTES`
+//! (an error body up to 16 KiB, for its message): an answer past the cap, or
+//! announcing more in its `Content-Length`, is dropped unread and the search
+//! fails with [`UpstreamError::ResponseTooLarge`], so one search never holds
+//! more than the cap. A 401 or 403 is final as soon as its status line is in
+//! (never retried, whatever its body does), and the key is redacted from any
+//! error body that echoes it.
 
 use std::{
     sync::{Arc, OnceLock},
@@ -85,7 +93,7 @@ pub enum UpstreamError {
     )]
     MissingApiKey,
     /// `check` names where the key came from.
-    #[error("OpenAI rejected the API key (HTTP 401 Unauthorized): {detail}. Check {check}.")]
+    #[error("OpenAI refused the API key (HTTP 401 Unauthorized): {detail}. Check {check}.")]
     Unauthorized { detail: String, check: String },
     #[error(
         "web_search cannot read the OpenAI API key from AWS Secrets Manager secret {secret} \
@@ -107,8 +115,8 @@ pub enum UpstreamError {
     )]
     SecretTimeout { secret: String, waited: Duration },
     #[error(
-        "OpenAI refused the request (HTTP 403 Forbidden): {detail}. Check that the key's \
-         project may use model and web search."
+        "OpenAI refused the request made with this API key (HTTP 403 Forbidden): {detail}. \
+         Check that the key's project may use the model and web search."
     )]
     Forbidden { detail: String },
     #[error("OpenAI rate limit (HTTP 429) still hit after {attempts} attempts: {detail}")]
@@ -127,6 +135,17 @@ pub enum UpstreamError {
     Transport { attempts: u32, detail: String },
     #[error("OpenAI returned a response this server cannot read: {0}")]
     InvalidResponse(String),
+    /// `announced`: the `Content-Length`, when that is how it was known.
+    #[error(
+        "OpenAI's response is larger than {limit} bytes, the cap set by OPENAI_MAX_RESPONSE_BYTES{}: \
+         the server stopped reading it and discarded it. Ask a narrower question, or raise \
+         OPENAI_MAX_RESPONSE_BYTES if answers this large are expected.",
+        .announced.map(|n| format!(" (its Content-Length is {n} bytes)")).unwrap_or_default()
+    )]
+    ResponseTooLarge {
+        limit: usize,
+        announced: Option<u64>,
+    },
     #[error("OpenAI's response contains no answer message ({0})")]
     NoMessage(String),
     #[error("OpenAI declined to answer: {0}")]
@@ -148,6 +167,7 @@ impl UpstreamError {
             Self::Timeout(_) => "timeout",
             Self::Transport { .. } => "transport",
             Self::InvalidResponse(_) => "invalid_response",
+            Self::ResponseTooLarge { .. } => "response_too_large",
             Self::NoMessage(_) => "no_message",
             Self::Refusal(_) => "refusal",
         }
@@ -240,7 +260,8 @@ impl OpenAi {
     }
 
     /// Runs one search: retries 429/5xx/connection failures a bounded number
-    /// of times (honouring `retry-after`), all within `OPENAI_TIMEOUT_SECS`,
+    /// of times (honouring `retry-after`), never a 401, 403 or other 4xx, nor
+    /// an answer over `OPENAI_MAX_RESPONSE_BYTES`, all within `OPENAI_TIMEOUT_SECS`,
     /// waiting for the key from Secrets Manager included. With a key from
     /// Secrets Manager, a 401 makes it read the secret again and, if the key
     /// changed (rotated), retry once with the new one.
@@ -355,39 +376,61 @@ impl OpenAi {
             };
             let status = response.status().as_u16();
             let retry_after = retry_after(response.headers());
-            let bytes = match response.bytes().await {
-                Ok(bytes) => bytes,
-                Err(error) => {
-                    let detail = error_chain(&error);
-                    if attempt < max_attempts {
-                        tokio::time::sleep(self.backoff(attempt, None)).await;
-                        continue;
-                    }
-                    return Err(UpstreamError::Transport {
-                        attempts: attempt,
-                        detail,
-                    });
-                }
-            };
             tracing::debug!(
                 status,
                 attempt,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "OpenAI answered"
             );
+            if (200..=299).contains(&status) {
+                let limit = self.settings.max_response_bytes;
+                // Refused before reading a byte of it when announced too large.
+                if let Some(announced) = response
+                    .content_length()
+                    .filter(|length| *length > limit as u64)
+                {
+                    return Err(UpstreamError::ResponseTooLarge {
+                        limit,
+                        announced: Some(announced),
+                    });
+                }
+                match read_limited(response, limit).await {
+                    BodyRead::Whole(bytes) => return parse_response(&bytes),
+                    BodyRead::Over(_) => {
+                        return Err(UpstreamError::ResponseTooLarge {
+                            limit,
+                            announced: None,
+                        });
+                    }
+                    BodyRead::Failed { error, .. } => {
+                        if attempt < max_attempts {
+                            let wait = self.backoff(attempt, None);
+                            tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, error = %error, "OpenAI's answer broke off, retrying");
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                        return Err(UpstreamError::Transport {
+                            attempts: attempt,
+                            detail: error,
+                        });
+                    }
+                }
+            }
+            // An error status is final once its status line is in: its body
+            // only gives the message, so a body that breaks off or runs long
+            // changes nothing but the detail (a 401 stays a 401).
+            let detail = redact(
+                error_body_detail(read_limited(response, MAX_ERROR_BODY).await),
+                key,
+            );
             match status {
-                200..=299 => return parse_response(&bytes),
                 401 => {
                     return Err(UpstreamError::Unauthorized {
-                        detail: error_detail(&bytes),
+                        detail,
                         check: check.to_owned(),
                     });
                 }
-                403 => {
-                    return Err(UpstreamError::Forbidden {
-                        detail: error_detail(&bytes),
-                    });
-                }
+                403 => return Err(UpstreamError::Forbidden { detail }),
                 429 | 500..=599 => {
                     if attempt < max_attempts {
                         let wait = self.backoff(attempt, retry_after);
@@ -400,7 +443,6 @@ impl OpenAi {
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    let detail = error_detail(&bytes);
                     return Err(if status == 429 {
                         UpstreamError::RateLimited {
                             attempts: attempt,
@@ -414,12 +456,7 @@ impl OpenAi {
                         }
                     });
                 }
-                _ => {
-                    return Err(UpstreamError::Rejected {
-                        status,
-                        detail: error_detail(&bytes),
-                    });
-                }
+                _ => return Err(UpstreamError::Rejected { status, detail }),
             }
         }
     }
@@ -498,6 +535,86 @@ fn truncate(text: &str, max_chars: usize) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
+}
+
+/// How much of an error (non-2xx) body is read, at most, for its message.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// A response body read by [`read_limited`].
+#[derive(Debug)]
+enum BodyRead {
+    /// The whole body, at most the limit.
+    Whole(Vec<u8>),
+    /// The body goes on past the limit: its first `limit` bytes; the rest
+    /// was not read (the connection is dropped, not reused).
+    Over(Vec<u8>),
+    /// The connection failed mid-body: what had arrived, and the error.
+    Failed { prefix: Vec<u8>, error: String },
+}
+
+/// Reads `response`'s body chunk by chunk, stopping as soon as it passes
+/// `limit` bytes: whatever the server sends, at most `limit` bytes (plus
+/// one chunk in flight) are held.
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> BodyRead {
+    let announced = response
+        .content_length()
+        .map_or(0, |length| usize::try_from(length).unwrap_or(usize::MAX));
+    let mut body = Vec::with_capacity(announced.min(limit));
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    return BodyRead::Over(body);
+                }
+                grow_within(&mut body, chunk.len(), limit);
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return BodyRead::Whole(body),
+            Err(error) => {
+                return BodyRead::Failed {
+                    prefix: body,
+                    error: error_chain(&error),
+                };
+            }
+        }
+    }
+}
+
+/// Makes room for `more` bytes, doubling as `Vec` does but never reserving
+/// past `limit` (the caller checked that `len + more <= limit`).
+fn grow_within(body: &mut Vec<u8>, more: usize, limit: usize) {
+    let needed = body.len() + more;
+    if needed > body.capacity() {
+        let target = needed.max(body.capacity() * 2).min(limit);
+        body.reserve_exact(target - body.len());
+    }
+}
+
+/// The detail of an error response from what [`read_limited`] got of its body.
+fn error_body_detail(read: BodyRead) -> String {
+    match read {
+        BodyRead::Whole(bytes) | BodyRead::Over(bytes) => error_detail(&bytes),
+        BodyRead::Failed { prefix, error } if prefix.trim_ascii().is_empty() => {
+            format!("the response body broke off ({error})")
+        }
+        BodyRead::Failed { prefix, error } => format!(
+            "{} (the response body broke off: {error})",
+            error_detail(&prefix)
+        ),
+    }
+}
+
+/// `text` with every occurrence of the key replaced: an error body that
+/// echoes the `Authorization` header (some gateways do) must not put the key
+/// in a tool result or a log line.
+fn redact(text: String, key: &ApiKey) -> String {
+    let key = key.expose();
+    if key.is_empty() || !text.contains(key) {
+        return text;
+    }
+    text.replace(key, "[the API key, redacted]")
 }
 
 #[cfg(test)]
@@ -584,6 +701,61 @@ mod tests {
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
         assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn error_bodies_that_break_off_or_echo_the_key() {
+        let body = br#"{"error":{"message":"Incorrect API key","code":"invalid_api_key"}}"#;
+        assert_eq!(
+            error_body_detail(BodyRead::Whole(body.to_vec())),
+            "Incorrect API key (invalid_api_key)"
+        );
+        let cut = error_body_detail(BodyRead::Failed {
+            prefix: body[..20].to_vec(),
+            error: "unexpected EOF".into(),
+        });
+        assert_eq!(
+            cut,
+            r#"{"error":{"message": (the response body broke off: unexpected EOF)"#
+        );
+        assert_eq!(
+            error_body_detail(BodyRead::Failed {
+                prefix: b" \n".to_vec(),
+                error: "reset".into()
+            }),
+            "the response body broke off (reset)"
+        );
+        let key = ApiKey::new("sk-live-123");
+        assert_eq!(
+            redact("bad key sk-live-123, really sk-live-123".into(), &key),
+            "bad key [the API key, redacted], really [the API key, redacted]"
+        );
+        assert_eq!(redact("sk-live-12".into(), &key), "sk-live-12");
+        assert_eq!(redact("text".into(), &ApiKey::new("")), "text");
+    }
+
+    #[test]
+    fn body_buffer_grows_by_doubling_but_never_past_the_limit() {
+        let mut body = Vec::new();
+        grow_within(&mut body, 10, 100);
+        assert!(body.capacity() >= 10 && body.capacity() <= 100);
+        body.extend_from_slice(&[0; 10]);
+        grow_within(&mut body, 50, 100);
+        body.extend_from_slice(&[0; 50]);
+        grow_within(&mut body, 40, 100);
+        assert!(body.capacity() >= 100, "{}", body.capacity());
+        body.extend_from_slice(&[0; 40]);
+        assert_eq!(body.len(), 100);
+        let too_large = UpstreamError::ResponseTooLarge {
+            limit: 65536,
+            announced: Some(1 << 20),
+        };
+        assert_eq!(too_large.kind(), "response_too_large");
+        let text = too_large.to_string();
+        assert!(
+            text.contains("larger than 65536 bytes, the cap set by OPENAI_MAX_RESPONSE_BYTES (its Content-Length is 1048576 bytes)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The real binary under abuse, over raw TCP on loopback: requests whose
 //! headers or body never finish, a thousand such connections held at once,
-//! more connections than `MAX_CONNECTIONS`, and shutdown while they are held.
+//! more connections than `MAX_CONNECTIONS` (only `GET /ping` is still
+//! answered above it), and shutdown while they are held.
 //! Each case sets small limits through the environment and is bounded well
 //! under 30 s.
 
@@ -106,18 +107,22 @@ async fn ping_fresh(addr: SocketAddr) -> (u16, Duration) {
     (status, started.elapsed())
 }
 
-/// A new connection on which `GET /ping` is answered 200, retried while the
-/// server refuses (at its connection limit) for up to 5 s.
+/// A new connection on which `GET /ping` is answered 200 and kept open,
+/// retried while the server is at its connection limit (where a ping is
+/// answered too, but the connection closed) for up to 5 s.
 async fn served_connection(addr: SocketAddr) -> TcpStream {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let mut stream = connect(addr).await;
         stream.write_all(PING).await.unwrap();
         let (head, _) = read_response(&mut stream).await;
-        if head.starts_with("http/1.1 200") {
+        if head.starts_with("http/1.1 200") && !head.contains("\r\nconnection: close") {
             return stream;
         }
-        assert!(head.starts_with("http/1.1 503"), "{head}");
+        assert!(
+            head.starts_with("http/1.1 200") || head.starts_with("http/1.1 503"),
+            "{head}"
+        );
         assert!(
             Instant::now() < deadline,
             "still refused 5 s after connections closed"
@@ -333,10 +338,17 @@ async fn ping_and_mcp_calls_are_served_while_1000_slow_connections_are_held() {
     assert_eq!(ping_fresh(server.addr).await.0, 200);
 }
 
-/// With `MAX_CONNECTIONS=8` and 8 connections open, a ninth gets an
-/// immediate 503 with `retry-after`, `connection: close` and a text body
-/// naming the limit, then is closed, while the 8 are still served; once some
-/// of them close, new connections are served again. The refusal is logged.
+/// An MCP request on a new connection, over raw TCP.
+const TOOLS_LIST: &[u8] =
+    b"POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+accept: application/json, text/event-stream\r\nmcp-protocol-version: 2025-06-18\r\n\
+content-length: 46\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}";
+
+/// With `MAX_CONNECTIONS=8` and 8 connections open, a ninth (an MCP request)
+/// gets an immediate 503 with `retry-after`, `connection: close` and a text
+/// body naming the limit, then is closed, while the 8 are still served; once
+/// some of them close, new connections are served again. The refusal is
+/// logged.
 #[tokio::test(flavor = "multi_thread")]
 async fn above_max_connections_new_connections_are_refused_then_served_again() {
     let server = ServerProcess::start(
@@ -351,7 +363,7 @@ async fn above_max_connections_new_connections_are_refused_then_served_again() {
     for _ in 0..3 {
         let started = Instant::now();
         let mut extra = connect(server.addr).await;
-        extra.write_all(PING).await.unwrap();
+        extra.write_all(TOOLS_LIST).await.unwrap();
         let (received, closed) = read_until_closed(&mut extra).await;
         let text = String::from_utf8(received).unwrap();
         assert!(
@@ -374,9 +386,18 @@ async fn above_max_connections_new_connections_are_refused_then_served_again() {
         );
     }
     // What an HTTP client makes of it.
-    let (status, took) = ping_fresh(server.addr).await;
+    let started = Instant::now();
+    let (status, _, _) = post_raw(
+        &server.url(),
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    )
+    .await;
     assert_eq!(status, 503);
-    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 
     // The connections within the limit are served, and stay open.
     for stream in &mut open {
@@ -411,6 +432,104 @@ async fn above_max_connections_new_connections_are_refused_then_served_again() {
         "{:#?}",
         server.logs()
     );
+}
+
+/// At `MAX_CONNECTIONS=4`, filled by two searches in flight, a keep-alive
+/// connection and a silent one: `GET /ping` on new connections (raw, and
+/// through an HTTP client) is still answered 200 with the health body,
+/// `HealthyBusy` since searches run, and the connection closed; an MCP
+/// request, or any other request, on a new connection still gets the 503.
+/// The connections within the cap are served as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn at_max_connections_ping_is_still_answered_and_mcp_refused() {
+    let upstream = MockUpstream::start().await;
+    let server = ServerProcess::start(
+        Some(&upstream.base_url()),
+        &[
+            ("OPENAI_API_KEY", TEST_KEY),
+            ("MAX_CONNECTIONS", "4"),
+            ("HEADER_READ_TIMEOUT_SECS", "30"),
+        ],
+    );
+    let mut keep_alive = connect(server.addr).await;
+    ping_on(&mut keep_alive).await;
+    let url = server.url();
+    let searches: Vec<_> = (0..2)
+        .map(|i| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                post_raw(
+                    &url,
+                    &call_body(i, "web_search", json!({"query": "q [hang]"}), None),
+                )
+                .await
+            })
+        })
+        .collect();
+    assert!(
+        eventually(PATIENCE, || upstream.log.request_count() == 2).await,
+        "both searches reached the stand-in"
+    );
+    // The fourth connection, accepted before any connection opened after it.
+    let _silent = connect(server.addr).await;
+
+    for _ in 0..3 {
+        let mut probe = connect(server.addr).await;
+        probe.write_all(PING).await.unwrap();
+        let (received, _) = read_until_closed(&mut probe).await;
+        let text = String::from_utf8(received).unwrap();
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("{text:?}"));
+        let head = head.to_lowercase();
+        assert!(head.starts_with("http/1.1 200 ok\r\n"), "{text:?}");
+        assert!(
+            head.contains("\r\ncontent-type: application/json"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nconnection: close"), "{head}");
+        let (status, _) = ping_state(&serde_json::from_str::<Value>(body).unwrap());
+        assert_eq!(status, "HealthyBusy", "two searches run");
+    }
+    // As an HTTP client (an AgentCore health check) sees it.
+    let (status, _) = ping_fresh(server.addr).await;
+    assert_eq!(status, 200);
+
+    // Anything else over the cap is refused, as before.
+    let (status, _, body) = post_raw(
+        &url,
+        &call_body(9, "greet_user", json!({"name": "Ada"}), None),
+    )
+    .await;
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        String::from_utf8_lossy(&body).contains("4 open connections (MAX_CONNECTIONS)"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    for request in [
+        TOOLS_LIST,
+        b"GET /ping/ HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
+        b"POST /ping HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\n\r\n",
+    ] {
+        let mut probe = connect(server.addr).await;
+        probe.write_all(request).await.unwrap();
+        let (received, _) = read_until_closed(&mut probe).await;
+        assert!(
+            received.starts_with(b"HTTP/1.1 503 "),
+            "{}: {}",
+            String::from_utf8_lossy(request),
+            String::from_utf8_lossy(&received)
+        );
+    }
+
+    // Within the cap, nothing changed: the keep-alive connection is served
+    // and the searches are still running.
+    ping_on(&mut keep_alive).await;
+    assert!(searches.iter().all(|search| !search.is_finished()));
+    for search in searches {
+        search.abort();
+    }
 }
 
 /// The read timeouts bound reading the request, not writing the response: a

@@ -7,6 +7,13 @@
 //! `[429-always]`, `[500]` always 500, `[401]`, `[403]`, `[no-message]` a
 //! response without a message item. [`MockUpstream::accept_only`] makes it
 //! answer 401 to any other key, like OpenAI after a key rotation.
+//! With `[401]`: `[echo-key]` puts the request's `Authorization` header in the
+//! error message (as some gateways do). With `[401]` or `[403]`: `[cut]`
+//! breaks the error body off mid-way (the connection fails before its end).
+//! `[big=N]` answers a valid response whose answer text is N bytes, sent
+//! lazily in 64 KiB chunks with its `Content-Length`; `[big-chunked=N]` the
+//! same without it (chunked). [`MockLog`] counts the bytes such bodies sent
+//! and whether each was sent in full.
 //!
 //! For the key in AWS Secrets Manager: [`Emulator`] (moto, through
 //! `scripts/emulator.py`, on a free loopback port) and [`StallProxy`] (a TCP
@@ -46,6 +53,13 @@ pub struct MockLog {
     pub aborted: AtomicUsize,
     /// Requests that ran to completion.
     pub completed: AtomicUsize,
+    /// Bytes of `[big=N]` / `[big-chunked=N]` bodies handed to the HTTP server.
+    pub big_sent: AtomicUsize,
+    /// Such bodies sent to their last byte.
+    pub big_finished: AtomicUsize,
+    /// Such bodies dropped, sent in full or not (the client read them all or
+    /// closed the connection).
+    pub big_dropped: AtomicUsize,
     attempts: Mutex<HashMap<String, usize>>,
     /// When set, any other `Authorization: Bearer` key gets 401.
     accepted_key: Mutex<Option<String>>,
@@ -60,6 +74,15 @@ impl MockLog {
     }
     pub fn completed(&self) -> usize {
         self.completed.load(Ordering::SeqCst)
+    }
+    pub fn big_sent(&self) -> usize {
+        self.big_sent.load(Ordering::SeqCst)
+    }
+    pub fn big_finished(&self) -> usize {
+        self.big_finished.load(Ordering::SeqCst)
+    }
+    pub fn big_dropped(&self) -> usize {
+        self.big_dropped.load(Ordering::SeqCst)
     }
     /// The keys of the requests so far, in order (`Bearer ` stripped).
     pub fn keys(&self) -> Vec<String> {
@@ -175,17 +198,32 @@ async fn responses(
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     let response = if query.contains("[401]") {
-        error(
-            StatusCode::UNAUTHORIZED,
-            "Incorrect API key provided: sk-test-***",
-            "invalid_api_key",
-        )
+        let message = if query.contains("[echo-key]") {
+            format!("Incorrect API key provided in header 'authorization: {auth}'")
+        } else {
+            "Incorrect API key provided: sk-test-***".to_owned()
+        };
+        let response = error(StatusCode::UNAUTHORIZED, &message, "invalid_api_key");
+        if query.contains("[cut]") {
+            cut_off(response).await
+        } else {
+            response
+        }
     } else if query.contains("[403]") {
-        error(
+        let response = error(
             StatusCode::FORBIDDEN,
             "Project does not have access to model o3",
             "model_not_found",
-        )
+        );
+        if query.contains("[cut]") {
+            cut_off(response).await
+        } else {
+            response
+        }
+    } else if let Some(size) = marker_value(&query, "big") {
+        big_response(&log, size as usize, true)
+    } else if let Some(size) = marker_value(&query, "big-chunked") {
+        big_response(&log, size as usize, false)
     } else if query.contains("[429-always]") {
         let mut r = error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -229,6 +267,94 @@ async fn responses(
     };
     guard.done = true;
     drop(guard);
+    response
+}
+
+/// `response` with the same status and headers but a body that stops after
+/// its first 40 bytes with an error: the connection fails mid-body. The
+/// error comes 200 ms after those bytes, so the status line and they are on
+/// the wire first (an error at once would abort before anything is sent).
+async fn cut_off(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let first = bytes.slice(..40.min(bytes.len()));
+    let stream = futures::stream::unfold(Some(first), |first| async move {
+        match first {
+            Some(first) => Some((Ok(first), None)),
+            None => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Some((
+                    Err(std::io::Error::other("the stand-in breaks the body off")),
+                    None,
+                ))
+            }
+        }
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(stream))
+}
+
+/// Counts a big body's fate in [`MockLog`] when it is dropped.
+struct BigBody {
+    log: Arc<MockLog>,
+    remaining: usize,
+}
+
+impl Drop for BigBody {
+    fn drop(&mut self) {
+        if self.remaining == 0 {
+            self.log.big_finished.fetch_add(1, Ordering::SeqCst);
+        }
+        self.log.big_dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A valid Responses API body whose answer is `size` bytes of `a`, made
+/// lazily in 64 KiB chunks as the HTTP server asks for them (so nothing
+/// large is held here, and a client that stops reading stops it), with its
+/// `Content-Length` or chunked.
+fn big_response(log: &Arc<MockLog>, size: usize, content_length: bool) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let prefix = br#"{"id":"resp_big","object":"response","status":"completed","output":[{"type":"message","role":"assistant","status":"completed","content":[{"type":"output_text","annotations":[],"text":""#;
+    let suffix = br#""}]}]}"#;
+    let total = prefix.len() + size + suffix.len();
+    let state = BigBody {
+        log: log.clone(),
+        remaining: total,
+    };
+    let stream =
+        futures::stream::unfold((state, 0usize), move |(mut state, mut sent)| async move {
+            if state.remaining == 0 {
+                return None;
+            }
+            let n = state.remaining.min(CHUNK);
+            let (start, end, text_end) = (sent, sent + n, prefix.len() + size);
+            let mut chunk = Vec::with_capacity(n);
+            if start < prefix.len() {
+                chunk.extend_from_slice(&prefix[start..end.min(prefix.len())]);
+            }
+            let a = end.min(text_end).saturating_sub(start.max(prefix.len()));
+            chunk.resize(chunk.len() + a, b'a');
+            if end > text_end {
+                chunk.extend_from_slice(&suffix[start.max(text_end) - text_end..end - text_end]);
+            }
+            sent = end;
+            state.remaining -= n;
+            state.log.big_sent.fetch_add(n, Ordering::SeqCst);
+            Some((
+                Ok::<_, std::io::Error>(axum::body::Bytes::from(chunk)),
+                (state, sent),
+            ))
+        });
+    let mut response = Response::new(axum::body::Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        "application/json".parse().unwrap(),
+    );
+    if content_length {
+        headers.insert(axum::http::header::CONTENT_LENGTH, total.into());
+    }
     response
 }
 
