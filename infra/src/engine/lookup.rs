@@ -138,12 +138,14 @@ pub fn claim<'a, T: Owned>(
 }
 
 /// The standard blocker for a same-named resource this stack does not own. `what` comes with
-/// its article: "a user pool".
+/// its article: "a user pool". Every kind that can find a foreign resource (one that carries
+/// tags, so [`claim`] may block on it) accepts `adopt` in its section.
 pub fn foreign_message(what: &str, id: &str, stack: &str) -> String {
     format!(
         "{what} with this name already exists ({id}) but is not tagged {TAG_STACK}={stack}; \
-         it is left untouched. To manage it with this stack, set `adopt = true` in its section \
-         (apply then tags it), or choose another name"
+         it is left untouched. To manage it with this stack, set `adopt = true` in its section: \
+         apply then tags it and changes it to what the stack declares (the plan lists each \
+         change). Or choose another name"
     )
 }
 

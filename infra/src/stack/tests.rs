@@ -7,12 +7,15 @@ use crate::resources::cognito_client::Client;
 use crate::resources::cognito_client::section::AuthFlow;
 use crate::resources::cognito_pool::UserPool;
 use crate::resources::cognito_user::User;
+use crate::resources::ecr_repository::Repository;
 use crate::resources::iam_role::Role;
 use crate::resources::iam_role_policy::RolePolicy;
 use crate::resources::iam_role_policy::section::ROLE_POLICY_SIZE;
 use crate::resources::image::Image;
 use crate::resources::image::section::{ImageSpec, Platform};
+use crate::resources::runtime::Runtime;
 use crate::resources::runtime::section::SECRETS_POLICY;
+use crate::resources::secret::Secret;
 
 const GOOD: &str = r#"
 [stack]
@@ -362,7 +365,9 @@ fn jwt_lists_need_the_authorizer_and_headers_follow_aws_pattern() {
     ));
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
-        errs[0].contains("runtime.request_header_allowlist: 1 to 20 header names"),
+        errs[0].contains(
+            "runtime.request_header_allowlist: \"9-bad\": not a header name AgentCore accepts"
+        ),
         "{}",
         errs[0]
     );
@@ -742,4 +747,146 @@ fn a_missing_or_misshapen_section_is_one_problem_each() {
     let report = report(text, &|_| None);
     assert_eq!(report.matches("stack.toml:").count(), 4, "{report}");
     insta::assert_snapshot!(report);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `adopt`, and what AgentCore or Cognito would refuse, or accept and then fail every call with.
+
+#[test]
+fn adopt_is_accepted_in_every_section_whose_resource_can_be_found_without_the_stack_tag() {
+    // The sections whose kinds claim a same-named resource by its tags, so a plan may advise
+    // `adopt = true`: the pool, the role, the repository, a kept secret and the runtime. (An app
+    // client has no tags: inside the stack's pool it is the stack's, and never foreign.)
+    let text = full()
+        .replace(
+            "name = \"MCPServerPool\"",
+            "name = \"MCPServerPool\"\nadopt = true",
+        )
+        .replace(
+            "name = \"agentcore-web-search-mcp-role\"",
+            "name = \"agentcore-web-search-mcp-role\"\nadopt = true",
+        )
+        .replace(
+            "[ecr.repository]\nname = \"web-search-mcp\"",
+            "[ecr.repository]\nname = \"web-search-mcp\"\nadopt = true",
+        )
+        .replace(
+            "name = \"web_search\"",
+            "name = \"web_search\"\nadopt = true",
+        )
+        .replace(
+            "value = { env = \"OPENAI_API_KEY\" }",
+            "value = { env = \"OPENAI_API_KEY\" }\nadopt = true",
+        );
+    let stack = crate::registry::parse_stack(Path::new("stack.toml"), &text, &env_all)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(stack.one::<UserPool>().unwrap().adopt);
+    assert!(stack.one::<Role>().unwrap().adopt);
+    assert!(stack.one::<Repository>().unwrap().adopt);
+    assert!(stack.one::<Runtime>().unwrap().adopt);
+    assert!(stack.all::<Secret>().next().unwrap().adopt);
+    // Left out, nothing is adopted.
+    let stack = crate::registry::parse_stack(Path::new("stack.toml"), &full(), &env_all).unwrap();
+    assert!(!stack.one::<Runtime>().unwrap().adopt);
+}
+
+#[test]
+fn an_audience_with_the_cognito_authorizer_is_refused_saying_why() {
+    // Cognito's access tokens name their client in `client_id` and carry no `aud`: AgentCore
+    // would answer every call 401.
+    let text = full().replace(
+        "name = \"web_search\"",
+        "name = \"web_search\"\nauthorizer = \"cognito\"\nallowed_audience = [\"web-search\"]",
+    );
+    let report = report_of(&text);
+    assert_eq!(report.matches("stack.toml:").count(), 1, "{report}");
+    insta::assert_snapshot!(report);
+    // Scopes are what narrows who may call.
+    let scoped = full().replace(
+        "name = \"web_search\"",
+        "name = \"web_search\"\nauthorizer = \"cognito\"\nallowed_scopes = [\"mcp/invoke\"]",
+    );
+    crate::registry::parse_stack(Path::new("stack.toml"), &scoped, &env_all).unwrap();
+}
+
+#[test]
+fn the_kms_key_of_a_secret_the_runtime_reads_is_a_key_arn() {
+    // The runtime's `kms:Decrypt` grant names the key; IAM matches keys by ARN only.
+    let with_key = |key: &str| {
+        full().replace(
+            "value = { env = \"OPENAI_API_KEY\" }",
+            &format!("value = {{ env = \"OPENAI_API_KEY\" }}\nkms_key = \"{key}\""),
+        )
+    };
+    let mut reports = Vec::new();
+    for key in [
+        "alias/web-search",
+        "arn:aws:kms:us-west-2:111122223333:alias/web-search",
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+    ] {
+        let report = report_of(&with_key(key));
+        assert_eq!(report.matches("stack.toml:").count(), 1, "{report}");
+        reports.push(report);
+    }
+    insta::assert_snapshot!(reports.join("\n"));
+
+    let arn = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let stack =
+        crate::registry::parse_stack(Path::new("stack.toml"), &with_key(arn), &env_all).unwrap();
+    let grant = stack
+        .all::<RolePolicy>()
+        .find(|p| p.name == SECRETS_POLICY)
+        .unwrap();
+    assert!(grant.document.contains(arn), "{}", grant.document);
+    // A secret the runtime does not read gets no grant: Secrets Manager takes an alias.
+    let unread = with_key("alias/web-search").replace("OPENAI_API_KEY = \"openai\"\n", "");
+    crate::registry::parse_stack(Path::new("stack.toml"), &unread, &env_all).unwrap();
+}
+
+#[test]
+fn request_headers_agentcore_would_refuse_or_never_pass_on_are_named_one_by_one() {
+    let headers = [
+        "X-Amzn-Trace-Id",
+        "x-amz-date",
+        "Content-Type",
+        "Authorization",
+        "X-Amzn-Bedrock-AgentCore-Runtime-Custom-",
+        "X-Api-Key",
+        "x-api-key",
+        "9-bad",
+    ];
+    let list: Vec<String> = headers.iter().map(|h| format!("\"{h}\"")).collect();
+    let text = full().replace(
+        "name = \"web_search\"",
+        &format!(
+            "name = \"web_search\"\nrequest_header_allowlist = [\n  {}\n]",
+            list.join(",\n  ")
+        ),
+    );
+    let report = report_of(&text);
+    assert_eq!(report.matches("stack.toml:").count(), 7, "{report}");
+    insta::assert_snapshot!("request_headers", report);
+
+    let many: Vec<String> = (0..21)
+        .map(|i| format!("\"X-Amzn-Bedrock-AgentCore-Runtime-Custom-H{i}\""))
+        .collect();
+    let text = full().replace(
+        "name = \"web_search\"",
+        &format!(
+            "name = \"web_search\"\nrequest_header_allowlist = [{}]",
+            many.join(", ")
+        ),
+    );
+    let report = report_of(&text);
+    assert_eq!(report.matches("stack.toml:").count(), 1, "{report}");
+    insta::assert_snapshot!("request_headers_over_the_limit", report);
+
+    // What AgentCore passes on: Authorization behind the JWT authorizer, its custom prefix, and
+    // any other header name outside AWS's own and the restricted ones.
+    let text = full().replace(
+        "name = \"web_search\"",
+        "name = \"web_search\"\nauthorizer = \"cognito\"\nrequest_header_allowlist = \
+         [\"Authorization\", \"X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant\", \"X-Api-Key\"]",
+    );
+    crate::registry::parse_stack(Path::new("stack.toml"), &text, &env_all).unwrap();
 }

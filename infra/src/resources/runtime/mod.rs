@@ -6,6 +6,7 @@
 mod apply;
 mod plan;
 mod read;
+mod rules;
 pub mod section;
 mod wait;
 
@@ -30,8 +31,8 @@ use crate::aws::Aws;
 use crate::engine::Backoff;
 use crate::engine::lookup::replan;
 use crate::engine::{
-    ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned, Planner,
-    ReadContext, ResourcePlan, Shown, address, claim, owned_by, tag_changes,
+    Action, ApplyContext, Changes, Error, Kind, Lookup, Noun, Output, Owned, PlanContext, Planned,
+    Planner, ReadContext, ResourcePlan, Shown, address, claim, owned_by, tag_changes,
 };
 use crate::stack::Stack;
 use apply::*;
@@ -220,11 +221,12 @@ impl Kind for Runtime {
             .unwrap_or_default()
     }
 
-    /// The runtime id (`<name>-<suffix>`) of the stack's own runtime.
-    fn id(_stack: &Stack, live: &Found) -> Option<String> {
+    /// The runtime id (`<name>-<suffix>`) of the stack's own runtime, or of the one it adopts.
+    fn id(stack: &Stack, live: &Found) -> Option<String> {
+        let adopt = stack.one::<Runtime>().is_some_and(|spec| spec.adopt);
         live.runtime
             .found()
-            .filter(|r| r.owned)
+            .filter(|r| r.owned || adopt)
             .map(|r| r.id.clone())
     }
 

@@ -33,7 +33,8 @@ pub(super) fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) 
         );
         return;
     }
-    // A runtime is never adopted: its configuration is replaced wholesale on update.
+    // Adopted (`adopt = true`), a runtime gets the stack's tags and, like any update, the whole
+    // declared configuration (UpdateAgentRuntime replaces what it is not sent).
     let lookup = &found.runtime;
     let Some(claim) = claim(
         planner,
@@ -41,7 +42,7 @@ pub(super) fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) 
         &spec.name,
         lookup,
         NOUN,
-        false,
+        spec.adopt,
         &cx.stack.name,
     ) else {
         return;
@@ -90,11 +91,7 @@ pub(super) fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) 
                 format!("runtime READY v{0}, DEFAULT READY serving v{0}", r.version).into(),
             ),
         );
-        notes.push(
-            "an earlier apply stopped before the DEFAULT endpoint served the latest version; \
-             apply waits for it (no write when nothing else changes)"
-                .to_owned(),
-        );
+        notes.push(deployment_note(r));
     }
     tag_changes(&mut changes, live.map(|r| &r.tags), &cx.stack.tags());
     let only_tags = changes.only("tags");
@@ -109,11 +106,52 @@ pub(super) fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) 
         authorizer,
         secret_arns,
     };
-    planner.add(
-        Planned::new(&spec.name, changes, live.map(|r| r.id.clone()))
-            .with_notes(notes)
-            .with_payload(step),
+    let mut planned = Planned::new(&spec.name, changes, live.map(|r| r.id.clone()));
+    if claim.adopting && planned.action() == Action::Update {
+        planned = planned.with_reason(if only_tags {
+            "adopting: tags it for this stack; its configuration already is what the stack declares"
+        } else {
+            "adopting: tags it for this stack and updates its configuration to what the stack \
+             declares (a new runtime version)"
+        });
+    }
+    planner.add(planned.with_notes(notes).with_payload(step));
+}
+
+/// Why the runtime is not settled (not READY, or DEFAULT not READY serving its latest version),
+/// as far as live state tells: a deployment under way, or DEFAULT settled on another version. Who
+/// left it so (an apply stopped while it waited, another apply, a change by hand) is not in live
+/// state, so the note names the possibilities.
+pub(super) fn deployment_note(r: &LiveRuntime) -> String {
+    let latest = &r.version;
+    let waits = format!(
+        "apply waits until DEFAULT serves version {latest} (no write when nothing else changes)"
     );
+    let settling = |s: &str| matches!(s, "CREATING" | "UPDATING");
+    match &r.default_endpoint {
+        _ if settling(&r.status) => format!(
+            "AgentCore is still making version {latest} (runtime {}): an earlier apply stopped \
+             while it waited, or another apply or a change by hand is under way; {waits}",
+            r.status
+        ),
+        Some((status, serving)) if settling(status) => format!(
+            "the DEFAULT endpoint is {status}, moving to version {latest} (it serves {} until \
+             then): an earlier apply stopped while it waited, or another apply or a change by hand \
+             is under way; {waits}",
+            serving.as_deref().unwrap_or("none")
+        ),
+        Some((status, serving)) if status == "READY" => format!(
+            "the DEFAULT endpoint serves version {}, not the latest {latest}: an earlier apply \
+             stopped before the endpoint moved, or it was changed by hand; {waits}",
+            serving.as_deref().unwrap_or("none")
+        ),
+        Some((status, serving)) => format!(
+            "the DEFAULT endpoint is {status} serving version {}, not the latest {latest}; apply \
+             checks it again and stops with AWS's reason if it has not recovered",
+            serving.as_deref().unwrap_or("none")
+        ),
+        None => format!("the runtime is {} at version {latest}; {waits}", r.status),
+    }
 }
 
 /// The image: by digest, or "known after apply" for a tag in a repository this apply creates.
@@ -318,13 +356,16 @@ pub(super) fn environment_changes(
             }
         }
     }
-    for key in live_env.into_iter().flat_map(|e| e.keys()) {
+    // A variable no longer declared: its value is shown as any plain value is, unless its name
+    // says it is a secret (`*_SECRET_ARN`, from [runtime.secrets], included).
+    for (key, value) in live_env.into_iter().flatten() {
         if !spec.environment.contains_key(key) && !secret_arns.iter().any(|(v, _)| v == key) {
-            changes.push(
-                &format!("environment.{key}"),
-                Shown::Sensitive,
-                Shown::Absent,
-            );
+            let before = if section::looks_secret(key) {
+                Shown::Sensitive
+            } else {
+                Shown::Value(value.clone().into())
+            };
+            changes.push(&format!("environment.{key}"), before, Shown::Absent);
         }
     }
     blockers

@@ -6,6 +6,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Runtime;
+use super::rules::{
+    AUDIENCE_WITH_COGNITO, CUSTOM_HEADER_PREFIX, MAX_HEADERS, kms_key_problem, request_headers,
+    scope_ok,
+};
 use crate::resources::cognito_client::Client;
 use crate::resources::cognito_pool::UserPool;
 use crate::resources::iam_role::Role;
@@ -42,12 +46,15 @@ pub struct RawRuntime {
     #[serde(default)]
     allowed_audience: Option<Spanned<Vec<String>>>,
     #[serde(default)]
-    request_header_allowlist: Option<Spanned<Vec<String>>>,
+    request_header_allowlist: Option<Spanned<Vec<Spanned<String>>>>,
     /// `NAME = "secret"`: the server gets `NAME_SECRET_ARN`, the ARN of `[secrets.secret]`.
     #[serde(default)]
     secrets: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     allow_plaintext_secrets: bool,
+    /// Take over a same-named runtime that lacks the stack's tag.
+    #[serde(default)]
+    adopt: bool,
 }
 
 /// An environment value: a literal, or `{ env = "NAME" }`, read from the local environment and
@@ -131,6 +138,9 @@ pub struct RuntimeSpec {
     /// `[runtime.secrets]`: the variable name (`NAME`, given as `NAME_SECRET_ARN`) → the key of
     /// a `[secrets.KEY]` table.
     pub secrets: BTreeMap<String, String>,
+    /// Take over a same-named runtime without the stack's tag: apply tags it and updates its
+    /// configuration to the declared one.
+    pub adopt: bool,
 }
 
 /// The variable that carries a secret's ARN to the server.
@@ -139,7 +149,7 @@ pub fn secret_arn_variable(name: &str) -> String {
 }
 
 /// Whether a variable's name says it holds a secret.
-fn looks_secret(name: &str) -> bool {
+pub fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     ["KEY", "SECRET", "TOKEN", "PASSWORD"]
         .iter()
@@ -293,35 +303,48 @@ fn validate(
         );
     }
     let has_authorizer = raw.authorizer.is_some();
-    let mut jwt_list = |list: Option<Spanned<Vec<String>>>,
-                        field: &str,
-                        valid: fn(&str) -> bool| {
-        let Some(list) = list else {
-            return Vec::new();
-        };
-        if !has_authorizer {
-            v.error(list.span(), field, "only with authorizer = \"cognito\"");
-        } else if list.get_ref().is_empty() || !list.get_ref().iter().all(|s| valid(s)) {
-            v.error(list.span(), field, "a non-empty list of 1-255 printable ASCII characters each (no spaces, quotes or backslashes)");
-        }
-        sorted(list.into_inner())
-    };
-    let allowed_scopes = jwt_list(raw.allowed_scopes, "runtime.allowed_scopes", scope_ok);
-    let allowed_audience = jwt_list(raw.allowed_audience, "runtime.allowed_audience", |a| {
-        !a.is_empty() && a.len() <= 255
-    });
-    let request_header_allowlist = match raw.request_header_allowlist {
+    let allowed_scopes = match raw.allowed_scopes {
         None => Vec::new(),
         Some(list) => {
-            let headers = list.get_ref();
-            if headers.is_empty() || headers.len() > 20 || !headers.iter().all(|h| header_ok(h)) {
+            if !has_authorizer {
                 v.error(
                     list.span(),
-                    "runtime.request_header_allowlist",
-                    "1 to 20 header names, each [A-Za-z][A-Za-z0-9_-]{0,255} (AWS's pattern)",
+                    "runtime.allowed_scopes",
+                    "only with authorizer = \"cognito\"",
+                );
+            } else if list.get_ref().is_empty() || !list.get_ref().iter().all(|s| scope_ok(s)) {
+                v.error(
+                    list.span(),
+                    "runtime.allowed_scopes",
+                    "a non-empty list of 1-255 printable ASCII characters each (no spaces, quotes or backslashes)",
                 );
             }
             sorted(list.into_inner())
+        }
+    };
+    // The only authorizer is Cognito's, whose access tokens have no `aud`: any audience breaks
+    // every call, with or without `authorizer` written yet.
+    let allowed_audience = match raw.allowed_audience {
+        None => Vec::new(),
+        Some(list) => {
+            v.error(
+                list.span(),
+                "runtime.allowed_audience",
+                AUDIENCE_WITH_COGNITO,
+            );
+            sorted(list.into_inner())
+        }
+    };
+    let request_header_allowlist = match raw.request_header_allowlist {
+        None => Vec::new(),
+        Some(list) => {
+            request_headers(v, &list, has_authorizer);
+            sorted(
+                list.into_inner()
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect(),
+            )
         }
     };
     let mut secrets = BTreeMap::new();
@@ -359,6 +382,7 @@ fn validate(
         allowed_audience,
         request_header_allowlist,
         secrets,
+        adopt: raw.adopt,
     }
 }
 
@@ -366,24 +390,6 @@ fn sorted(mut list: Vec<String>) -> Vec<String> {
     list.sort();
     list.dedup();
     list
-}
-
-/// AWS's pattern for a scope: `[\x21\x23-\x5B\x5D-\x7E]+`, at most 255 characters.
-fn scope_ok(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope.len() <= 255
-        && scope
-            .chars()
-            .all(|c| matches!(c, '\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E'))
-}
-
-/// AWS's pattern for an allowlisted header: `[A-Za-z][A-Za-z0-9_-]{0,255}`.
-fn header_ok(header: &str) -> bool {
-    header.len() <= 256
-        && header.starts_with(|c: char| c.is_ascii_alphabetic())
-        && header
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// The inline policy infra adds to the runtime's role when `[runtime.secrets]` is declared: it
@@ -416,9 +422,13 @@ impl Section for Runtime {
             "environment" => "a table of variables: NAME = \"value\"".into(),
             "idle_timeout_seconds" | "max_lifetime_seconds" => seconds(),
             "authorizer" => "\"cognito\"".into(),
-            "allowed_scopes" | "allowed_audience" | "request_header_allowlist" => strings.into(),
+            "allowed_scopes" | "allowed_audience" => strings.into(),
+            "request_header_allowlist" => format!(
+                "a list of 1 to {MAX_HEADERS} header names AgentCore passes to the server, such as \
+                 [\"{CUSTOM_HEADER_PREFIX}Tenant\"] (no X-Amz-*, no X-Amzn-* but {CUSTOM_HEADER_PREFIX}*)"
+            ),
             "secrets" => "a table: NAME = \"KEY\", KEY naming a [secrets.KEY] table".into(),
-            "allow_plaintext_secrets" => "true or false".into(),
+            "allow_plaintext_secrets" | "adopt" => "true or false".into(),
             other => {
                 if other.strip_prefix("environment.").is_some() {
                     "a string, or { env = \"VARIABLE\" } (with allow_plaintext_secrets = true)"
@@ -490,6 +500,21 @@ impl Section for Runtime {
                 ),
             );
         }
+        let secrets: Vec<SecretSpec> = stack.all::<Secret>().cloned().collect();
+        // The kept secrets the runtime reads (one named by `arn` takes no `kms_key`).
+        let read = |s: &&SecretSpec| s.managed() && runtime.secrets.values().any(|k| *k == s.key);
+        for secret in secrets.iter().filter(read) {
+            let Some(key) = &secret.kms_key else {
+                continue;
+            };
+            let field = format!("secrets.{}.kms_key", secret.key);
+            if let (Some(problem), Some(at)) = (
+                kms_key_problem(key, stack.region.as_deref()),
+                v.marked(&field),
+            ) {
+                v.error(at, field, problem);
+            }
+        }
         if !stack.declares::<Role>() {
             return;
         }
@@ -500,7 +525,6 @@ impl Section for Runtime {
                 "this policy name is reserved: infra writes it for [runtime.secrets]",
             );
         } else {
-            let secrets: Vec<SecretSpec> = stack.all::<Secret>().cloned().collect();
             if let Some(document) = secrets_policy(&runtime, &secrets) {
                 stack.push::<RolePolicy>(PolicySpec {
                     name: SECRETS_POLICY.to_owned(),

@@ -1,6 +1,6 @@
 //! Plan tests for this kind, against in-memory live state (no AWS, no process).
 
-use std::path::Path;
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
@@ -8,7 +8,7 @@ use super::*;
 use crate::engine::{Action, Live, Plan};
 use crate::resources::image::LiveImage;
 use crate::resources::image::section::Platform;
-use crate::resources::testing::*;
+use crate::resources::testing::{self, *};
 
 const RUNTIME: &str = "agentcore_runtime.demo_mcp";
 const REPOSITORY_URI: &str = "111122223333.dkr.ecr.us-west-2.amazonaws.com/demo";
@@ -379,6 +379,29 @@ fn a_variable_no_longer_declared_is_removed_without_showing_its_value() {
 }
 
 #[test]
+fn a_plain_variable_no_longer_declared_is_removed_showing_its_old_value() {
+    // Set by hand, or declared by an earlier version of the stack: a plain value like any other;
+    // only a name that says it is a secret (a [runtime.secrets] ARN's included) stays hidden.
+    let plan = drifted(&stack(A_RUNTIME), |r| {
+        r.environment.insert("SEARCH_LIMIT".into(), "5".into());
+        r.environment
+            .insert("LEGACY_TOKEN".into(), "t0ps3cret".into());
+        r.environment.insert(
+            "OLD_KEY_SECRET_ARN".into(),
+            "arn:aws:secretsmanager:us-west-2:111122223333:secret:demo/old-AbCdEf".into(),
+        );
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(
+        change(runtime, "environment.SEARCH_LIMIT").before,
+        value(json!("5"))
+    );
+    let shown = text(&plan);
+    assert!(!shown.contains("t0ps3cret"), "{shown}");
+    insta::assert_snapshot!("removed_variables_text", shown);
+}
+
+#[test]
 fn an_unset_secret_variable_keeps_the_value_the_runtime_has_and_says_so() {
     let stack = stack_without(STACK, &["OPENAI_API_KEY"]);
     let live = LiveBuilder::converged(&stack)
@@ -494,7 +517,7 @@ fn an_apply_interrupted_before_default_served_the_new_version_is_finished_by_wai
         value(json!("runtime READY v2, DEFAULT READY serving v2"))
     );
     assert!(
-        runtime.notes[0].contains("apply waits for it"),
+        runtime.notes[0].contains("apply waits until DEFAULT serves version 2"),
         "{:?}",
         runtime.notes
     );
@@ -504,6 +527,44 @@ fn an_apply_interrupted_before_default_served_the_new_version_is_finished_by_wai
     // Settled: nothing to do.
     let plan = drifted(&stack(STACK), |_| {});
     assert_eq!(resource(&plan, RUNTIME).action, Action::NoOp);
+}
+
+#[test]
+fn a_runtime_not_serving_its_latest_version_says_what_live_state_shows_and_no_more() {
+    // What AWS reports tells a deployment under way from an endpoint settled on another version;
+    // not who left it so (an apply stopped while it waited, another apply, a change by hand).
+    type State = fn(&mut LiveRuntime);
+    let cases: [(&str, State); 4] = [
+        ("runtime UPDATING", |r| {
+            r.version = "2".into();
+            r.status = "UPDATING".into();
+        }),
+        ("DEFAULT UPDATING", |r| {
+            r.version = "2".into();
+            r.default_endpoint = Some(("UPDATING".into(), Some("1".into())));
+        }),
+        ("DEFAULT READY on an older version", |r| {
+            r.version = "3".into();
+            r.default_endpoint = Some(("READY".into(), Some("2".into())));
+        }),
+        ("DEFAULT UPDATE_FAILED", |r| {
+            r.version = "2".into();
+            r.default_endpoint = Some(("UPDATE_FAILED".into(), Some("1".into())));
+        }),
+    ];
+    let mut shown = String::new();
+    for (case, state) in cases {
+        let plan = drifted(&stack(STACK), state);
+        let runtime = resource(&plan, RUNTIME);
+        assert_eq!(fields(runtime), ["deployment"], "{case}");
+        assert!(
+            !runtime.notes[0].starts_with("an earlier apply stopped"),
+            "{case}: blames an earlier apply alone: {}",
+            runtime.notes[0]
+        );
+        shown.push_str(&format!("{case}:\n{}\n", text(&plan)));
+    }
+    insta::assert_snapshot!("not_serving_the_latest_version_text", shown);
 }
 
 #[test]
@@ -611,13 +672,87 @@ fn several_same_named_runtimes_are_never_guessed_between() {
     );
 }
 
+/// A runtime of this name made outside the stack (by hand, by another tool): no stack tags,
+/// and a configuration of its own (another idle timeout and model).
+fn made_by_hand(r: &mut LiveRuntime) {
+    r.owned = false;
+    r.tags = BTreeMap::from([("team".to_owned(), "search".to_owned())]);
+    r.idle_timeout_seconds = Some(60);
+    r.environment.insert("MODEL".into(), "gpt-4o".into());
+}
+
+fn adopting(text: &str) -> Stack {
+    stack(&text.replace("name = \"demo_mcp\"", "name = \"demo_mcp\"\nadopt = true"))
+}
+
 #[test]
-fn a_runtime_is_never_adopted_its_configuration_is_replaced_on_update() {
-    let text = STACK.replace("name = \"demo_mcp\"", "name = \"demo_mcp\"\nadopt = true");
-    let error = crate::registry::parse_stack(Path::new("stack.toml"), &text, &|_| None)
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("unknown field `adopt`"), "{error}");
+fn the_advice_for_a_runtime_without_the_stack_tag_is_one_the_runtime_section_takes() {
+    let plan = drifted(&stack(A_RUNTIME), made_by_hand);
+    assert_eq!(blockers(&plan), [(RUNTIME, None)]);
+    assert!(plan.resource(RUNTIME).is_none());
+    insta::assert_snapshot!("foreign_text", text(&plan));
+    // The advice, followed: `adopt = true` in [runtime] is a valid stack.
+    assert!(
+        plan.blockers[0]
+            .message
+            .contains("set `adopt = true` in its section")
+    );
+    let adopted = adopting(A_RUNTIME);
+    assert!(adopted.one::<Runtime>().unwrap().adopt);
+}
+
+#[test]
+fn adopting_a_runtime_tags_it_and_updates_its_configuration_to_the_stack() {
+    let plan = drifted(&adopting(A_RUNTIME), made_by_hand);
+    assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(runtime.action, Action::Update);
+    assert_eq!(
+        runtime.reason,
+        "adopting: tags it for this stack and updates its configuration to what the stack \
+         declares (a new runtime version)"
+    );
+    assert_eq!(
+        fields(runtime),
+        ["idle_timeout_seconds", "environment.MODEL", "tags"]
+    );
+    // Only the stack's tags are written; the runtime's own are left alone.
+    assert_eq!(
+        change(runtime, "tags").after,
+        value(json!({"infra:managed-by": "infra", "infra:stack": "demo"}))
+    );
+    insta::assert_snapshot!("adopt_text", text(&plan));
+}
+
+#[test]
+fn adopting_a_runtime_already_as_declared_only_tags_it() {
+    let plan = drifted(&adopting(STACK), |r| {
+        r.owned = false;
+        r.tags.clear();
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(fields(runtime), ["tags"]);
+    assert_eq!(
+        runtime.reason,
+        "adopting: tags it for this stack; its configuration already is what the stack declares"
+    );
+    assert!(runtime.payload::<Step>().unwrap().only_tags);
+}
+
+#[test]
+fn an_adopted_runtime_is_the_stacks_for_the_kinds_that_need_its_id() {
+    let foreign = Found {
+        runtime: Lookup::Found(LiveRuntime {
+            owned: false,
+            ..testing::runtime(&stack(STACK)).unwrap()
+        }),
+        named_otherwise: Vec::new(),
+    };
+    assert_eq!(Runtime::id(&stack(STACK), &foreign), None);
+    assert_eq!(
+        Runtime::id(&adopting(STACK), &foreign).as_deref(),
+        Some("demo_mcp-AbC123")
+    );
 }
 
 #[test]
@@ -731,7 +866,7 @@ fn declared_scopes_audiences_and_headers_are_created_sorted_and_empty_ones_are_n
 /// Apply against mocked AgentCore: the whole configuration on every create and update, then the
 /// wait until DEFAULT serves the version it made.
 mod apply {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::HashMap;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -741,6 +876,7 @@ mod apply {
     use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime_endpoint::GetAgentRuntimeEndpointOutput;
     use aws_sdk_bedrockagentcorecontrol::operation::list_agent_runtimes::ListAgentRuntimesOutput;
     use aws_sdk_bedrockagentcorecontrol::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_bedrockagentcorecontrol::operation::tag_resource::TagResourceOutput;
     use aws_sdk_bedrockagentcorecontrol::operation::update_agent_runtime::UpdateAgentRuntimeOutput;
     use aws_sdk_bedrockagentcorecontrol::primitives::DateTime;
     use aws_sdk_bedrockagentcorecontrol::types::{
@@ -983,6 +1119,59 @@ mod apply {
             )
         );
         assert_eq!((update.num_calls(), version.load(Ordering::SeqCst)), (1, 2));
+    }
+
+    const LIVE_ARN: &str =
+        "arn:aws:bedrock-agentcore:us-west-2:111122223333:runtime/demo_mcp-AbC123";
+
+    /// `TagResource` of the live runtime with exactly the stack's tags.
+    fn tag() -> Rule {
+        mock!(AgentCore::tag_resource)
+            .match_requests(|req| {
+                req.resource_arn() == Some(LIVE_ARN)
+                    && stack_tags(
+                        req.tags()
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, v)| (k.as_str(), v.as_str())),
+                    )
+            })
+            .then_output(|| TagResourceOutput::builder().build())
+    }
+
+    #[tokio::test]
+    async fn adopting_updates_the_runtime_to_the_stack_and_tags_it_for_the_stack() {
+        let stack = adopting(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<Runtime>(|f| made_by_hand(found(&mut f.runtime)))
+            .build();
+        let version = Arc::new(AtomicU32::new(1));
+        // The declared configuration: idle timeout 900 and MODEL = "o3" again.
+        let update = update(LIVE_ID, 900, &version);
+        let [runtime, endpoint] = deployed(LIVE_ID, &version);
+        let tag = tag();
+        let rules = [&update, &runtime, &endpoint, &tag];
+        let applied = apply_mocked::<Runtime>(&stack, &live, RUNTIME, &rules).await;
+        assert_eq!(applied.id(), LIVE_ID);
+        assert_eq!((update.num_calls(), tag.num_calls()), (1, 1));
+        assert_eq!(version.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn adopting_a_runtime_already_as_declared_is_one_tag_call_and_no_new_version() {
+        let stack = adopting(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<Runtime>(|f| {
+                let runtime = found(&mut f.runtime);
+                runtime.owned = false;
+                runtime.tags.clear();
+            })
+            .build();
+        // No UpdateAgentRuntime rule: an update would fail the test.
+        let tag = tag();
+        let applied = apply_mocked::<Runtime>(&stack, &live, RUNTIME, &[&tag]).await;
+        assert_eq!(applied.id(), LIVE_ID);
+        assert_eq!(tag.num_calls(), 1);
     }
 
     #[tokio::test]

@@ -207,6 +207,10 @@ fn validate(
         let (min, max) = RECOVERY_WINDOW_DAYS;
         v.range(&n, &field("recovery_window_days"), min, max)
     });
+    if let Some(kms_key) = &raw.kms_key {
+        // For the runtime's check of the keys its secrets policy names.
+        v.mark(&field("kms_key"), kms_key.span());
+    }
     SecretSpec {
         key: key.to_owned(),
         name: format!("{stack}/{key}"),
@@ -240,7 +244,11 @@ impl Section for Secret {
                 "a string: arn:<partition>:secretsmanager:<region>:<account>:secret:<name>".into()
             }
             "description" => format!("a string of at most {MAX_DESCRIPTION_CHARS} characters"),
-            "kms_key" => "a string: the KMS key's ARN, id or alias".into(),
+            "kms_key" => {
+                "a string: the KMS key's ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID); an id \
+                          or alias only for a secret the runtime does not read"
+                    .into()
+            }
             "recovery_window_days" => format!(
                 "an integer from {} to {} (days)",
                 RECOVERY_WINDOW_DAYS.0, RECOVERY_WINDOW_DAYS.1
