@@ -19,6 +19,7 @@ pub mod openai;
 pub mod responses;
 pub mod secret;
 pub mod tools;
+mod upstream_body;
 
 use std::{future::Future, sync::Arc};
 

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use crate::responses::parse_response;
+use crate::upstream_body::{BodyRead, MAX_ERROR_BODY, error_body_detail, read_limited, redact};
 use crate::{
     config::{ApiKey, OpenAiSettings},
     secret::{SecretError, SecretKey},
@@ -490,7 +491,7 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     number("retry-after").map(Duration::from_secs_f64)
 }
 
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -502,7 +503,7 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The `error.message` of an OpenAI error body, or the start of the body.
-fn error_detail(bytes: &[u8]) -> String {
+pub(crate) fn error_detail(bytes: &[u8]) -> String {
     #[derive(Deserialize)]
     struct Envelope {
         error: ErrorObject,
@@ -537,89 +538,10 @@ fn truncate(text: &str, max_chars: usize) -> String {
     }
 }
 
-/// How much of an error (non-2xx) body is read, at most, for its message.
-const MAX_ERROR_BODY: usize = 16 * 1024;
-
-/// A response body read by [`read_limited`].
-#[derive(Debug)]
-enum BodyRead {
-    /// The whole body, at most the limit.
-    Whole(Vec<u8>),
-    /// The body goes on past the limit: its first `limit` bytes; the rest
-    /// was not read (the connection is dropped, not reused).
-    Over(Vec<u8>),
-    /// The connection failed mid-body: what had arrived, and the error.
-    Failed { prefix: Vec<u8>, error: String },
-}
-
-/// Reads `response`'s body chunk by chunk, stopping as soon as it passes
-/// `limit` bytes: whatever the server sends, at most `limit` bytes (plus
-/// one chunk in flight) are held.
-async fn read_limited(mut response: reqwest::Response, limit: usize) -> BodyRead {
-    let announced = response
-        .content_length()
-        .map_or(0, |length| usize::try_from(length).unwrap_or(usize::MAX));
-    let mut body = Vec::with_capacity(announced.min(limit));
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = limit - body.len();
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
-                    return BodyRead::Over(body);
-                }
-                grow_within(&mut body, chunk.len(), limit);
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return BodyRead::Whole(body),
-            Err(error) => {
-                return BodyRead::Failed {
-                    prefix: body,
-                    error: error_chain(&error),
-                };
-            }
-        }
-    }
-}
-
-/// Makes room for `more` bytes, doubling as `Vec` does but never reserving
-/// past `limit` (the caller checked that `len + more <= limit`).
-fn grow_within(body: &mut Vec<u8>, more: usize, limit: usize) {
-    let needed = body.len() + more;
-    if needed > body.capacity() {
-        let target = needed.max(body.capacity() * 2).min(limit);
-        body.reserve_exact(target - body.len());
-    }
-}
-
-/// The detail of an error response from what [`read_limited`] got of its body.
-fn error_body_detail(read: BodyRead) -> String {
-    match read {
-        BodyRead::Whole(bytes) | BodyRead::Over(bytes) => error_detail(&bytes),
-        BodyRead::Failed { prefix, error } if prefix.trim_ascii().is_empty() => {
-            format!("the response body broke off ({error})")
-        }
-        BodyRead::Failed { prefix, error } => format!(
-            "{} (the response body broke off: {error})",
-            error_detail(&prefix)
-        ),
-    }
-}
-
-/// `text` with every occurrence of the key replaced: an error body that
-/// echoes the `Authorization` header (some gateways do) must not put the key
-/// in a tool result or a log line.
-fn redact(text: String, key: &ApiKey) -> String {
-    let key = key.expose();
-    if key.is_empty() || !text.contains(key) {
-        return text;
-    }
-    text.replace(key, "[the API key, redacted]")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream_body::grow_within;
 
     #[test]
     fn parses_message_with_citations_and_ignores_unknown_items() {
