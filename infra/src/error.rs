@@ -4,6 +4,24 @@
 use std::fmt;
 
 use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+
+/// The HTTP status and request id of the answer an SDK error came with, if one came.
+pub trait AnswerStatus {
+    fn answer_status(&self) -> Option<(u16, Option<String>)>;
+}
+
+impl<E> AnswerStatus for SdkError<E, HttpResponse> {
+    fn answer_status(&self) -> Option<(u16, Option<String>)> {
+        let answer = self.raw_response()?;
+        let request_id = ["x-amzn-requestid", "x-amz-request-id"]
+            .iter()
+            .find_map(|name| answer.headers().get(*name))
+            .map(str::to_owned);
+        Some((answer.status().as_u16(), request_id))
+    }
+}
 
 /// A failed step: which resource, which operation, and what the service said.
 #[derive(Debug, Clone)]
@@ -43,15 +61,28 @@ impl Error {
         self
     }
 
-    /// An AWS SDK error: its code and message, or the chain of its sources when it has none
-    /// (connection errors, timeouts).
+    /// An AWS SDK error: its code and message; an answer without an AWS error code (an HTTP
+    /// 500 with an empty body) as its status and request id; the chain of its sources when
+    /// no answer came (connection errors, timeouts).
     pub fn aws<E>(resource: &str, operation: &'static str, err: E) -> Self
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + AnswerStatus + std::error::Error + 'static,
     {
         let code = err.code().map(str::to_owned);
-        let message = match (&code, err.message()) {
-            (Some(_), Some(message)) => message.to_owned(),
+        let message = match (&code, err.message(), err.answer_status()) {
+            (Some(_), Some(message), _) => message.to_owned(),
+            (None, _, Some((status, request_id))) => {
+                let request = request_id
+                    .map(|id| format!(", request id {id}"))
+                    .unwrap_or_default();
+                let side = if status >= 500 {
+                    "AWS's side failed; apply again later (it resumes), and give the request id \
+                     to AWS support if it persists"
+                } else {
+                    "something between infra and AWS (a proxy?) may have answered instead"
+                };
+                format!("HTTP {status} with no AWS error code in the answer{request}: {side}")
+            }
             _ => error_chain(&err),
         };
         Error {

@@ -104,10 +104,10 @@ fn bad_stacks() -> Vec<(&'static str, &'static str, String, &'static str)> {
             "secret_value_not_env",
         ),
         (
-            "a 10 MB description",
+            "a 512 KiB description (in a file under the 1 MiB a stack file may have)",
             "description = \"OpenAI web search over MCP\"",
-            format!("description = \"{}\"", "d".repeat(10 * 1024 * 1024)),
-            "ten_mb_description",
+            format!("description = \"{}\"", "d".repeat(512 * 1024)),
+            "half_mb_description",
         ),
         (
             "inline policies over IAM's 10,240 characters for a role",
@@ -474,4 +474,261 @@ fn a_profile_on_the_command_line_wins_over_keys_in_the_environment() {
         moto.filters()
     );
     assert_eq!(moto.operations(), Vec::<String>::new());
+}
+
+/// An endpoint where nothing listens: every AWS call fails at once (connection refused).
+const NOTHING_LISTENS: &str = "http://127.0.0.1:1";
+
+#[test]
+fn a_stack_file_that_is_not_one_is_refused_before_it_is_read() {
+    let project = Project::with_stack("");
+    let dir = project.dir.path();
+    std::fs::create_dir(dir.join("a-directory")).unwrap();
+    std::fs::write(dir.join("big.toml"), vec![b'#'; 2 * 1024 * 1024]).unwrap();
+    std::fs::write(
+        dir.join("latin1.toml"),
+        b"[stack]\nname = \"web-search\"\n# caf\xe9\n".as_slice(),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("loop-b.toml", dir.join("loop-a.toml")).unwrap();
+    std::os::unix::fs::symlink("loop-a.toml", dir.join("loop-b.toml")).unwrap();
+    std::os::unix::fs::symlink("gone.toml", dir.join("dangling.toml")).unwrap();
+    for (stack, name) in [
+        // Read whole, /dev/zero never ends: refused before a byte is read.
+        ("/dev/zero", "dev_zero"),
+        ("a-directory", "directory"),
+        ("big.toml", "over_a_mebibyte"),
+        ("latin1.toml", "not_utf8"),
+        ("loop-a.toml", "symlink_loop"),
+        ("dangling.toml", "dangling_symlink"),
+    ] {
+        let run = project
+            .infra_at(NOTHING_LISTENS, &["--stack", stack, "plan"])
+            .expect(1);
+        assert_run_snapshot!(format!("stack_file__{name}"), run, project.filters());
+    }
+}
+
+#[test]
+fn numeric_options_out_of_range_are_refused_by_name_with_the_range() {
+    let project = Project::from_repo(|s| s);
+    for (args, name) in [
+        (
+            &["--call-timeout", "10000000000000000000", "plan"][..],
+            "call_timeout_huge",
+        ),
+        (&["--call-timeout", "0", "plan"][..], "call_timeout_zero"),
+        (
+            &["--call-timeout", "1.5", "plan"][..],
+            "call_timeout_fraction",
+        ),
+        (
+            &["apply", "--timeout", "99999999999999999999999"][..],
+            "apply_timeout_huge",
+        ),
+        (&["apply", "--timeout", "-1"][..], "apply_timeout_negative"),
+    ] {
+        let run = project.infra_at(NOTHING_LISTENS, args).expect(2);
+        assert_run_snapshot!(format!("numeric_option__{name}"), run, project.filters());
+    }
+}
+
+/// The subcommands `infra --help` (or `infra mcp --help`) lists, without `help`.
+fn listed_subcommands(args: &[&str]) -> Vec<String> {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_infra"));
+    cmd.args(args).arg("--help");
+    let help = Run::of(cmd).expect(0).stdout;
+    help.lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn no_command_panics_with_or_without_a_stack_file() {
+    // Every subcommand, with the options that change its path, once in a directory with the
+    // repository's stack and once in an empty one; AWS and the MCP URL are a port where
+    // nothing listens, so each run fails fast where it needs them. None may panic (exit 101).
+    let url = format!("{NOTHING_LISTENS}/mcp");
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["plan"],
+        vec!["plan", "--json", "--detailed-exitcode"],
+        vec!["apply", "--yes"],
+        vec!["apply", "--yes", "--no-check"],
+        vec!["output"],
+        vec!["output", "--json"],
+        vec!["token"],
+        vec!["token", "--user", "nobody"],
+        vec!["token", "--refresh-token-file", "refresh-token"],
+        vec!["check"],
+        vec!["mcp", "tools"],
+        vec!["mcp", "call", "web_search", "query=x"],
+        vec!["mcp", "config", "json"],
+        vec!["mcp", "config", "claude", "--static-token"],
+        vec!["mcp", "--url", &url, "tools"],
+        vec!["mcp", "--url", &url, "--token", "T", "tools"],
+        vec![
+            "mcp",
+            "--url",
+            &url,
+            "--header",
+            "Authorization: Bearer T",
+            "tools",
+        ],
+        vec![
+            "mcp",
+            "--url",
+            &url,
+            "--token",
+            "T",
+            "call",
+            "web_search",
+            "query=x",
+            "--json",
+        ],
+        vec!["mcp", "--url", &url, "--token", "T", "config", "json"],
+        vec![
+            "mcp",
+            "--url",
+            &url,
+            "--token",
+            "T",
+            "config",
+            "claude",
+            "--static-token",
+        ],
+        vec!["mcp", "--url", &url, "config", "claude"],
+        vec!["mcp", "--url", "not a url", "--token", "T", "tools"],
+        vec!["init", "--name", "a"],
+        vec!["init"],
+    ];
+    let exercised: std::collections::BTreeSet<(&str, &str)> = runs
+        .iter()
+        .map(|args| {
+            let sub = args
+                .iter()
+                .skip(1)
+                .find(|a| !a.starts_with('-') && !a.contains(':'));
+            (
+                args[0],
+                if args[0] == "mcp" {
+                    sub.copied().unwrap_or("")
+                } else {
+                    ""
+                },
+            )
+        })
+        .collect();
+    for command in listed_subcommands(&[]) {
+        assert!(
+            exercised.iter().any(|(c, _)| *c == command),
+            "`infra {command}` is not exercised here"
+        );
+    }
+    for sub in listed_subcommands(&["mcp"]) {
+        assert!(
+            exercised.iter().any(|(c, s)| *c == "mcp" && *s == sub),
+            "`infra mcp {sub}` is not exercised here"
+        );
+    }
+    for with_stack in [true, false] {
+        for args in &runs {
+            let project = if with_stack {
+                Project::from_repo(|s| s)
+            } else {
+                Project {
+                    dir: tempfile::tempdir().unwrap(),
+                }
+            };
+            let mut all = vec!["--call-timeout", "3"];
+            all.extend(args);
+            let run = project.infra_at(NOTHING_LISTENS, &all);
+            assert!(
+                matches!(run.code, 0..=2) && !run.stderr.contains("panicked"),
+                "{} (stack file: {with_stack}) exited {}:\n{}{}",
+                run.command,
+                run.code,
+                run.stdout,
+                run.stderr
+            );
+        }
+    }
+}
+
+/// A listener that accepts connections and never answers; its `http://` endpoint.
+fn silent_endpoint() -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().take(64).flatten() {
+            open.push(stream);
+        }
+    });
+    (endpoint, held)
+}
+
+#[test]
+fn a_timeout_names_the_endpoint_that_stalled_for_one_service_and_for_the_registry() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    let (silent, _held) = silent_endpoint();
+    let named = vec![(literal(&silent), "http://[SILENT_ENDPOINT]".to_owned())];
+
+    // Secrets Manager alone on its own endpoint, which stalls; every other service answers.
+    let started = std::time::Instant::now();
+    let run = project
+        .infra_env(
+            &moto,
+            &["--call-timeout", "3", "plan"],
+            &[
+                ("AWS_ENDPOINT_URL_SECRETS_MANAGER", silent.as_str()),
+                ("COGNITO_PASSWORD", support::PASSWORD),
+                ("OPENAI_API_KEY", support::OPENAI_KEY),
+            ],
+        )
+        .expect(1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(40));
+    assert_run_snapshot!(
+        "stalled_secrets_manager",
+        run,
+        named.clone(),
+        project.filters(),
+        moto.filters()
+    );
+
+    // The registry, asked whether the pinned digest is in the stack's repository, stalls:
+    // --call-timeout bounds it as it bounds AWS calls.
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    project.edit_stack(|s| {
+        s.replace(
+            &support::prebuilt_image(),
+            &format!("${{repository_uri}}@{PREBUILT_DIGEST}"),
+        )
+    });
+    let started = std::time::Instant::now();
+    let run = project
+        .infra_env(
+            &moto,
+            &["--call-timeout", "3", "plan"],
+            &[
+                ("INFRA_ECR_REGISTRY", silent.as_str()),
+                ("COGNITO_PASSWORD", support::PASSWORD),
+                ("OPENAI_API_KEY", support::OPENAI_KEY),
+            ],
+        )
+        .expect(1);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    assert_run_snapshot!(
+        "stalled_registry",
+        run,
+        named,
+        project.filters(),
+        moto.filters()
+    );
 }

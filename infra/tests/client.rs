@@ -6,13 +6,14 @@
 
 mod support;
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use base64::Engine;
 use serde_json::Value;
 use support::{
-    LocalRegistry, Moto, OPENAI_KEY, PASSWORD, Project, ResponsesStandIn, STAND_IN_ANSWER,
-    STAND_IN_CITATION, workspace_root,
+    INSTALL_HINT, KillOnDrop, LocalRegistry, Moto, OPENAI_KEY, PASSWORD, Project, ResponsesStandIn,
+    Run, STAND_IN_ANSWER, STAND_IN_CITATION, assert_run_snapshot, free_port, tool, wait_for_port,
+    workspace_root,
 };
 
 /// The claims of a JWT (not verified here: see `verify_with_jwks`).
@@ -543,4 +544,424 @@ fn token_prints_only_the_token_and_renews_from_a_refresh_token_file() {
         refused.stderr
     );
     assert!(!repo.join("token").exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 19: the refresh-token file, `infra mcp` without a stack file, the header helper's
+// quoting, connect errors in words
+// ---------------------------------------------------------------------------------------------
+
+/// The run with the loopback ports in its command line shown as `[PORT]`, so a snapshot's
+/// description stays the same from run to run (the snapshot filters do the same for output).
+fn described(mut run: Run) -> Run {
+    let mut parts = run.command.split("127.0.0.1:");
+    let mut shown = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        shown.push_str("127.0.0.1:[PORT]");
+        shown.push_str(part.trim_start_matches(|c: char| c.is_ascii_digit()));
+    }
+    run.command = shown;
+    run
+}
+
+/// Snapshot filter: an access token (a JWT) as `[JWT]`.
+fn jwt_filter() -> Vec<(String, String)> {
+    vec![(
+        r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+".to_owned(),
+        "[JWT]".to_owned(),
+    )]
+}
+
+/// The mode bits of a file.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// A saved refresh-token file that others can read is replaced by a private one (with a note)
+/// even when the token in it is only read; a link is refused and what it points to is left as
+/// it was; a path through a linked directory into a git work tree is refused like a direct one.
+#[test]
+fn a_refresh_token_file_stays_private_and_is_never_reached_through_a_link() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let out = outputs(&project, &moto);
+    let without_password = [("OPENAI_API_KEY", OPENAI_KEY)];
+
+    // Signed in once: the refresh token is saved, mode 600.
+    let file = project.dir.path().join("tokens/refresh-token");
+    project
+        .infra(
+            &moto,
+            &["token", "--refresh-token-file", "tokens/refresh-token"],
+        )
+        .expect(0);
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(mode(&file), 0o600);
+
+    // Made readable by others (a copy, a `chmod`): the next run only reads it, and still
+    // leaves a private file holding the same token.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let renewed = project
+        .infra_env(
+            &moto,
+            &["token", "--refresh-token-file", "tokens/refresh-token"],
+            &without_password,
+        )
+        .expect(0);
+    assert_eq!(claims(renewed.stdout.trim())["client_id"], out["client_id"]);
+    assert!(!renewed.stderr.contains(&saved) && !renewed.stdout.contains(&saved));
+    assert_run_snapshot!(
+        "refresh_token_file_open_to_others",
+        renewed,
+        project.filters(),
+        jwt_filter()
+    );
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), saved);
+    let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["refresh-token"], "no temporary file left");
+
+    // A symbolic link (to a file of the user's, mode 644): refused, the file left as it was.
+    let elsewhere = project.dir.path().join("notes.txt");
+    std::fs::write(&elsewhere, "my notes\n").unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, project.dir.path().join("link")).unwrap();
+    let refused = project
+        .infra(&moto, &["token", "--refresh-token-file", "link"])
+        .expect(1);
+    assert_run_snapshot!("refresh_token_file_is_a_link", refused, project.filters());
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "my notes\n");
+    assert_eq!(mode(&elsewhere), 0o644);
+
+    // A directory linked into a git work tree: the file would land in the repository.
+    let repo = project.dir.path().join("checkout");
+    std::fs::create_dir_all(repo.join("config")).unwrap();
+    let git = Command::new("git")
+        .args(["init", "--quiet"])
+        .arg(&repo)
+        .output()
+        .unwrap();
+    assert!(git.status.success(), "{git:?}");
+    std::os::unix::fs::symlink(repo.join("config"), project.dir.path().join("config")).unwrap();
+    let refused = project
+        .infra(
+            &moto,
+            &["token", "--refresh-token-file", "config/refresh-token"],
+        )
+        .expect(1);
+    assert_run_snapshot!(
+        "refresh_token_file_through_a_link_into_a_repository",
+        refused,
+        project.filters()
+    );
+    assert_eq!(std::fs::read_dir(repo.join("config")).unwrap().count(), 0);
+}
+
+/// `mcp config` with an endpoint variable whose value holds `?`, `&` and `'`: the header helper
+/// assigns it for `sh`, and run as a client runs it, it reaches Cognito through that URL (the
+/// general endpoint is a dead port) and prints a valid bearer header.
+#[test]
+fn the_header_helper_survives_an_endpoint_url_with_shell_characters() {
+    let moto = Moto::start();
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let out = outputs(&project, &moto);
+    let cognito = format!("{}/?q=it's&b=2", moto.endpoint);
+
+    let config = project
+        .infra_env(
+            &moto,
+            &["mcp", "config", "json", "--url", "http://127.0.0.1:9/mcp"],
+            &[
+                ("COGNITO_PASSWORD", PASSWORD),
+                ("OPENAI_API_KEY", OPENAI_KEY),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+                ("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", &cognito),
+            ],
+        )
+        .expect(0);
+    let config: Value = serde_json::from_str(&config.stdout).unwrap();
+    let helper = config["mcpServers"]["web-search-mcp"]["headersHelper"]
+        .as_str()
+        .unwrap();
+    let assigned = format!(
+        "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER='{}/?q=it'\\''s&b=2'",
+        moto.endpoint
+    );
+    assert!(helper.contains(&assigned), "{helper}");
+
+    let headers = Command::new("sh")
+        .args(["-c", helper])
+        .current_dir("/")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("COGNITO_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        headers.status.success(),
+        "{helper}: {}",
+        String::from_utf8_lossy(&headers.stderr)
+    );
+    let headers: Value = serde_json::from_slice(&headers.stdout).unwrap();
+    let bearer = headers["Authorization"].as_str().unwrap();
+    let token = bearer.strip_prefix("Bearer ").unwrap();
+    assert_eq!(claims(token)["client_id"], out["client_id"]);
+}
+
+/// The repository's MCP server as it runs on a laptop (`PORT=... server`): nothing in front of
+/// it checks a token. The arm64 binary the image tests build, under qemu, on 127.0.0.1.
+struct LocalServer {
+    url: String,
+    _process: KillOnDrop,
+}
+
+impl LocalServer {
+    fn start() -> LocalServer {
+        let built = infra::container::build(&infra::container::BuildOptions::new(
+            workspace_root(),
+            "server",
+        ))
+        .unwrap_or_else(|e| panic!("building the server failed: {e:#}\n({INSTALL_HINT})"));
+        let qemu = tool("qemu-aarch64-static", &["/usr/bin/qemu-aarch64-static"]);
+        let port = free_port();
+        let mut process = KillOnDrop(
+            Command::new(qemu)
+                .arg(&built.binary)
+                .env_clear()
+                .env("HOST", "127.0.0.1")
+                .env("PORT", port.to_string())
+                .env("LOG_FORMAT", "text")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for_port(port, &mut process.0, "the server under qemu");
+        LocalServer {
+            url: format!("http://127.0.0.1:{port}/mcp"),
+            _process: process,
+        }
+    }
+}
+
+/// A directory without a stack file, as the current directory of `infra`.
+fn no_stack_dir() -> Project {
+    Project {
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// Without a stack file, `--url` with `--token` is enough for every `mcp` command: `tools` and
+/// `call` connect with it, `config --static-token` embeds it, and `config` without
+/// `--static-token` says what is missing (exit 1, no panic).
+#[test]
+fn mcp_with_a_url_and_a_token_needs_no_stack_file() {
+    let server = LocalServer::start();
+    let dir = no_stack_dir();
+    let url = server.url.as_str();
+    let run = |args: &[&str]| described(dir.infra_at("http://127.0.0.1:9", args));
+
+    let tools = run(&["mcp", "--url", url, "--token", "T0KEN", "tools"]).expect(0);
+    assert!(tools.stdout.contains("web_search("), "{}", tools.stdout);
+    assert!(tools.stderr.is_empty(), "{}", tools.stderr);
+
+    let helper = run(&["mcp", "--url", url, "--token", "T0KEN", "config", "json"]).expect(1);
+    assert_run_snapshot!("mcp_config_json_without_a_stack_file", helper);
+
+    let json = run(&[
+        "mcp",
+        "--url",
+        url,
+        "--token",
+        "T0KEN",
+        "config",
+        "json",
+        "--static-token",
+    ])
+    .expect(0);
+    assert_run_snapshot!("mcp_config_json_static_without_a_stack_file", json);
+    let config: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(config["mcpServers"]["127-0-0-1"]["url"], url);
+
+    let claude = run(&[
+        "mcp",
+        "--url",
+        url,
+        "--token",
+        "T0KEN",
+        "config",
+        "claude",
+        "--static-token",
+    ])
+    .expect(0);
+    assert_run_snapshot!("mcp_config_claude_static_without_a_stack_file", claude);
+
+    // Nothing panics on what a user types.
+    for args in [
+        &[
+            "mcp",
+            "--url",
+            "localhost:8000",
+            "--token",
+            "T0KEN",
+            "tools",
+        ][..],
+        &[
+            "mcp",
+            "--url",
+            url,
+            "--token",
+            "T0KEN",
+            "--header",
+            "Authorization Bearer s3cret",
+            "tools",
+        ],
+    ] {
+        let refused = run(args).expect(1);
+        assert!(
+            refused.stderr.starts_with("error: mcp: "),
+            "{}",
+            refused.stderr
+        );
+        assert!(!refused.stderr.contains("s3cret"), "{}", refused.stderr);
+    }
+}
+
+/// Without a stack file, `--url` alone (a server without auth) or with an `Authorization`
+/// header works too, and `config --static-token` with nothing to embed says what is missing.
+#[test]
+fn mcp_with_a_url_and_a_header_or_no_auth_needs_no_stack_file() {
+    let server = LocalServer::start();
+    let dir = no_stack_dir();
+    let url = server.url.as_str();
+    let run = |args: &[&str]| described(dir.infra_at("http://127.0.0.1:9", args));
+
+    for auth in [&["--header", "Authorization: Bearer T0KEN"][..], &[]] {
+        let args: Vec<&str> = ["mcp", "--url", url]
+            .into_iter()
+            .chain(auth.iter().copied())
+            .chain(["tools"])
+            .collect();
+        let tools = run(&args).expect(0);
+        assert!(tools.stdout.contains("web_search("), "{}", tools.stdout);
+        assert!(tools.stderr.is_empty(), "{}", tools.stderr);
+    }
+    let called = run(&["mcp", "--url", url, "call", "greet_user", "name=Ada"]).expect(0);
+    assert!(called.stdout.contains("Ada"), "{}", called.stdout);
+    let claude = run(&[
+        "mcp",
+        "--url",
+        url,
+        "--header",
+        "Authorization: Bearer T0KEN",
+        "config",
+        "claude",
+        "--static-token",
+    ])
+    .expect(0);
+    assert_run_snapshot!("mcp_config_claude_header_without_a_stack_file", claude);
+    let open = run(&["mcp", "--url", url, "config", "json"]).expect(0);
+    assert_run_snapshot!("mcp_config_json_no_auth_without_a_stack_file", open);
+    let nothing = run(&["mcp", "--url", url, "config", "json", "--static-token"]).expect(1);
+    assert_run_snapshot!("mcp_config_static_without_a_token_or_stack_file", nothing);
+}
+
+/// A plain HTTP server, not an MCP one, on a free loopback port: `POST /page` gets an HTML
+/// page, `/broken` JSON cut short, anything else 404. Returns its base URL.
+fn plain_http_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || answer_plainly(stream));
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+fn answer_plainly(mut stream: std::net::TcpStream) {
+    use std::io::{Read, Write};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).unwrap_or(0) == 0 {
+            return;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    let _ = stream.read_exact(&mut body);
+    let (status, content_type, text) = match path.as_str() {
+        "/page" => (
+            "200 OK",
+            "text/html",
+            "<!doctype html><html><head><title>Welcome</title></head><body>Hi</body></html>",
+        ),
+        "/broken" => ("200 OK", "application/json", r#"{"jsonrpc": "2.0", "id"#),
+        _ => ("404 Not Found", "text/plain", "Not Found"),
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+}
+
+/// When connecting fails, the error says what was tried and what happened, in words: no Rust
+/// type names, no `Debug` dumps.
+#[test]
+fn connect_errors_say_what_was_tried_and_what_happened() {
+    let dir = no_stack_dir();
+    let plain = plain_http_server();
+    let closed = format!("http://127.0.0.1:{}/mcp", free_port());
+    for (name, url) in [
+        ("mcp_connect_refused", closed),
+        ("mcp_connect_not_found", format!("{plain}/mcp")),
+        ("mcp_connect_html_page", format!("{plain}/page")),
+        ("mcp_connect_broken_json", format!("{plain}/broken")),
+    ] {
+        let run = dir.infra_at("http://127.0.0.1:9", &["mcp", "--url", &url, "tools"]);
+        let run = described(run).expect(1);
+        assert!(run.stderr.contains(&url), "{name}: {}", run.stderr);
+        for debris in [
+            "::",
+            "Error {",
+            "Error(",
+            "Some(",
+            "StreamableHttpError",
+            "ClientInitializeError",
+            "Transport",
+            "reqwest",
+            "hyper",
+        ] {
+            assert!(
+                !run.stderr.contains(debris),
+                "{name}: {debris:?} in {}",
+                run.stderr
+            );
+        }
+        assert_run_snapshot!(name, run);
+    }
 }

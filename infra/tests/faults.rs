@@ -1046,3 +1046,29 @@ async fn a_write_whose_answer_is_lost_is_retried_without_making_a_second_resourc
         .infra(&moto, &["plan", "--detailed-exitcode"])
         .expect(0);
 }
+
+#[test]
+fn a_server_error_without_an_aws_code_says_the_status_and_the_request_id() {
+    // An HTTP 500 with an empty body: no AWS error code for the SDK to read. The SDK retries it
+    // (a server error is transient); when every attempt fails, the user gets the status and the
+    // request id to give AWS support, not "unhandled error".
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(
+        moto.port,
+        Mode::Always {
+            operation: "DescribeSecret".into(),
+            fault: Fault::BareServerError,
+        },
+    );
+    let project = Project::from_repo(|s| s);
+    let run = project.infra_at(&proxy.endpoint, &["plan"]).expect(1);
+    assert!(
+        run.stderr.contains(
+            "secret.openai_api_key: DescribeSecret failed: HTTP 500 with no AWS error code in \
+             the answer, request id req-injected-500: AWS's side failed"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("unhandled error"), "{}", run.stderr);
+}

@@ -712,3 +712,48 @@ async fn a_runtime_pinned_to_a_digest_the_repository_no_longer_holds_stops_plan_
         from_empty.stdout
     );
 }
+
+#[test]
+fn the_build_runs_without_any_secret_in_its_environment() {
+    // Every dependency's build script runs with the build's environment: the fixture's own
+    // build script stands in for one and fails the build when it can read a secret.
+    let moto = support::Moto::start();
+    let project = fixture_project();
+    std::fs::write(
+        project.dir.path().join("build.rs"),
+        r#"fn main() {
+    let mut seen = 0;
+    for (name, value) in std::env::vars() {
+        seen += 1;
+        if value.contains("sentinel-secret") {
+            panic!("a secret reached the build: {name}");
+        }
+    }
+    println!("cargo:warning=the build script read {seen} variables, none a secret");
+}
+"#,
+    )
+    .unwrap();
+    let registry = LocalRegistry::start();
+    let mut owned = build_env(&registry);
+    owned.retain(|(name, _)| !["COGNITO_PASSWORD", "OPENAI_API_KEY"].contains(name));
+    for name in [
+        "COGNITO_PASSWORD",
+        "OPENAI_API_KEY",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "CARGO_REGISTRY_TOKEN",
+        "GITHUB_TOKEN",
+    ] {
+        owned.push((name, format!("sentinel-secret-of-{name}")));
+    }
+    let plan = project
+        .infra_env(&moto, &["plan"], &pairs(&owned))
+        .expect(0);
+    assert!(
+        plan.stderr.contains("the build script read") && plan.stderr.contains("none a secret"),
+        "the build script did not run:\n{}",
+        plan.stderr
+    );
+    assert!(plan.stdout.contains("+ image.fixture"), "{}", plan.stdout);
+}

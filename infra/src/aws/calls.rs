@@ -1,7 +1,13 @@
 //! A log line per AWS call attempt, at debug level (`-v`, or `RUST_LOG=infra=debug`): service,
 //! operation, HTTP status (or the failure), time, and the attempt number when the SDK retries.
 //! Never the request or response bodies, so nothing secret.
+//!
+//! It also keeps the calls that are waiting for an answer, by service and endpoint, so a
+//! command that times out can say which endpoint stalled ([`unanswered`]): the SDK's timeout
+//! error names neither, and with `AWS_ENDPOINT_URL_<SERVICE>` each service may have its own.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -22,6 +28,60 @@ impl Storable for Started {
     type Storer = StoreReplace<Self>;
 }
 
+/// The id of the current attempt in [`IN_FLIGHT`].
+#[derive(Debug, Clone)]
+struct Flight(u64);
+
+impl Storable for Flight {
+    type Storer = StoreReplace<Self>;
+}
+
+/// One call sent and not answered (yet): its id, service and endpoint origin.
+struct Pending {
+    id: u64,
+    service: String,
+    operation: String,
+    origin: String,
+}
+
+static NEXT_FLIGHT: AtomicU64 = AtomicU64::new(0);
+/// Calls sent and not answered: removed when an answer (or an error other than a timeout)
+/// arrives; a call dropped by the operation timeout stays.
+static IN_FLIGHT: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
+
+/// The endpoints of calls that were sent and never answered (or timed out), each once with
+/// its services: `http://127.0.0.1:4566 (Secrets Manager)`. Only the calls of `operation`
+/// when one of them is among them (the call the error is about).
+pub fn unanswered(operation: &str) -> Vec<String> {
+    let pending = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    let named = pending.iter().any(|call| call.operation == operation);
+    let mut endpoints: Vec<(String, Vec<String>)> = Vec::new();
+    for call in pending
+        .iter()
+        .filter(|c| !named || c.operation == operation)
+    {
+        match endpoints
+            .iter_mut()
+            .find(|(origin, _)| *origin == call.origin)
+        {
+            Some((_, services)) if services.contains(&call.service) => {}
+            Some((_, services)) => services.push(call.service.clone()),
+            None => endpoints.push((call.origin.clone(), vec![call.service.clone()])),
+        }
+    }
+    endpoints
+        .into_iter()
+        .map(|(origin, services)| format!("{origin} ({})", services.join(", ")))
+        .collect()
+}
+
+fn landed(id: u64) {
+    IN_FLIGHT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|call| call.id != id);
+}
+
 #[derive(Debug, Default)]
 pub struct CallLog;
 
@@ -40,12 +100,44 @@ impl Intercept for CallLog {
         Ok(())
     }
 
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let id = NEXT_FLIGHT.fetch_add(1, Ordering::Relaxed);
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_owned(), m.name().to_owned()))
+            .unwrap_or_default();
+        let origin = origin(context.request().uri());
+        IN_FLIGHT
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Pending {
+                id,
+                service,
+                operation,
+                origin,
+            });
+        cfg.interceptor_state().store_put(Flight(id));
+        Ok(())
+    }
+
     fn read_after_attempt(
         &self,
         context: &FinalizerInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if let Some(Flight(id)) = cfg.load::<Flight>() {
+            let timed_out = context.response().is_none()
+                && matches!(context.output_or_error(), Some(Err(e)) if e.is_timeout_error());
+            if !timed_out {
+                landed(*id);
+            }
+        }
         if !tracing::enabled!(target: "infra::aws", tracing::Level::DEBUG) {
             return Ok(());
         }
@@ -75,5 +167,27 @@ impl Intercept for CallLog {
         };
         tracing::debug!(target: "infra::aws", "{service} {operation} → {outcome} in {elapsed} ms{retry}");
         Ok(())
+    }
+}
+
+/// `scheme://host[:port]` of a request URI (no path, no query: nothing signed or secret).
+fn origin(uri: &str) -> String {
+    let (scheme, rest) = uri.split_once("://").unwrap_or(("https", uri));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{authority}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_origin_keeps_scheme_host_and_port_only() {
+        assert_eq!(
+            super::origin("http://127.0.0.1:4566/?Action=GetCallerIdentity"),
+            "http://127.0.0.1:4566"
+        );
+        assert_eq!(
+            super::origin("https://secretsmanager.us-west-2.amazonaws.com/"),
+            "https://secretsmanager.us-west-2.amazonaws.com"
+        );
     }
 }

@@ -43,6 +43,8 @@ pub enum Reads {
 #[derive(Clone)]
 pub struct Aws {
     pub region: String,
+    /// How long one call may take (`--call-timeout`); the image registry's requests too.
+    pub call_timeout: Duration,
     pub reads: Reads,
     pub iam: aws_sdk_iam::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
@@ -122,8 +124,13 @@ impl Aws {
                 regions::KNOWN.join(", ")
             );
         }
+        let call_timeout = config
+            .timeout_config()
+            .and_then(|t| t.operation_timeout())
+            .unwrap_or(DEFAULT_CALL_TIMEOUT);
         Ok(Aws {
             region,
+            call_timeout,
             reads: Reads::Concurrent,
             iam: client!(aws_sdk_iam, config),
             cognito: client!(aws_sdk_cognitoidentityprovider, config),

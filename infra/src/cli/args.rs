@@ -27,7 +27,7 @@ pub struct Cli {
     pub profile: Option<String>,
     /// How long one AWS call may take, retries included, in seconds (default 60): an endpoint
     /// that never answers fails the command instead of hanging it.
-    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=MAX_CALL_TIMEOUT))]
     pub call_timeout: Option<u64>,
     /// Log each AWS call (service, operation, status, time; retries too) on stderr. `RUST_LOG`
     /// (e.g. `infra=debug`) selects logs the same way.
@@ -185,7 +185,8 @@ pub struct ApplyArgs {
     #[arg(long, short = 'y', alias = "auto-approve")]
     pub yes: bool,
     /// How long to wait for the runtime to become READY, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 1200)]
+    #[arg(long, value_name = "SECS", default_value_t = 1200,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT))]
     pub timeout: u64,
     /// Skip the check that connects to the runtime as a client after an apply that changed
     /// something (also `INFRA_CHECK=0`).
@@ -194,6 +195,12 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub user: UserArgs,
 }
+
+/// The longest `--call-timeout`: an hour (no AWS call takes that long; a larger number is a
+/// typo, and would overflow the clock).
+pub const MAX_CALL_TIMEOUT: u64 = 3600;
+/// The longest `apply --timeout`: a day.
+pub const MAX_WAIT: u64 = 86_400;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;

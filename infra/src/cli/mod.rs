@@ -26,15 +26,19 @@ pub async fn run(cli: Cli) -> u8 {
     if let Command::Init(args) = &cli.command {
         return init_command(&cli, args);
     }
-    // `infra mcp --url URL --token TOKEN` talks to any server: no stack file needed.
+    // A stack file that is not there at all (a dangling symlink or a loop is there, and
+    // loading it says what is wrong).
+    let no_stack_file =
+        std::fs::symlink_metadata(&cli.stack).is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
+    // `infra mcp --url URL` talks to any server (with --token, --header or no auth): no stack
+    // file needed.
     if let Command::Mcp(args) = &cli.command
         && args.url.is_some()
-        && args.token.is_some()
-        && !cli.stack.exists()
+        && no_stack_file
     {
         return finish(&cli, crate::client::commands::mcp(&cli, None, args).await);
     }
-    if !cli.stack.exists() {
+    if no_stack_file {
         let dir = std::env::current_dir().unwrap_or_default();
         eprintln!(
             "error: no stack file: {} does not exist (in {}). Run `infra init` to write a \
@@ -100,15 +104,35 @@ pub(super) fn hints(cli: &Cli, e: &Error) {
             cli.connection().credential_source()
         );
     }
-    if e.message.contains("timed out") {
-        let endpoint = std::env::var("AWS_ENDPOINT_URL")
-            .unwrap_or_else(|_| "AWS's endpoint for that service".to_owned());
+    if e.message.contains("timed out") || e.message.contains("did not answer") {
         eprintln!(
-            "{endpoint} did not answer in time; --call-timeout SECS sets how long one call \
+            "{} did not answer in time; --call-timeout SECS sets how long one call \
              may take, retries included (default {}s)",
+            stalled_endpoint(e),
             crate::aws::DEFAULT_CALL_TIMEOUT.as_secs()
         );
     }
+}
+
+/// Which endpoint stalled: the AWS calls sent and never answered (each service may have its
+/// own `AWS_ENDPOINT_URL_<SERVICE>`), else the origin of a URL in the message (the registry
+/// names its own), else AWS's endpoint.
+fn stalled_endpoint(e: &Error) -> String {
+    // `sts:GetCallerIdentity` or `GetSecretValue`: the operation is after the colon.
+    let operation = e.operation.rsplit(':').next().unwrap_or_default();
+    let calls = crate::aws::calls::unanswered(operation);
+    if !calls.is_empty() {
+        return calls.join(", ");
+    }
+    let url = ["https://", "http://"].iter().find_map(|scheme| {
+        let start = e.message.find(scheme)?;
+        let rest = &e.message[start + scheme.len()..];
+        let end = rest
+            .find(|c: char| c == '/' || c == '?' || c == ')' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        Some(format!("{scheme}{}", &rest[..end]))
+    });
+    url.unwrap_or_else(|| "AWS's endpoint for that service".to_owned())
 }
 
 /// Local work before anything is read (the image of `[image] build`, so the plan knows its

@@ -7,7 +7,7 @@ use std::path::Path;
 use rmcp::model::CallToolRequestParams;
 use serde_json::json;
 
-use super::config::{Auth, ClientConfig, command_line};
+use super::config::{ClientConfig, assignment, command_line, server_name};
 use super::mcp::{self, Called, Failure, Session, Target};
 use super::{endpoint, takes_cognito_tokens, token as tokens};
 use crate::aws::Aws;
@@ -46,47 +46,104 @@ async fn fresh_token(
 }
 
 pub async fn mcp(cli: &Cli, stack: Option<&Stack>, args: &McpArgs) -> Result<u8, Error> {
-    if let McpCommand::Config(config) = &args.command {
-        let stack = stack.expect("a stack file: only `--url` with `--token` runs without one");
-        return print_config(cli, stack, args, config).await;
+    let headers = headers(&args.headers)?;
+    if let Some(url) = &args.url {
+        check_url(url)?;
     }
-    let target = target(cli, stack, args).await?;
+    let call = match &args.command {
+        McpCommand::Config(config) => return print_config(cli, stack, args, headers, config).await,
+        McpCommand::Tools => None,
+        McpCommand::Call(call) => Some(call),
+    };
+    let target = target(cli, stack, args, headers).await?;
     let session = Session::connect(&target).await.map_err(failed)?;
-    let code = match &args.command {
-        McpCommand::Tools => {
-            let tools = session.tools().await.map_err(failed)?;
-            for tool in &tools {
-                println!("{}", mcp::describe(tool));
-            }
-            EXIT_OK
-        }
-        McpCommand::Call(call) => call_tool(&session, call).await?,
-        McpCommand::Config(_) => unreachable!("handled above"),
+    let code = match call {
+        Some(call) => call_tool(&session, call).await,
+        None => list_tools(&session).await,
     };
     session.close().await;
-    Ok(code)
+    code
+}
+
+async fn list_tools(session: &Session) -> Result<u8, Error> {
+    let tools = session.tools().await.map_err(failed)?;
+    for tool in &tools {
+        println!("{}", mcp::describe(tool));
+    }
+    Ok(EXIT_OK)
 }
 
 fn failed(f: Failure) -> Error {
     Error::new("mcp", "connect", f.message)
 }
 
-/// The URL, token and headers of `--url`/`--token`/`--header`, the rest from the stack.
-async fn target(cli: &Cli, stack: Option<&Stack>, args: &McpArgs) -> Result<Target, Error> {
-    let mut headers = Vec::new();
-    for header in &args.headers {
-        let Some((name, value)) = header.split_once(':') else {
-            return Err(Error::new(
+/// `--header NAME: VALUE` as (name, value).
+fn headers(given: &[String]) -> Result<Vec<(String, String)>, Error> {
+    given
+        .iter()
+        .map(|header| match header.split_once(':') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_owned(), value.trim().to_owned()))
+            }
+            // Its first word only: the rest may be a secret.
+            _ => Err(Error::new(
                 "mcp",
                 "--header",
-                format!("{header:?} is not `NAME: VALUE`"),
-            ));
-        };
-        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+                format!(
+                    "the header starting {:?} is not `NAME: VALUE`",
+                    header.split_whitespace().next().unwrap_or_default()
+                ),
+            )),
+        })
+        .collect()
+}
+
+fn is_authorization((name, _): &(String, String)) -> bool {
+    name.eq_ignore_ascii_case("authorization")
+}
+
+/// `--url` must be an http(s) URL: said here, not as a transport error later.
+fn check_url(url: &str) -> Result<(), Error> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+        Ok(parsed) => Err(Error::new(
+            "mcp",
+            "--url",
+            format!(
+                "{url:?} is not an http:// or https:// URL (its scheme is {:?})",
+                parsed.scheme()
+            ),
+        )),
+        Err(e) => Err(Error::new(
+            "mcp",
+            "--url",
+            format!("{url:?} is not a URL ({e})"),
+        )),
     }
-    let authorized = headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("authorization"));
+}
+
+/// What is missing without a stack file.
+fn no_stack(cli: &Cli, operation: &'static str, what: &str) -> Error {
+    Error::new(
+        "mcp",
+        operation,
+        format!(
+            "no stack file ({} does not exist), so {what}",
+            cli.stack.display()
+        ),
+    )
+}
+
+/// The URL, token and headers of `--url`/`--token`/`--header`, the rest from the stack.
+/// Without a stack file, `--url` is needed, and the server gets what was given: a token, an
+/// `Authorization` header, or no credentials (a server without auth).
+async fn target(
+    cli: &Cli,
+    stack: Option<&Stack>,
+    args: &McpArgs,
+    headers: Vec<(String, String)>,
+) -> Result<Target, Error> {
+    let authorized = headers.iter().any(is_authorization);
     let mut token = args.token.clone().map(Sensitive::new);
     let (mut url, mut context) = (args.url.clone(), None);
     if let Some(stack) = stack
@@ -102,8 +159,16 @@ async fn target(cli: &Cli, stack: Option<&Stack>, args: &McpArgs) -> Result<Targ
             token = Some(fresh_token(&aws, stack, &args.user).await?);
         }
     }
+    let Some(url) = url else {
+        return Err(no_stack(
+            cli,
+            "connect",
+            "there is no runtime to read the MCP URL from: pass --url URL (and --token TOKEN or \
+             --header 'NAME: VALUE' when the server needs them), or --stack PATH",
+        ));
+    };
     Ok(Target {
-        url: url.expect("a URL: from --url or the stack"),
+        url,
         token,
         headers,
         context,
@@ -161,41 +226,21 @@ async fn call_tool(session: &Session, call: &CallArgs) -> Result<u8, Error> {
 
 async fn print_config(
     cli: &Cli,
-    stack: &Stack,
+    stack: Option<&Stack>,
     args: &McpArgs,
+    headers: Vec<(String, String)>,
     config: &ConfigArgs,
 ) -> Result<u8, Error> {
-    // One connection, and only when AWS is asked for the URL or a token.
-    let needs_token = config.static_token && args.token.is_none();
-    let aws = if args.url.is_none() || needs_token {
-        Some(connect(cli, stack).await?)
-    } else {
-        None
-    };
-    let url = match (&args.url, &aws) {
-        (Some(url), _) => url.clone(),
-        (None, Some(aws)) => endpoint(aws, stack).await?.url,
-        (None, None) => unreachable!("connected when there is no --url"),
-    };
-    let auth = if config.static_token {
-        let token = match (&args.token, &aws) {
-            (Some(token), _) => token.clone(),
-            (None, Some(aws)) => fresh_token(aws, stack, &args.user).await?.expose().clone(),
-            (None, None) => unreachable!("connected when there is no --token"),
-        };
-        eprintln!(
-            "warning: the configuration embeds an access token; it expires (Cognito's default: \
-             one hour) and whoever reads it can call the server until then. Without \
-             --static-token the client runs `infra token` for fresh ones."
-        );
-        Auth::Static(token)
-    } else {
-        Auth::Helper(helper_command(cli, stack, &args.user)?)
-    };
-    let client = ClientConfig {
-        name: stack.name.clone(),
-        url,
-        auth,
+    // The credentials given: `--token`, else an `Authorization` header.
+    let (mut authorization, others): (Vec<_>, Vec<_>) =
+        headers.into_iter().partition(is_authorization);
+    if let Some(token) = &args.token {
+        authorization = vec![("Authorization".to_owned(), format!("Bearer {token}"))];
+    }
+    let given: Vec<(String, String)> = authorization.into_iter().chain(others).collect();
+    let client = match stack {
+        Some(stack) => config_of_stack(cli, stack, args, given, config).await?,
+        None => config_without_stack(cli, args, given, config)?,
     };
     let text = match config.client {
         ConfigClient::Claude => client.claude(),
@@ -205,22 +250,143 @@ async fn print_config(
     Ok(EXIT_OK)
 }
 
+/// The stack's server: the URL from `--url` or live AWS; a header helper, or with
+/// `--static-token` the headers given, with a fresh token when none was.
+async fn config_of_stack(
+    cli: &Cli,
+    stack: &Stack,
+    args: &McpArgs,
+    mut given: Vec<(String, String)>,
+    config: &ConfigArgs,
+) -> Result<ClientConfig, Error> {
+    // One connection, and only when AWS is asked for the URL or a token.
+    let mut aws = None;
+    let url = match &args.url {
+        Some(url) => url.clone(),
+        None => {
+            let connected = connect(cli, stack).await?;
+            let url = endpoint(&connected, stack).await?.url;
+            aws = Some(connected);
+            url
+        }
+    };
+    if !config.static_token {
+        if !given.is_empty() {
+            eprintln!(
+                "note: the client gets its Authorization header from `infra token`; --token and \
+                 --header values are written into the configuration only with --static-token"
+            );
+        }
+        return Ok(ClientConfig {
+            name: stack.name.clone(),
+            url,
+            helper: Some(helper_command(cli, stack, &args.user)?),
+            headers: Vec::new(),
+        });
+    }
+    if !given.iter().any(is_authorization) {
+        let aws = match aws {
+            Some(aws) => aws,
+            None => connect(cli, stack).await?,
+        };
+        let token = fresh_token(&aws, stack, &args.user).await?;
+        given.insert(
+            0,
+            (
+                "Authorization".to_owned(),
+                format!("Bearer {}", token.expose()),
+            ),
+        );
+    }
+    eprintln!(
+        "warning: the configuration embeds an access token; it expires (Cognito's default: \
+         one hour) and whoever reads it can call the server until then. Without \
+         --static-token the client runs `infra token` for fresh ones."
+    );
+    Ok(ClientConfig {
+        name: stack.name.clone(),
+        url,
+        helper: None,
+        headers: given,
+    })
+}
+
+/// Any server, at `--url`: there is no `infra token` to run, so the configuration holds the
+/// headers given (with `--static-token`), or none for a server without auth.
+fn config_without_stack(
+    cli: &Cli,
+    args: &McpArgs,
+    given: Vec<(String, String)>,
+    config: &ConfigArgs,
+) -> Result<ClientConfig, Error> {
+    let Some(url) = &args.url else {
+        return Err(no_stack(
+            cli,
+            "config",
+            "there is no runtime to read the MCP URL from: pass --url URL, or --stack PATH",
+        ));
+    };
+    if config.static_token {
+        if given.is_empty() {
+            return Err(no_stack(
+                cli,
+                "config",
+                "infra cannot sign in for a token to embed: pass the token with --token TOKEN \
+                 (or --header 'Authorization: ...')",
+            ));
+        }
+        eprintln!(
+            "warning: the configuration embeds the credentials given; whoever reads it can call \
+             the server with them until they expire."
+        );
+    } else if !given.is_empty() {
+        return Err(no_stack(
+            cli,
+            "config",
+            "there is no `infra token` for the client to run for fresh tokens: add \
+             --static-token to write the token and headers given into the configuration (a \
+             token expires), or pass --stack PATH",
+        ));
+    } else {
+        eprintln!(
+            "note: no stack file and no --token: the configuration sends no Authorization \
+             header (for a server without auth)"
+        );
+    }
+    Ok(ClientConfig {
+        name: server_name(url),
+        url: url.clone(),
+        helper: None,
+        headers: given,
+    })
+}
+
 /// The command a client runs for fresh headers: this binary, this stack, the same connection
-/// options, and the endpoint variables in force now (a local emulator's, say).
+/// options, and the endpoint variables in force now (a local emulator's, say), each assigned
+/// for `sh` (the value quoted, whatever `&`, `?` or quotes it holds).
 fn helper_command(cli: &Cli, stack: &Stack, user: &UserArgs) -> Result<String, Error> {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let absolute = |p: &Path| -> Result<String, Error> {
+        let path = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        path.to_str().map(str::to_owned).ok_or_else(|| {
+            Error::new(
+                "mcp",
+                "config",
+                format!(
+                    "{} is not UTF-8: a header helper cannot name it",
+                    path.display()
+                ),
+            )
+        })
+    };
     let exe = std::env::current_exe()
         .map_err(|e| Error::new("mcp", "config", format!("this program's path: {e}")))?;
-    let mut words: Vec<String> = std::env::vars()
+    let mut variables: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
         .filter(|(name, _)| name.starts_with("AWS_ENDPOINT_URL"))
-        .map(|(name, value)| format!("{name}={value}"))
+        .filter_map(|(name, value)| assignment(&name, &value))
         .collect();
-    words.sort();
-    words.push(exe.display().to_string());
-    words.extend([
-        "--stack".into(),
-        absolute(&stack.path).display().to_string(),
-    ]);
+    variables.sort();
+    let mut words = vec![absolute(&exe)?, "--stack".into(), absolute(&stack.path)?];
     if let Some(region) = &cli.region {
         words.extend(["--region".into(), region.clone()]);
     }
@@ -232,12 +398,10 @@ fn helper_command(cli: &Cli, stack: &Stack, user: &UserArgs) -> Result<String, E
         words.extend(["--user".into(), user.clone()]);
     }
     if let Some(file) = &user.refresh_token_file {
-        words.extend([
-            "--refresh-token-file".into(),
-            absolute(file).display().to_string(),
-        ]);
+        words.extend(["--refresh-token-file".into(), absolute(file)?]);
     }
-    Ok(command_line(&words))
+    variables.push(command_line(&words));
+    Ok(variables.join(" "))
 }
 
 pub async fn check(cli: &Cli, stack: &Stack, user: &UserArgs) -> Result<u8, Error> {

@@ -16,9 +16,8 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Map, Value};
 
-use crate::engine::error_chain;
+use super::diagnose::{diagnose, initialize_error, service_error};
 use crate::sensitive::Sensitive;
-use crate::stack::validate::clip;
 
 /// Where to connect, and with what.
 #[derive(Debug, Clone)]
@@ -82,7 +81,7 @@ impl Session {
                 service,
                 target: target.clone(),
             }),
-            Ok(Err(e)) => Err(diagnose(target, &e.to_string()).await),
+            Ok(Err(e)) => Err(diagnose(target, initialize_error(&e)).await),
             Err(_) => Err(Failure {
                 message: format!(
                     "{} did not complete `initialize` within {}s",
@@ -108,7 +107,7 @@ impl Session {
     pub async fn tools(&self) -> Result<Vec<Tool>, Failure> {
         match self.service.list_all_tools().await {
             Ok(tools) => Ok(tools),
-            Err(e) => Err(diagnose(&self.target, &e.to_string()).await),
+            Err(e) => Err(diagnose(&self.target, service_error(&e)).await),
         }
     }
 
@@ -121,16 +120,20 @@ impl Session {
             .await
         {
             Ok(handle) => handle,
-            Err(e) => return Err(diagnose(&self.target, &e.to_string()).await),
+            Err(e) => return Err(diagnose(&self.target, service_error(&e)).await),
         };
         let (id, peer) = (handle.id.clone(), handle.peer.clone());
         tokio::select! {
             response = handle.await_response() => match response {
                 Ok(ServerResult::CallToolResult(result)) => Ok(Called::Done(result)),
-                Ok(other) => Err(Failure {
-                    message: format!("the server answered tools/call with {other:?}"),
+                Ok(_) => Err(Failure {
+                    message: format!(
+                        "{}: the server answered tools/call with something other than a tool \
+                         result",
+                        self.target.url
+                    ),
                 }),
-                Err(e) => Err(diagnose(&self.target, &e.to_string()).await),
+                Err(e) => Err(diagnose(&self.target, service_error(&e)).await),
             },
             _ = tokio::signal::ctrl_c() => {
                 let notification = CancelledNotification::new(CancelledNotificationParam::new(
@@ -177,94 +180,6 @@ pub async fn check(target: &Target) -> Result<Checked, Failure> {
         tools: tools?,
         elapsed,
     })
-}
-
-/// rmcp's error says what went wrong inside the client; for an HTTP failure, ask again with a
-/// plain `initialize` POST to show the status and the body AgentCore sent, with a hint.
-async fn diagnose(target: &Target, client_error: &str) -> Failure {
-    let mut request = reqwest::Client::new()
-        .post(&target.url)
-        .timeout(Duration::from_secs(30))
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .body(
-            serde_json::json!({
-                "jsonrpc": "2.0", "id": 0, "method": "initialize",
-                "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                           "clientInfo": {"name": "infra", "version": env!("CARGO_PKG_VERSION")}}
-            })
-            .to_string(),
-        );
-    if let Some(token) = &target.token {
-        request = request.bearer_auth(token.expose());
-    }
-    for (name, value) in &target.headers {
-        request = request.header(name, value);
-    }
-    let context = target
-        .context
-        .as_deref()
-        .map(|c| format!("\n{c}"))
-        .unwrap_or_default();
-    let response = match request.send().await {
-        Ok(response) => response,
-        Err(e) => {
-            return Failure {
-                message: format!(
-                    "{}: {client_error} ({}){context}",
-                    target.url,
-                    error_chain(&e)
-                ),
-            };
-        }
-    };
-    let status = response.status();
-    if status.is_success() {
-        return Failure {
-            message: format!("{}: {client_error}{context}", target.url),
-        };
-    }
-    let body = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|v| {
-            ["message", "Message"]
-                .iter()
-                .find_map(|k| v.get(k).and_then(Value::as_str).map(str::to_owned))
-        })
-        .unwrap_or_else(|| clip(body.trim(), 300));
-    Failure {
-        message: format!(
-            "HTTP {status} from {}: {message}\n{}{context}",
-            target.url,
-            hint(status.as_u16())
-        ),
-    }
-}
-
-fn hint(status: u16) -> &'static str {
-    match status {
-        401 => {
-            "hint: the runtime's JWT authorizer refused the token. It needs an unexpired Cognito \
-             ACCESS token (not an ID token) issued by the pool its discovery URL names, whose \
-             client_id is one of its allowed clients (the stack's app client); `infra token` \
-             gets a fresh one."
-        }
-        403 => {
-            "hint: the request is not allowed. A runtime with a JWT authorizer refuses SigV4-signed \
-             requests and one without refuses bearer tokens (\"Authorization method mismatch\")."
-        }
-        404 => {
-            "hint: no runtime or endpoint at this URL: check the ARN (`infra output`) and the \
-             region, and that `infra apply` finished."
-        }
-        424 => {
-            "hint: the runtime's container did not start or answer: check its image, its role's \
-             ECR permissions and its logs."
-        }
-        429 => "hint: throttled; try again in a moment.",
-        _ => "hint: see the runtime's status (`infra output`) and its logs.",
-    }
 }
 
 /// `name(param: type, ...)` and the first line of the description, one tool per entry.

@@ -5,6 +5,7 @@
 
 pub mod commands;
 pub mod config;
+mod diagnose;
 pub mod mcp;
 pub mod token;
 

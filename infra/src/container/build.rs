@@ -5,6 +5,14 @@
 //! `SOURCE_DATE_EPOCH` is fixed for C build scripts, and `--locked` pins dependencies. It runs
 //! in its own target directory (default `<workspace>/target/image`) so it never invalidates the
 //! development build.
+//!
+//! The build runs in an environment that holds no secret: every dependency's `build.rs` runs
+//! with it, so only what a build needs is passed on ([`build_environment`]): `PATH`, `HOME`,
+//! the locale, temporary and cache directories, proxy settings, `CARGO_*`, `RUSTUP_*`, `ZIG_*`,
+//! and none of those whose name says it holds a secret (`*TOKEN*`, `*SECRET*`, `*PASSWORD*`,
+//! `*CREDENTIAL*`, `*_KEY*`). AWS credentials, `OPENAI_API_KEY`, a user's password variable and
+//! the stack's other secret variables never reach it. `INFRA_BUILD_ENV=NAME,NAME` passes more
+//! variables on by name, when a build really needs them.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -174,12 +182,9 @@ pub fn check_tools(tools_root: &Path, arch: Platform) -> Result<Toolchain> {
 /// Cross-compiles `options.package` to a static binary for `options.platform` with
 /// `cargo zigbuild --release --locked`, after [`check_tools`]. Cargo's output goes to stderr.
 pub fn build(options: &BuildOptions) -> Result<Built> {
+    let workspace = check_workspace(&options.workspace)?;
     let tools_root = options.tools_root.as_ref().unwrap_or(&options.workspace);
     let tools = check_tools(tools_root, options.platform)?;
-    let workspace = options
-        .workspace
-        .canonicalize()
-        .with_context(|| format!("workspace {}", options.workspace.display()))?;
     let target_dir = options.target_dir();
     let triple = options.platform.triple();
 
@@ -199,6 +204,8 @@ pub fn build(options: &BuildOptions) -> Result<Built> {
 
     let mut command = Command::new(&tools.cargo);
     command
+        .env_clear()
+        .envs(build_environment(std::env::vars_os()))
         .current_dir(&workspace)
         .args(["zigbuild", "--release", "--locked", "-p"])
         .arg(&options.package)
@@ -246,6 +253,108 @@ pub fn build(options: &BuildOptions) -> Result<Built> {
         digest: super::sha256_digest(&bytes),
         bytes,
     })
+}
+
+/// The cargo workspace (or package) directory, checked before any tool is looked for: a
+/// directory holding a `Cargo.toml`.
+fn check_workspace(dir: &Path) -> Result<PathBuf> {
+    let shown = dir.display();
+    let workspace = match dir.canonicalize() {
+        Ok(path) => path,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!(
+                "the cargo workspace {shown} does not exist ([image] workspace, relative to the stack file)"
+            )
+        }
+        Err(e) => bail!("the cargo workspace {shown}: {e}"),
+    };
+    if !workspace.is_dir() {
+        bail!(
+            "the cargo workspace {shown} is not a directory ([image] workspace names the directory of Cargo.toml)"
+        );
+    }
+    if !workspace.join("Cargo.toml").is_file() {
+        bail!(
+            "{shown} holds no Cargo.toml, so it is not a cargo workspace or package; \
+             [image] workspace names the directory of the Cargo.toml that has the package to build"
+        );
+    }
+    Ok(workspace)
+}
+
+/// Variables a build gets by exact name.
+const BUILD_VARIABLES: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "TERM",
+    "LANG",
+    "TZ",
+    "SOURCE_DATE_EPOCH",
+    "XDG_CACHE_HOME",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "RUSTC",
+    "RUSTDOC",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+];
+
+/// Variables a build gets by prefix.
+const BUILD_PREFIXES: &[&str] = &["CARGO_", "RUSTUP_", "ZIG_", "LC_"];
+
+/// Words in a variable's name that say it holds a secret: never passed on by prefix
+/// (`CARGO_REGISTRY_TOKEN`, `CARGO_REGISTRIES_<NAME>_TOKEN`).
+const SECRET_WORDS: &[&str] = &[
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "CREDENTIAL",
+    "_KEY",
+];
+
+/// The environment the build runs in, from this process's: what a build needs and nothing
+/// that holds a secret (see the module's documentation). `INFRA_BUILD_ENV` names more.
+pub fn build_environment(
+    vars: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Vec<(OsString, OsString)> {
+    let vars: Vec<_> = vars.into_iter().collect();
+    let extra: Vec<String> = vars
+        .iter()
+        .find(|(name, _)| name == "INFRA_BUILD_ENV")
+        .and_then(|(_, value)| value.to_str())
+        .map(|list| {
+            list.split(',')
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    vars.into_iter()
+        .filter(|(name, _)| {
+            let Some(name) = name.to_str() else {
+                return false;
+            };
+            if extra.iter().any(|e| e == name) {
+                return true;
+            }
+            let upper = name.to_ascii_uppercase();
+            let needed = BUILD_VARIABLES.contains(&name)
+                || BUILD_PREFIXES.iter().any(|p| name.starts_with(p));
+            needed && !SECRET_WORDS.iter().any(|w| upper.contains(w))
+        })
+        .collect()
 }
 
 fn target_installed(arch: Platform) -> Result<bool> {
@@ -321,6 +430,76 @@ mod tests {
         assert!(parse("linux/s390x").is_err());
         assert_eq!(Platform::LinuxArm64.to_string(), "linux/arm64");
         assert_eq!(Platform::LinuxAmd64.triple(), "x86_64-unknown-linux-musl");
+    }
+
+    fn names(vars: &[(&str, &str)]) -> Vec<String> {
+        let vars = vars
+            .iter()
+            .map(|(n, v)| (OsString::from(n), OsString::from(v)));
+        build_environment(vars)
+            .into_iter()
+            .map(|(n, _)| n.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_build_environment_keeps_what_a_build_needs_and_no_secret() {
+        let kept = names(&[
+            ("PATH", "/usr/bin"),
+            ("HOME", "/home/u"),
+            ("CARGO_HOME", "/home/u/.cargo"),
+            ("RUSTUP_TOOLCHAIN", "stable"),
+            ("https_proxy", "http://proxy:3128"),
+            ("LC_ALL", "C.UTF-8"),
+            ("OPENAI_API_KEY", "sk-x"),
+            ("COGNITO_PASSWORD", "p"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_ACCESS_KEY_ID", "a"),
+            ("AWS_SESSION_TOKEN", "t"),
+            ("AWS_PROFILE", "prod"),
+            ("GITHUB_TOKEN", "g"),
+            ("CARGO_REGISTRY_TOKEN", "r"),
+            ("CARGO_REGISTRIES_CORP_TOKEN", "r"),
+            ("CARGO_SECRET_THING", "r"),
+            ("MY_STACK_SECRET", "v"),
+        ]);
+        assert_eq!(
+            kept,
+            [
+                "PATH",
+                "HOME",
+                "CARGO_HOME",
+                "RUSTUP_TOOLCHAIN",
+                "https_proxy",
+                "LC_ALL"
+            ]
+        );
+    }
+
+    #[test]
+    fn infra_build_env_passes_more_variables_by_name() {
+        let kept = names(&[
+            ("INFRA_BUILD_ENV", "PKG_CONFIG_PATH, SSH_AUTH_SOCK"),
+            ("PKG_CONFIG_PATH", "/opt/lib/pkgconfig"),
+            ("SSH_AUTH_SOCK", "/tmp/agent"),
+            ("OPENAI_API_KEY", "sk-x"),
+        ]);
+        assert_eq!(kept, ["PKG_CONFIG_PATH", "SSH_AUTH_SOCK"]);
+    }
+
+    #[test]
+    fn a_missing_workspace_is_named_before_any_tool_is_looked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let error = build(&BuildOptions::new(&missing, "server")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("does not exist ([image] workspace"),
+            "{error}"
+        );
+        let error = build(&BuildOptions::new(dir.path(), "server")).unwrap_err();
+        assert!(error.to_string().contains("holds no Cargo.toml"), "{error}");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Registry {
     client: reqwest::Client,
     /// The whole `Authorization` header value.
     authorization: Option<Sensitive<String>>,
+    /// How long a request may go without a byte (`--call-timeout` for infra's own registry).
+    read_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Registry {
@@ -89,6 +91,7 @@ impl Registry {
             base,
             client,
             authorization: None,
+            read_timeout,
         })
     }
 
@@ -290,10 +293,17 @@ impl Registry {
         if let Some(body) = body {
             request = request.body(body);
         }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("{method} {url}: the registry is unreachable"))?;
+        let response = request.send().await.map_err(|e| {
+            let what = if e.is_timeout() {
+                format!(
+                    "the registry did not answer within {}s",
+                    self.read_timeout.as_secs_f64()
+                )
+            } else {
+                "the registry is unreachable".to_owned()
+            };
+            anyhow::Error::new(e).context(format!("{method} {url}: {what}"))
+        })?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }

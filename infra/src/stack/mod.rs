@@ -78,6 +78,90 @@ pub struct Stack {
     entries: Vec<Entry>,
 }
 
+/// The largest stack file infra reads: a stack file is a few kilobytes (its policies are
+/// bounded by IAM's 10,240 characters each), so anything over 1 MiB is not one.
+pub const MAX_STACK_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The stack file's text, or what is wrong with it (with the 1-based line and column of a
+/// byte that is not UTF-8): refused before reading when it is not a regular file (a device
+/// such as `/dev/zero`, a FIFO, a directory) or larger than [`MAX_STACK_FILE_BYTES`].
+pub fn read_file(path: &Path) -> Result<String, (Option<(usize, usize)>, String)> {
+    use std::io::Read as _;
+    let cannot = |e: std::io::Error| {
+        (
+            None,
+            format!("cannot read the stack file: {}", file_error(path, &e)),
+        )
+    };
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, FIFO or socket)"
+        };
+        return Err((
+            None,
+            format!("the stack file is {what}; --stack names a TOML file"),
+        ));
+    }
+    if meta.len() > MAX_STACK_FILE_BYTES {
+        return Err((
+            None,
+            format!(
+                "the stack file is {} bytes; a stack file is at most {MAX_STACK_FILE_BYTES} bytes (1 MiB)",
+                meta.len()
+            ),
+        ));
+    }
+    // Read no more than the limit even if the file grows meanwhile.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_STACK_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_STACK_FILE_BYTES {
+        return Err((
+            None,
+            format!(
+                "the stack file grew past {MAX_STACK_FILE_BYTES} bytes (1 MiB) while being read"
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..offset];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        let byte = e.as_bytes()[offset];
+        (
+            Some((line, column)),
+            format!("the stack file is not UTF-8 text: byte 0x{byte:02X} at byte offset {offset} (TOML files are UTF-8)"),
+        )
+    })
+}
+
+/// An I/O error on `path` in words: a symlink loop or a dangling symlink said as such.
+fn file_error(path: &Path, e: &std::io::Error) -> String {
+    // ELOOP on Linux and macOS.
+    if matches!(e.raw_os_error(), Some(40) | Some(62)) {
+        return format!(
+            "{} is a symlink loop (too many levels of symbolic links)",
+            path.display()
+        );
+    }
+    if e.kind() == std::io::ErrorKind::NotFound
+        && let Ok(target) = std::fs::read_link(path)
+    {
+        return format!(
+            "{} is a symlink to {}, which does not exist",
+            path.display(),
+            target.display()
+        );
+    }
+    e.to_string()
+}
+
 impl Stack {
     /// A stack with no sections (tests build on it with [`Stack::push`]).
     pub fn new(path: &Path, name: &str, region: Option<&str>) -> Stack {
@@ -167,12 +251,12 @@ impl Stack {
         sections: &[&'static dyn DynSection],
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Stack, StackErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| StackErrors {
+        let text = read_file(path).map_err(|(position, message)| StackErrors {
             errors: vec![StackError {
                 path: path.to_owned(),
-                position: None,
+                position,
                 field: String::new(),
-                message: format!("cannot read the stack file: {e}"),
+                message,
                 snippet: None,
             }],
         })?;

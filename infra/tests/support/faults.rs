@@ -59,6 +59,9 @@ pub enum Fault {
     /// HTTP 429 with an HTML page and no AWS error code, as a proxy or load balancer in front
     /// of an endpoint answers.
     BareThrottle,
+    /// HTTP 500 with an empty body and only a request id header: a server error with no AWS
+    /// error code, as an overloaded endpoint sometimes answers.
+    BareServerError,
     /// The connection is reset (RST) before the request reaches the emulator.
     Reset,
     /// The request reaches the emulator and is executed; the connection is reset before the
@@ -305,6 +308,12 @@ async fn serve(state: Arc<Mutex<State>>, upstream: u16, client: TcpStream) {
                  Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
+            let _ = client.write_all(response.as_bytes()).await;
+            let _ = client.shutdown().await;
+        }
+        Decision::Fault(Fault::BareServerError) => {
+            let response = "HTTP/1.1 500 Internal Server Error\r\nx-amzn-RequestId: \
+                            req-injected-500\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
             let _ = client.write_all(response.as_bytes()).await;
             let _ = client.shutdown().await;
         }

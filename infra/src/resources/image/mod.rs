@@ -326,10 +326,11 @@ async fn registry(aws: &Aws, addr: &str, repository_uri: &str) -> Result<Registr
         .ok()
         .filter(|u| !u.is_empty())
     {
-        return Registry::new(&url).map_err(|e| Error::other(addr, REGISTRY_OVERRIDE, &e));
+        return Registry::with_read_timeout(&url, aws.call_timeout)
+            .map_err(|e| Error::other(addr, REGISTRY_OVERRIDE, &e));
     }
     let host = repository_uri.split('/').next().unwrap_or_default();
-    let registry = Registry::new(&format!("https://{host}"))
+    let registry = Registry::with_read_timeout(&format!("https://{host}"), aws.call_timeout)
         .map_err(|e| Error::other(addr, "registry", &e))?;
     let token = aws
         .ecr

@@ -364,7 +364,10 @@ pub(super) async fn retry_propagation<T, E, F, Fut>(
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, E>>,
-    E: aws_sdk_bedrockagentcorecontrol::error::ProvideErrorMetadata + std::error::Error + 'static,
+    E: aws_sdk_bedrockagentcorecontrol::error::ProvideErrorMetadata
+        + crate::error::AnswerStatus
+        + std::error::Error
+        + 'static,
 {
     let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(20))
         .within(Duration::from_secs(90));
