@@ -20,6 +20,7 @@ pub mod policy;
 pub mod registry;
 pub mod render;
 pub mod resources;
+pub mod saved;
 pub mod sensitive;
 pub mod stack;
 

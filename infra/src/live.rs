@@ -47,11 +47,13 @@ pub async fn read(
     };
     let (identity, ()) = aws.both(identity, kinds).await?;
     let arn = identity.arn().unwrap_or_default();
-    Ok(Live::from_states(
+    let mut live = Live::from_states(
         aws.region.clone(),
         identity.account().unwrap_or_default().to_owned(),
         partition_of(arn),
         cx.into_states(),
         KINDS,
-    ))
+    );
+    live.write_only = write_only;
+    Ok(live)
 }

@@ -603,6 +603,12 @@ fn no_command_panics_with_or_without_a_stack_file() {
         ],
         vec!["mcp", "--url", &url, "config", "claude"],
         vec!["mcp", "--url", "not a url", "--token", "T", "tools"],
+        vec!["plan", "--skip-password-check", "--out", "saved-plan.json"],
+        vec!["apply", "saved-plan.json"],
+        vec!["apply", "stack.toml"],
+        vec!["show", "saved-plan.json"],
+        vec!["show", "stack.toml", "--json"],
+        vec!["show", "/dev/zero"],
         vec!["init", "--name", "a"],
         vec!["init"],
     ];

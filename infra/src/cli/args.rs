@@ -63,6 +63,18 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a commented starter stack file (never over an existing one).
     Init(InitArgs),
+    /// Print a plan saved by `plan --out FILE` (text, or `--json`).
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The saved plan.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Print the plan as JSON, as `plan --json` printed it.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -177,10 +189,22 @@ pub struct PlanArgs {
     /// Print the plan as JSON (for pipelines) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also save the plan, with a fingerprint of what it read, for `infra apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// Plan without signing users in and without secret values (passwords and secret values
+    /// are "not checked"): what a pull-request job with read-only credentials can run.
+    #[arg(long, env = "INFRA_SKIP_PASSWORD_CHECK",
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub skip_password_check: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// A plan saved by `plan --out FILE`: applied exactly, without a prompt, while live AWS
+    /// still matches what it was made from (else exit 1: the plan is stale).
+    #[arg(value_name = "FILE")]
+    pub plan_file: Option<std::path::PathBuf>,
     /// Apply without asking. Required when stdin is not a terminal (CI).
     #[arg(long, short = 'y', alias = "auto-approve")]
     pub yes: bool,

@@ -10,7 +10,13 @@ use std::time::Duration;
 
 pub(super) async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> Result<u8, Error> {
     let prepared = prepare(stack).await?;
-    let (_, _, plan) = read_and_plan(cli, stack, &prepared).await?;
+    let write_only = if args.skip_password_check {
+        WriteOnly::Skip
+    } else {
+        WriteOnly::Verify
+    };
+    let aws = connect(cli, stack).await?;
+    let (live, plan) = read_and_plan_with(&aws, stack, &prepared, write_only).await?;
     let mut out = io::stdout().lock();
     let written = if args.json {
         render::json(&plan, &mut out)
@@ -21,7 +27,13 @@ pub(super) async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> R
         return Ok(EXIT_ERROR);
     }
     if let Some(code) = refuse_blocked(&plan) {
+        if args.out.is_some() {
+            eprintln!("The plan was not saved: a plan that cannot be applied is not kept.");
+        }
         return Ok(code);
+    }
+    if let Some(path) = &args.out {
+        save_plan(stack, &live, &plan, path)?;
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         EXIT_CHANGES
@@ -30,8 +42,90 @@ pub(super) async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> R
     })
 }
 
+/// `plan --out FILE`: the plan and its fingerprint, for `apply FILE`.
+fn save_plan(stack: &Stack, live: &Live, plan: &Plan, path: &std::path::Path) -> Result<(), Error> {
+    let mut text = Vec::new();
+    render::text(plan, render::Style { color: false }, &mut text)
+        .map_err(|e| Error::new("plan", "--out", e.to_string()))?;
+    crate::saved::SavedPlan::new(stack, live, plan, String::from_utf8_lossy(&text).into())
+        .and_then(|saved| saved.write(path))
+        .map_err(|e| Error::new("plan", "--out", e))?;
+    eprintln!(
+        "Saved the plan to {}: `infra apply {}` applies exactly it, while live AWS still matches.",
+        path.display(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// A saved plan that may be applied to `stack` (by this infra, from this stack file's content),
+/// read before anything else is.
+fn load_saved(stack: &Stack, path: &std::path::Path) -> Result<crate::saved::SavedPlan, Error> {
+    let saved =
+        crate::saved::SavedPlan::read(path).map_err(|e| Error::new("apply", "saved plan", e))?;
+    match saved.refusal(stack) {
+        Some(why) => Err(Error::new("apply", "saved plan", why)),
+        None => Ok(saved),
+    }
+}
+
+/// Exit 1 when live AWS no longer matches what the saved plan was made from, naming each
+/// resource and field that changed since.
+fn refuse_stale(
+    stack: &Stack,
+    live: &Live,
+    plan: &Plan,
+    saved: &crate::saved::SavedPlan,
+) -> Option<u8> {
+    let now = crate::saved::fingerprint(stack, live, plan);
+    let changed = crate::saved::changed_since(&saved.fingerprint, &now);
+    if changed.is_empty() {
+        return None;
+    }
+    eprintln!("error: the plan is stale: live AWS changed since it was made; nothing was changed.");
+    for line in &changed {
+        eprintln!("  {line}");
+    }
+    eprintln!("Plan again, review, and apply the new plan.");
+    Some(EXIT_ERROR)
+}
+
+/// `infra show FILE`: a saved plan as `plan` printed it (or `--json`).
+pub(super) fn show_command(args: &ShowArgs) -> u8 {
+    let saved = match crate::saved::SavedPlan::read(&args.file) {
+        Ok(saved) => saved,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&saved.plan).unwrap_or_default()
+        );
+    } else {
+        print!("{}", saved.text);
+        println!(
+            "\nSaved by infra {} for stack {} (account {}, {}); write-only values {}.",
+            saved.infra_version,
+            saved.stack,
+            saved.account_id,
+            saved.region,
+            saved.write_only_values
+        );
+    }
+    EXIT_OK
+}
+
 pub(super) async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> Result<u8, Error> {
-    if !args.yes && !io::stdin().is_terminal() {
+    // A saved plan was reviewed: no prompt. Refused before anything is read when it is not
+    // one this infra may apply to this stack file.
+    let saved = match &args.plan_file {
+        Some(path) => Some(load_saved(stack, path)?),
+        None => None,
+    };
+    if saved.is_none() && !args.yes && !io::stdin().is_terminal() {
         eprintln!(
             "error: apply needs confirmation, and stdin is not a terminal. \
              Run `infra plan` to review, then `infra apply --yes` to apply without a prompt"
@@ -47,10 +141,15 @@ pub(super) async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) ->
     if let Some(code) = refuse_blocked(&plan) {
         return Ok(code);
     }
+    if let Some(saved) = &saved
+        && let Some(code) = refuse_stale(stack, &live, &plan, saved)
+    {
+        return Ok(code);
+    }
     if !plan.has_changes() {
         return Ok(EXIT_OK);
     }
-    if !args.yes && !confirm() {
+    if saved.is_none() && !args.yes && !confirm() {
         eprintln!("Apply cancelled; nothing was changed.");
         return Ok(EXIT_ERROR);
     }
@@ -101,10 +200,10 @@ pub(super) fn check_disabled() -> bool {
 /// eventually consistent, so a fresh write may take a moment to show: retry briefly.
 pub(super) async fn verify(aws: &Aws, stack: &Stack, prepared: &Prepared) -> Result<u8, Error> {
     let converged = |plan: &Plan| !plan.has_changes() && plan.blockers.is_empty();
-    let (_, mut after) = read_and_plan_with(aws, stack, prepared).await?;
+    let (_, mut after) = read_and_plan_with(aws, stack, prepared, WriteOnly::Verify).await?;
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(4)).times(3);
     while !converged(&after) && backoff.sleep().await {
-        (_, after) = read_and_plan_with(aws, stack, prepared).await?;
+        (_, after) = read_and_plan_with(aws, stack, prepared, WriteOnly::Verify).await?;
     }
     if converged(&after) {
         println!("Verified: live AWS matches the stack.");

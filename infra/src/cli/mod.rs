@@ -26,6 +26,9 @@ pub async fn run(cli: Cli) -> u8 {
     if let Command::Init(args) = &cli.command {
         return init_command(&cli, args);
     }
+    if let Command::Show(args) = &cli.command {
+        return show_command(args);
+    }
     // A stack file that is not there at all (a dangling symlink or a loop is there, and
     // loading it says what is wrong).
     let no_stack_file =
@@ -82,6 +85,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Mcp(args) => crate::client::commands::mcp(&cli, Some(&stack), args).await,
         Command::Check(args) => crate::client::commands::check(&cli, &stack, &args.user).await,
         Command::Init(args) => Ok(init_command(&cli, args)),
+        Command::Show(args) => Ok(show_command(args)),
     };
     finish(&cli, result)
 }
@@ -158,7 +162,7 @@ pub(super) async fn read_and_plan(
     prepared: &Prepared,
 ) -> Result<(Aws, Live, Plan), Error> {
     let aws = connect(cli, stack).await?;
-    let (live, plan) = read_and_plan_with(&aws, stack, prepared).await?;
+    let (live, plan) = read_and_plan_with(&aws, stack, prepared, WriteOnly::Verify).await?;
     Ok((aws, live, plan))
 }
 
@@ -167,8 +171,9 @@ pub(super) async fn read_and_plan_with(
     aws: &Aws,
     stack: &Stack,
     prepared: &Prepared,
+    write_only: WriteOnly,
 ) -> Result<(Live, Plan), Error> {
-    let live = live::read(aws, stack, WriteOnly::Verify, prepared).await?;
+    let live = live::read(aws, stack, write_only, prepared).await?;
     let plan = plan::plan(stack, &live);
     Ok((live, plan))
 }

@@ -118,6 +118,14 @@ pub trait Kind: Section + Sized {
     fn names_of_dependencies(_live: &Self::Live) -> Vec<String> {
         Vec::new()
     }
+
+    /// What a saved plan (`plan --out`) records of this kind's live state beyond what the plan
+    /// shows, as `(address, field, value)`: values applying the plan depends on (a runtime's
+    /// version, the digest a tag points at, a policy document). `apply FILE` reads them again
+    /// and refuses a stale plan naming each one that changed. Never a secret value.
+    fn fingerprint(_cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)> {
+        Vec::new()
+    }
 }
 
 /// The object-safe face of a [`Kind`], for the registry's list.
@@ -146,6 +154,7 @@ pub trait DynKind: Sync {
     #[cfg(test)]
     fn converged(&self, stack: &Stack) -> Box<dyn Any + Send + Sync>;
     fn names_of_dependencies(&self, live: &(dyn Any + Send + Sync)) -> Vec<String>;
+    fn fingerprint(&self, cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)>;
 }
 
 /// A kind as the registry lists it: `&Registered::<UserPool>::KIND`.
@@ -219,5 +228,9 @@ impl<K: Kind> DynKind for Registered<K> {
         live.downcast_ref()
             .map(K::names_of_dependencies)
             .unwrap_or_default()
+    }
+
+    fn fingerprint(&self, cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)> {
+        K::fingerprint(cx)
     }
 }

@@ -55,6 +55,9 @@ pub struct Live {
     pub region: String,
     pub account_id: String,
     pub partition: String,
+    /// Whether write-only values were checked (`plan --skip-password-check` reads with
+    /// [`WriteOnly::Skip`], and the plan says "not checked").
+    pub write_only: WriteOnly,
     states: BTreeMap<&'static str, State>,
     /// The kinds that were read, in dependency order.
     kinds: Vec<&'static dyn DynKind>,
@@ -83,6 +86,7 @@ impl Live {
             region,
             account_id,
             partition,
+            write_only: WriteOnly::Verify,
             states,
             kinds: kinds.to_vec(),
         }
@@ -96,6 +100,7 @@ impl Live {
         kinds: &[&'static dyn DynKind],
     ) -> Live {
         Live {
+            write_only: WriteOnly::Verify,
             region: region.to_owned(),
             account_id: account_id.to_owned(),
             partition: partition.to_owned(),

@@ -97,6 +97,29 @@ impl SignInClient {
 }
 
 impl Kind for Client {
+    /// The client's id, sign-in flows and when Cognito last changed it (any other setting).
+    fn fingerprint(cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)> {
+        let (Some(spec), Lookup::Found(client)) =
+            (cx.stack.one::<Client>(), cx.live.get::<Client>())
+        else {
+            return Vec::new();
+        };
+        let addr = address(Client::TYPE, &spec.name);
+        let modified = client
+            .raw
+            .last_modified_date()
+            .map(|d| d.secs().to_string());
+        vec![
+            (addr.clone(), "id", client.id.clone().into()),
+            (
+                addr.clone(),
+                "explicit_auth_flows",
+                serde_json::json!(client.explicit_auth_flows),
+            ),
+            (addr, "last_modified", serde_json::json!(modified)),
+        ]
+    }
+
     const TYPE: &'static str = "cognito_user_pool_client";
     const DEPENDS_ON: &'static [&'static str] = &[UserPool::TYPE];
     type Live = Lookup<LiveClient>;

@@ -85,9 +85,7 @@ impl Kind for User {
                             };
                             verifier.check(spec, status).await?
                         }
-                        WriteOnly::Skip => {
-                            PasswordCheck::Unmanaged("not verified by this command".into())
-                        }
+                        WriteOnly::Skip => PasswordCheck::Unmanaged(NOT_CHECKED.into()),
                     };
                     Ok::<_, Error>(Some(LiveUser {
                         status: status.0.clone(),
@@ -141,6 +139,9 @@ async fn status(
         }),
     )
 }
+
+/// What a plan says of a password it did not check (`--skip-password-check`).
+const NOT_CHECKED: &str = "not checked (--skip-password-check)";
 
 /// Verifies declared passwords by authenticating through the stack's client.
 struct Verifier<'a> {
@@ -272,6 +273,17 @@ fn plan(cx: &PlanContext, spec: &UserSpec, planner: &mut Planner) {
     let mut changes = Changes::default();
     let mut notes = Vec::new();
     let (action, reason) = match live {
+        // --skip-password-check: a plan for review, made without the password; applying it
+        // (`apply FILE`, with the password in the environment) creates the user.
+        None if spec.password.is_none() && cx.live.write_only == WriteOnly::Skip => {
+            changes.value("username", None, &spec.username);
+            changes.push("password", Shown::Absent, Shown::Sensitive);
+            notes.push(format!(
+                "password: not checked (--skip-password-check); apply needs ${}",
+                spec.password_env
+            ));
+            (Action::Create, Action::Create.default_reason().to_owned())
+        }
         None => {
             if spec.password.is_none() {
                 planner.block(

@@ -57,6 +57,22 @@ pub struct RoleRef {
 }
 
 impl Kind for Role {
+    /// The role's ARN and trust policy (canonical).
+    fn fingerprint(cx: &PlanContext<'_>) -> Vec<(String, &'static str, Value)> {
+        let Lookup::Found(role) = cx.live.get::<Role>() else {
+            return Vec::new();
+        };
+        let addr = address(Role::TYPE, &role.name);
+        vec![
+            (addr.clone(), "arn", role.arn.clone().into()),
+            (
+                addr,
+                "trust_policy",
+                crate::policy::keys_sorted(&role.trust_policy),
+            ),
+        ]
+    }
+
     const TYPE: &'static str = "iam_role";
     type Live = Lookup<LiveRole>;
     type Ref = RoleRef;

@@ -24,6 +24,18 @@ struct Step {
 }
 
 impl Kind for RolePolicy {
+    /// Every inline policy of the role, in canonical form (the plan shows only those it changes).
+    fn fingerprint(cx: &PlanContext<'_>) -> Vec<(String, &'static str, Value)> {
+        cx.live
+            .get::<RolePolicy>()
+            .iter()
+            .map(|(name, document)| {
+                let document = crate::policy::keys_sorted(document);
+                (address(RolePolicy::TYPE, name), "document", document)
+            })
+            .collect()
+    }
+
     const TYPE: &'static str = "iam_role_policy";
     const DEPENDS_ON: &'static [&'static str] = &[Role::TYPE];
     /// The inline policies of the stack's role, by name, decoded.

@@ -82,6 +82,23 @@ pub struct ImageRef {
 }
 
 impl Kind for Image {
+    /// The digest a tag in the stack's repository points at, and a pinned digest's presence.
+    fn fingerprint(cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)> {
+        let image = cx.live.get::<Image>();
+        let mut out = Vec::new();
+        if let Some(digest) = &image.tag_digest {
+            out.push((Image::TYPE.to_owned(), "tag_digest", digest.clone().into()));
+        }
+        if let Some((digest, present)) = &image.pinned {
+            out.push((
+                Image::TYPE.to_owned(),
+                "pinned",
+                serde_json::json!([digest, present]),
+            ));
+        }
+        out
+    }
+
     const TYPE: &'static str = "image";
     const DEPENDS_ON: &'static [&'static str] = &[Repository::TYPE];
     type Live = LiveImage;

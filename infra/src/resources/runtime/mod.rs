@@ -171,6 +171,28 @@ enum SecretArn {
 }
 
 impl Kind for Runtime {
+    /// A saved plan depends on the runtime's version, status, image and DEFAULT endpoint: a
+    /// runtime updated since (even to the same settings) makes it stale.
+    fn fingerprint(cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)> {
+        let (Some(spec), Some(r)) = (
+            cx.stack.one::<Runtime>(),
+            cx.live.get::<Runtime>().runtime.found(),
+        ) else {
+            return Vec::new();
+        };
+        let addr = address(Runtime::TYPE, &spec.name);
+        vec![
+            (addr.clone(), "version", r.version.clone().into()),
+            (addr.clone(), "status", r.status.clone().into()),
+            (addr.clone(), "container_uri", r.container_uri.clone().into()),
+            (
+                addr,
+                "default_endpoint",
+                serde_json::json!(r.default_endpoint),
+            ),
+        ]
+    }
+
     const TYPE: &'static str = "agentcore_runtime";
     const DEPENDS_ON: &'static [&'static str] = &[
         UserPool::TYPE,

@@ -243,6 +243,13 @@ fn plan(
     let mut changes = Changes::default();
     let mut notes = Vec::new();
     match live {
+        None if !has_value && cx.live.write_only == WriteOnly::Skip => {
+            changes.value("name", None, &spec.name);
+            changes.push("value", Shown::Absent, Shown::Sensitive);
+            notes.push(format!(
+                "value: not checked (--skip-password-check); apply needs ${var}"
+            ));
+        }
         None if !has_value => {
             planner.block(
                 &addr,
@@ -272,6 +279,9 @@ fn plan(
         Some(secret) => match secret.value_matches {
             Some(false) => changes.push("value", Shown::Sensitive, Shown::Sensitive),
             Some(true) => {}
+            None if cx.live.write_only == WriteOnly::Skip => {
+                notes.push("value: not checked (--skip-password-check)".into())
+            }
             None if !has_value => notes.push(format!(
                 "value: ${var} is unset, so the stored value is kept"
             )),
