@@ -757,3 +757,62 @@ fn the_build_runs_without_any_secret_in_its_environment() {
     );
     assert!(plan.stdout.contains("+ image.fixture"), "{}", plan.stdout);
 }
+
+#[tokio::test]
+async fn a_saved_plan_is_stale_once_the_tag_it_runs_by_has_moved() {
+    let registry_process = LocalRegistry::start();
+    let registry = Registry::new(&registry_process.url).unwrap();
+    let moto = support::Moto::start();
+    let project = support::Project::from_repo_building(|s| {
+        s.replace(
+            "build = \"server\"\nplatform = \"linux/arm64\"",
+            "uri = \"${repository_uri}:stable\"",
+        )
+    });
+    let env = [
+        ("COGNITO_PASSWORD", support::PASSWORD),
+        ("OPENAI_API_KEY", support::OPENAI_KEY),
+        ("INFRA_ECR_REGISTRY", registry_process.url.as_str()),
+    ];
+    let spec = ImageConfig::server(Platform::LinuxArm64);
+    let first = image::assemble(b"first build", &spec).unwrap();
+    let second = image::assemble(b"second build", &spec).unwrap();
+    registry
+        .push("web-search-mcp", &first, &["stable"])
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        project
+            .infra_env(&moto, &["apply", "--yes"], &env)
+            .expect(0);
+    }
+    project.edit_stack(|s| {
+        s.replace(
+            "description = \"OpenAI web search over MCP\"",
+            "description = \"OpenAI web search over MCP, reviewed\"",
+        )
+    });
+    project
+        .infra_env(&moto, &["plan", "--out", "plan.json"], &env)
+        .expect(0);
+
+    // The tag moves after the review: what was reviewed ran the first digest.
+    registry
+        .push("web-search-mcp", &second, &["stable"])
+        .await
+        .unwrap();
+    moto.start_recording();
+    let run = project
+        .infra_env(&moto, &["apply", "plan.json"], &env)
+        .expect(1);
+    assert!(
+        run.stderr.contains("error: the plan is stale")
+            && run.stderr.contains(&format!(
+                "image: tag_digest: was \"{}\", now \"{}\"",
+                first.digest, second.digest
+            )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(moto.writes(), Vec::<String>::new());
+}
