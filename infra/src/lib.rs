@@ -15,6 +15,7 @@ pub mod error;
 pub mod init;
 pub mod live;
 pub mod output;
+pub mod permissions;
 pub mod plan;
 pub mod policy;
 pub mod registry;

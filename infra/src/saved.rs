@@ -68,11 +68,16 @@ pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{hex}")
 }
 
-/// The SHA-256 of the stack file `stack` was loaded from.
+/// The SHA-256 of the stack file `stack` was loaded from (followed, with `--env`, by its
+/// environment's overlay).
 pub fn stack_file_digest(stack: &Stack) -> Result<String, String> {
-    std::fs::read(&stack.path)
-        .map(|bytes| sha256(&bytes))
-        .map_err(|e| format!("reading {}: {e}", stack.path.display()))
+    let mut bytes = Vec::new();
+    for path in std::iter::once(&stack.path).chain(stack.overlay.as_ref()) {
+        let content =
+            std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        bytes.extend(sha256(&content).into_bytes());
+    }
+    Ok(sha256(&bytes))
 }
 
 /// A value as recorded: compact JSON, or its digest when long.
@@ -273,8 +278,13 @@ impl SavedPlan {
         match stack_file_digest(stack) {
             Ok(digest) if digest == self.stack_file_sha256 => None,
             Ok(digest) => Some(format!(
-                "the plan was made from another content of {} (its {} now, {} then); plan again",
+                "the plan was made from another content of {}{} (its {} now, {} then); plan again",
                 stack.path.display(),
+                stack
+                    .overlay
+                    .as_ref()
+                    .map(|o| format!(" and {}", o.display()))
+                    .unwrap_or_default(),
                 &digest[..19],
                 &self.stack_file_sha256[..19.min(self.stack_file_sha256.len())]
             )),

@@ -611,6 +611,8 @@ fn no_command_panics_with_or_without_a_stack_file() {
         vec!["show", "/dev/zero"],
         vec!["init", "--name", "a"],
         vec!["init"],
+        vec!["permissions", "plan", "--skip-password-check"],
+        vec!["permissions", "apply", "--json"],
     ];
     let exercised: std::collections::BTreeSet<(&str, &str)> = runs
         .iter()

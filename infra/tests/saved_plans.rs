@@ -268,8 +268,12 @@ fn a_pull_request_plan_needs_no_secret_and_signs_nobody_in() {
         .expect(0);
     assert!(
         plan.stdout.contains("No changes.")
-            && plan.stdout.contains("password: not checked (--skip-password-check)")
-            && plan.stdout.contains("value: not checked (--skip-password-check)"),
+            && plan
+                .stdout
+                .contains("password: not checked (--skip-password-check)")
+            && plan
+                .stdout
+                .contains("value: not checked (--skip-password-check)"),
         "{}",
         plan.stdout
     );

@@ -19,6 +19,10 @@ pub struct Cli {
     /// The stack file.
     #[arg(long, global = true, default_value = "stack.toml", value_name = "PATH")]
     pub stack: PathBuf,
+    /// The environment: merge `stack.NAME.toml` (beside the stack file) over the stack file.
+    #[arg(long, global = true, env = "INFRA_ENV", value_name = "NAME",
+          value_parser = crate::stack::environment_name)]
+    pub env: Option<String>,
     /// AWS region; overrides the stack file and the AWS chain.
     #[arg(long, global = true)]
     pub region: Option<String>,
@@ -65,6 +69,33 @@ pub enum Command {
     Init(InitArgs),
     /// Print a plan saved by `plan --out FILE` (text, or `--json`).
     Show(ShowArgs),
+    /// Print the IAM policy the identity that runs `plan` or `apply` needs for this stack.
+    Permissions(PermissionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PermissionsArgs {
+    /// The command the policy is for: `plan` (read-only) or `apply`.
+    #[arg(value_enum)]
+    pub command: PermissionsFor,
+    /// Print JSON: the policy, with the command, stack, account, partition and region it is for.
+    #[arg(long)]
+    pub json: bool,
+    /// With `plan`: for `plan --skip-password-check` (signs nobody in, reads no secret value).
+    #[arg(long, env = "INFRA_SKIP_PASSWORD_CHECK",
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub skip_password_check: bool,
+    /// Write the account and partition as `${AWS::AccountId}` and `${AWS::Partition}` (and an
+    /// unknown region as `${AWS::Region}`) instead of asking STS (CloudFormation's `Fn::Sub`
+    /// fills them in).
+    #[arg(long)]
+    pub placeholders: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PermissionsFor {
+    Plan,
+    Apply,
 }
 
 #[derive(Debug, Args)]

@@ -62,16 +62,18 @@ pub async fn run(cli: Cli) -> u8 {
         }
         other => other.ok(),
     };
-    let loaded = crate::registry::load_stack(&cli.stack, &lookup);
+    let loaded = crate::registry::load_environment(&cli.stack, cli.env.as_deref(), &lookup);
     for name in ignored.borrow().iter() {
         eprintln!("note: ${name} is set but empty; `output` does not use it");
     }
     let stack = match loaded {
         Ok(stack) => stack,
         Err(errors) => {
+            let env = cli.env.as_ref().map(|e| format!(" with --env {e}"));
             eprintln!(
-                "error: {} is not valid; nothing was read or changed:",
-                cli.stack.display()
+                "error: {}{} is not valid; nothing was read or changed:",
+                cli.stack.display(),
+                env.unwrap_or_default()
             );
             eprintln!("{errors}");
             return EXIT_ERROR;
@@ -86,6 +88,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Check(args) => crate::client::commands::check(&cli, &stack, &args.user).await,
         Command::Init(args) => Ok(init_command(&cli, args)),
         Command::Show(args) => Ok(show_command(args)),
+        Command::Permissions(args) => crate::permissions::command(&cli, &stack, args).await,
     };
     finish(&cli, result)
 }

@@ -387,6 +387,9 @@ fn helper_command(cli: &Cli, stack: &Stack, user: &UserArgs) -> Result<String, E
         .collect();
     variables.sort();
     let mut words = vec![absolute(&exe)?, "--stack".into(), absolute(&stack.path)?];
+    if let Some(env) = &cli.env {
+        words.extend(["--env".into(), env.clone()]);
+    }
     if let Some(region) = &cli.region {
         words.extend(["--region".into(), region.clone()]);
     }

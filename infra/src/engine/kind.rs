@@ -16,10 +16,95 @@ use super::planner::{PlanContext, Planner, ResourcePlan};
 use super::read::ReadContext;
 use crate::error::Error;
 use crate::policy::Vars;
-use crate::stack::{DynSection, Section, Sectioned, Stack};
+use crate::stack::{DynSection, Section, Sectioned, Stack, TAG_STACK};
 
 /// A value `infra output` prints: a name and, when its resource exists, the value.
 pub type Output = (&'static str, Option<String>);
+
+/// Which commands make a kind's call ([`Kind::permissions`], `infra permissions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Access {
+    /// Every read: `plan`, and `apply` before and after it writes.
+    Read,
+    /// A read of a write-only value (a secret's value, a sign-in with the declared password):
+    /// every read but that of `plan --skip-password-check`.
+    ReadSecret,
+    /// Only `apply`: its writes, and the reads it makes around them.
+    Write,
+}
+
+/// One statement of the IAM policy a kind's calls need: its actions (`service:Action`), scoped
+/// to the stack's resources: their ARNs, or a tag condition where an ARN is known only once the
+/// resource exists (a pool id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub access: Access,
+    /// What it is for, as the statement's `Sid`: letters and digits, unique within the kind.
+    pub sid: &'static str,
+    pub actions: Vec<&'static str>,
+    pub resources: Vec<String>,
+    /// The statement's `Condition` (`{"StringEquals": {...}}`), if any.
+    pub condition: Option<serde_json::Value>,
+}
+
+impl Grant {
+    pub fn new<R: Into<String>>(
+        access: Access,
+        sid: &'static str,
+        actions: &[&'static str],
+        resources: impl IntoIterator<Item = R>,
+    ) -> Grant {
+        Grant {
+            access,
+            sid,
+            actions: actions.to_vec(),
+            resources: resources.into_iter().map(Into::into).collect(),
+            condition: None,
+        }
+    }
+
+    /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, in the stack's region.
+    pub fn arn(vars: &Vars, service: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:{}:{resource}",
+            vars.partition, vars.region, vars.account_id
+        )
+    }
+
+    /// `arn:PARTITION:SERVICE::ACCOUNT:RESOURCE`: a global service's (IAM's).
+    pub fn global_arn(vars: &Vars, service: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}::{}:{resource}",
+            vars.partition, vars.account_id
+        )
+    }
+
+    /// One more condition: `{operator: {key: value}}`.
+    pub fn when(mut self, operator: &str, key: &str, value: &str) -> Grant {
+        let condition = self.condition.get_or_insert_with(|| serde_json::json!({}));
+        condition[operator][key] = value.into();
+        self
+    }
+
+    /// Only on resources tagged for `stack` (`aws:ResourceTag/infra:stack`).
+    pub fn on_stack_tagged(self, stack: &str) -> Grant {
+        self.when(
+            "StringEquals",
+            &format!("aws:ResourceTag/{TAG_STACK}"),
+            stack,
+        )
+    }
+
+    /// Only when the request tags for `stack` (`aws:RequestTag/infra:stack`): a create that
+    /// tags what it creates, a tagging.
+    pub fn tagging_for(self, stack: &str) -> Grant {
+        self.when(
+            "StringEquals",
+            &format!("aws:RequestTag/{TAG_STACK}"),
+            stack,
+        )
+    }
+}
 
 /// A kind declares its `stack.toml` section too ([`Section`]: its raw form, spec and checks).
 pub trait Kind: Section + Sized {
@@ -126,6 +211,15 @@ pub trait Kind: Section + Sized {
     fn fingerprint(_cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)> {
         Vec::new()
     }
+
+    /// The IAM permissions this kind's calls need (`infra permissions`): the actions its read
+    /// makes ([`Access::Read`], [`Access::ReadSecret`]) and those its apply makes
+    /// ([`Access::Write`]: the writes, and the reads apply makes around them), scoped to the
+    /// stack's resources. `vars` holds the account, partition and region (or placeholders for
+    /// them) and what the sections provide (`repository_arn`, ...).
+    fn permissions(_stack: &Stack, _vars: &Vars) -> Vec<Grant> {
+        Vec::new()
+    }
 }
 
 /// The object-safe face of a [`Kind`], for the registry's list.
@@ -155,6 +249,7 @@ pub trait DynKind: Sync {
     fn converged(&self, stack: &Stack) -> Box<dyn Any + Send + Sync>;
     fn names_of_dependencies(&self, live: &(dyn Any + Send + Sync)) -> Vec<String>;
     fn fingerprint(&self, cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)>;
+    fn permissions(&self, stack: &Stack, vars: &Vars) -> Vec<Grant>;
 }
 
 /// A kind as the registry lists it: `&Registered::<UserPool>::KIND`.
@@ -232,5 +327,9 @@ impl<K: Kind> DynKind for Registered<K> {
 
     fn fingerprint(&self, cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)> {
         K::fingerprint(cx)
+    }
+
+    fn permissions(&self, stack: &Stack, vars: &Vars) -> Vec<Grant> {
+        K::permissions(stack, vars)
     }
 }

@@ -7,10 +7,16 @@
 //! ([`section::Section`]: where it is in the file, its raw form, what its fields accept, its
 //! validation and its checks across sections), and the file's shape, what is declared and the
 //! validation order follow from the registry's list of sections, which callers pass in.
+//!
+//! An environment (`--env NAME`, [`overlay`]) is `stack.NAME.toml` merged over the file before
+//! any of this; each value keeps the place of the file it came from ([`source::Source`]), so its
+//! errors name that file and line.
 
+pub mod overlay;
 mod parse;
 pub mod section;
 mod shape;
+pub mod source;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -21,7 +27,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::policy::Vars;
+use overlay::Document;
+pub use overlay::{AccountName, ENVIRONMENT_NAME, environment_name};
 pub use section::{AnySpec, Base, DynSection, Input, Section, Sectioned, Sections, Shape};
+use source::Source;
 use validate::{STACK_NAME, Validator};
 pub use validate::{StackError, StackErrors};
 
@@ -71,7 +80,10 @@ impl std::fmt::Debug for dyn DynSection {
 
 #[derive(Debug, Clone)]
 pub struct Stack {
+    /// The stack file (the base, when an environment's overlay is merged over it).
     pub path: PathBuf,
+    /// The environment's overlay merged over [`Stack::path`] (`--env NAME`: `stack.NAME.toml`).
+    pub overlay: Option<PathBuf>,
     pub name: String,
     pub region: Option<String>,
     /// The declared sections, in the registry's order.
@@ -167,6 +179,7 @@ impl Stack {
     pub fn new(path: &Path, name: &str, region: Option<&str>) -> Stack {
         Stack {
             path: path.to_owned(),
+            overlay: None,
             name: name.to_owned(),
             region: region.map(str::to_owned),
             entries: Vec::new(),
@@ -263,11 +276,27 @@ impl Stack {
         Self::parse(path, &text, sections, env)
     }
 
+    /// Parse and validate the text of one stack file against the registry's `sections`.
     pub fn parse(
         path: &Path,
         text: &str,
         sections: &[&'static dyn DynSection],
         env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Stack, StackErrors> {
+        let source = Source::new(path, text);
+        let document = Document::parse(source.file(0));
+        Self::from_document(&source, document, sections, env, Vec::new())
+    }
+
+    /// Validate a document read from `source` (one file, or a base with an overlay merged over
+    /// it), reporting `errors` (found before, such as names shared between environments) with
+    /// its own, every one in the file it is in.
+    fn from_document(
+        source: &Source,
+        document: Document,
+        sections: &[&'static dyn DynSection],
+        env: &dyn Fn(&str) -> Option<String>,
+        errors: Vec<StackError>,
     ) -> Result<Stack, StackErrors> {
         let sections = Sections(sections);
         let accepts = |field: &str| match field.strip_prefix("stack") {
@@ -276,9 +305,9 @@ impl Stack {
             }
             _ => sections.accepts(field),
         };
-        let loose = parse::parse(path, text, sections, &accepts);
-        let mut v = Validator::new(path, text, sections, loose.declared);
-        for error in loose.errors {
+        let loose = parse::parse(source, document, sections, &accepts);
+        let mut v = Validator::new(source, sections, loose.declared);
+        for error in errors.into_iter().chain(loose.errors) {
             v.push(error);
         }
         for (field, offset) in loose.reported {

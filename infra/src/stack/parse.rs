@@ -10,18 +10,16 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::ops::Range;
-use std::path::Path;
 
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
 use super::RawFile;
+use super::overlay::Document;
 use super::section::Sections;
 use super::shape::{declared, deserialize};
-use super::validate::{
-    FIELD_WIDTH, MESSAGE_WIDTH, StackError, clip, humanize, line_col, may_hold_a_secret, quote,
-    snippet,
-};
+use super::source::Source;
+use super::validate::{StackError, clip, humanize, quote};
 
 /// After this many problems, the report stops (each one costs a pass over the file).
 const MAX_PROBLEMS: usize = 50;
@@ -68,18 +66,19 @@ fn stand_in<'i>(candidate: usize) -> Option<DeValue<'i>> {
     })
 }
 
-/// Parse `text` into its sections, reporting every problem of syntax and shape. `accepts` says
-/// what the field at a dotted path accepts. Without `raw`, there is at least one error.
+/// Read a document (a file, or a base with an overlay merged over it: [`Document`]) into its
+/// sections, reporting every problem of syntax and shape, each in the file it is in. `accepts`
+/// says what the field at a dotted path accepts. Without `raw`, there is at least one error.
 pub fn parse(
-    path: &Path,
-    text: &str,
+    source: &Source,
+    document: Document,
     sections: Sections,
     accepts: &dyn Fn(&str) -> Option<String>,
 ) -> Loose {
-    let mut loose = parse_all(path, text, sections, accepts);
+    let mut loose = parse_all(source, document, sections, accepts);
     if loose.raw.is_none() && loose.errors.is_empty() {
         loose.errors.push(StackError {
-            path: path.to_owned(),
+            path: source.path().to_owned(),
             position: None,
             field: String::new(),
             message: "the file's sections could not be read".into(),
@@ -90,20 +89,16 @@ pub fn parse(
 }
 
 fn parse_all(
-    path: &Path,
-    text: &str,
+    source: &Source,
+    document: Document,
     sections: Sections,
     accepts: &dyn Fn(&str) -> Option<String>,
 ) -> Loose {
     let tables = sections.secret_tables();
-    let may_hold_a_secret = |text: &str, offset: usize| may_hold_a_secret(text, offset, &tables);
-    let (mut root, syntax) = DeTable::parse_recoverable(text);
-    let error = |span: Range<usize>, field: &str, message: String, show: bool| StackError {
-        path: path.to_owned(),
-        position: Some(line_col(text, span.start)),
-        field: clip(field, FIELD_WIDTH),
-        message: clip(&message, MESSAGE_WIDTH),
-        snippet: show.then(|| snippet(text, &span)).flatten(),
+    let may_hold_a_secret = |offset: usize| source.may_hold_a_secret(offset, &tables);
+    let Document { mut root, syntax } = document;
+    let error = |span: Range<usize>, field: &str, message: String, show: bool| {
+        source.error(span, field, message, show)
     };
     let mut loose = Loose {
         raw: None,
@@ -112,14 +107,11 @@ fn parse_all(
         declared: declared(root.get_ref(), sections),
     };
     if !syntax.is_empty() {
-        for e in syntax {
-            let span = e.span().unwrap_or(0..0);
-            let show = !may_hold_a_secret(text, span.start);
-            loose
-                .errors
-                .push(error(span, "", humanize(e.message()), show));
+        for (span, message) in syntax {
+            let show = !may_hold_a_secret(span.start);
+            loose.errors.push(error(span, "", humanize(&message), show));
         }
-        loose.errors.sort_by_key(|e| e.position);
+        source.sort(&mut loose.errors);
         loose.errors.dedup();
         loose.errors.truncate(MAX_PROBLEMS);
         return loose;
@@ -141,7 +133,7 @@ fn parse_all(
             // Nothing more can be said with a path; say what serde said, unless it was said.
             if loose.errors.is_empty() {
                 let span = span.unwrap_or(0..0);
-                let show = !may_hold_a_secret(text, span.start);
+                let show = !may_hold_a_secret(span.start);
                 let err = error(span, "", humanize(&message), show);
                 loose.errors.push(err);
             }
@@ -185,7 +177,7 @@ fn parse_all(
                         span.clone(),
                         &path,
                         format!("missing field `{field}`{expected}"),
-                        !may_hold_a_secret(text, span.start),
+                        !may_hold_a_secret(span.start),
                     );
                     loose.errors.push(err);
                     span.clone()
@@ -224,7 +216,7 @@ fn parse_all(
         // The value is never quoted where a secret may be; the line is not shown where it may
         // hold one (of this field or another).
         let secret = sections.secret_field(&path);
-        let show = !secret && !may_hold_a_secret(text, span.start);
+        let show = !secret && !may_hold_a_secret(span.start);
         let Some(value) = value_at(root.get_ref(), &hit.steps) else {
             give_up(&mut loose, Some(span));
             return loose;

@@ -11,6 +11,7 @@ use toml::Spanned;
 
 use super::Stack;
 use super::section::{Section, Sections};
+use super::source::Source;
 use crate::policy::{self, Vars};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,8 +193,8 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Collects every problem in a file, so all are reported at once.
 pub struct Validator<'a> {
-    path: &'a Path,
-    text: &'a str,
+    /// The file (or base and overlay) validated: where each span is.
+    source: &'a Source,
     errors: Vec<StackError>,
     sections: Sections<'a>,
     /// The sections the file declares (by path), known before any is validated, so that no
@@ -277,15 +278,9 @@ impl<'de> Deserialize<'de> for RawEnv {
 }
 
 impl<'a> Validator<'a> {
-    pub fn new(
-        path: &'a Path,
-        text: &'a str,
-        sections: Sections<'a>,
-        declared: BTreeSet<String>,
-    ) -> Self {
+    pub fn new(source: &'a Source, sections: Sections<'a>, declared: BTreeSet<String>) -> Self {
         Validator {
-            path,
-            text,
+            source,
             errors: Vec::new(),
             sections,
             declared,
@@ -348,16 +343,17 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// The problems found, in the order of the file.
+    /// The problems found, in the order of the files (base first), then of their lines.
     pub fn failed(mut self) -> StackErrors {
-        self.errors.sort_by_key(|e| e.position);
+        self.source.sort(&mut self.errors);
         StackErrors {
             errors: self.errors,
         }
     }
 
+    /// The stack file's path (the base's, when an environment's overlay is merged over it).
     pub fn path(&self) -> &Path {
-        self.path
+        self.source.path()
     }
 
     /// A problem found before validation (the first pass reports its own).
@@ -393,13 +389,8 @@ impl<'a> Validator<'a> {
         {
             return;
         }
-        self.errors.push(StackError {
-            path: self.path.to_owned(),
-            position: Some(line_col(self.text, span.start)),
-            field: clip(&field, FIELD_WIDTH),
-            message: clip(&message, MESSAGE_WIDTH),
-            snippet: show.then(|| snippet(self.text, &span)).flatten(),
-        });
+        let error = self.source.error(span, &field, message, show);
+        self.errors.push(error);
     }
 
     /// The value of `{ env = "VAR" }` at `field`: `None` when the variable is unset. Set to the

@@ -97,6 +97,51 @@ impl SignInClient {
 }
 
 impl Kind for Client {
+    /// Clients live in the stack's pool: read in it, written only while it is tagged for the
+    /// stack. A sign-in through the client (the users' password check, `infra token`, the check
+    /// after apply) is `InitiateAuth` when it allows `ALLOW_USER_PASSWORD_AUTH`, which IAM does
+    /// not authorize (Cognito's public API), else `AdminInitiateAuth`, which IAM does.
+    fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        let Some(spec) = stack.one::<Client>() else {
+            return Vec::new();
+        };
+        let pools = Grant::arn(vars, "cognito-idp", "userpool/*");
+        let mut grants = vec![
+            Grant::new(
+                Access::Read,
+                "Read",
+                &[
+                    "cognito-idp:ListUserPoolClients",
+                    "cognito-idp:DescribeUserPoolClient",
+                ],
+                [&pools],
+            ),
+            Grant::new(
+                Access::Write,
+                "Write",
+                &[
+                    "cognito-idp:CreateUserPoolClient",
+                    "cognito-idp:UpdateUserPoolClient",
+                    "cognito-idp:DeleteUserPoolClient",
+                ],
+                [&pools],
+            )
+            .on_stack_tagged(&stack.name),
+        ];
+        let allows = |flow| spec.explicit_auth_flows.contains(&flow);
+        if allows(AuthFlow::AllowAdminUserPasswordAuth) && !allows(AuthFlow::AllowUserPasswordAuth)
+        {
+            grants.push(Grant::new(
+                Access::ReadSecret,
+                "SignIn",
+                &["cognito-idp:AdminInitiateAuth"],
+                [&pools],
+            ));
+        }
+        grants
+    }
+
     /// The client's id, sign-in flows and when Cognito last changed it (any other setting).
     fn fingerprint(cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)> {
         let (Some(spec), Lookup::Found(client)) =

@@ -89,6 +89,50 @@ struct Extra {
 }
 
 impl Kind for UserPool {
+    /// Reading lists the region's pools (`ListUserPools` takes no resource) and describes each
+    /// with the declared name, another stack's too (its tags say it is foreign), and a
+    /// duplicate's clients and users: on every pool. Writes only on pools tagged for the stack,
+    /// except for an adopted pool, whose first update is what tags it.
+    fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        let Some(spec) = stack.one::<UserPool>() else {
+            return Vec::new();
+        };
+        let pools = Grant::arn(vars, "cognito-idp", "userpool/*");
+        let change = Grant::new(
+            Access::Write,
+            "Change",
+            &["cognito-idp:UpdateUserPool", "cognito-idp:DeleteUserPool"],
+            [&pools],
+        );
+        vec![
+            Grant::new(Access::Read, "List", &["cognito-idp:ListUserPools"], ["*"]),
+            Grant::new(
+                Access::Read,
+                "Read",
+                &[
+                    "cognito-idp:DescribeUserPool",
+                    "cognito-idp:ListUserPoolClients",
+                    "cognito-idp:ListUsers",
+                ],
+                [&pools],
+            ),
+            // No resource: a pool's id is AWS's choice. Only with the stack's tag.
+            Grant::new(
+                Access::Write,
+                "Create",
+                &["cognito-idp:CreateUserPool"],
+                ["*"],
+            )
+            .tagging_for(&stack.name),
+            if spec.adopt {
+                change
+            } else {
+                change.on_stack_tagged(&stack.name)
+            },
+        ]
+    }
+
     const TYPE: &'static str = "cognito_user_pool";
     type Live = Lookup<LivePool>;
     type Ref = ();

@@ -43,6 +43,36 @@ struct Step {
 }
 
 impl Kind for User {
+    /// Users live in the stack's pool: read in it, written only while it is tagged for the
+    /// stack. (Signing in to check a password is the client's: see its permissions.)
+    fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        if stack.all::<User>().next().is_none() {
+            return Vec::new();
+        }
+        let pools = Grant::arn(vars, "cognito-idp", "userpool/*");
+        vec![
+            Grant::new(
+                Access::Read,
+                "Read",
+                &["cognito-idp:AdminGetUser"],
+                [&pools],
+            ),
+            Grant::new(
+                Access::Write,
+                "Write",
+                &[
+                    "cognito-idp:AdminCreateUser",
+                    "cognito-idp:AdminSetUserPassword",
+                    "cognito-idp:AdminEnableUser",
+                    "cognito-idp:AdminDisableUser",
+                ],
+                [&pools],
+            )
+            .on_stack_tagged(&stack.name),
+        ]
+    }
+
     const TYPE: &'static str = "cognito_user";
     const DEPENDS_ON: &'static [&'static str] = &[UserPool::TYPE, Client::TYPE];
     /// By username; `None` when the user does not exist.

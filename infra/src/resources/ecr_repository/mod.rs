@@ -59,6 +59,63 @@ pub struct RepositoryRef {
 }
 
 impl Kind for Repository {
+    /// The repository by its ARN (known from its name). A create with tags needs
+    /// `ecr:TagResource` too; one encrypted with KMS lets ECR use the key through a grant.
+    fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        let Some(spec) = stack.one::<Repository>() else {
+            return Vec::new();
+        };
+        let repository = vars
+            .get("repository_arn")
+            .map(str::to_owned)
+            .unwrap_or_else(|| Grant::arn(vars, "ecr", &format!("repository/{}", spec.name)));
+        let mut grants = vec![
+            Grant::new(
+                Access::Read,
+                "Read",
+                &[
+                    "ecr:DescribeRepositories",
+                    "ecr:ListTagsForResource",
+                    "ecr:GetLifecyclePolicy",
+                ],
+                [&repository],
+            ),
+            Grant::new(
+                Access::Write,
+                "Write",
+                &[
+                    "ecr:CreateRepository",
+                    "ecr:TagResource",
+                    "ecr:PutImageTagMutability",
+                    "ecr:PutImageScanningConfiguration",
+                    "ecr:PutLifecyclePolicy",
+                ],
+                [&repository],
+            ),
+        ];
+        if spec.encryption == section::Encryption::Kms {
+            let key = match &spec.kms_key {
+                Some(key) if key.starts_with("arn:") && key.contains(":key/") => key.clone(),
+                _ => Grant::arn(vars, "kms", "key/*"),
+            };
+            grants.push(
+                Grant::new(
+                    Access::Write,
+                    "Key",
+                    &["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"],
+                    [key],
+                )
+                .when(
+                    "StringEquals",
+                    "kms:ViaService",
+                    &format!("ecr.{}.amazonaws.com", vars.region),
+                ),
+            );
+        }
+        grants
+    }
+
     const TYPE: &'static str = "ecr_repository";
     type Live = Lookup<LiveRepository>;
     type Ref = RepositoryRef;

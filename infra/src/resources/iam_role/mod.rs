@@ -57,6 +57,36 @@ pub struct RoleRef {
 }
 
 impl Kind for Role {
+    /// The role by its ARN (known from its name and path). A create with tags needs
+    /// `iam:TagRole` too. The runtime's create and update pass the role to AgentCore:
+    /// `iam:PassRole` on it, to that service only.
+    fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        let Some(spec) = stack.one::<Role>() else {
+            return Vec::new();
+        };
+        let role = Grant::global_arn(vars, "iam", &format!("role{}{}", spec.path, spec.name));
+        vec![
+            Grant::new(Access::Read, "Read", &["iam:GetRole"], [&role]),
+            Grant::new(
+                Access::Write,
+                "Write",
+                &[
+                    "iam:CreateRole",
+                    "iam:TagRole",
+                    "iam:UpdateRole",
+                    "iam:UpdateAssumeRolePolicy",
+                ],
+                [&role],
+            ),
+            Grant::new(Access::Write, "Pass", &["iam:PassRole"], [&role]).when(
+                "StringEquals",
+                "iam:PassedToService",
+                "bedrock-agentcore.amazonaws.com",
+            ),
+        ]
+    }
+
     /// The role's ARN and trust policy (canonical).
     fn fingerprint(cx: &PlanContext<'_>) -> Vec<(String, &'static str, Value)> {
         let Lookup::Found(role) = cx.live.get::<Role>() else {

@@ -24,6 +24,33 @@ struct Step {
 }
 
 impl Kind for RolePolicy {
+    /// The inline policies of the stack's role, by the role's ARN (the role's section: its
+    /// name and path).
+    fn permissions(
+        stack: &crate::stack::Stack,
+        vars: &crate::policy::Vars,
+    ) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        let Some(role) = stack.one::<Role>() else {
+            return Vec::new();
+        };
+        let role = Grant::global_arn(vars, "iam", &format!("role{}{}", role.path, role.name));
+        vec![
+            Grant::new(
+                Access::Read,
+                "Read",
+                &["iam:ListRolePolicies", "iam:GetRolePolicy"],
+                [&role],
+            ),
+            Grant::new(
+                Access::Write,
+                "Write",
+                &["iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+                [&role],
+            ),
+        ]
+    }
+
     /// Every inline policy of the role, in canonical form (the plan shows only those it changes).
     fn fingerprint(cx: &PlanContext<'_>) -> Vec<(String, &'static str, Value)> {
         cx.live

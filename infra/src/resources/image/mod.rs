@@ -82,6 +82,59 @@ pub struct ImageRef {
 }
 
 impl Kind for Image {
+    /// The registry API of the stack's repository, as ECR authorizes it: a token
+    /// (`GetAuthorizationToken`, on no resource), `HEAD`/`GET` of a manifest
+    /// (`BatchGetImage`: is the built digest there, what a tag points at), and for a push
+    /// `HEAD` of a blob (`BatchCheckLayerAvailability`), an upload (`InitiateLayerUpload`, then
+    /// one `PUT`: `UploadLayerPart` and `CompleteLayerUpload`) and `PUT` of the manifest
+    /// (`PutImage`). Nothing for an image in another repository: the registry is not asked.
+    fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        let Some(repository) = vars.get("repository_arn") else {
+            return Vec::new();
+        };
+        let builds = match stack.one::<Image>() {
+            Some(ImageSpec::Build { .. }) => true,
+            Some(ImageSpec::Uri(template)) => {
+                let rendered = crate::policy::render(template, vars);
+                let in_repository = template.contains("${repository_uri}")
+                    || vars.get("repository_uri").is_some_and(|uri| {
+                        rendered.starts_with(&format!("{uri}:"))
+                            || rendered.starts_with(&format!("{uri}@"))
+                    });
+                if !in_repository {
+                    return Vec::new();
+                }
+                false
+            }
+            None => return Vec::new(),
+        };
+        let mut grants = vec![
+            Grant::new(Access::Read, "Token", &["ecr:GetAuthorizationToken"], ["*"]),
+            Grant::new(
+                Access::Read,
+                "Manifest",
+                &["ecr:BatchGetImage"],
+                [repository],
+            ),
+        ];
+        if builds {
+            grants.push(Grant::new(
+                Access::Write,
+                "Push",
+                &[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:UploadLayerPart",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:PutImage",
+                ],
+                [repository],
+            ));
+        }
+        grants
+    }
+
     /// The digest a tag in the stack's repository points at, and a pinned digest's presence.
     fn fingerprint(cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)> {
         let image = cx.live.get::<Image>();

@@ -44,6 +44,49 @@ struct Step {
 }
 
 impl Kind for LogGroup {
+    /// The group is named after the runtime's id (`<runtime name>-<suffix>`):
+    /// `log-group:/aws/bedrock-agentcore/runtimes/NAME-*-DEFAULT*`. `DescribeLogGroups` is authorized
+    /// on the account's groups (`log-group:*`); a create with tags needs `logs:TagResource` too.
+    fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        if !stack.declares::<LogGroup>() {
+            return Vec::new();
+        }
+        let Some(runtime) = vars.get("runtime_name") else {
+            return Vec::new();
+        };
+        // `...:log-group:NAME` for tagging, `...:log-group:NAME:*` for the rest.
+        let group = Grant::arn(
+            vars,
+            "logs",
+            &format!("log-group:{}*", group_name(&format!("{runtime}-*"))),
+        );
+        vec![
+            Grant::new(
+                Access::Read,
+                "List",
+                &["logs:DescribeLogGroups"],
+                [Grant::arn(vars, "logs", "log-group:*")],
+            ),
+            Grant::new(
+                Access::Read,
+                "Tags",
+                &["logs:ListTagsForResource"],
+                [&group],
+            ),
+            Grant::new(
+                Access::Write,
+                "Write",
+                &[
+                    "logs:CreateLogGroup",
+                    "logs:TagResource",
+                    "logs:PutRetentionPolicy",
+                ],
+                [&group],
+            ),
+        ]
+    }
+
     const TYPE: &'static str = "cloudwatch_log_group";
     const DEPENDS_ON: &'static [&'static str] = &[Runtime::TYPE];
     /// The runtime's log group, when the runtime exists and so does the group.

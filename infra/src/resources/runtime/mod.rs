@@ -171,6 +171,91 @@ enum SecretArn {
 }
 
 impl Kind for Runtime {
+    /// Runtime ids are `<name>-<suffix>`: the stack's runtime is `runtime/NAME-*` (its DEFAULT
+    /// endpoint under it). Finding a renamed runtime reads every runtime's tags. A create is
+    /// authorized on `runtime/*` with the stack's tag, and so are the DEFAULT endpoint and the
+    /// workload identity it makes; the account's first runtime also makes AgentCore's
+    /// service-linked role for workload identities. (The execution role's `iam:PassRole` is the
+    /// role's.)
+    fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        let Some(spec) = stack.one::<Runtime>() else {
+            return Vec::new();
+        };
+        let arn = |resource: &str| Grant::arn(vars, "bedrock-agentcore", resource);
+        let runtimes = arn(&format!("runtime/{}-*", spec.name));
+        let any_runtime = arn("runtime/*");
+        // https://docs.aws.amazon.com/bedrock-agentcore/latest/devguide/service-linked-roles.html:
+        // AWSServiceRoleForBedrockAgentCoreRuntimeIdentity, trusted by this service principal,
+        // is created when a runtime is (the permission AWS's BedrockAgentCoreFullAccess grants).
+        let principal = "runtime-identity.bedrock-agentcore.amazonaws.com";
+        let linked = Grant::global_arn(
+            vars,
+            "iam",
+            &format!(
+                "role/aws-service-role/{principal}/AWSServiceRoleForBedrockAgentCoreRuntimeIdentity"
+            ),
+        );
+        vec![
+            Grant::new(
+                Access::Read,
+                "List",
+                &["bedrock-agentcore:ListAgentRuntimes"],
+                ["*"],
+            ),
+            Grant::new(
+                Access::Read,
+                "Read",
+                &[
+                    "bedrock-agentcore:GetAgentRuntime",
+                    "bedrock-agentcore:GetAgentRuntimeEndpoint",
+                ],
+                [&runtimes],
+            ),
+            Grant::new(
+                Access::Read,
+                "Tags",
+                &["bedrock-agentcore:ListTagsForResource"],
+                [&any_runtime],
+            ),
+            Grant::new(
+                Access::Write,
+                "Create",
+                &[
+                    "bedrock-agentcore:CreateAgentRuntime",
+                    "bedrock-agentcore:CreateAgentRuntimeEndpoint",
+                    "bedrock-agentcore:CreateWorkloadIdentity",
+                    "bedrock-agentcore:TagResource",
+                ],
+                [
+                    any_runtime,
+                    arn("workload-identity-directory/default"),
+                    arn(&format!(
+                        "workload-identity-directory/default/workload-identity/{}-*",
+                        spec.name
+                    )),
+                ],
+            )
+            .tagging_for(&stack.name),
+            Grant::new(
+                Access::Write,
+                "Update",
+                &[
+                    "bedrock-agentcore:UpdateAgentRuntime",
+                    "bedrock-agentcore:TagResource",
+                ],
+                [&runtimes],
+            ),
+            Grant::new(
+                Access::Write,
+                "ServiceLinkedRole",
+                &["iam:CreateServiceLinkedRole"],
+                [linked],
+            )
+            .when("StringEquals", "iam:AWSServiceName", principal),
+        ]
+    }
+
     /// A saved plan depends on the runtime's version, status, image and DEFAULT endpoint: a
     /// runtime updated since (even to the same settings) makes it stale.
     fn fingerprint(cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)> {
@@ -184,7 +269,11 @@ impl Kind for Runtime {
         vec![
             (addr.clone(), "version", r.version.clone().into()),
             (addr.clone(), "status", r.status.clone().into()),
-            (addr.clone(), "container_uri", r.container_uri.clone().into()),
+            (
+                addr.clone(),
+                "container_uri",
+                r.container_uri.clone().into(),
+            ),
             (
                 addr,
                 "default_endpoint",

@@ -63,6 +63,85 @@ struct Step {
 const NOUN: Noun = Noun::tagged("a secret", "secrets");
 
 impl Kind for Secret {
+    /// Kept secrets by ARN: `secret:NAME-*` (Secrets Manager ends an ARN with `-` and six
+    /// characters of its own); one named by ARN is only described. A create with tags needs
+    /// `secretsmanager:TagResource` too. Comparing the value reads it (not with
+    /// `--skip-password-check`); with a declared KMS key, writing and reading it use the key.
+    fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        let specs: Vec<&SecretSpec> = stack.all::<Secret>().collect();
+        if specs.is_empty() {
+            return Vec::new();
+        }
+        let kept: Vec<String> = specs
+            .iter()
+            .filter(|s| s.managed())
+            .map(|s| Grant::arn(vars, "secretsmanager", &format!("secret:{}-*", s.name)))
+            .collect();
+        let named: Vec<String> = specs
+            .iter()
+            .filter_map(|s| match &s.source {
+                SecretSource::Existing { arn } => Some(arn.clone()),
+                SecretSource::Managed { .. } => None,
+            })
+            .collect();
+        let mut grants = vec![Grant::new(
+            Access::Read,
+            "Describe",
+            &["secretsmanager:DescribeSecret"],
+            kept.iter().chain(&named).cloned(),
+        )];
+        if kept.is_empty() {
+            return grants;
+        }
+        grants.push(Grant::new(
+            Access::ReadSecret,
+            "Value",
+            &["secretsmanager:GetSecretValue"],
+            kept.clone(),
+        ));
+        grants.push(Grant::new(
+            Access::Write,
+            "Write",
+            &[
+                "secretsmanager:CreateSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:UpdateSecret",
+                "secretsmanager:PutSecretValue",
+            ],
+            kept,
+        ));
+        let keys: Vec<String> = specs
+            .iter()
+            .filter(|s| s.managed())
+            .filter_map(|s| s.kms_key.as_ref())
+            .map(|key| match key {
+                key if key.starts_with("arn:") && key.contains(":key/") => key.clone(),
+                _ => Grant::arn(vars, "kms", "key/*"),
+            })
+            .collect();
+        if !keys.is_empty() {
+            let through = format!("secretsmanager.{}.amazonaws.com", vars.region);
+            grants.push(
+                Grant::new(
+                    Access::ReadSecret,
+                    "KeyRead",
+                    &["kms:Decrypt"],
+                    keys.clone(),
+                )
+                .when("StringEquals", "kms:ViaService", &through),
+            );
+            grants.push(
+                Grant::new(Access::Write, "KeyWrite", &["kms:GenerateDataKey"], keys).when(
+                    "StringEquals",
+                    "kms:ViaService",
+                    &through,
+                ),
+            );
+        }
+        grants
+    }
+
     const TYPE: &'static str = "secret";
     type Live = LiveSecrets;
     /// The ARN of each declared secret, by key, when known without apply: a secret named by
