@@ -5,6 +5,7 @@
 //! deletes its own when it is not that one; several found by a read are settled in the plan:
 //! the one the runtime's authorizer allows (else the oldest) is kept, the others are deleted.
 
+mod access;
 pub mod section;
 
 use aws_sdk_cognitoidentityprovider::primitives::DateTime;
@@ -102,44 +103,7 @@ impl Kind for Client {
     /// after apply) is `InitiateAuth` when it allows `ALLOW_USER_PASSWORD_AUTH`, which IAM does
     /// not authorize (Cognito's public API), else `AdminInitiateAuth`, which IAM does.
     fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
-        use crate::engine::kind::{Access, Grant};
-        let Some(spec) = stack.one::<Client>() else {
-            return Vec::new();
-        };
-        let pools = Grant::arn(vars, "cognito-idp", "userpool/*");
-        let mut grants = vec![
-            Grant::new(
-                Access::Read,
-                "Read",
-                &[
-                    "cognito-idp:ListUserPoolClients",
-                    "cognito-idp:DescribeUserPoolClient",
-                ],
-                [&pools],
-            ),
-            Grant::new(
-                Access::Write,
-                "Write",
-                &[
-                    "cognito-idp:CreateUserPoolClient",
-                    "cognito-idp:UpdateUserPoolClient",
-                    "cognito-idp:DeleteUserPoolClient",
-                ],
-                [&pools],
-            )
-            .on_stack_tagged(&stack.name),
-        ];
-        let allows = |flow| spec.explicit_auth_flows.contains(&flow);
-        if allows(AuthFlow::AllowAdminUserPasswordAuth) && !allows(AuthFlow::AllowUserPasswordAuth)
-        {
-            grants.push(Grant::new(
-                Access::ReadSecret,
-                "SignIn",
-                &["cognito-idp:AdminInitiateAuth"],
-                [&pools],
-            ));
-        }
-        grants
+        access::permissions(stack, vars)
     }
 
     /// The client's id, sign-in flows and when Cognito last changed it (any other setting).
