@@ -13,3 +13,15 @@ if [ ! -f "$marker" ] || [ "$(cat "$marker")" != "$MOTO_SPEC" ]; then
     .venv/bin/pip install --quiet --disable-pip-version-check "$MOTO_SPEC"
     echo "$MOTO_SPEC" > "$marker"
 fi
+
+# .tools/check-jsonschema/  check-jsonschema, pinned, in its own venv (its jsonschema need not
+#           match moto's): validates examples/github-actions/infra.yml against GitHub's workflow
+#           schema, which the package carries (no network at test time).
+CHECK_JSONSCHEMA_SPEC='check-jsonschema==0.39.0'
+marker=.tools/check-jsonschema/.installed
+if [ ! -f "$marker" ] || [ "$(cat "$marker")" != "$CHECK_JSONSCHEMA_SPEC" ]; then
+    echo "installing $CHECK_JSONSCHEMA_SPEC into .tools/check-jsonschema" >&2
+    python3 -m venv .tools/check-jsonschema
+    .tools/check-jsonschema/bin/pip install --quiet --disable-pip-version-check "$CHECK_JSONSCHEMA_SPEC"
+    echo "$CHECK_JSONSCHEMA_SPEC" > "$marker"
+fi
