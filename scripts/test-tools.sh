@@ -16,7 +16,9 @@ fi
 
 # .tools/check-jsonschema/  check-jsonschema, pinned, in its own venv (its jsonschema need not
 #           match moto's): validates examples/github-actions/infra.yml against GitHub's workflow
-#           schema, which the package carries (no network at test time).
+#           schema, which the package carries (no network at test time), and the output of
+#           `plan --json` / `apply --json` against docs/plan.schema.json and
+#           docs/apply-events.schema.json (JSON Schema draft 2020-12).
 CHECK_JSONSCHEMA_SPEC='check-jsonschema==0.39.0'
 marker=.tools/check-jsonschema/.installed
 if [ ! -f "$marker" ] || [ "$(cat "$marker")" != "$CHECK_JSONSCHEMA_SPEC" ]; then

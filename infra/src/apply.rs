@@ -87,20 +87,16 @@ async fn run(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
             format!("no resource kind is registered as {:?}", r.type_name),
         ));
     };
-    cx.progress
-        .line(&format!("{}: {}...", r.address, r.action.progressive()));
+    cx.progress.resource_started(&r.address, r.action);
     let started = Instant::now();
     let result = kind.apply(cx, r).await;
     match &result {
-        Ok(id) => cx.progress.line(&format!(
-            "{}: {} complete after {:.1}s [id={id}]",
-            r.address,
-            r.action.past(),
-            started.elapsed().as_secs_f64()
-        )),
+        Ok(id) => cx
+            .progress
+            .resource_done(&r.address, r.action, id, started.elapsed()),
         Err(e) => cx
             .progress
-            .line(&format!("{}: {} failed", r.address, e.operation)),
+            .resource_failed(&r.address, r.action, e, started.elapsed()),
     }
     result
 }

@@ -58,14 +58,24 @@ fn the_example_environments_plan_as_the_pull_request_job_does() {
         let plan = project
             .infra_env_without(
                 &moto,
-                &["--env", env, "plan", "--skip-password-check", "--out", &out],
+                &[
+                    "--env",
+                    env,
+                    "plan",
+                    "--skip-password-check",
+                    "--out",
+                    &out,
+                    "--format",
+                    "markdown",
+                ],
                 &[],
                 &["COGNITO_PASSWORD", "OPENAI_API_KEY"],
             )
             .expect(0);
         assert!(
-            plan.stdout
-                .contains(&format!("Stack web-search-mcp-{env} (account")),
+            plan.stdout.contains(&format!(
+                "**infra plan** for stack `web-search-mcp-{env}` (account"
+            )) && plan.stdout.contains("**Plan:** 9 to create"),
             "{}",
             plan.stdout
         );

@@ -217,9 +217,13 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Print the plan as JSON (for pipelines) instead of text.
-    #[arg(long)]
+    /// Print the plan as JSON (for pipelines) instead of text: short for `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// How to print the plan: `text`, `json` (docs/plan.schema.json) or `markdown` (for a
+    /// pull-request comment). Default: text.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<PlanFormat>,
     /// Also save the plan, with a fingerprint of what it read, for `infra apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
@@ -228,6 +232,24 @@ pub struct PlanArgs {
     #[arg(long, env = "INFRA_SKIP_PASSWORD_CHECK",
           value_parser = clap::builder::FalseyValueParser::new())]
     pub skip_password_check: bool,
+}
+
+/// How `plan` prints the plan (docs/plan-format.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+impl PlanArgs {
+    /// `--format`, or `json` for `--json`; text by default.
+    pub fn format(&self) -> PlanFormat {
+        match (self.json, self.format) {
+            (true, _) => PlanFormat::Json,
+            (false, format) => format.unwrap_or(PlanFormat::Text),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +269,10 @@ pub struct ApplyArgs {
     /// something (also `INFRA_CHECK=0`).
     #[arg(long)]
     pub no_check: bool,
+    /// Print one JSON event per line instead of text (docs/plan-format.md); needs `--yes` or
+    /// a saved plan, as no plan is shown to confirm.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub user: UserArgs,
 }

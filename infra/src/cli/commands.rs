@@ -18,10 +18,10 @@ pub(super) async fn plan_command(cli: &Cli, stack: &Stack, args: &PlanArgs) -> R
     let aws = connect(cli, stack).await?;
     let (live, plan) = read_and_plan_with(&aws, stack, &prepared, write_only).await?;
     let mut out = io::stdout().lock();
-    let written = if args.json {
-        render::json(&plan, &mut out)
-    } else {
-        render::text(&plan, cli.style(), &mut out)
+    let written = match args.format() {
+        PlanFormat::Json => render::json(&plan, &mut out),
+        PlanFormat::Markdown => render::markdown(&plan, &mut out),
+        PlanFormat::Text => render::text(&plan, cli.style(), &mut out),
     };
     if written.and_then(|()| out.flush()).is_err() {
         return Ok(EXIT_ERROR);
@@ -76,6 +76,7 @@ fn refuse_stale(
     live: &Live,
     plan: &Plan,
     saved: &crate::saved::SavedPlan,
+    events: Option<&render::Events>,
 ) -> Option<u8> {
     let now = crate::saved::fingerprint(stack, live, plan);
     let changed = crate::saved::changed_since(&saved.fingerprint, &now);
@@ -85,6 +86,9 @@ fn refuse_stale(
     eprintln!("error: the plan is stale: live AWS changed since it was made; nothing was changed.");
     for line in &changed {
         eprintln!("  {line}");
+        if let Some(events) = events {
+            events.problem(None, &format!("the plan is stale: {line}"));
+        }
     }
     eprintln!("Plan again, review, and apply the new plan.");
     Some(EXIT_ERROR)
@@ -119,30 +123,71 @@ pub(super) fn show_command(args: &ShowArgs) -> u8 {
 }
 
 pub(super) async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) -> Result<u8, Error> {
+    if !args.json {
+        return apply_steps(cli, stack, args, None).await;
+    }
+    // `apply --json`: events on stdout (errors on stderr too), the summary last.
+    let events = render::Events::stdout();
+    let result = apply_steps(cli, stack, args, Some(&events)).await;
+    if let Err(e) = &result {
+        events.error(e);
+    }
+    events.summary(matches!(result, Ok(EXIT_OK)));
+    result
+}
+
+/// `apply`, printing text, or with `events` (`apply --json`) reporting each step as an event.
+async fn apply_steps(
+    cli: &Cli,
+    stack: &Stack,
+    args: &ApplyArgs,
+    events: Option<&render::Events>,
+) -> Result<u8, Error> {
+    let refuse = |message: &str| {
+        eprintln!("error: {message}");
+        if let Some(events) = events {
+            events.problem(None, message);
+        }
+        Ok(EXIT_ERROR)
+    };
     // A saved plan was reviewed: no prompt. Refused before anything is read when it is not
     // one this infra may apply to this stack file.
     let saved = match &args.plan_file {
         Some(path) => Some(load_saved(stack, path)?),
         None => None,
     };
-    if saved.is_none() && !args.yes && !io::stdin().is_terminal() {
-        eprintln!(
-            "error: apply needs confirmation, and stdin is not a terminal. \
-             Run `infra plan` to review, then `infra apply --yes` to apply without a prompt"
+    // `--json` shows no plan that one could confirm.
+    if saved.is_none() && !args.yes && args.json {
+        return refuse(
+            "apply --json shows no plan to confirm. Run `infra plan` to review, then \
+             `infra apply --json --yes`, or apply a saved plan: `infra apply --json FILE`",
         );
-        return Ok(EXIT_ERROR);
+    }
+    if saved.is_none() && !args.yes && !io::stdin().is_terminal() {
+        return refuse(
+            "apply needs confirmation, and stdin is not a terminal. \
+             Run `infra plan` to review, then `infra apply --yes` to apply without a prompt",
+        );
     }
     let prepared = prepare(stack).await?;
     let (aws, live, plan) = read_and_plan(cli, stack, &prepared).await?;
     let style = cli.style();
-    if render::text(&plan, style, &mut io::stdout().lock()).is_err() {
-        return Ok(EXIT_ERROR);
+    match events {
+        Some(events) => events.started(&plan),
+        None => {
+            if render::text(&plan, style, &mut io::stdout().lock()).is_err() {
+                return Ok(EXIT_ERROR);
+            }
+        }
     }
     if let Some(code) = refuse_blocked(&plan) {
+        if let Some(events) = events {
+            plan.blockers.iter().for_each(|b| events.blocked(b));
+        }
         return Ok(code);
     }
     if let Some(saved) = &saved
-        && let Some(code) = refuse_stale(stack, &live, &plan, saved)
+        && let Some(code) = refuse_stale(stack, &live, &plan, saved, events)
     {
         return Ok(code);
     }
@@ -155,13 +200,20 @@ pub(super) async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) ->
     }
 
     let printer = Printer::new();
+    let progress: &dyn Progress = match events {
+        Some(events) => events,
+        None => &printer,
+    };
     let timeout = std::time::Duration::from_secs(args.timeout);
-    let applied = match apply::apply(&aws, stack, &live, &plan, &printer, timeout).await {
+    let applied = match apply::apply(&aws, stack, &live, &plan, progress, timeout).await {
         Ok(applied) => applied,
         Err(errors) => {
             for e in &errors {
                 eprintln!("error: {e}");
                 hints(cli, e);
+                if let Some(events) = events {
+                    events.error(e);
+                }
             }
             eprintln!(
                 "Apply stopped. What is listed as complete above is done; the resources named \
@@ -171,15 +223,22 @@ pub(super) async fn apply_command(cli: &Cli, stack: &Stack, args: &ApplyArgs) ->
             return Ok(EXIT_ERROR);
         }
     };
-    println!();
-    println!(
-        "{} Resources: {} created, {} updated, {} deleted.",
-        style.green(&style.bold("Apply complete!")),
-        applied.created,
-        applied.updated,
-        applied.deleted
-    );
-    let verified = verify(&aws, stack, &prepared).await?;
+    if events.is_none() {
+        println!();
+        println!(
+            "{} Resources: {} created, {} updated, {} deleted.",
+            style.green(&style.bold("Apply complete!")),
+            applied.created,
+            applied.updated,
+            applied.deleted
+        );
+    }
+    let verified = verify(&aws, stack, &prepared, events).await?;
+    if let Some(events) = events
+        && verified == EXIT_OK
+    {
+        return check_events(&aws, stack, args, events).await;
+    }
     if verified != EXIT_OK || args.no_check || check_disabled() {
         return Ok(verified);
     }
@@ -196,9 +255,93 @@ pub(super) fn check_disabled() -> bool {
     })
 }
 
+/// `apply --json`: the check after apply as a `check` event, `skipped` (with why) where the
+/// text apply skips it or says nothing; a failure is also on stderr.
+async fn check_events(
+    aws: &Aws,
+    stack: &Stack,
+    args: &ApplyArgs,
+    events: &render::Events,
+) -> Result<u8, Error> {
+    use crate::client::{endpoint, mcp, takes_cognito_tokens, token as tokens};
+    let skip = |why: &str| {
+        events.check(render::Check::skipped(why));
+        Ok(EXIT_OK)
+    };
+    if args.no_check {
+        return skip("--no-check");
+    }
+    if check_disabled() {
+        return skip("INFRA_CHECK turns it off");
+    }
+    if !stack.declares::<crate::resources::runtime::Runtime>() {
+        return skip("the stack declares no [runtime]");
+    }
+    if !takes_cognito_tokens(stack) {
+        return skip(
+            "the runtime has no Cognito JWT authorizer (infra's client signs in with Cognito only)",
+        );
+    }
+    let user = &args.user;
+    let spec = tokens::user(stack, user.user.as_deref())?;
+    let saved = user
+        .refresh_token_file
+        .as_deref()
+        .is_some_and(std::path::Path::exists);
+    if spec.password.is_none() && !saved {
+        return skip(&format!(
+            "${} is not set, so there is no password to sign in with",
+            spec.password_env
+        ));
+    }
+    let found = endpoint(aws, stack).await?;
+    let app = tokens::app_client(aws, stack).await?;
+    let token = tokens::access_token(aws, &app, spec, user.refresh_token_file.as_deref()).await?;
+    let target = mcp::Target {
+        url: found.url.clone(),
+        token: Some(token),
+        headers: Vec::new(),
+        context: Some(found.status),
+    };
+    let (check, code) = match mcp::check(&target).await {
+        Ok(checked) => (
+            render::Check {
+                status: "passed",
+                url: Some(found.url),
+                server: Some(checked.server),
+                tools: Some(checked.tools.iter().map(|t| t.name.to_string()).collect()),
+                duration_ms: Some(u64::try_from(checked.elapsed.as_millis()).unwrap_or(u64::MAX)),
+                reason: None,
+            },
+            EXIT_OK,
+        ),
+        Err(failure) => {
+            eprintln!("error: the MCP check failed: {failure}");
+            (
+                render::Check {
+                    status: "failed",
+                    url: Some(found.url),
+                    server: None,
+                    tools: None,
+                    duration_ms: None,
+                    reason: Some(failure.message),
+                },
+                EXIT_ERROR,
+            )
+        }
+    };
+    events.check(check);
+    Ok(code)
+}
+
 /// Prove an apply: read everything again; the new plan must be empty. IAM and Cognito are
 /// eventually consistent, so a fresh write may take a moment to show: retry briefly.
-pub(super) async fn verify(aws: &Aws, stack: &Stack, prepared: &Prepared) -> Result<u8, Error> {
+pub(super) async fn verify(
+    aws: &Aws,
+    stack: &Stack,
+    prepared: &Prepared,
+    events: Option<&render::Events>,
+) -> Result<u8, Error> {
     let converged = |plan: &Plan| !plan.has_changes() && plan.blockers.is_empty();
     let (_, mut after) = read_and_plan_with(aws, stack, prepared, WriteOnly::Verify).await?;
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(4)).times(3);
@@ -206,7 +349,10 @@ pub(super) async fn verify(aws: &Aws, stack: &Stack, prepared: &Prepared) -> Res
         (_, after) = read_and_plan_with(aws, stack, prepared, WriteOnly::Verify).await?;
     }
     if converged(&after) {
-        println!("Verified: live AWS matches the stack.");
+        match events {
+            Some(events) => events.emit(&render::Event::Verified),
+            None => println!("Verified: live AWS matches the stack."),
+        }
         return Ok(EXIT_OK);
     }
     eprintln!("error: apply did not converge; a fresh plan still shows changes:");
@@ -218,9 +364,20 @@ pub(super) async fn verify(aws: &Aws, stack: &Stack, prepared: &Prepared) -> Res
             r.address,
             fields.join(", ")
         );
+        if let Some(events) = events {
+            let message = format!(
+                "apply did not converge: a fresh plan says it will still be {} ({})",
+                r.action.future(),
+                fields.join(", ")
+            );
+            events.problem(Some(&r.address), &message);
+        }
     }
     for b in &after.blockers {
         eprintln!("  ✗ {}: {}", b.address, b.message);
+        if let Some(events) = events {
+            events.blocked(b);
+        }
     }
     Ok(EXIT_ERROR)
 }

@@ -49,6 +49,10 @@ pub async fn run(cli: Cli) -> u8 {
             cli.stack.display(),
             dir.display()
         );
+        json_apply_refused(
+            &cli,
+            &format!("no stack file: {} does not exist", cli.stack.display()),
+        );
         return EXIT_ERROR;
     }
     // `output` uses no write-only value: there, a variable set but empty (a CI secret that is
@@ -76,6 +80,13 @@ pub async fn run(cli: Cli) -> u8 {
                 env.unwrap_or_default()
             );
             eprintln!("{errors}");
+            json_apply_refused(
+                &cli,
+                &format!(
+                    "{} is not valid; nothing was read or changed:\n{errors}",
+                    cli.stack.display()
+                ),
+            );
             return EXIT_ERROR;
         }
     };
@@ -91,6 +102,18 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Permissions(args) => crate::permissions::command(&cli, &stack, args).await,
     };
     finish(&cli, result)
+}
+
+/// `apply --json` refused before it runs (no stack file, an invalid one): as events too, so
+/// its stdout always ends with the summary.
+fn json_apply_refused(cli: &Cli, message: &str) {
+    if let Command::Apply(args) = &cli.command
+        && args.json
+    {
+        let events = render::Events::stdout();
+        events.problem(None, message);
+        events.summary(false);
+    }
 }
 
 /// The exit code of a command's result; an error is printed first.

@@ -25,12 +25,29 @@ pub async fn together(writes: Vec<BoxFuture<'_, Result<(), Error>>>) -> Result<(
         .collect()
 }
 
-/// Receives progress lines while apply runs.
+/// Receives progress while apply runs: free-form lines from the kinds, and the start and end of
+/// each resource (by default as lines too; `apply --json` makes events of them).
 pub trait Progress: Sync {
     /// A line that stays.
     fn line(&self, text: &str);
     /// A status that the next one replaces (a spinner on a terminal; nothing otherwise).
     fn transient(&self, _text: &str) {}
+    /// Apply starts `action` on a resource.
+    fn resource_started(&self, address: &str, action: Action) {
+        self.line(&format!("{address}: {}...", action.progressive()));
+    }
+    /// `action` on a resource succeeded after `took`; `id` is its live id now.
+    fn resource_done(&self, address: &str, action: Action, id: &str, took: Duration) {
+        self.line(&format!(
+            "{address}: {} complete after {:.1}s [id={id}]",
+            action.past(),
+            took.as_secs_f64()
+        ));
+    }
+    /// `action` on a resource failed after `took`.
+    fn resource_failed(&self, address: &str, _action: Action, error: &Error, _took: Duration) {
+        self.line(&format!("{address}: {} failed", error.operation));
+    }
 }
 
 pub struct ApplyContext<'a> {

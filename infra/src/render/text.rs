@@ -1,53 +1,9 @@
-//! Plan → text (glyphs, colour when asked, unified diffs of documents) or JSON. Generic over the
-//! writer, so tests capture exactly what a user sees.
+//! Plan → text: what `plan` and `apply` show a person.
 
 use std::io::{self, Write};
 
-use serde_json::Value;
-use similar::TextDiff;
-
+use super::{Style, pretty, scalar, unified};
 use crate::engine::{Action, FieldChange, Plan, ResourcePlan, Shown};
-
-/// ANSI styling, or none at all.
-#[derive(Debug, Clone, Copy)]
-pub struct Style {
-    pub color: bool,
-}
-
-impl Style {
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    }
-    pub fn bold(&self, text: &str) -> String {
-        self.paint("1", text)
-    }
-    pub fn red(&self, text: &str) -> String {
-        self.paint("31", text)
-    }
-    pub fn green(&self, text: &str) -> String {
-        self.paint("32", text)
-    }
-    pub fn yellow(&self, text: &str) -> String {
-        self.paint("33", text)
-    }
-    fn action(&self, action: Action, text: &str) -> String {
-        match action {
-            Action::Create => self.green(text),
-            Action::Update => self.yellow(text),
-            Action::Delete => self.red(text),
-            Action::NoOp => text.to_owned(),
-        }
-    }
-}
-
-pub fn json(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, plan)?;
-    writeln!(w)
-}
 
 pub fn text(plan: &Plan, style: Style, w: &mut dyn Write) -> io::Result<()> {
     writeln!(
@@ -139,7 +95,7 @@ fn field(c: &FieldChange, style: Style, w: &mut dyn Write) -> io::Result<()> {
     match (&c.before, &c.after) {
         (Shown::Document(before), Shown::Document(after)) => {
             writeln!(w, "{pad}{} {}:", style.yellow("~"), c.field)?;
-            diff(&pretty(before), &pretty(after), style, w)
+            diff(&unified(before, after), style, w)
         }
         (Shown::Absent, Shown::Document(after)) => {
             writeln!(w, "{pad}{} {} =", style.green("+"), c.field)?;
@@ -174,25 +130,6 @@ fn field(c: &FieldChange, style: Style, w: &mut dyn Write) -> io::Result<()> {
     }
 }
 
-fn scalar(shown: &Shown) -> String {
-    match shown {
-        Shown::Absent => "null".into(),
-        Shown::Value(v) => serde_json::to_string(v).expect("JSON serializes"),
-        Shown::Document(v) => {
-            serde_json::to_string(&crate::policy::keys_sorted(v)).expect("JSON serializes")
-        }
-        Shown::Sensitive => crate::sensitive::REDACTED.into(),
-        Shown::KnownAfterApply => "(known after apply)".into(),
-    }
-}
-
-fn pretty(v: &Value) -> String {
-    let mut s =
-        serde_json::to_string_pretty(&crate::policy::keys_sorted(v)).expect("JSON serializes");
-    s.push('\n');
-    s
-}
-
 fn indented(text: &str, w: &mut dyn Write) -> io::Result<()> {
     for line in text.lines() {
         writeln!(w, "          {line}")?;
@@ -200,14 +137,8 @@ fn indented(text: &str, w: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// A unified diff of two documents, live first.
-fn diff(before: &str, after: &str, style: Style, w: &mut dyn Write) -> io::Result<()> {
-    let diff = TextDiff::from_lines(before, after);
-    let unified = diff
-        .unified_diff()
-        .context_radius(3)
-        .header("live", "stack")
-        .to_string();
+/// A unified diff, indented under its field, painted line by line.
+fn diff(unified: &str, style: Style, w: &mut dyn Write) -> io::Result<()> {
     for line in unified.lines() {
         let painted = if line.starts_with("+++") || line.starts_with("---") {
             style.bold(line)
