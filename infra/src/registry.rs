@@ -10,7 +10,7 @@ use crate::resources::{
     iam_role::Role, iam_role_policy::RolePolicy, image::Image, log_group::LogGroup,
     runtime::Runtime, secret::Secret,
 };
-use crate::stack::{AccountName, DynSection, Stack, StackErrors};
+use crate::stack::{DynSection, Stack, StackErrors};
 
 pub static KINDS: &[&dyn DynKind] = &[
     &Registered::<UserPool>::KIND,
@@ -40,55 +40,15 @@ pub fn load_stack(
     Stack::load(path, sections(), env)
 }
 
-/// The names AWS keeps unique in an account (or in an account's region) that a stack declares:
-/// two environments of one repository may not share one, or both would manage one resource.
-/// Not listed: what is found inside the stack's own resources (the app client and users in its
-/// pool, inline policies on its role, the image in its repository), the log group (named after
-/// the runtime's id) and secrets (named `<stack name>/KEY`, so the stack name covers them).
-pub static ACCOUNT_NAMES: &[AccountName] = &[
-    AccountName {
-        field: "stack.name",
-        what: "stack name",
-        why: "a stack is what is tagged infra:stack = <name>, so two environments of one name \
-              would be one stack",
-        any_case: false,
-    },
-    AccountName {
-        field: "cognito.user_pool.name",
-        what: "user pool name",
-        why: "a stack finds its pool by name, and a pool of that name tagged for another stack \
-              is foreign to it (the plan stops; `adopt = true` would take it over)",
-        any_case: false,
-    },
-    AccountName {
-        field: "iam.role.name",
-        what: "IAM role name",
-        why: "IAM role names are unique in an account, whatever their case",
-        any_case: true,
-    },
-    AccountName {
-        field: "ecr.repository.name",
-        what: "ECR repository name",
-        why: "ECR repository names are unique in an account's region",
-        any_case: false,
-    },
-    AccountName {
-        field: "runtime.name",
-        what: "AgentCore runtime name",
-        why: "AgentCore runtime names are unique in an account's region",
-        any_case: false,
-    },
-];
-
 /// Read, parse and validate a stack file with every registered kind's section, with the
 /// overlay of `environment` (`--env`) merged over it; a name another environment beside it
-/// shares ([`ACCOUNT_NAMES`]) is refused.
+/// shares (the sections' [`crate::stack::UniqueName`]s) is refused.
 pub fn load_environment(
     path: &std::path::Path,
     environment: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Stack, StackErrors> {
-    Stack::load_environment(path, environment, sections(), ACCOUNT_NAMES, env)
+    Stack::load_environment(path, environment, sections(), env)
 }
 
 /// Parse and validate a stack file's text with every registered kind's section.

@@ -29,7 +29,9 @@ use toml::Spanned;
 use crate::policy::Vars;
 use overlay::Document;
 pub use overlay::{AccountName, ENVIRONMENT_NAME, environment_name};
-pub use section::{AnySpec, Base, DynSection, Input, Section, Sectioned, Sections, Shape};
+pub use section::{
+    AnySpec, Base, DynSection, Input, Section, Sectioned, Sections, Shape, UniqueName,
+};
 use source::Source;
 use validate::{STACK_NAME, Validator};
 pub use validate::{StackError, StackErrors};

@@ -53,16 +53,38 @@ pub fn environment_name(name: &str) -> Result<String, String> {
 }
 
 /// A name AWS keeps unique in an account (or an account's region), which two environments
-/// therefore may not share: the field that holds it, and what to say about it.
+/// therefore may not share: the field that holds it, and what to say about it (the sections
+/// declare theirs as [`crate::stack::UniqueName`]s).
 pub struct AccountName {
     /// Its dotted path in the file, e.g. `iam.role.name`.
-    pub field: &'static str,
+    pub field: String,
     /// What it names, e.g. `IAM role name`.
     pub what: &'static str,
     /// Why two environments may not share it.
     pub why: &'static str,
     /// Whether AWS compares it regardless of case (IAM names).
     pub any_case: bool,
+}
+
+/// The names two environments may not share: the stack's own name, and each section's
+/// [`crate::stack::UniqueName`]s at their place in the file.
+pub fn account_names(sections: &[&'static dyn DynSection]) -> Vec<AccountName> {
+    let stack = AccountName {
+        field: "stack.name".into(),
+        what: "stack name",
+        why: "a stack is what is tagged infra:stack = <name>, so two environments of one name \
+              would be one stack",
+        any_case: false,
+    };
+    let declared = sections.iter().flat_map(|section| {
+        section.unique_names().iter().map(|name| AccountName {
+            field: format!("{}.{}", section.path(), name.field),
+            what: name.what,
+            why: name.why,
+            any_case: name.any_case,
+        })
+    });
+    std::iter::once(stack).chain(declared).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,13 +247,13 @@ fn shared_name(
 ) -> Option<StackError> {
     let base = source.path();
     let (mine, span) =
-        at(loaded.root, name.field).and_then(|v| Some((v.get_ref().as_str()?, v.span())))?;
+        at(loaded.root, &name.field).and_then(|v| Some((v.get_ref().as_str()?, v.span())))?;
     let same = |theirs: &str| match name.any_case {
         true => theirs.eq_ignore_ascii_case(mine),
         false => theirs == mine,
     };
     let (other, other_span) = others.iter().find_map(|other| {
-        let value = at(other.root, name.field)?;
+        let value = at(other.root, &name.field)?;
         same(value.get_ref().as_str()?).then(|| (other, value.span()))
     })?;
     let other_file = other.overlay.as_deref().unwrap_or(base);
@@ -268,7 +290,7 @@ fn shared_name(
         name.field,
         fix.display()
     );
-    Some(source.error(span.clone(), name.field, message, show(span.start)))
+    Some(source.error(span.clone(), &name.field, message, show(span.start)))
 }
 
 impl Stack {
@@ -280,9 +302,9 @@ impl Stack {
         path: &Path,
         environment: Option<&str>,
         sections: &[&'static dyn DynSection],
-        names: &[AccountName],
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Stack, StackErrors> {
+        let names = account_names(sections);
         let refused =
             |path: &Path, position: Option<(usize, usize)>, message: String| StackErrors {
                 errors: vec![StackError {
@@ -395,7 +417,7 @@ impl Stack {
             };
             // An overlay without its own stack name was reported as such.
             let unnamed = errors.iter().any(|e| e.field == "stack.name");
-            for name in names {
+            for name in &names {
                 if !(unnamed && name.field == "stack.name") {
                     errors.extend(shared_name(&source, name, &loaded, &others, &show));
                 }

@@ -60,6 +60,9 @@ pub trait Section: 'static {
     /// Fields (relative to the section, or to its entry for a map) whose values may be secrets:
     /// never quoted in a message, their lines never shown. A trailing `.` covers a whole table.
     const SECRET_FIELDS: &'static [&'static str] = &[];
+    /// Its fields holding a name AWS keeps unique in an account (or an account's region),
+    /// which two environments ([`crate::stack::overlay`]) may therefore not share.
+    const UNIQUE_NAMES: &'static [UniqueName] = &[];
     /// Placeholders (`${name}`) this section provides to policy documents and image URIs, with
     /// what each stands for.
     const PLACEHOLDERS: &'static [(&'static str, &'static str)] = &[];
@@ -99,6 +102,18 @@ impl<T: Any + fmt::Debug + Send + Sync> AnySpec for T {
     }
 }
 
+/// A field of a section that holds a name AWS keeps unique in an account (or region).
+pub struct UniqueName {
+    /// The field, in the section (`name`).
+    pub field: &'static str,
+    /// What it names, e.g. `IAM role name`.
+    pub what: &'static str,
+    /// Why two environments may not share it.
+    pub why: &'static str,
+    /// Whether AWS compares it regardless of case (IAM names).
+    pub any_case: bool,
+}
+
 /// One table of a section, deserialized: its key (maps), its span and its raw value.
 pub struct RawEntry {
     pub key: String,
@@ -112,6 +127,7 @@ pub trait DynSection: Sync {
     fn shape(&self) -> Shape;
     fn map_of(&self) -> &'static str;
     fn secret_fields(&self) -> &'static [&'static str];
+    fn unique_names(&self) -> &'static [UniqueName];
     fn placeholders(&self) -> &'static [(&'static str, &'static str)];
     fn accepts(&self, field: &str) -> Option<String>;
     fn deserialize(&self, value: Spanned<DeValue<'_>>) -> Result<Vec<RawEntry>, toml::de::Error>;
@@ -156,6 +172,9 @@ impl<S: Section> DynSection for Sectioned<S> {
     }
     fn secret_fields(&self) -> &'static [&'static str] {
         S::SECRET_FIELDS
+    }
+    fn unique_names(&self) -> &'static [UniqueName] {
+        S::UNIQUE_NAMES
     }
     fn placeholders(&self) -> &'static [(&'static str, &'static str)] {
         S::PLACEHOLDERS

@@ -91,6 +91,13 @@ const TEMPORARY_PASSWORD_VALIDITY_DAYS: (i64, i64) = (0, 365);
 
 impl Section for UserPool {
     const PATH: &'static str = "cognito.user_pool";
+    const UNIQUE_NAMES: &'static [crate::stack::UniqueName] = &[crate::stack::UniqueName {
+        field: "name",
+        what: "user pool name",
+        why: "a stack finds its pool by name, and a pool of that name tagged for another stack \
+                  is foreign to it (the plan stops; `adopt = true` would take it over)",
+        any_case: false,
+    }];
     type Raw = RawUserPool;
     type Spec = UserPoolSpec;
 

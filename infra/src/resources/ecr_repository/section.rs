@@ -85,6 +85,12 @@ const KEEP_IMAGES: (i64, i64) = (1, 10_000);
 
 impl Section for Repository {
     const PATH: &'static str = "ecr.repository";
+    const UNIQUE_NAMES: &'static [crate::stack::UniqueName] = &[crate::stack::UniqueName {
+        field: "name",
+        what: "ECR repository name",
+        why: "ECR repository names are unique in an account's region",
+        any_case: false,
+    }];
     const PLACEHOLDERS: &'static [(&'static str, &'static str)] = &[
         ("repository_arn", "the ARN of [ecr.repository]"),
         ("repository_uri", "the URI of [ecr.repository]"),

@@ -72,6 +72,12 @@ const MAX_SESSION_DURATION: (i64, i64) = (3600, 43_200);
 
 impl Section for Role {
     const PATH: &'static str = "iam.role";
+    const UNIQUE_NAMES: &'static [crate::stack::UniqueName] = &[crate::stack::UniqueName {
+        field: "name",
+        what: "IAM role name",
+        why: "IAM role names are unique in an account, whatever their case",
+        any_case: true,
+    }];
     type Raw = RawRole;
     type Spec = RoleSpec;
 

@@ -398,6 +398,12 @@ pub const SECRETS_POLICY: &str = "infra-secrets";
 
 impl Section for Runtime {
     const PATH: &'static str = "runtime";
+    const UNIQUE_NAMES: &'static [crate::stack::UniqueName] = &[crate::stack::UniqueName {
+        field: "name",
+        what: "AgentCore runtime name",
+        why: "AgentCore runtime names are unique in an account's region",
+        any_case: false,
+    }];
     const SECRET_FIELDS: &'static [&'static str] = &["environment."];
     const PLACEHOLDERS: &'static [(&'static str, &'static str)] =
         &[("runtime_name", "the name of [runtime]")];
