@@ -290,22 +290,6 @@ fn snapshot_filters_replace_what_changes_between_runs() {
     assert_run_snapshot!("snapshot_filters", run);
 }
 
-/// The repository's AgentCoreRuntime document as deployed to the emulator's account.
-fn declared_policy() -> String {
-    let stack = std::fs::read_to_string(support::workspace_root().join("stack.toml")).unwrap();
-    let start = stack.find("document = '''").unwrap() + "document = '''".len();
-    let end = start + stack[start..].find("'''").unwrap();
-    stack[start..end]
-        .replace("${partition}", "aws")
-        .replace("${region}", "us-west-2")
-        .replace("${account_id}", "123456789012")
-        .replace(
-            "${repository_arn}",
-            "arn:aws:ecr:us-west-2:123456789012:repository/web-search-mcp",
-        )
-        .replace("${runtime_name}", "web_search_mcp")
-}
-
 #[tokio::test]
 async fn snapshot_of_the_plan_from_empty_and_of_a_drift_plan() {
     let moto = Moto::start();
@@ -322,7 +306,9 @@ async fn snapshot_of_the_plan_from_empty_and_of_a_drift_plan() {
         .put_role_policy()
         .role_name("agentcore-web-search-mcp-role")
         .policy_name("AgentCoreRuntime")
-        .policy_document(declared_policy().replace("\"logs:DescribeLogGroups\"", "\"logs:*\""))
+        .policy_document(
+            support::stacks::declared_policy().replace("\"logs:DescribeLogGroups\"", "\"logs:*\""),
+        )
         .send()
         .await
         .unwrap();

@@ -6,7 +6,6 @@ mod support;
 use std::collections::HashMap;
 
 use aws_sdk_bedrockagentcorecontrol::operation::get_agent_runtime::GetAgentRuntimeOutput;
-use aws_sdk_bedrockagentcorecontrol::operation::update_agent_runtime::builders::UpdateAgentRuntimeFluentBuilder;
 use aws_sdk_bedrockagentcorecontrol::types::{
     AgentRuntimeArtifact, AllowedPort, AuthorizerConfiguration, AuthorizingClaimMatchValueType,
     ClaimMatchOperatorType, ClaimMatchValueType, ContainerConfiguration, CustomClaimValidationType,
@@ -200,7 +199,7 @@ async fn drift_in_runtime_and_repository_is_named_and_repaired_with_one_new_vers
     // Out of band: a new image and a changed variable in one update, as a console user would.
     let mut env: HashMap<String, String> = before.environment_variables().cloned().unwrap();
     env.insert("OPENAI_MODEL".into(), "gpt-4.1".into());
-    update_by_hand(&aws, &id, |update| {
+    aws.update_runtime_by_hand(&id, |update| {
         update
             .agent_runtime_artifact(AgentRuntimeArtifact::ContainerConfiguration(
                 ContainerConfiguration::builder()
@@ -501,40 +500,6 @@ async fn default_endpoint(aws: &Aws, id: &str) -> (String, String) {
     (status, live.unwrap_or_default())
 }
 
-/// An `UpdateAgentRuntime` made by hand, as a console user makes it: the runtime's current
-/// configuration, changed by `edit` (later setters win).
-async fn update_by_hand(
-    aws: &Aws,
-    id: &str,
-    edit: impl FnOnce(UpdateAgentRuntimeFluentBuilder) -> UpdateAgentRuntimeFluentBuilder,
-) {
-    let now = runtime(aws, id).await;
-    let update = aws
-        .agentcore
-        .update_agent_runtime()
-        .agent_runtime_id(id)
-        .set_agent_runtime_artifact(now.agent_runtime_artifact().cloned())
-        .role_arn(now.role_arn())
-        .set_network_configuration(now.network_configuration().cloned())
-        .set_protocol_configuration(now.protocol_configuration().cloned())
-        .set_lifecycle_configuration(now.lifecycle_configuration().cloned())
-        .set_authorizer_configuration(now.authorizer_configuration().cloned())
-        .set_description(now.description().map(str::to_owned))
-        .set_environment_variables(now.environment_variables().cloned());
-    let version = edit(update)
-        .send()
-        .await
-        .unwrap()
-        .agent_runtime_version()
-        .to_owned();
-    // As a console user would: done once DEFAULT serves the new version (until then a plan
-    // shows the deployment in progress).
-    assert!(
-        aws.wait_for_default(id, &version).await,
-        "DEFAULT never served version {version}"
-    );
-}
-
 fn mmdsv2(runtime: &GetAgentRuntimeOutput) -> bool {
     runtime
         .metadata_configuration()
@@ -597,7 +562,7 @@ async fn a_runtime_without_mmdsv2_is_turned_on_by_one_update_and_a_new_one_with_
     assert!(mmdsv2(&created));
 
     // Turned off out of band (possible for such a runtime): the plan names it, one update fixes it.
-    update_by_hand(&aws, &id, |update| {
+    aws.update_runtime_by_hand(&id, |update| {
         update.metadata_configuration(
             RuntimeMetadataConfiguration::builder()
                 .require_mmdsv2(false)
@@ -657,7 +622,7 @@ async fn settings_the_stack_does_not_model_survive_an_unrelated_update() {
             .build()
             .unwrap(),
     );
-    update_by_hand(&aws, &id, |update| {
+    aws.update_runtime_by_hand(&id, |update| {
         update
             .protocol_configuration(protocol)
             .authorizer_configuration(AuthorizerConfiguration::CustomJwtAuthorizer(jwt))

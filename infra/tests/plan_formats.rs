@@ -85,22 +85,6 @@ fn actions(plan: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The repository's AgentCoreRuntime document as deployed to the emulator's account.
-fn declared_policy() -> String {
-    let stack = std::fs::read_to_string(workspace_root().join("stack.toml")).unwrap();
-    let start = stack.find("document = '''").unwrap() + "document = '''".len();
-    let end = start + stack[start..].find("'''").unwrap();
-    stack[start..end]
-        .replace("${partition}", "aws")
-        .replace("${region}", "us-west-2")
-        .replace("${account_id}", "123456789012")
-        .replace(
-            "${repository_arn}",
-            "arn:aws:ecr:us-west-2:123456789012:repository/web-search-mcp",
-        )
-        .replace("${runtime_name}", "web_search_mcp")
-}
-
 /// A plan from empty, the plan after apply (nothing to do), and after changes made outside the
 /// stack (a policy, a password policy, the secret's value): each `plan --json` is valid against
 /// the schema, and `--format markdown` renders each for a pull request.
@@ -178,7 +162,9 @@ async fn plans_from_empty_converged_and_drifted_match_the_schema_and_render_as_m
         .put_role_policy()
         .role_name(ROLE)
         .policy_name("AgentCoreRuntime")
-        .policy_document(declared_policy().replace("\"logs:DescribeLogGroups\"", "\"logs:*\""))
+        .policy_document(
+            support::stacks::declared_policy().replace("\"logs:DescribeLogGroups\"", "\"logs:*\""),
+        )
         .send()
         .await
         .unwrap();

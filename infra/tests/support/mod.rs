@@ -693,6 +693,48 @@ impl Aws {
         )
     }
 
+    /// An `UpdateAgentRuntime` made by hand, as a console user makes it: the runtime's current
+    /// configuration, changed by `edit` (later setters win); done once DEFAULT serves the new
+    /// version (until then a plan shows the deployment in progress). The new version.
+    pub async fn update_runtime_by_hand(
+        &self,
+        id: &str,
+        edit: impl FnOnce(
+            aws_sdk_bedrockagentcorecontrol::operation::update_agent_runtime::builders::UpdateAgentRuntimeFluentBuilder,
+        ) -> aws_sdk_bedrockagentcorecontrol::operation::update_agent_runtime::builders::UpdateAgentRuntimeFluentBuilder,
+    ) -> String {
+        let now = self
+            .agentcore
+            .get_agent_runtime()
+            .agent_runtime_id(id)
+            .send()
+            .await
+            .unwrap();
+        let update = self
+            .agentcore
+            .update_agent_runtime()
+            .agent_runtime_id(id)
+            .set_agent_runtime_artifact(now.agent_runtime_artifact().cloned())
+            .role_arn(now.role_arn())
+            .set_network_configuration(now.network_configuration().cloned())
+            .set_protocol_configuration(now.protocol_configuration().cloned())
+            .set_lifecycle_configuration(now.lifecycle_configuration().cloned())
+            .set_authorizer_configuration(now.authorizer_configuration().cloned())
+            .set_description(now.description().map(str::to_owned))
+            .set_environment_variables(now.environment_variables().cloned());
+        let version = edit(update)
+            .send()
+            .await
+            .unwrap()
+            .agent_runtime_version()
+            .to_owned();
+        assert!(
+            self.wait_for_default(id, &version).await,
+            "DEFAULT never served version {version}"
+        );
+        version
+    }
+
     /// Poll DEFAULT (bounded) until it is READY serving `version`; whether it got there. Each
     /// call moves the emulator's DEFAULT one poll closer, as AgentCore moves it after an update.
     pub async fn wait_for_default(&self, id: &str, version: &str) -> bool {

@@ -49,3 +49,19 @@ pub fn update_every_kind(s: String) -> String {
         s.replacen(from, to, 1)
     })
 }
+
+/// The repository's AgentCoreRuntime document as deployed to the emulator's account.
+pub fn declared_policy() -> String {
+    let stack = std::fs::read_to_string(super::workspace_root().join("stack.toml")).unwrap();
+    let start = stack.find("document = '''").unwrap() + "document = '''".len();
+    let end = start + stack[start..].find("'''").unwrap();
+    stack[start..end]
+        .replace("${partition}", "aws")
+        .replace("${region}", "us-west-2")
+        .replace("${account_id}", "123456789012")
+        .replace(
+            "${repository_arn}",
+            "arn:aws:ecr:us-west-2:123456789012:repository/web-search-mcp",
+        )
+        .replace("${runtime_name}", "web_search_mcp")
+}
