@@ -10,6 +10,7 @@ pub mod aws;
 pub mod cli;
 pub mod client;
 pub mod container;
+pub mod destroy;
 pub mod engine;
 pub mod error;
 pub mod init;

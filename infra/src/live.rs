@@ -24,7 +24,20 @@ pub async fn read(
     write_only: WriteOnly,
     prepared: &Prepared,
 ) -> Result<Live, Error> {
-    let cx = ReadContext::new(aws, stack, write_only, prepared, KINDS);
+    read_with(ReadContext::new(aws, stack, write_only, prepared, KINDS)).await
+}
+
+/// Read for `infra destroy`: no image is built, no write-only value is compared, and each kind
+/// reads what deleting needs too.
+pub async fn read_for_destroy(aws: &Aws, stack: &Stack) -> Result<Live, Error> {
+    let prepared = Prepared::default();
+    let mut cx = ReadContext::new(aws, stack, WriteOnly::Skip, &prepared, KINDS);
+    cx.destroying = true;
+    read_with(cx).await
+}
+
+async fn read_with(cx: ReadContext<'_>) -> Result<Live, Error> {
+    let (aws, write_only) = (cx.aws, cx.write_only);
     let identity = async {
         aws.sts
             .get_caller_identity()

@@ -1,5 +1,5 @@
-//! `infra permissions plan|apply`: the IAM policy of the identity that runs `infra plan` or
-//! `infra apply` on this stack (a pipeline's role), made from what each kind declares it calls
+//! `infra permissions plan|apply|destroy`: the IAM policy of the identity that runs `infra
+//! plan`, `infra apply` or `infra destroy` on this stack (a pipeline's role), made from what each kind declares it calls
 //! ([`Kind::permissions`](crate::engine::Kind::permissions), walked in the registry's order)
 //! and from the calls infra makes itself.
 //!
@@ -44,6 +44,9 @@ pub enum For {
     /// `infra apply` (and `apply FILE`): the plan it makes first, its writes, the verifying
     /// plan after them, and the check after apply.
     Apply,
+    /// `infra destroy`: the reads (no write-only value), and each kind's deletes
+    /// ([`Kind::destroy_permissions`](crate::engine::Kind::destroy_permissions)).
+    Destroy,
 }
 
 impl For {
@@ -53,6 +56,7 @@ impl For {
             (For::Apply, _) | (For::Plan { .. }, Access::Read) => true,
             (For::Plan { write_only }, Access::ReadSecret) => write_only,
             (For::Plan { .. }, Access::Write) => false,
+            (For::Destroy, access) => access == Access::Read,
         }
     }
 
@@ -60,6 +64,7 @@ impl For {
         match self {
             For::Plan { .. } => "plan",
             For::Apply => "apply",
+            For::Destroy => "destroy",
         }
     }
 }
@@ -87,12 +92,18 @@ pub fn grants(stack: &Stack, vars: &Vars, command: For) -> Vec<(String, Grant)> 
     let own = own().into_iter().map(|g| (format!("Infra{}", g.sid), g));
     let kinds = KINDS.iter().flat_map(|kind| {
         let prefix = camel(kind.type_name());
+        let deletes = match command {
+            For::Destroy => kind.destroy_permissions(stack, vars),
+            _ => Vec::new(),
+        };
         kind.permissions(stack, vars)
             .into_iter()
+            .filter(move |g| command.takes(g.access))
+            .chain(deletes)
             .map(move |g| (format!("{prefix}{}", g.sid), g))
     });
-    own.chain(kinds)
-        .filter(|(_, g)| command.takes(g.access))
+    own.filter(|(_, g)| command.takes(g.access))
+        .chain(kinds)
         .collect()
 }
 
@@ -252,6 +263,7 @@ pub async fn command(cli: &Cli, stack: &Stack, args: &PermissionsArgs) -> Result
             write_only: !args.skip_password_check,
         },
         PermissionsFor::Apply => For::Apply,
+        PermissionsFor::Destroy => For::Destroy,
     };
     let target = target(&cli.connection(), stack, args.placeholders).await;
     let vars = stack.vars(&target.region, &target.account_id, &target.partition);
@@ -339,6 +351,9 @@ fn header(stack: &Stack, target: &Target, command: For, policy: &Document) -> Ve
         }
         For::Apply => "Everything `infra apply` calls: the plan's reads, the writes, and \
                        iam:PassRole of the execution role to AgentCore only."
+            .to_owned(),
+        For::Destroy => "Everything `infra destroy` calls: the reads (no secret value) and the \
+                         deletes, only of resources tagged for the stack."
             .to_owned(),
     });
     let size = policy.size();

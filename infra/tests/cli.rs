@@ -599,6 +599,9 @@ fn no_command_panics_with_or_without_a_stack_file() {
         vec!["init"],
         vec!["permissions", "plan", "--skip-password-check"],
         vec!["permissions", "apply", "--json"],
+        vec!["permissions", "destroy", "--placeholders"],
+        vec!["destroy"],
+        vec!["destroy", "--yes", "--json", "--force-delete-images"],
     ];
     let exercised: std::collections::BTreeSet<(&str, &str)> = runs
         .iter()

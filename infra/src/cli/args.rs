@@ -71,11 +71,33 @@ pub enum Command {
     Show(ShowArgs),
     /// Print the IAM policy the identity that runs `plan` or `apply` needs for this stack.
     Permissions(PermissionsArgs),
+    /// Delete what the stack owns (and only that), in reverse dependency order, after a plan
+    /// of the deletions and a confirmation. Needs no secret value.
+    Destroy(DestroyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Destroy without asking. Required when stdin is not a terminal (CI).
+    #[arg(long, short = 'y', alias = "auto-approve")]
+    pub yes: bool,
+    /// Print one JSON document (the plan of deletions, then what was deleted and kept) instead
+    /// of text; needs `--yes`.
+    #[arg(long)]
+    pub json: bool,
+    /// Delete the stack's repository even when it holds images the stack did not push (tagged
+    /// ones), with them.
+    #[arg(long)]
+    pub force_delete_images: bool,
+    /// How long to wait for the runtime to be gone, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1200,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT))]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct PermissionsArgs {
-    /// The command the policy is for: `plan` (read-only) or `apply`.
+    /// The command the policy is for: `plan` (read-only), `apply` or `destroy`.
     #[arg(value_enum)]
     pub command: PermissionsFor,
     /// Print JSON: the policy, with the command, stack, account, partition and region it is for.
@@ -96,6 +118,7 @@ pub struct PermissionsArgs {
 pub enum PermissionsFor {
     Plan,
     Apply,
+    Destroy,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 
 mod args;
 mod commands;
+mod destroy;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Mutex;
@@ -57,7 +58,7 @@ pub async fn run(cli: Cli) -> u8 {
     }
     // `output` uses no write-only value: there, a variable set but empty (a CI secret that is
     // not configured for that job) is ignored with a note instead of refusing the file.
-    let ignore_empty = matches!(cli.command, Command::Output(_));
+    let ignore_empty = matches!(cli.command, Command::Output(_) | Command::Destroy(_));
     let ignored = std::cell::RefCell::new(std::collections::BTreeSet::new());
     let lookup = |name: &str| match std::env::var(name) {
         Ok(value) if value.is_empty() && ignore_empty => {
@@ -68,7 +69,14 @@ pub async fn run(cli: Cli) -> u8 {
     };
     let loaded = crate::registry::load_environment(&cli.stack, cli.env.as_deref(), &lookup);
     for name in ignored.borrow().iter() {
-        eprintln!("note: ${name} is set but empty; `output` does not use it");
+        eprintln!(
+            "note: ${name} is set but empty; `{}` does not use it",
+            if ignore_empty && matches!(cli.command, Command::Destroy(_)) {
+                "destroy"
+            } else {
+                "output"
+            }
+        );
     }
     let stack = match loaded {
         Ok(stack) => stack,
@@ -100,6 +108,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Init(args) => Ok(init_command(&cli, args)),
         Command::Show(args) => Ok(show_command(args)),
         Command::Permissions(args) => crate::permissions::command(&cli, &stack, args).await,
+        Command::Destroy(args) => destroy::command(&cli, &stack, args).await,
     };
     finish(&cli, result)
 }

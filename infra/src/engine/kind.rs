@@ -220,6 +220,39 @@ pub trait Kind: Section + Sized {
     fn permissions(_stack: &Stack, _vars: &Vars) -> Vec<Grant> {
         Vec::new()
     }
+
+    /// `infra destroy`: plan the delete of each of this kind's resources the stack owns, as
+    /// `read` found them (the same identity rules as plan: tags, names inside the stack's own
+    /// pool), with [`Planner::delete`]; say why one is kept ([`Planner::keep`]: not owned,
+    /// holds what the stack did not make) or refuse ([`Planner::protect`]). Pure.
+    fn plan_destroy(_cx: &PlanContext<'_>, _options: &Destroying, _planner: &mut Planner) {}
+
+    /// Delete one resource [`Kind::plan_destroy`] planned, waiting until it is gone where AWS
+    /// deletes in the background. A resource already gone is not an error: a destroy that was
+    /// stopped half way is run again.
+    fn delete(_cx: &ApplyContext<'_>, r: &ResourcePlan) -> impl Future<Output = Result<(), Error>> {
+        let address = r.address.clone();
+        async move {
+            Err(Error::new(
+                &address,
+                "delete",
+                "internal error: this kind plans no delete",
+            ))
+        }
+    }
+
+    /// The IAM permissions `infra destroy` needs beyond the reads ([`Kind::permissions`]'
+    /// `Read` grants): the deletes, and the reads around them.
+    fn destroy_permissions(_stack: &Stack, _vars: &Vars) -> Vec<Grant> {
+        Vec::new()
+    }
+}
+
+/// What `infra destroy` was asked to do beyond the stack's own rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Destroying {
+    /// `--force-delete-images`: delete a repository with the images the stack did not push.
+    pub force_delete_images: bool,
 }
 
 /// The object-safe face of a [`Kind`], for the registry's list.
@@ -250,6 +283,13 @@ pub trait DynKind: Sync {
     fn names_of_dependencies(&self, live: &(dyn Any + Send + Sync)) -> Vec<String>;
     fn fingerprint(&self, cx: &PlanContext<'_>) -> Vec<(String, &'static str, serde_json::Value)>;
     fn permissions(&self, stack: &Stack, vars: &Vars) -> Vec<Grant>;
+    fn plan_destroy(&self, cx: &PlanContext<'_>, options: &Destroying, planner: &mut Planner);
+    fn delete<'a>(
+        &'a self,
+        cx: &'a ApplyContext<'a>,
+        r: &'a ResourcePlan,
+    ) -> LocalBoxFuture<'a, Result<(), Error>>;
+    fn destroy_permissions(&self, stack: &Stack, vars: &Vars) -> Vec<Grant>;
 }
 
 /// A kind as the registry lists it: `&Registered::<UserPool>::KIND`.
@@ -331,5 +371,21 @@ impl<K: Kind> DynKind for Registered<K> {
 
     fn permissions(&self, stack: &Stack, vars: &Vars) -> Vec<Grant> {
         K::permissions(stack, vars)
+    }
+
+    fn plan_destroy(&self, cx: &PlanContext<'_>, options: &Destroying, planner: &mut Planner) {
+        K::plan_destroy(cx, options, planner);
+    }
+
+    fn delete<'a>(
+        &'a self,
+        cx: &'a ApplyContext<'a>,
+        r: &'a ResourcePlan,
+    ) -> LocalBoxFuture<'a, Result<(), Error>> {
+        Box::pin(K::delete(cx, r))
+    }
+
+    fn destroy_permissions(&self, stack: &Stack, vars: &Vars) -> Vec<Grant> {
+        K::destroy_permissions(stack, vars)
     }
 }

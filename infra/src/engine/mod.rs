@@ -16,6 +16,7 @@
 pub mod apply;
 pub mod backoff;
 pub mod change;
+pub mod doomed;
 pub mod kind;
 pub mod lookup;
 pub mod planner;
@@ -25,7 +26,8 @@ pub use crate::error::{Error, error_chain, not_found_as_none};
 pub use apply::{ApplyContext, Progress, together};
 pub use backoff::Backoff;
 pub use change::{Action, Changes, FieldChange, Shown};
-pub use kind::{DynKind, Kind, Output, Registered};
+pub use doomed::{NOT_OWNED, doomed, protected_message};
+pub use kind::{Destroying, DynKind, Kind, Output, Registered};
 pub use lookup::{Claim, Lookup, Noun, Owned, claim, foreign_message, owned_by, tag_changes};
 pub use planner::{Blocker, Plan, PlanContext, Planned, Planner, ResourcePlan, Summary, address};
 pub use read::{Live, Prepared, ReadContext, WriteOnly};

@@ -139,6 +139,20 @@ impl Planned {
         self.action
     }
 
+    /// `infra destroy`: delete this resource the stack owns (`id`: its live id or ARN).
+    pub fn destroyed(name: impl Into<String>, id: impl Into<String>) -> Planned {
+        Planned::new(name, Changes::default(), Some(id.into()))
+            .with_action(Action::Delete)
+            .with_reason("owned by this stack")
+    }
+
+    /// `infra destroy`: leave this resource alone, and say why (`kept: ...` in the report).
+    pub fn kept(name: impl Into<String>, id: Option<String>, why: impl Into<String>) -> Planned {
+        Planned::new(name, Changes::default(), id)
+            .with_action(Action::NoOp)
+            .with_reason(why)
+    }
+
     /// Force the action (a delete, or a no-op whose fields are shown for information).
     pub fn with_action(mut self, action: Action) -> Planned {
         self.action = action;
@@ -235,6 +249,13 @@ impl Planner {
         });
     }
 
+    /// `infra destroy`: refuse, before anything is deleted, because the section of the
+    /// resource `name` (of the kind being planned) protects it; `why` names the setting.
+    pub fn protect(&mut self, name: &str, field: &str, why: impl Into<String>) {
+        let address = self.address(name);
+        self.block(&address, Some(field), why);
+    }
+
     /// Whether a resource of one of these kinds is blocked as a whole (not just one field): its
     /// dependents are then not planned, as they would only restate the same problem.
     pub fn any_blocked(&self, types: &[&str]) -> bool {
@@ -258,6 +279,13 @@ impl Planner {
         self.resources
             .iter()
             .find(|r| r.type_name == K::TYPE && r.action != Action::Delete)
+    }
+
+    /// Whether a resource of another kind is planned to be deleted (`infra destroy`).
+    pub fn deleting<K: Kind>(&self) -> bool {
+        self.resources
+            .iter()
+            .any(|r| r.type_name == K::TYPE && r.action == Action::Delete)
     }
 
     /// The planned resource `name` of another kind.

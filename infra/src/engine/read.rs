@@ -158,6 +158,9 @@ pub struct ReadContext<'a> {
     pub stack: &'a Stack,
     pub write_only: WriteOnly,
     pub prepared: &'a Prepared,
+    /// Read for `infra destroy`: a kind reads too what only deleting needs (the images in a
+    /// repository).
+    pub destroying: bool,
     slots: Vec<Slot>,
 }
 
@@ -174,6 +177,7 @@ impl<'a> ReadContext<'a> {
             stack,
             write_only,
             prepared,
+            destroying: false,
             slots: kinds.iter().map(|k| (*k, OnceCell::new())).collect(),
         }
     }

@@ -198,6 +198,7 @@ pub fn pool(stack: &Stack) -> Option<LivePool> {
         raw: UserPoolType::builder().build(),
         created: None,
         duplicates: Vec::new(),
+        foreign: Vec::new(),
     })
 }
 
@@ -270,6 +271,7 @@ pub fn repository(stack: &Stack) -> Option<LiveRepository> {
         encryption: spec.encryption.as_aws().into(),
         kms_key: spec.kms_key.clone(),
         lifecycle_policy: spec.keep_images.map(lifecycle_policy),
+        images: Vec::new(),
     })
 }
 

@@ -6,6 +6,7 @@
 //! the one the runtime's authorizer allows (else the oldest) is kept, the others are deleted.
 
 mod access;
+mod destroy;
 pub mod section;
 
 use aws_sdk_cognitoidentityprovider::primitives::DateTime;
@@ -169,6 +170,21 @@ impl Kind for Client {
             None => create(cx, &r.address, &step.spec, &pool_id).await,
             Some(client) => update(cx, &r.address, &step.spec, &pool_id, client).await,
         }
+    }
+
+    fn plan_destroy(cx: &PlanContext<'_>, o: &crate::engine::Destroying, planner: &mut Planner) {
+        destroy::plan_destroy(cx, o, planner);
+    }
+
+    async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
+        destroy::delete_doomed(cx, r).await
+    }
+
+    fn destroy_permissions(
+        stack: &Stack,
+        vars: &crate::policy::Vars,
+    ) -> Vec<crate::engine::kind::Grant> {
+        destroy::destroy_permissions(stack, vars)
     }
 
     fn id(_stack: &Stack, live: &Lookup<LiveClient>) -> Option<String> {

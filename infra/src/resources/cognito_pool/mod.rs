@@ -50,6 +50,9 @@ pub struct LivePool {
     /// Other pools with this name and the stack's tag (left by two applies at once): the plan
     /// deletes or explains them.
     pub duplicates: Vec<Duplicate>,
+    /// The ids of same-named pools not tagged for the stack (someone else's): destroy reports
+    /// them kept.
+    pub foreign: Vec<String>,
 }
 
 /// A pool with the stack's name and tag besides the one the stack keeps.
@@ -83,9 +86,11 @@ struct Step {
     live: Option<LivePool>,
 }
 
-/// What apply needs to delete a duplicate pool.
+/// What apply needs to delete a pool (a duplicate, or the stack's on destroy).
 struct Extra {
     id: String,
+    /// Deletion protection is on: turned off first.
+    protected: bool,
 }
 
 impl Kind for UserPool {
@@ -159,7 +164,7 @@ impl Kind for UserPool {
     async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
         if r.action == Action::Delete {
             let extra: &Extra = r.payload()?;
-            delete(cx, &r.address, &extra.id, false).await?;
+            delete(cx, &r.address, &extra.id, extra.protected).await?;
             return Ok(extra.id.clone());
         }
         let step: &Step = r.payload()?;
@@ -167,6 +172,76 @@ impl Kind for UserPool {
             None => create(cx, &r.address, &step.spec).await,
             Some(pool) => update(cx, &r.address, &step.spec, pool).await,
         }
+    }
+
+    /// The stack's pool (and any same-named duplicates tagged for it), its users and app
+    /// clients with it. Deletion protection on in AWS protects it too, unless the stack turns
+    /// it off (`deletion_protection = false`): destroy then turns it off first.
+    fn plan_destroy(cx: &PlanContext<'_>, _: &crate::engine::Destroying, planner: &mut Planner) {
+        let Some(spec) = cx.stack.one::<UserPool>() else {
+            return;
+        };
+        let found = cx.live.get::<UserPool>();
+        let protect = spec.protect.then_some("[cognito.user_pool]");
+        let Some(pool) = crate::engine::doomed(planner, &spec.name, found, protect) else {
+            return;
+        };
+        if pool.deletion_protection && spec.deletion_protection {
+            planner.protect(
+                &spec.name,
+                "deletion_protection",
+                "the pool has deletion protection on, and the stack keeps it on; set \
+                 deletion_protection = false in [cognito.user_pool] to destroy it",
+            );
+            return;
+        }
+        let doomed = |id: &str, protected: bool| Extra {
+            id: id.to_owned(),
+            protected,
+        };
+        planner.add(
+            Planned::destroyed(&spec.name, &pool.id)
+                .with_payload(doomed(&pool.id, pool.deletion_protection)),
+        );
+        for id in &pool.foreign {
+            planner.add(Planned::kept(
+                format!("{}[{id}]", spec.name),
+                Some(id.clone()),
+                crate::engine::NOT_OWNED,
+            ));
+        }
+        for d in &pool.duplicates {
+            planner.add(
+                Planned::destroyed(format!("{}[{}]", spec.name, d.id), &d.id)
+                    .with_reason("a same-named duplicate tagged for this stack")
+                    .with_payload(doomed(&d.id, d.deletion_protection)),
+            );
+        }
+    }
+
+    async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
+        let extra: &Extra = r.payload()?;
+        delete(cx, &r.address, &extra.id, extra.protected).await
+    }
+
+    fn destroy_permissions(
+        stack: &Stack,
+        vars: &crate::policy::Vars,
+    ) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        if stack.one::<UserPool>().is_none() {
+            return Vec::new();
+        }
+        let pools = Grant::arn(vars, "cognito-idp", "userpool/*");
+        vec![
+            Grant::new(
+                Access::Write,
+                "Delete",
+                &["cognito-idp:UpdateUserPool", "cognito-idp:DeleteUserPool"],
+                [pools],
+            )
+            .on_stack_tagged(&stack.name),
+        ]
     }
 
     /// The pool's id, when the stack may use the pool (its own, or adopted).

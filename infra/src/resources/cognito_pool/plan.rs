@@ -131,6 +131,7 @@ pub(super) fn plan(cx: &PlanContext, spec: &UserPoolSpec, planner: &mut Planner)
             )
             .with_payload(Extra {
                 id: duplicate.id.clone(),
+                protected: false,
             }),
         );
     }

@@ -93,8 +93,12 @@ pub(super) fn choose(
     mut foreign: Vec<LivePool>,
     named: &[String],
 ) -> Lookup<LivePool> {
+    let foreign_ids: Vec<String> = foreign.iter().map(|p| p.id.clone()).collect();
     match (owned.len(), foreign.len()) {
-        (1, _) => Lookup::Found(owned.remove(0)),
+        (1, _) => Lookup::Found(LivePool {
+            foreign: foreign_ids,
+            ..owned.remove(0)
+        }),
         (0, 0) => Lookup::Missing,
         (0, 1) => Lookup::Found(foreign.remove(0)),
         (0, _) => Lookup::Many {
@@ -118,6 +122,7 @@ pub(super) fn choose(
                     estimated_users: p.raw.estimated_number_of_users(),
                 })
                 .collect();
+            pool.foreign = foreign_ids;
             Lookup::Found(pool)
         }
     }
@@ -222,5 +227,6 @@ pub(super) async fn describe(
         created: raw.creation_date().cloned(),
         raw,
         duplicates: Vec::new(),
+        foreign: Vec::new(),
     })
 }

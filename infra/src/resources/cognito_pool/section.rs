@@ -20,6 +20,8 @@ pub struct RawUserPool {
     deletion_protection: bool,
     #[serde(default)]
     adopt: bool,
+    #[serde(default)]
+    protect: bool,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +82,8 @@ pub struct UserPoolSpec {
     pub username_attributes: Vec<UsernameAttribute>,
     pub deletion_protection: bool,
     pub adopt: bool,
+    /// `infra destroy` refuses while it is set.
+    pub protect: bool,
 }
 
 /// `PoolName` in the API reference: `[\w\s+=,.@-]+`, 1-128 characters.
@@ -125,7 +129,8 @@ impl Section for UserPool {
             | "password_policy.require_numbers"
             | "password_policy.require_symbols"
             | "deletion_protection"
-            | "adopt" => flag(),
+            | "adopt"
+            | "protect" => flag(),
             "username_attributes" => {
                 "a list of \"email\" and \"phone_number\", such as [\"email\"]".into()
             }
@@ -173,6 +178,7 @@ impl Section for UserPool {
             username_attributes,
             deletion_protection: raw.deletion_protection,
             adopt: raw.adopt,
+            protect: raw.protect,
         })
     }
 }

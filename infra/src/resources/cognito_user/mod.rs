@@ -1,6 +1,7 @@
 //! `cognito_user`: found with `AdminGetUser`. The password is write-only: it is verified by
 //! authenticating with it, and set only when that fails.
 
+mod destroy;
 pub mod section;
 
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType, MessageActionType};
@@ -83,6 +84,21 @@ impl Kind for User {
     fn converged(stack: &Stack) -> Self::Live {
         use crate::resources::testing;
         testing::users(stack)
+    }
+
+    fn plan_destroy(cx: &PlanContext<'_>, o: &crate::engine::Destroying, planner: &mut Planner) {
+        destroy::plan_destroy(cx, o, planner);
+    }
+
+    async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
+        destroy::delete(cx, r).await
+    }
+
+    fn destroy_permissions(
+        stack: &Stack,
+        vars: &crate::policy::Vars,
+    ) -> Vec<crate::engine::kind::Grant> {
+        destroy::destroy_permissions(stack, vars)
     }
 
     async fn read(cx: &ReadContext<'_>) -> Result<Self::Live, Error> {

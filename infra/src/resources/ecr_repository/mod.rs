@@ -1,6 +1,9 @@
 //! `ecr_repository`: found by name (unique per registry), owned when tagged for the stack.
 
+mod destroy;
 pub mod section;
+
+pub use destroy::StoredImage;
 
 use std::collections::BTreeMap;
 
@@ -29,6 +32,8 @@ pub struct LiveRepository {
     pub encryption: String,
     pub kms_key: Option<String>,
     pub lifecycle_policy: Option<Value>,
+    /// The images in it: read only for destroy.
+    pub images: Vec<destroy::StoredImage>,
 }
 
 impl Owned for LiveRepository {
@@ -56,6 +61,10 @@ pub struct RepositoryRef {
     pub name: String,
     pub keep_images: Option<i32>,
     pub uri: Option<String>,
+    /// It carries the stack's tag.
+    pub owned: bool,
+    /// Its untagged images (the ones infra pushed): read only for destroy.
+    pub pushed: Vec<String>,
 }
 
 impl Kind for Repository {
@@ -128,9 +137,33 @@ impl Kind for Repository {
 
     async fn read(cx: &ReadContext<'_>) -> Result<Lookup<LiveRepository>, Error> {
         match cx.stack.one::<Repository>() {
-            Some(spec) => read(cx.aws, spec, &cx.stack.name).await,
+            Some(spec) => {
+                let mut found = read(cx.aws, spec, &cx.stack.name).await?;
+                if let Lookup::Found(repository) = &mut found
+                    && cx.destroying
+                {
+                    let addr = address(Repository::TYPE, &spec.name);
+                    repository.images = destroy::images(cx.aws, &addr, &spec.name).await?;
+                }
+                Ok(found)
+            }
             None => Ok(Lookup::Missing),
         }
+    }
+
+    fn plan_destroy(cx: &PlanContext<'_>, o: &crate::engine::Destroying, planner: &mut Planner) {
+        destroy::plan_destroy(cx, o, planner);
+    }
+
+    async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
+        destroy::delete(cx, r).await
+    }
+
+    fn destroy_permissions(
+        stack: &Stack,
+        vars: &crate::policy::Vars,
+    ) -> Vec<crate::engine::kind::Grant> {
+        destroy::destroy_permissions(stack, vars)
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {
@@ -155,6 +188,17 @@ impl Kind for Repository {
             name: spec.name.clone(),
             keep_images: spec.keep_images,
             uri: live.found().map(|r| r.uri.clone()),
+            owned: live.found().is_some_and(|r| r.owned),
+            pushed: live
+                .found()
+                .map(|r| {
+                    r.images
+                        .iter()
+                        .filter(|i| i.tags.is_empty())
+                        .map(|i| i.digest.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 
@@ -251,6 +295,7 @@ async fn read(
             .to_owned(),
         kms_key: encryption.and_then(|e| e.kms_key()).map(str::to_owned),
         lifecycle_policy,
+        images: Vec::new(),
     }))
 }
 

@@ -23,6 +23,8 @@ pub struct RawRepository {
     kms_key: Option<String>,
     #[serde(default)]
     adopt: bool,
+    #[serde(default)]
+    protect: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -71,6 +73,8 @@ pub struct RepositorySpec {
     pub encryption: Encryption,
     pub kms_key: Option<String>,
     pub adopt: bool,
+    /// `infra destroy` refuses while it is set.
+    pub protect: bool,
 }
 
 const REPOSITORY_NAME: NameRule = NameRule {
@@ -110,7 +114,7 @@ impl Section for Repository {
             ),
             "encryption" => "\"AES256\" or \"KMS\"".into(),
             "kms_key" => "a string: the KMS key's ARN, id or alias".into(),
-            "scan_on_push" | "adopt" => "true or false".into(),
+            "scan_on_push" | "adopt" | "protect" => "true or false".into(),
             _ => return None,
         })
     }
@@ -156,6 +160,7 @@ impl Section for Repository {
             encryption: raw.encryption,
             kms_key: raw.kms_key,
             adopt: raw.adopt,
+            protect: raw.protect,
         })
     }
 

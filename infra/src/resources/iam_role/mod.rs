@@ -1,5 +1,6 @@
 //! `iam_role`: the runtime's execution role, found by name (unique in an account).
 
+mod destroy;
 pub mod section;
 
 use std::collections::BTreeMap;
@@ -132,6 +133,21 @@ impl Kind for Role {
             None => create(cx, &r.address, step).await,
             Some(live) => update(cx, r, step, live).await,
         }
+    }
+
+    fn plan_destroy(cx: &PlanContext<'_>, o: &crate::engine::Destroying, planner: &mut Planner) {
+        destroy::plan_destroy(cx, o, planner);
+    }
+
+    async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
+        destroy::delete(cx, r).await
+    }
+
+    fn destroy_permissions(
+        stack: &Stack,
+        vars: &crate::policy::Vars,
+    ) -> Vec<crate::engine::kind::Grant> {
+        destroy::destroy_permissions(stack, vars)
     }
 
     /// The role's ARN, when the stack may use the role (its own, or adopted).

@@ -22,6 +22,8 @@ pub struct RawRole {
     trust_policy: Option<Spanned<String>>,
     #[serde(default)]
     adopt: bool,
+    #[serde(default)]
+    protect: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +35,8 @@ pub struct RoleSpec {
     /// Templates with `${...}` placeholders; rendered once region and account are known.
     pub trust_policy: String,
     pub adopt: bool,
+    /// `infra destroy` refuses while it is set.
+    pub protect: bool,
 }
 
 /// The trust policy AWS documents for an AgentCore Runtime execution role.
@@ -95,7 +99,7 @@ impl Section for Role {
                 MAX_SESSION_DURATION.0, MAX_SESSION_DURATION.1
             ),
             "trust_policy" => document.into(),
-            "adopt" => "true or false".into(),
+            "adopt" | "protect" => "true or false".into(),
             _ => return None,
         })
     }
@@ -156,6 +160,7 @@ impl Section for Role {
             max_session_duration,
             trust_policy,
             adopt: raw.adopt,
+            protect: raw.protect,
         })
     }
 

@@ -162,6 +162,54 @@ impl Kind for RolePolicy {
         }
     }
 
+    /// Every inline policy of a role destroy deletes (a role is deleted only without them).
+    fn plan_destroy(cx: &PlanContext<'_>, _: &crate::engine::Destroying, planner: &mut Planner) {
+        let Some(role) = cx.reference::<Role>() else {
+            return;
+        };
+        if !planner.deleting::<Role>() {
+            return;
+        }
+        for name in cx.live.get::<RolePolicy>().keys() {
+            planner.add(Planned::destroyed(name, name.clone()).with_payload(Step {
+                role: role.name.clone(),
+                document: None,
+            }));
+        }
+    }
+
+    async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
+        let step: &Step = r.payload()?;
+        let deleted = cx
+            .aws
+            .iam
+            .delete_role_policy()
+            .role_name(&step.role)
+            .policy_name(&r.name)
+            .send()
+            .await
+            .map_err(|e| Error::aws(&r.address, "DeleteRolePolicy", e));
+        crate::engine::not_found_as_none(deleted, "NoSuchEntity")?;
+        Ok(())
+    }
+
+    /// Listing and deleting the inline policies of the stack's role (only while it is tagged
+    /// for the stack).
+    fn destroy_permissions(
+        stack: &crate::stack::Stack,
+        vars: &crate::policy::Vars,
+    ) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        let Some(role) = stack.one::<Role>() else {
+            return Vec::new();
+        };
+        let role = Grant::global_arn(vars, "iam", &format!("role{}{}", role.path, role.name));
+        vec![
+            Grant::new(Access::Write, "Delete", &["iam:DeleteRolePolicy"], [role])
+                .on_stack_tagged(&stack.name),
+        ]
+    }
+
     async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
         let step: &Step = r.payload()?;
         match &step.document {

@@ -12,6 +12,7 @@
 //! repository's ECR endpoint (with an ECR authorization token), or `$INFRA_ECR_REGISTRY` (e.g.
 //! `http://127.0.0.1:5000`) for local registries and emulators.
 
+mod destroy;
 pub mod section;
 
 use std::any::Any;
@@ -152,6 +153,15 @@ impl Kind for Image {
         out
     }
 
+    /// Its permission (`ecr:BatchDeleteImage` on the repository) is the repository kind's.
+    fn plan_destroy(cx: &PlanContext<'_>, o: &crate::engine::Destroying, planner: &mut Planner) {
+        destroy::plan_destroy(cx, o, planner);
+    }
+
+    async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
+        destroy::delete(cx, r).await
+    }
+
     const TYPE: &'static str = "image";
     const DEPENDS_ON: &'static [&'static str] = &[Repository::TYPE];
     type Live = LiveImage;
@@ -189,6 +199,10 @@ impl Kind for Image {
             return Ok(LiveImage::default());
         };
         let mut live = LiveImage::default();
+        // Destroy asks the registry nothing: the repository kind lists its images.
+        if cx.destroying {
+            return Ok(live);
+        }
         if let Some(artifact) = cx.prepared.get::<Image, Arc<Artifact>>() {
             let addr = address(Image::TYPE, &artifact.package);
             let in_registry = match &repository.uri {

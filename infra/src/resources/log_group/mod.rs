@@ -105,7 +105,8 @@ impl Kind for LogGroup {
     }
 
     async fn read(cx: &ReadContext<'_>) -> Result<Self::Live, Error> {
-        if !cx.stack.declares::<LogGroup>() {
+        // Destroy deletes the runtime's group even when the stack does not manage its retention.
+        if !cx.stack.declares::<LogGroup>() && !cx.destroying {
             return Ok(None);
         }
         let Some(runtime_id) = cx.id_of::<Runtime>().await? else {
@@ -202,6 +203,66 @@ impl Kind for LogGroup {
                 .map_err(|e| Error::aws(addr, "TagResource", e))?;
         }
         Ok(name)
+    }
+
+    /// The group of the runtime destroy deletes (AgentCore made it for that runtime), or one
+    /// tagged for the stack; one tagged for another stack is kept.
+    fn plan_destroy(cx: &PlanContext<'_>, _: &crate::engine::Destroying, planner: &mut Planner) {
+        let Some(group) = cx.live.get::<LogGroup>() else {
+            return;
+        };
+        let ours = owned_by(&group.tags, &cx.stack.name)
+            || (!group.tags.contains_key(TAG_STACK) && planner.deleting::<Runtime>());
+        planner.add(if ours {
+            Planned::destroyed(NAME, &group.name)
+        } else {
+            Planned::kept(NAME, Some(group.name.clone()), crate::engine::NOT_OWNED)
+        });
+    }
+
+    async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
+        let name = r.id.clone().unwrap_or_default();
+        let deleted = cx
+            .aws
+            .logs
+            .delete_log_group()
+            .log_group_name(&name)
+            .send()
+            .await
+            .map_err(|e| Error::aws(&r.address, "DeleteLogGroup", e));
+        crate::engine::not_found_as_none(deleted, "ResourceNotFoundException")?;
+        Ok(())
+    }
+
+    /// The reads too: destroy reads the group when the stack declares no retention.
+    fn destroy_permissions(
+        _stack: &Stack,
+        vars: &crate::policy::Vars,
+    ) -> Vec<crate::engine::kind::Grant> {
+        use crate::engine::kind::{Access, Grant};
+        let Some(runtime) = vars.get("runtime_name") else {
+            return Vec::new();
+        };
+        let group = Grant::arn(
+            vars,
+            "logs",
+            &format!("log-group:{}*", group_name(&format!("{runtime}-*"))),
+        );
+        vec![
+            Grant::new(
+                Access::Read,
+                "DestroyList",
+                &["logs:DescribeLogGroups"],
+                [Grant::arn(vars, "logs", "log-group:*")],
+            ),
+            Grant::new(
+                Access::Read,
+                "DestroyTags",
+                &["logs:ListTagsForResource"],
+                [&group],
+            ),
+            Grant::new(Access::Write, "Delete", &["logs:DeleteLogGroup"], [&group]),
+        ]
     }
 
     /// `log_group`, when the stack declares a retention.

@@ -4,6 +4,7 @@
 //! called only when something differs, and always with the whole desired configuration.
 
 mod apply;
+mod destroy;
 mod plan;
 mod read;
 mod rules;
@@ -320,6 +321,21 @@ impl Kind for Runtime {
     async fn apply(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
         let step: &Step = r.payload()?;
         apply(cx, r, step).await
+    }
+
+    fn plan_destroy(cx: &PlanContext<'_>, o: &crate::engine::Destroying, planner: &mut Planner) {
+        destroy::plan_destroy(cx, o, planner);
+    }
+
+    async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
+        destroy::delete(cx, r).await
+    }
+
+    fn destroy_permissions(
+        stack: &Stack,
+        vars: &crate::policy::Vars,
+    ) -> Vec<crate::engine::kind::Grant> {
+        destroy::destroy_permissions(stack, vars)
     }
 
     /// The JWT authorizer's discovery URL and allowed clients name the pool and the client it

@@ -55,6 +55,8 @@ pub struct RawRuntime {
     /// Take over a same-named runtime that lacks the stack's tag.
     #[serde(default)]
     adopt: bool,
+    #[serde(default)]
+    protect: bool,
 }
 
 /// An environment value: a literal, or `{ env = "NAME" }`, read from the local environment and
@@ -141,6 +143,8 @@ pub struct RuntimeSpec {
     /// Take over a same-named runtime without the stack's tag: apply tags it and updates its
     /// configuration to the declared one.
     pub adopt: bool,
+    /// `infra destroy` refuses while it is set.
+    pub protect: bool,
 }
 
 /// The variable that carries a secret's ARN to the server.
@@ -383,6 +387,7 @@ fn validate(
         request_header_allowlist,
         secrets,
         adopt: raw.adopt,
+        protect: raw.protect,
     }
 }
 
@@ -434,7 +439,7 @@ impl Section for Runtime {
                  [\"{CUSTOM_HEADER_PREFIX}Tenant\"] (no X-Amz-*, no X-Amzn-* but {CUSTOM_HEADER_PREFIX}*)"
             ),
             "secrets" => "a table: NAME = \"KEY\", KEY naming a [secrets.KEY] table".into(),
-            "allow_plaintext_secrets" | "adopt" => "true or false".into(),
+            "allow_plaintext_secrets" | "adopt" | "protect" => "true or false".into(),
             other => {
                 if other.strip_prefix("environment.").is_some() {
                     "a string, or { env = \"VARIABLE\" } (with allow_plaintext_secrets = true)"

@@ -3,6 +3,7 @@
 //! only when it differs, and shown only as `(sensitive)`. A secret named by ARN is only checked
 //! to exist; the runtime reads it, infra never writes it.
 
+mod destroy;
 pub mod section;
 
 use std::collections::BTreeMap;
@@ -211,6 +212,21 @@ impl Kind for Secret {
                 }
             }
         }
+    }
+
+    fn plan_destroy(cx: &PlanContext<'_>, o: &crate::engine::Destroying, planner: &mut Planner) {
+        destroy::plan_destroy(cx, o, planner);
+    }
+
+    async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
+        destroy::delete(cx, r).await
+    }
+
+    fn destroy_permissions(
+        stack: &Stack,
+        vars: &crate::policy::Vars,
+    ) -> Vec<crate::engine::kind::Grant> {
+        destroy::destroy_permissions(stack, vars)
     }
 
     fn reference(stack: &Stack, live: &LiveSecrets) -> Option<Self::Ref> {

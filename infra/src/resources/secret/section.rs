@@ -32,6 +32,8 @@ pub struct RawSecret {
     recovery_window_days: Option<Spanned<i64>>,
     #[serde(default)]
     adopt: bool,
+    #[serde(default)]
+    protect: bool,
 }
 
 /// `value = { env = "NAME" }`, or a literal, which is refused without being shown.
@@ -69,6 +71,8 @@ pub struct SecretSpec {
     /// How long a deleted secret can be restored (7-30 days; for destroy).
     pub recovery_window_days: i32,
     pub adopt: bool,
+    /// `infra destroy` refuses while it is set.
+    pub protect: bool,
 }
 
 impl SecretSpec {
@@ -219,6 +223,7 @@ fn validate(
         kms_key: raw.kms_key.map(Spanned::into_inner),
         recovery_window_days,
         adopt: raw.adopt,
+        protect: raw.protect,
     }
 }
 
@@ -253,7 +258,7 @@ impl Section for Secret {
                 "an integer from {} to {} (days)",
                 RECOVERY_WINDOW_DAYS.0, RECOVERY_WINDOW_DAYS.1
             ),
-            "adopt" => "true or false".into(),
+            "adopt" | "protect" => "true or false".into(),
             _ => return None,
         })
     }

@@ -1,0 +1,76 @@
+//! `infra destroy` of the stack's kept secrets: `DeleteSecret` with the declared recovery
+//! window (`recovery_window_days`, 30 by default), so a secret destroyed by mistake can be
+//! restored (`aws secretsmanager restore-secret`) until the window ends. A secret named by ARN
+//! is not the stack's and never deleted; one already scheduled for deletion is left as it is.
+
+use super::section::SecretSpec;
+use super::{LiveSecret, Secret};
+use crate::engine::kind::{Access, Grant};
+use crate::engine::{
+    ApplyContext, Destroying, Error, Lookup, PlanContext, Planned, Planner, ResourcePlan, doomed,
+    not_found_as_none,
+};
+use crate::stack::Stack;
+
+/// What deleting needs.
+struct Doomed {
+    arn: String,
+    recovery_window_days: i32,
+}
+
+pub(super) fn plan_destroy(cx: &PlanContext<'_>, _: &Destroying, planner: &mut Planner) {
+    let live = cx.live.get::<Secret>();
+    for spec in cx.stack.all::<Secret>().filter(|s| s.managed()) {
+        let lookup: Lookup<LiveSecret> = live.kept.get(&spec.key).cloned().unwrap_or_default();
+        if lookup.found().is_some_and(|s| s.deleted && s.owned) {
+            continue;
+        }
+        let protect = spec.protect.then(|| format!("[secrets.{}]", spec.key));
+        if let Some(secret) = doomed(planner, &spec.key, &lookup, protect.as_deref()) {
+            planner.add(
+                Planned::destroyed(&spec.key, &secret.arn).with_payload(Doomed {
+                    arn: secret.arn.clone(),
+                    recovery_window_days: spec.recovery_window_days,
+                }),
+            );
+        }
+    }
+}
+
+pub(super) async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
+    let Doomed {
+        arn,
+        recovery_window_days,
+    } = r.payload()?;
+    let deleted = cx
+        .aws
+        .secrets
+        .delete_secret()
+        .secret_id(arn)
+        .recovery_window_in_days(i64::from(*recovery_window_days))
+        .send()
+        .await
+        .map_err(|e| Error::aws(&r.address, "DeleteSecret", e));
+    not_found_as_none(deleted, "ResourceNotFoundException")?;
+    Ok(())
+}
+
+pub(super) fn destroy_permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<Grant> {
+    let kept: Vec<String> = stack
+        .all::<Secret>()
+        .filter(|s: &&SecretSpec| s.managed())
+        .map(|s| Grant::arn(vars, "secretsmanager", &format!("secret:{}-*", s.name)))
+        .collect();
+    if kept.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        Grant::new(
+            Access::Write,
+            "Delete",
+            &["secretsmanager:DeleteSecret"],
+            kept,
+        )
+        .on_stack_tagged(&stack.name),
+    ]
+}
