@@ -229,6 +229,11 @@ Deviations from stock moto, and why:
    ``protocol_serde/shape_image_scanning_configuration.rs``, writes it only when true; Smithy's
    ``@default`` trait lets clients omit a member equal to its default, and the service then
    applies the default). moto ignored an empty configuration and kept scanning on.
+18. The Resource Groups Tagging API (GetResources) finds Cognito user pools by their tags
+   (resource type ``cognito-idp:userpool``), as AWS's does: the API reference's list of
+   supported resource types names Amazon Cognito user pools. moto's tagging API knows
+   secrets and log groups but not pools; infra's plan searches it for pools tagged for the
+   stack that the stack no longer declares.
 """
 
 from __future__ import annotations
@@ -254,6 +259,7 @@ from moto.bedrockagentcorecontrol import models as bac_models
 from moto.bedrockagentcorecontrol import responses as bac_responses
 from moto.cognitoidp import models as cognito_models
 from moto.ecr import models as ecr_models
+from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
 from moto.core.utils import utcnow
 from moto.utilities.utils import get_partition
 from werkzeug import serving
@@ -538,6 +544,24 @@ cognito_models.jwk = _JwkWithKeysImportedOnce()
 
 # Item 15: app clients' dates.
 UserPoolClient = cognito_models.CognitoIdpUserPoolClient
+
+
+def _pools_tagged(self: Any) -> Any:
+    """Item 18: every user pool, with its tags, for the Resource Groups Tagging API."""
+    for pool in list(self.user_pools.values()):
+        yield TaggedResource(
+            arn=pool.arn,
+            tags=dict(pool.extended_config.get("UserPoolTags") or {}),
+            resource_type="cognito-idp:userpool",
+        )
+
+
+cognito_models.CognitoIdpBackend.SERVICE_NAMESPACE = "cognito-idp"
+cognito_models.CognitoIdpBackend.iter_tagged_resources = _pools_tagged
+if TaggableResourcesMixin not in cognito_models.CognitoIdpBackend.__mro__:
+    cognito_models.CognitoIdpBackend.__bases__ = (
+        TaggableResourcesMixin,
+    ) + cognito_models.CognitoIdpBackend.__bases__
 
 
 @_wrap(UserPoolClient, "__init__")

@@ -35,6 +35,17 @@ pub fn plan(stack: &Stack, live: &Live, options: &Destroying) -> Plan {
         planner.start(kind.type_name(), kind.depends_on());
         kind.plan_destroy(&cx, options, &mut planner);
     }
+    // Tagged for the stack but no longer declared: the stack's too.
+    for (type_name, planned) in &live.undeclared {
+        if let Some(kind) = KINDS.iter().find(|k| k.type_name() == *type_name) {
+            planner.start(kind.type_name(), kind.depends_on());
+            planner.add(
+                planned
+                    .clone()
+                    .with_reason(crate::engine::UNDECLARED_DELETED),
+            );
+        }
+    }
     let mut resources = planner.resources;
     order(&mut resources, KINDS);
     let summary = Summary {
@@ -81,6 +92,31 @@ fn order(resources: &mut [ResourcePlan], kinds: &[&dyn DynKind]) {
     }
     // Registry order reversed (each kind's resources keep their order).
     resources.sort_by_key(|r| std::cmp::Reverse(kind(r.type_name).unwrap_or(0)));
+}
+
+/// `apply --prune`: the deletes of the resources `plan` found tagged for the stack but no
+/// longer declared, in reverse dependency order, for [`run`] once the apply is done.
+pub fn prune(plan: &Plan) -> Plan {
+    let mut resources: Vec<ResourcePlan> = plan
+        .resources
+        .iter()
+        .filter(|r| r.undeclared)
+        .map(|r| ResourcePlan {
+            action: Action::Delete,
+            reason: crate::engine::UNDECLARED_DELETED.to_owned(),
+            ..r.clone()
+        })
+        .collect();
+    order(&mut resources, KINDS);
+    Plan {
+        summary: Summary {
+            delete: resources.len(),
+            ..Summary::default()
+        },
+        resources,
+        blockers: Vec::new(),
+        ..plan.clone()
+    }
 }
 
 /// What a destroy did: deleted, and what failed.

@@ -59,6 +59,7 @@ async fn read_with(cx: ReadContext<'_>) -> Result<Live, Error> {
         Ok(())
     };
     let (identity, ()) = aws.both(identity, kinds).await?;
+    let undeclared = undeclared(&cx).await?;
     let arn = identity.arn().unwrap_or_default();
     let mut live = Live::from_states(
         aws.region.clone(),
@@ -68,5 +69,73 @@ async fn read_with(cx: ReadContext<'_>) -> Result<Live, Error> {
         KINDS,
     );
     live.write_only = write_only;
+    live.undeclared = undeclared;
     Ok(live)
+}
+
+/// The resources tagged for the stack (`infra:stack = NAME`, the Resource Groups Tagging API,
+/// one search for every kind that can be found by tag) that it no longer declares: each kind
+/// tells which of its own are not declared, and how it deletes them.
+async fn undeclared(
+    cx: &ReadContext<'_>,
+) -> Result<Vec<(&'static str, crate::engine::Planned)>, Error> {
+    let types: Vec<&'static str> = KINDS.iter().filter_map(|k| k.tagged_as()).collect();
+    if types.is_empty() {
+        return Ok(Vec::new());
+    }
+    let filter = aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+        .key(crate::stack::TAG_STACK)
+        .values(&cx.stack.name)
+        .build();
+    let mut pages = cx
+        .aws
+        .tagging
+        .get_resources()
+        .tag_filters(filter)
+        .set_resource_type_filters(Some(types.iter().map(|t| t.to_string()).collect()))
+        .into_paginator()
+        .send();
+    let mut arns: Vec<String> = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("stack", "tag:GetResources", e))?;
+        arns.extend(
+            page.resource_tag_mapping_list()
+                .iter()
+                .filter_map(|r| r.resource_arn().map(str::to_owned)),
+        );
+    }
+    let mut found = Vec::new();
+    for kind in KINDS {
+        let Some(tagged_as) = kind.tagged_as() else {
+            continue;
+        };
+        let of_kind: Vec<String> = arns
+            .iter()
+            .filter(|arn| resource_type(arn).as_deref() == Some(tagged_as))
+            .cloned()
+            .collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        for planned in kind.undeclared(cx, &of_kind).await? {
+            found.push((kind.type_name(), planned));
+        }
+    }
+    Ok(found)
+}
+
+/// The Tagging API's type of an ARN: `service:resource` (`arn:aws:cognito-idp:...:userpool/ID`
+/// is `cognito-idp:userpool`, `...:secret:NAME` is `secretsmanager:secret`).
+fn resource_type(arn: &str) -> Option<String> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, _, service, _, _, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let kind = resource.split(['/', ':']).next()?;
+    Some(format!("{service}:{kind}"))
 }

@@ -83,6 +83,9 @@ fn own() -> Vec<Grant> {
             &["sts:GetCallerIdentity"],
             ["*"],
         ),
+        // What is tagged for the stack but no longer declared (a renamed pool): one search
+        // of the Resource Groups Tagging API, which authorizes it on no resource.
+        Grant::new(Access::Read, "Tagged", &["tag:GetResources"], ["*"]),
     ]
 }
 

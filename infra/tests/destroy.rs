@@ -437,3 +437,66 @@ async fn permissions_destroy_prints_the_deletes_and_no_other_write() {
         assert!(!actions.contains(&not_needed), "{not_needed}: {actions:?}");
     }
 }
+
+/// A pool renamed in the stack file: the old one, still tagged for the stack, is listed as no
+/// longer declared and kept; `apply --prune` deletes it once the runtime uses the new one.
+#[tokio::test]
+async fn a_renamed_pool_is_listed_as_no_longer_declared_and_deleted_by_apply_prune() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    let old = aws.pool_ids(POOL).await;
+    assert_eq!(old.len(), 1);
+    project.edit_stack(|s| s.replace("name = \"MCPServerPool\"", "name = \"RenamedPool\""));
+
+    let plan = project.infra(&moto, &["plan"]).expect(0);
+    let listed = format!(
+        "  - cognito_user_pool.MCPServerPool (no longer declared; apply --prune deletes it) [id={}]",
+        old[0]
+    );
+    assert!(plan.stdout.contains(&listed), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("+ cognito_user_pool.RenamedPool"),
+        "{}",
+        plan.stdout
+    );
+    let json = project.infra(&moto, &["plan", "--json"]).expect(0);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let undeclared: Vec<&serde_json::Value> = json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["undeclared"] == true)
+        .collect();
+    assert_eq!(undeclared.len(), 1);
+    assert_eq!(undeclared[0]["action"], "no-op");
+
+    // Without --prune: kept.
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    assert_eq!(aws.pool_ids(POOL).await, old);
+    let again = project.infra(&moto, &["plan"]).expect(0);
+    assert!(again.stdout.contains(&listed), "{}", again.stdout);
+
+    // With --prune: deleted, and the next plan is empty.
+    let pruned = project
+        .infra(&moto, &["apply", "--yes", "--prune"])
+        .expect(0);
+    assert!(
+        pruned
+            .stdout
+            .contains("cognito_user_pool.MCPServerPool: Destruction complete"),
+        "{}",
+        pruned.stdout
+    );
+    assert!(aws.pool_ids(POOL).await.is_empty());
+    assert_eq!(aws.pool_ids("RenamedPool").await.len(), 1);
+    let last = project
+        .infra(&moto, &["plan", "--detailed-exitcode"])
+        .expect(0);
+    assert!(
+        !last.stdout.contains("no longer declared"),
+        "{}",
+        last.stdout
+    );
+}

@@ -23,7 +23,7 @@ const NEW_KEY: &str = "sk-test-fedcba9876543210";
 
 /// The calls recorded since the last `start_recording`, as IAM actions (`service:Action`): the
 /// service is the signing name in the request's SigV4 credential scope (for every service infra
-/// calls, its IAM prefix), the action the operation's name. A request without a signature is
+/// calls, its IAM prefix, but for the Tagging API's), the action the operation's name. A request without a signature is
 /// `unsigned:OPERATION`: IAM does not see it.
 fn recorded_actions(moto: &Moto) -> Vec<String> {
     let body = http(moto.port, "GET", "/moto-api/recorder/download-recording")
@@ -36,7 +36,14 @@ fn recorded_actions(moto: &Moto) -> Vec<String> {
             let service = match record["headers"]["Authorization"].as_str() {
                 Some(authorization) => {
                     let scope = authorization.split("Credential=").nth(1)?;
-                    scope.split(['/', ',']).nth(3)?.to_owned()
+                    match scope.split(['/', ',']).nth(3)? {
+                        // The one service whose signing name is not its IAM prefix: the
+                        // Resource Groups Tagging API signs as `tagging`, its actions are
+                        // `tag:*` (Service Authorization Reference, "Actions defined by
+                        // Resource Groups Tagging API").
+                        "tagging" => "tag".to_owned(),
+                        name => name.to_owned(),
+                    }
                 }
                 None => "unsigned".to_owned(),
             };

@@ -53,6 +53,8 @@ pub struct Aws {
     pub agentcore: aws_sdk_bedrockagentcorecontrol::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// The Resource Groups Tagging API: what is tagged for the stack, across services.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 /// A service client from `config`, with the call log of [`calls::CallLog`].
@@ -139,6 +141,7 @@ impl Aws {
             agentcore: client!(aws_sdk_bedrockagentcorecontrol, config),
             secrets: client!(aws_sdk_secretsmanager, config),
             logs: client!(aws_sdk_cloudwatchlogs, config),
+            tagging: client!(aws_sdk_resourcegroupstagging, config),
         })
     }
 

@@ -296,6 +296,10 @@ pub struct ApplyArgs {
     /// a saved plan, as no plan is shown to confirm.
     #[arg(long)]
     pub json: bool,
+    /// Also delete, after the other changes, what is tagged for the stack but no longer
+    /// declared (a renamed pool), as `infra destroy` deletes: only what the stack owns.
+    #[arg(long, conflicts_with = "plan_file")]
+    pub prune: bool,
     #[command(flatten)]
     pub user: UserArgs,
 }

@@ -191,7 +191,9 @@ async fn apply_steps(
     {
         return Ok(code);
     }
-    if !plan.has_changes() {
+    let pruned = crate::destroy::prune(&plan);
+    let prune = args.prune && pruned.has_changes();
+    if !plan.has_changes() && !prune {
         return Ok(EXIT_OK);
     }
     if saved.is_none() && !args.yes && !confirm() {
@@ -222,6 +224,18 @@ async fn apply_steps(
             );
             return Ok(EXIT_ERROR);
         }
+    };
+    let applied = if prune {
+        let done = crate::destroy::run(&aws, stack, &live, &pruned, progress, timeout).await;
+        if !super::destroy::pruned(cli, &done, events) {
+            return Ok(EXIT_ERROR);
+        }
+        apply::Applied {
+            deleted: applied.deleted + done.deleted.len(),
+            ..applied
+        }
+    } else {
+        applied
     };
     if events.is_none() {
         println!();

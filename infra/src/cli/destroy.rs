@@ -83,6 +83,28 @@ pub(super) async fn command(cli: &Cli, stack: &Stack, args: &DestroyArgs) -> Res
     Ok(EXIT_ERROR)
 }
 
+/// After `apply --prune`'s deletes: their errors said; `false` when any failed.
+pub(super) fn pruned(
+    cli: &Cli,
+    done: &crate::destroy::Destroyed,
+    events: Option<&render::Events>,
+) -> bool {
+    for e in &done.errors {
+        eprintln!("error: {e}");
+        hints(cli, e);
+        if let Some(events) = events {
+            events.error(e);
+        }
+    }
+    if !done.errors.is_empty() {
+        eprintln!(
+            "Apply stopped while deleting what the stack no longer declares; the changes \
+             above are done. Fix the cause and run `infra apply --prune` again."
+        );
+    }
+    done.errors.is_empty()
+}
+
 /// `--json`: no progress lines (the report says what was deleted).
 struct Quiet;
 
@@ -202,10 +224,7 @@ fn report(plan: &Plan, deleted: &[String], style: render::Style) {
     for address in deleted {
         println!("  deleted: {address}");
     }
-    for r in plan
-        .changed()
-        .filter(|r| !deleted.contains(&r.address))
-    {
+    for r in plan.changed().filter(|r| !deleted.contains(&r.address)) {
         println!("  not deleted: {}", r.address);
     }
     for r in kept(plan) {

@@ -241,6 +241,22 @@ pub trait Kind: Section + Sized {
         }
     }
 
+    /// The Resource Groups Tagging API's type of this kind's resources (`cognito-idp:userpool`)
+    /// when AWS lets them be found by tag: `plan` searches the resources tagged for the stack
+    /// that it no longer declares (a renamed pool).
+    const TAGGED_AS: Option<&'static str> = None;
+
+    /// Of the resources the Tagging API found tagged for the stack (`arns`, of type
+    /// [`Kind::TAGGED_AS`]), those the stack no longer declares, each planned as its delete
+    /// ([`Planned::destroyed`](super::Planned::destroyed) with what [`Kind::delete`] takes).
+    /// Reads them as needed; the declared kinds are read already.
+    fn undeclared(
+        _cx: &ReadContext<'_>,
+        _arns: &[String],
+    ) -> impl Future<Output = Result<Vec<super::Planned>, Error>> {
+        async { Ok(Vec::new()) }
+    }
+
     /// The IAM permissions `infra destroy` needs beyond the reads ([`Kind::permissions`]'
     /// `Read` grants): the deletes, and the reads around them.
     fn destroy_permissions(_stack: &Stack, _vars: &Vars) -> Vec<Grant> {
@@ -290,6 +306,12 @@ pub trait DynKind: Sync {
         r: &'a ResourcePlan,
     ) -> LocalBoxFuture<'a, Result<(), Error>>;
     fn destroy_permissions(&self, stack: &Stack, vars: &Vars) -> Vec<Grant>;
+    fn tagged_as(&self) -> Option<&'static str>;
+    fn undeclared<'a>(
+        &'a self,
+        cx: &'a ReadContext<'a>,
+        arns: &'a [String],
+    ) -> LocalBoxFuture<'a, Result<Vec<super::Planned>, Error>>;
 }
 
 /// A kind as the registry lists it: `&Registered::<UserPool>::KIND`.
@@ -387,5 +409,17 @@ impl<K: Kind> DynKind for Registered<K> {
 
     fn destroy_permissions(&self, stack: &Stack, vars: &Vars) -> Vec<Grant> {
         K::destroy_permissions(stack, vars)
+    }
+
+    fn tagged_as(&self) -> Option<&'static str> {
+        K::TAGGED_AS
+    }
+
+    fn undeclared<'a>(
+        &'a self,
+        cx: &'a ReadContext<'a>,
+        arns: &'a [String],
+    ) -> LocalBoxFuture<'a, Result<Vec<super::Planned>, Error>> {
+        Box::pin(K::undeclared(cx, arns))
     }
 }

@@ -29,5 +29,8 @@ pub use change::{Action, Changes, FieldChange, Shown};
 pub use doomed::{NOT_OWNED, doomed, protected_message};
 pub use kind::{Destroying, DynKind, Kind, Output, Registered};
 pub use lookup::{Claim, Lookup, Noun, Owned, claim, foreign_message, owned_by, tag_changes};
-pub use planner::{Blocker, Plan, PlanContext, Planned, Planner, ResourcePlan, Summary, address};
+pub use planner::{
+    Blocker, Plan, PlanContext, Planned, Planner, ResourcePlan, Summary, UNDECLARED,
+    UNDECLARED_DELETED, address,
+};
 pub use read::{Live, Prepared, ReadContext, WriteOnly};

@@ -83,6 +83,10 @@ pub struct ResourcePlan {
     pub notes: Vec<String>,
     /// Addresses of the resources that apply handles first.
     pub depends_on: Vec<String>,
+    /// Tagged for the stack but no longer declared: listed and kept (`NoOp`); `apply --prune`
+    /// deletes it after the other changes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub undeclared: bool,
     #[serde(skip)]
     pub payload: Payload,
 }
@@ -110,7 +114,7 @@ impl ResourcePlan {
 }
 
 /// A kind planner's verdict on one resource, before the engine places it in the plan.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Planned {
     name: String,
     action: Action,
@@ -225,6 +229,11 @@ pub struct Planner {
     current: (&'static str, &'static [&'static str]),
 }
 
+/// Why a resource tagged for the stack is in its plan though the stack does not declare it.
+pub const UNDECLARED: &str = "no longer declared; apply --prune deletes it";
+/// Why `apply --prune` (or destroy) deletes such a resource.
+pub const UNDECLARED_DELETED: &str = "tagged for this stack, no longer declared";
+
 /// The address of a resource: `type.name`.
 pub fn address(type_name: &str, name: &str) -> String {
     format!("{type_name}.{name}")
@@ -313,7 +322,18 @@ impl Planner {
             changes: planned.changes,
             notes: planned.notes,
             depends_on,
+            undeclared: false,
             payload: planned.payload,
         });
+    }
+
+    /// Place a resource of the kind being planned that the stack no longer declares (found
+    /// tagged for it): listed and kept; `apply --prune` deletes it.
+    pub fn add_undeclared(&mut self, planned: Planned) {
+        self.add(planned.with_action(Action::NoOp).with_reason(UNDECLARED));
+        if let Some(r) = self.resources.last_mut() {
+            r.undeclared = true;
+            r.depends_on.clear();
+        }
     }
 }

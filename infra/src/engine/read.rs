@@ -61,6 +61,9 @@ pub struct Live {
     states: BTreeMap<&'static str, State>,
     /// The kinds that were read, in dependency order.
     kinds: Vec<&'static dyn DynKind>,
+    /// Resources tagged for the stack that it no longer declares, by kind, each planned as its
+    /// delete ([`crate::engine::Kind::undeclared`]).
+    pub undeclared: Vec<(&'static str, super::Planned)>,
 }
 
 impl fmt::Debug for Live {
@@ -89,6 +92,7 @@ impl Live {
             write_only: WriteOnly::Verify,
             states,
             kinds: kinds.to_vec(),
+            undeclared: Vec::new(),
         }
     }
 
@@ -109,6 +113,7 @@ impl Live {
                 .map(|k| (k.type_name(), Arc::from(k.empty())))
                 .collect(),
             kinds: kinds.to_vec(),
+            undeclared: Vec::new(),
         }
     }
 

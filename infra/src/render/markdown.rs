@@ -38,11 +38,14 @@ pub fn markdown(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
         writeln!(
             w,
             "**No changes.** Live AWS matches the stack ({} resources).",
-            plan.resources.len()
+            plan.resources.iter().filter(|r| !r.undeclared).count()
         )?;
     }
     for r in &plan.resources {
-        if r.action != Action::NoOp || !r.notes.is_empty() {
+        if r.undeclared {
+            writeln!(w)?;
+            writeln!(w, "- {} ({})", code(&r.address), r.reason)?;
+        } else if r.action != Action::NoOp || !r.notes.is_empty() {
             writeln!(w)?;
             resource(r, w)?;
         }
@@ -204,6 +207,7 @@ mod tests {
                 }],
                 notes: vec![note.into()],
                 depends_on: Vec::new(),
+                undeclared: false,
                 payload: Default::default(),
             }],
             blockers: vec![Blocker {

@@ -16,7 +16,17 @@ pub fn text(plan: &Plan, style: Style, w: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(w)?;
     for r in &plan.resources {
-        if r.action != Action::NoOp || !r.notes.is_empty() {
+        if r.undeclared {
+            let id =
+                r.id.as_deref()
+                    .map(|id| format!(" [id={id}]"))
+                    .unwrap_or_default();
+            writeln!(w, "  {} {} ({}){id}", style.red("-"), r.address, r.reason)?;
+            for note in &r.notes {
+                writeln!(w, "      # note: {note}")?;
+            }
+            writeln!(w)?;
+        } else if r.action != Action::NoOp || !r.notes.is_empty() {
             resource(r, style, w)?;
         }
     }
@@ -57,7 +67,7 @@ pub fn text(plan: &Plan, style: Style, w: &mut dyn Write) -> io::Result<()> {
             w,
             "{} Live AWS matches the stack ({} resources).",
             style.green(&style.bold("No changes.")),
-            plan.resources.len()
+            plan.resources.iter().filter(|r| !r.undeclared).count()
         )
     }
 }

@@ -224,6 +224,12 @@ impl Kind for UserPool {
         delete(cx, &r.address, &extra.id, extra.protected).await
     }
 
+    const TAGGED_AS: Option<&'static str> = Some("cognito-idp:userpool");
+
+    async fn undeclared(cx: &ReadContext<'_>, arns: &[String]) -> Result<Vec<Planned>, Error> {
+        read::undeclared(cx, arns).await
+    }
+
     fn destroy_permissions(
         stack: &Stack,
         vars: &crate::policy::Vars,

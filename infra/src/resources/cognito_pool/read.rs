@@ -230,3 +230,42 @@ pub(super) async fn describe(
         foreign: Vec::new(),
     })
 }
+
+/// The pools tagged for the stack (`arns`, from the Tagging API) under another name than the
+/// declared one: a pool renamed in the stack file leaves the old one behind, with its users.
+pub(super) async fn undeclared(
+    cx: &ReadContext<'_>,
+    arns: &[String],
+) -> Result<Vec<Planned>, Error> {
+    let declared = cx.stack.one::<UserPool>().map(|s| s.name.as_str());
+    // The declared pool and its duplicates are read already.
+    let known: Vec<String> = match cx.get::<UserPool>().await?.found() {
+        Some(pool) => std::iter::once(pool.id.clone())
+            .chain(pool.duplicates.iter().map(|d| d.id.clone()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let ids: Vec<String> = arns
+        .iter()
+        .filter_map(|arn| arn.rsplit_once("userpool/").map(|(_, id)| id.to_owned()))
+        .filter(|id| !known.contains(id))
+        .collect();
+    let pools = describe_all(cx.aws, UserPool::TYPE, &ids, &cx.stack.name).await?;
+    Ok(pools
+        .into_iter()
+        .filter(|p| p.owned && p.raw.name() != declared)
+        .map(|p| {
+            let name = p.raw.name().unwrap_or(&p.id).to_owned();
+            let users = p.raw.estimated_number_of_users();
+            Planned::destroyed(name, &p.id)
+                .with_notes(vec![format!(
+                    "{users} user(s) (estimated) are deleted with it; its access tokens stop \
+                     working"
+                )])
+                .with_payload(Extra {
+                    id: p.id.clone(),
+                    protected: p.deletion_protection,
+                })
+        })
+        .collect())
+}

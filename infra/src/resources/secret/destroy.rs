@@ -74,3 +74,56 @@ pub(super) fn destroy_permissions(stack: &Stack, vars: &crate::policy::Vars) -> 
         .on_stack_tagged(&stack.name),
     ]
 }
+
+/// The secrets tagged for the stack (`arns`, from the Tagging API) that no `[secrets.KEY]`
+/// keeps any more (a renamed key), unless already scheduled for deletion. Deleted with
+/// Secrets Manager's default recovery window (30 days): their section, which could say
+/// another, is gone.
+pub(super) async fn undeclared(
+    cx: &crate::engine::ReadContext<'_>,
+    arns: &[String],
+) -> Result<Vec<Planned>, Error> {
+    let declared: Vec<&str> = cx
+        .stack
+        .all::<Secret>()
+        .filter(|s| s.managed())
+        .map(|s| s.name.as_str())
+        .collect();
+    // The declared secrets are read already.
+    let known: Vec<String> = cx
+        .get::<Secret>()
+        .await?
+        .kept
+        .values()
+        .filter_map(|l| l.found().map(|s| s.arn.clone()))
+        .collect();
+    let arns: Vec<String> = arns
+        .iter()
+        .filter(|a| !known.contains(a))
+        .cloned()
+        .collect();
+    let found = cx
+        .aws
+        .all_found(&arns, "ResourceNotFoundException", |arn| async move {
+            cx.aws
+                .secrets
+                .describe_secret()
+                .secret_id(arn)
+                .send()
+                .await
+                .map_err(|e| Error::aws("secret", "DescribeSecret", e))
+        })
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter(|s| s.deleted_date().is_none())
+        .filter_map(|s| Some((s.name()?.to_owned(), s.arn()?.to_owned())))
+        .filter(|(name, _)| !declared.contains(&name.as_str()))
+        .map(|(name, arn)| {
+            Planned::destroyed(name, &arn).with_payload(Doomed {
+                arn,
+                recovery_window_days: 30,
+            })
+        })
+        .collect())
+}

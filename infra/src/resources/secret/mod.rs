@@ -222,6 +222,12 @@ impl Kind for Secret {
         destroy::delete(cx, r).await
     }
 
+    const TAGGED_AS: Option<&'static str> = Some("secretsmanager:secret");
+
+    async fn undeclared(cx: &ReadContext<'_>, arns: &[String]) -> Result<Vec<Planned>, Error> {
+        destroy::undeclared(cx, arns).await
+    }
+
     fn destroy_permissions(
         stack: &Stack,
         vars: &crate::policy::Vars,
