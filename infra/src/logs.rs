@@ -89,7 +89,8 @@ pub async fn command(cli: &Cli, stack: &Stack, args: &LogsArgs) -> Result<u8, Er
     let mut noted = false;
     loop {
         let found = events::read(&aws, &group, follow.start()).await?;
-        let fresh = follow.fresh(found.clone().unwrap_or_default());
+        let no_group = found.is_none();
+        let fresh = follow.fresh(found.unwrap_or_default());
         if print(&fresh, args.json).is_err() {
             // A closed pipe (`infra logs | head`): nothing more to say.
             return Ok(EXIT_OK);
@@ -98,20 +99,21 @@ pub async fn command(cli: &Cli, stack: &Stack, args: &LogsArgs) -> Result<u8, Er
         if !printed_any && !noted {
             noted = true;
             let age = humanize(args.since);
-            match found {
-                None => eprintln!(
+            if no_group {
+                eprintln!(
                     "note: the runtime {id} has not logged yet: there is no log group {group} \
                      (AgentCore makes it when the runtime first runs){}",
                     if args.follow { "; waiting for it" } else { "" }
-                ),
-                Some(_) => eprintln!(
+                );
+            } else {
+                eprintln!(
                     "note: no events in {group} in the last {age}{}",
                     if args.follow {
                         "; waiting for new ones"
                     } else {
                         " (--since sets how far back to look)"
                     }
-                ),
+                );
             }
         }
         if !args.follow {
@@ -128,9 +130,9 @@ pub async fn command(cli: &Cli, stack: &Stack, args: &LogsArgs) -> Result<u8, Er
 fn humanize(age: Duration) -> String {
     let s = age.as_secs();
     match s {
-        _ if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        _ if s % 3_600 == 0 => format!("{}h", s / 3_600),
-        _ if s % 60 == 0 => format!("{}m", s / 60),
+        _ if s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
+        _ if s.is_multiple_of(3_600) => format!("{}h", s / 3_600),
+        _ if s.is_multiple_of(60) => format!("{}m", s / 60),
         _ => format!("{s}s"),
     }
 }
