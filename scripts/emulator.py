@@ -74,7 +74,8 @@ Deviations from stock moto, and why:
 11. Settings for tests (not an AWS API, never recorded):
    ``POST /_emulator/settings`` (or its older name ``/_emulator/agentcore/settings``) with
    JSON ``{"mmdsv2_on_create": bool, "endpoint_lag_polls": int, "ecr_registry": str,
-   "create_delay_ms": int}`` (any of the keys) changes items 8, 9, 12 and 13 from then on
+   "create_delay_ms": int, "deny_secret_read": bool}`` (any of the keys) changes items 8, 9,
+   12, 13 and 18 from then on
    and answers the settings in force. ``POST /moto-api/reset`` keeps them.
 12. The AgentCore Runtime data plane (InvokeAgentRuntime), which moto does not have; in
    scripts/emulator_dataplane.py. ``POST|GET|DELETE /runtimes/{URL-encoded runtime ARN,
@@ -114,8 +115,8 @@ Deviations from stock moto, and why:
      when it is an aarch64 ELF and the host is not aarch64; the working directory is the
      rootfs' WorkingDir. Environment: the image's Env, then the runtime's
      environmentVariables, then PORT=<a free port> and HOST=127.0.0.1, then, standing in
-     for the execution role's credentials from MMDS, AWS_ACCESS_KEY_ID=testing,
-     AWS_SECRET_ACCESS_KEY=testing, AWS_REGION and AWS_DEFAULT_REGION (the runtime's) and
+     for the execution role's credentials from MMDS, AWS_ACCESS_KEY_ID=<a key of the
+     process's own, item 18>, AWS_SECRET_ACCESS_KEY=testing, AWS_REGION and AWS_DEFAULT_REGION (the runtime's) and
      AWS_ENDPOINT_URL=<this emulator>. One process per (runtime, version), started by the
      first invocation (concurrent first invocations start one), ready once ``GET /ping``
      answers 200 (EMULATOR_RUNTIME_START_TIMEOUT seconds, default 60; else, or if it exits
@@ -229,7 +230,31 @@ Deviations from stock moto, and why:
    ``protocol_serde/shape_image_scanning_configuration.rs``, writes it only when true; Smithy's
    ``@default`` trait lets clients omit a member equal to its default, and the service then
    applies the default). moto ignored an empty configuration and kept scanning on.
-18. The Resource Groups Tagging API (GetResources) finds Cognito user pools by their tags
+18. The runtime's logs and its execution role, in the data plane (item 12). Each line a
+   runtime process writes (stdout and stderr) is also an event in CloudWatch Logs, as
+   AgentCore writes a container's output: group ``/aws/bedrock-agentcore/runtimes/<runtime
+   id>-DEFAULT``, created when missing (untagged, never expiring: AgentCore makes it on the
+   first invocation), one stream per process, ``YYYY/MM/DD/[runtime-logs]<uuid>``, each event
+   stamped with the time the line was written. Written into moto's backend in process, so
+   moto's recorder does not see them (FilterLogEvents and the other reads do). Sources: the
+   AgentCore developer guide, "View observability data for Amazon Bedrock AgentCore
+   Runtime" (the group's name; created on first use); the stream's name is the emulator's
+   choice after what the console shows. Each process gets an access key id of its own
+   (``ASIA`` + 16 characters) standing for its execution role's credentials from MMDS; with
+   the setting ``{"deny_secret_read": true}`` (item 11) a ``secretsmanager.GetSecretValue``
+   signed with such a key is refused as IAM refuses a role without the grant: HTTP 400
+   ``AccessDeniedException`` "User: arn:aws:sts::ACCOUNT:assumed-role/ROLE/runtime-session
+   is not authorized to perform: secretsmanager:GetSecretValue on resource: SECRET because no
+   identity-based policy allows the secretsmanager:GetSecretValue action" (Secrets Manager
+   API reference, GetSecretValue errors and Common Errors; IAM's message format). Other
+   callers (infra, tests) are never refused by it.
+19. FilterLogEvents always interleaves the events of a group's streams by time. AWS's API
+   reference (FilterLogEvents, ``interleaved``): "Starting on June 17, 2019, this parameter is
+   ignored and the value is assumed to be true. The response from this operation always
+   interleaves events from multiple log streams within a log group." moto interleaves only
+   when the request sends ``interleaved: true`` (the SDKs do not), else returns each
+   stream's events one stream after the other.
+20. The Resource Groups Tagging API (GetResources) finds Cognito user pools by their tags
    (resource type ``cognito-idp:userpool``), as AWS's does: the API reference's list of
    supported resource types names Amazon Cognito user pools. moto's tagging API knows
    secrets and log groups but not pools; infra's plan searches it for pools tagged for the
@@ -260,6 +285,7 @@ from moto.bedrockagentcorecontrol import responses as bac_responses
 from moto.cognitoidp import models as cognito_models
 from moto.ecr import models as ecr_models
 from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
+from moto.logs import models as logs_models
 from moto.core.utils import utcnow
 from moto.utilities.utils import get_partition
 from werkzeug import serving
@@ -322,6 +348,8 @@ _settings: dict[str, Any] = {
     "ecr_registry": os.environ.get("EMULATOR_ECR_REGISTRY", ""),
     # Item 13: how long a create takes to take effect.
     "create_delay_ms": int(os.environ.get("EMULATOR_CREATE_DELAY_MS", "0")),
+    # Item 18: runtime processes may not read secrets (their role lost the grant).
+    "deny_secret_read": False,
 }
 _settings_lock = threading.Lock()
 
@@ -708,6 +736,24 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # --------------------------------------------------------------------------
+# Item 19: FilterLogEvents interleaves the group's streams
+# --------------------------------------------------------------------------
+
+
+@_wrap(logs_models.LogsBackend, "filter_log_events")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def filter_log_events(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # The last positional parameter (moto 5.2.5): ``interleaved``.
+        if "interleaved" in kwargs:
+            kwargs["interleaved"] = True
+        elif len(args) == 8:
+            args = (*args[:7], True)
+        return original(self, *args, **kwargs)
+
+    return filter_log_events
+
+
+# --------------------------------------------------------------------------
 # WSGI: control routes in front of moto's app
 # --------------------------------------------------------------------------
 
@@ -894,6 +940,10 @@ class EmulatorMiddleware:
             time.sleep(self.latency)
         if path.startswith("/moto-api"):
             return self.app(environ, start_response)
+        # Item 18: a runtime's role without its grant.
+        refused = self.dataplane.role_refusal(environ, start_response)
+        if refused is not None:
+            return refused
         # Item 14: refused credentials in the service's protocol.
         app = functools.partial(_auth_errors, self.app) if _protocol(environ) else self.app
         operation = _create_operation(environ)
@@ -949,6 +999,7 @@ class EmulatorMiddleware:
             "endpoint_lag_polls": int,
             "ecr_registry": str,
             "create_delay_ms": int,
+            "deny_secret_read": bool,
         }
         if not isinstance(payload, dict) or not set(payload) <= set(kinds):
             return _json_response(

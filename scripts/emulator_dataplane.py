@@ -49,6 +49,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from moto.bedrockagentcorecontrol import models as bac_models
 from moto.cognitoidp import models as cognito_models
+from moto.logs import models as logs_models
 from moto.utilities.utils import load_resource
 
 ROUTE = re.compile(
@@ -492,6 +493,8 @@ class RuntimeProcess:
     popen: subprocess.Popen[bytes]
     tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=20))
     reader: threading.Thread | None = None
+    # Where each output line also goes: the runtime's CloudWatch Logs stream (RuntimeLog).
+    sink: Callable[[str], None] | None = None
 
     @property
     def label(self) -> str:
@@ -510,6 +513,8 @@ class RuntimeProcess:
             with _log_lock:
                 sys.stderr.write(prefix + line + "\n")
                 sys.stderr.flush()
+            if self.sink is not None:
+                self.sink(line)
 
     def stop(self) -> None:
         """SIGTERM to its process group, SIGKILL after 3 s (and to any stragglers)."""
@@ -564,6 +569,50 @@ def _ping(port: int) -> int | None:
 
 
 # --------------------------------------------------------------------------
+# The runtime's CloudWatch Logs (item 18)
+# --------------------------------------------------------------------------
+
+_logs_lock = threading.Lock()
+
+
+class RuntimeLog:
+    """One runtime process's output in CloudWatch Logs, as AgentCore writes a container's
+    stdout/stderr: the group ``/aws/bedrock-agentcore/runtimes/<runtime id>-DEFAULT``
+    (created when missing, untagged, never expiring, as AgentCore does on first use), a stream
+    per instance, ``YYYY/MM/DD/[runtime-logs]<uuid>``, each line one event stamped with the
+    time it was written. Into moto's logs backend in process: nothing is recorded by moto's
+    recorder (tests that count an apply's calls are not disturbed) and FilterLogEvents,
+    GetLogEvents and DescribeLogStreams see the events. Sources: the AgentCore developer
+    guide, "View observability data for Amazon Bedrock AgentCore Runtime" (the group name;
+    logs appear after the first invocation); the stream name's date and
+    ``[runtime-logs]`` prefix follow what AgentCore shows in the console (the uuid is the
+    emulator's)."""
+
+    def __init__(self, served: Served):
+        self.account = str(served.runtime.account_id)
+        self.region = served.region
+        self.group = f"/aws/bedrock-agentcore/runtimes/{served.runtime.agent_runtime_id}-DEFAULT"
+        self.stream = time.strftime("%Y/%m/%d/", time.gmtime()) + f"[runtime-logs]{uuid.uuid4()}"
+
+    def put(self, line: str) -> None:
+        if not line:  # PutLogEvents takes messages of at least one character
+            return
+        event = {"timestamp": int(time.time() * 1000), "message": line}
+        for attempt in (1, 2):  # a CreateLogGroup of infra's may come in between
+            try:
+                with _logs_lock:
+                    backend = logs_models.logs_backends[self.account][self.region]
+                    if self.group not in backend.groups:
+                        backend.create_log_group(self.group, tags={})
+                    backend.ensure_log_stream(self.group, self.stream)
+                    backend.put_log_events(self.group, self.stream, [event])
+                return
+            except Exception as e:  # a reset emulator: the line stays on stderr only
+                if attempt == 2:
+                    log(f"cannot write to {self.group}: {type(e).__name__}: {e}")
+
+
+# --------------------------------------------------------------------------
 # The data plane
 # --------------------------------------------------------------------------
 
@@ -590,6 +639,8 @@ class DataPlane:
         self._runtime_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._start_timeout = float(os.environ.get("EMULATOR_RUNTIME_START_TIMEOUT", "60"))
+        # Access key id -> the execution role ARN a runtime process stands in for.
+        self._role_keys: dict[str, str] = {}
         self._cognito_keys = KeySet.import_key_set(
             load_resource("cognitoidp/resources/jwks-public.json")
         )
@@ -858,8 +909,9 @@ class DataPlane:
         env.update(
             PORT=str(port),
             HOST="127.0.0.1",
-            # Standing in for the execution role's credentials from MMDS.
-            AWS_ACCESS_KEY_ID="testing",
+            # Standing in for the execution role's credentials from MMDS: a key of this
+            # process's own, so that requests signed with it are the role's (role_refusal).
+            AWS_ACCESS_KEY_ID=self._role_key(served),
             AWS_SECRET_ACCESS_KEY="testing",
             AWS_REGION=served.region,
             AWS_DEFAULT_REGION=served.region,
@@ -884,6 +936,7 @@ class DataPlane:
             log(f"runtime {runtime_id} v{served.version}: cannot run {argv}: {e}")
             raise _client_error(f"Runtime initialization failed: cannot run the entrypoint ({e})")
         process = RuntimeProcess(runtime_id, served.version, port, popen)
+        process.sink = RuntimeLog(served).put
         process.reader = threading.Thread(
             target=process.pump_output, name=process.label, daemon=True
         )
@@ -913,6 +966,65 @@ class DataPlane:
             time.sleep(0.05)
         answer = f"answered HTTP {status}" if status else "did not answer"
         return f"GET /ping {answer} within {self._start_timeout:g} s"
+
+    # -- the execution role's calls (item 18) --------------------------------
+
+    def _role_key(self, served: Served) -> str:
+        """A new access key id for a process of ``served``, standing for its execution role."""
+        key = "ASIA" + uuid.uuid4().hex[:16].upper()
+        with self._lock:
+            self._role_keys[key] = str(getattr(served.runtime, "role_arn", "") or "")
+        return key
+
+    def role_refusal(self, environ: dict[str, Any], start_response: Any) -> list[bytes] | None:
+        """With the ``deny_secret_read`` setting, a runtime process's
+        ``secretsmanager.GetSecretValue`` is refused as IAM refuses a role without the grant:
+        HTTP 400 ``AccessDeniedException`` (Secrets Manager's API reference, GetSecretValue
+        "Errors" and "Common Errors": AccessDeniedException, "You do not have sufficient
+        access to perform this action"; the message is IAM's usual "User: <assumed role> is
+        not authorized to perform: <action> on resource: <ARN> because no identity-based
+        policy allows the <action> action"). None: not refused, moto answers."""
+        if environ.get("HTTP_X_AMZ_TARGET") != "secretsmanager.GetSecretValue":
+            return None
+        if not self._setting("deny_secret_read"):
+            return None
+        match = re.search(r"Credential=([^/,\s]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+        with self._lock:
+            role_arn = self._role_keys.get(match[1]) if match else None
+        if role_arn is None:
+            return None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        raw = environ["wsgi.input"].read(length) if length > 0 else b""
+        try:
+            secret = str(json.loads(raw or b"{}").get("SecretId") or "")
+        except (ValueError, AttributeError):
+            secret = ""
+        role = re.match(r"^arn:([^:]+):iam::(\d{12}):role/(?:.*/)?([^/]+)$", role_arn)
+        who = (
+            f"arn:{role[1]}:sts::{role[2]}:assumed-role/{role[3]}/runtime-session"
+            if role
+            else role_arn
+        )
+        message = (
+            f"User: {who} is not authorized to perform: secretsmanager:GetSecretValue on "
+            f"resource: {secret} because no identity-based policy allows the "
+            "secretsmanager:GetSecretValue action"
+        )
+        log(f"refused GetSecretValue of {secret} to {who} (deny_secret_read)")
+        body = json.dumps({"__type": "AccessDeniedException", "Message": message}).encode()
+        start_response(
+            "400 Bad Request",
+            [
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Content-Length", str(len(body))),
+                ("X-Amzn-ErrorType", "AccessDeniedException"),
+                ("x-amzn-RequestId", str(uuid.uuid4())),
+            ],
+        )
+        return [body]
 
     # -- forwarding --------------------------------------------------------
 

@@ -12,6 +12,7 @@ from http.client import HTTPConnection
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -188,7 +189,7 @@ def check(base: str) -> None:
     update(old, metadataConfiguration={"requireMMDSV2": True})
     assert ac.get_agent_runtime(agentRuntimeId=old)["metadataConfiguration"] == {"requireMMDSV2": True}
     status, body = http(base, "POST", settings, {"mmdsv2_on_create": True})
-    assert status == 200 and json.loads(body) == {"mmdsv2_on_create": True, "endpoint_lag_polls": 2, "ecr_registry": "", "create_delay_ms": 0}, body
+    assert status == 200 and json.loads(body) == {"mmdsv2_on_create": True, "endpoint_lag_polls": 2, "ecr_registry": "", "create_delay_ms": 0, "deny_secret_read": False}, body
     assert http(base, "POST", settings, {"endpoint_lag_polls": -1})[0] == 400
     assert http(base, "POST", settings, {"ecr_registry": "127.0.0.1:5000"})[0] == 400  # a URL
     assert http(base, "POST", settings, {"unknown": 1})[0] == 400
@@ -906,7 +907,9 @@ def check_dataplane(base: str, registry: str, images: dict[str, str]) -> dict:
     assert headers["mcp-session-id"] == session and headers["x-amzn-bedrock-agentcore-runtime-session-id"] == session, headers
     env = echo["env"]
     assert (env["GREETING"], env["IMAGE_NAME"], env["HOST"]) == ("hello-v1", "oci-amd64", "127.0.0.1"), env
-    assert (env["AWS_ENDPOINT_URL"], env["AWS_REGION"], env["AWS_ACCESS_KEY_ID"]) == (base, REGION, "testing"), env
+    assert (env["AWS_ENDPOINT_URL"], env["AWS_REGION"]) == (base, REGION), env
+    role_key = env["AWS_ACCESS_KEY_ID"]  # the process's own (item 18)
+    assert re.fullmatch(r"ASIA[0-9A-Z]{16}", role_key), env
     assert echo["argv"][1:] == ["--from-cmd"], echo["argv"]
     assert echo["cwd"] == ["fresh.txt", "server.py"], echo["cwd"]  # WorkingDir, whiteout applied
     # The client's session ids are passed on; DELETE reaches the container too
@@ -985,6 +988,8 @@ def check_dataplane(base: str, registry: str, images: dict[str, str]) -> dict:
     e = expect_error(sigv4, "ValidationException", 400, arn=legacy)
     assert e.response["Error"]["Message"] == "This runtime is not MMDSv2-enabled", e.response
 
+    check_runtime_logs(base, rid, crash["agentRuntimeId"], role_key)
+
     # The data plane is not recorded
     assert http(base, "POST", "/moto-api/recorder/reset-recording")[0] == 200
     assert http(base, "POST", "/moto-api/recorder/start-recording")[0] == 200
@@ -998,6 +1003,58 @@ def check_dataplane(base: str, registry: str, images: dict[str, str]) -> dict:
     probe = create("exit_probe", f"{ecr_image}:v1")
     pid = json.loads(sigv4(probe["agentRuntimeArn"])["response"].read())["pid"]
     return {"pid": pid, "crash_line": f"[runtime {crash['agentRuntimeId']} v1] boom"}
+
+
+def check_runtime_logs(base: str, rid: str, crash_rid: str, role_key: str) -> None:
+    """Items 18 and 19: the processes' output in their runtime's log group, the execution
+    role's secret read refused by the setting, FilterLogEvents interleaving streams."""
+    logs = client(base, "logs")
+
+    def messages(group: str) -> list[str]:
+        return [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+
+    group = f"/aws/bedrock-agentcore/runtimes/{rid}-DEFAULT"
+    described = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert [g["logGroupName"] for g in described] == [group], described
+    assert "retentionInDays" not in described[0], described  # never expires, as AgentCore's
+    assert logs.list_tags_for_resource(resourceArn=described[0]["arn"].removesuffix(":*")).get("tags", {}) == {}
+    streams = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]]
+    assert len(streams) == 2, streams  # v1's process and v2's
+    for stream in streams:
+        assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[runtime-logs\][0-9a-f-]{36}", stream), stream
+    assert sum(m.startswith("fake-mcp listening on ") for m in messages(group)) == 2, messages(group)
+    assert "boom" in messages(f"/aws/bedrock-agentcore/runtimes/{crash_rid}-DEFAULT")
+
+    # The execution role's GetSecretValue, refused only with deny_secret_read
+    secrets = client(base, "secretsmanager")
+    arn = secrets.create_secret(Name="role-probe", SecretString="sk-probe")["ARN"]
+    as_role = boto3.client(
+        "secretsmanager", endpoint_url=base, region_name=REGION,
+        aws_access_key_id=role_key, aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, proxies={}),
+    )
+    assert as_role.get_secret_value(SecretId=arn)["SecretString"] == "sk-probe"
+    assert http(base, "POST", "/_emulator/settings", {"deny_secret_read": True})[0] == 200
+    try:
+        e = expect_error(as_role.get_secret_value, "AccessDeniedException", 400, SecretId=arn)
+        message = e.response["Error"]["Message"]
+        assert message.startswith(f"User: arn:aws:sts::{ACCOUNT}:assumed-role/agentcore-runtime/"), message
+        assert f"secretsmanager:GetSecretValue on resource: {arn}" in message, message
+        assert secrets.get_secret_value(SecretId=arn)["SecretString"] == "sk-probe"  # others may
+    finally:
+        assert http(base, "POST", "/_emulator/settings", {"deny_secret_read": False})[0] == 200
+    assert as_role.get_secret_value(SecretId=arn)["SecretString"] == "sk-probe"
+
+    # Two streams written out of order: FilterLogEvents interleaves them by time (item 19)
+    logs.create_log_group(logGroupName="interleaved")
+    now = int(time.time() * 1000)
+    for stream, times in (("a", (1, 3)), ("b", (2, 4))):
+        logs.create_log_stream(logGroupName="interleaved", logStreamName=stream)
+        logs.put_log_events(
+            logGroupName="interleaved", logStreamName=stream,
+            logEvents=[{"timestamp": now + t, "message": f"{stream}{t}"} for t in times],
+        )
+    assert messages("interleaved") == ["a1", "b2", "a3", "b4"], messages("interleaved")
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod init;
 pub mod live;
+pub mod logs;
 pub mod output;
 pub mod permissions;
 pub mod plan;

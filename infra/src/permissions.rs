@@ -375,8 +375,8 @@ fn header(stack: &Stack, target: &Target, command: For, policy: &Document) -> Ve
 
 /// Whether `action` (`service:Action`) only reads, by its name: it starts with a word that
 /// reads (`Get`, `List`, `Describe`, ...) and with none that writes. A sign-in checks a
-/// password and a decryption reads a secret value: neither changes anything. What the tests
-/// hold every plan policy to.
+/// password, a decryption reads a secret value and a log filter reads events: none changes
+/// anything. What the tests hold every plan policy to.
 pub fn reads_only(action: &str) -> bool {
     let Some((_, name)) = action.split_once(':') else {
         return false;
@@ -385,7 +385,8 @@ pub fn reads_only(action: &str) -> bool {
         .iter()
         .any(|p| name.starts_with(p))
         || action == "cognito-idp:AdminInitiateAuth"
-        || action == "kms:Decrypt";
+        || action == "kms:Decrypt"
+        || action == "logs:FilterLogEvents";
     reads && !WRITES.iter().any(|w| name.starts_with(w))
 }
 

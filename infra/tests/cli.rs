@@ -602,6 +602,11 @@ fn no_command_panics_with_or_without_a_stack_file() {
         vec!["permissions", "destroy", "--placeholders"],
         vec!["destroy"],
         vec!["destroy", "--yes", "--json", "--force-delete-images"],
+        vec!["logs"],
+        vec!["logs", "--since", "1h", "--json"],
+        vec!["logs", "--follow"],
+        vec!["check", "--deep"],
+        vec!["apply", "--yes", "--check", "deep"],
     ];
     let exercised: std::collections::BTreeSet<(&str, &str)> = runs
         .iter()

@@ -322,6 +322,113 @@ fn apply_checks_the_deployed_server_and_every_client_gets_answers_through_the_jw
     );
 }
 
+/// The check proves the secret path end to end: the server logs the outcome of its secret read
+/// at startup, the emulator's data plane writes the runtime's output to its log group (as
+/// AgentCore does), and the check reads it there. Without the execution role's grant, apply
+/// fails naming AWS's error; with it back and a new version deployed, apply passes, and
+/// `--check deep` gets a `web_search` answer.
+#[test]
+fn the_check_after_apply_proves_the_secret_read_from_the_runtimes_log() {
+    let registry = LocalRegistry::start();
+    let moto = Moto::start();
+    moto.emulator_settings(&format!(
+        r#"{{"ecr_registry": "{}", "deny_secret_read": true}}"#,
+        registry.url
+    ));
+    let openai = ResponsesStandIn::start(OPENAI_KEY);
+    let project = deployed_project(&openai.base_url);
+    let env = build_env(&registry);
+    let env = env_refs(&env);
+
+    // `apply --json`: the round trip passed, the check failed with AWS's error.
+    let apply = project
+        .infra_env(&moto, &["apply", "--yes", "--json"], &env)
+        .expect(1);
+    let check: Value = apply
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["event"] == "check")
+        .unwrap_or_else(|| panic!("no check event:\n{}", apply.stdout));
+    assert_eq!(check["status"], "failed", "{check}");
+    assert!(
+        check["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&"web_search".into()),
+        "{check}"
+    );
+    let reason = check["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("the server cannot read its secret arn:aws:secretsmanager:")
+            && reason.contains(": AccessDeniedException: User: ")
+            && reason.contains("secretsmanager:GetSecretValue"),
+        "{reason}"
+    );
+    assert!(apply.stderr.contains(reason), "{}", apply.stderr);
+    // `infra check` says the same; `infra logs` shows the line the check read.
+    let check = project.infra_env(&moto, &["check"], &env).expect(1);
+    assert!(check.stdout.contains("answered in"), "{}", check.stdout);
+    assert!(
+        check
+            .stderr
+            .contains(&format!("error: the check failed: {reason}")),
+        "{}",
+        check.stderr
+    );
+    let logs = project.infra_env(&moto, &["logs"], &env).expect(0);
+    assert!(
+        logs.stdout
+            .contains("ERROR  AccessDeniedException  secret read at startup  secret=arn:"),
+        "{}",
+        logs.stdout
+    );
+    let json = project
+        .infra_env(&moto, &["logs", "--json"], &env)
+        .expect(0);
+    let startup: Vec<Value> = json
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "secret read at startup")
+        .collect();
+    assert_eq!(startup.len(), 1, "{}", json.stdout);
+    assert_eq!(startup[0]["outcome"], "AccessDeniedException");
+    assert!(openai.keys.lock().unwrap().is_empty(), "no key, no search");
+
+    // The grant back and a new version (new instances): the check passes, deep too.
+    moto.emulator_settings(r#"{"deny_secret_read": false}"#);
+    project.edit_stack(|s| {
+        s.replacen(
+            "OPENAI_REASONING_EFFORT = \"low\"\n",
+            "OPENAI_REASONING_EFFORT = \"low\"\nDEPLOYED_AGAIN = \"yes\"\n",
+            1,
+        )
+    });
+    let apply = project
+        .infra_env(&moto, &["apply", "--yes", "--check", "deep"], &env)
+        .expect(0);
+    assert!(
+        apply
+            .stdout
+            .contains("✓ the server read its secret arn:aws:secretsmanager:")
+            && apply.stdout.contains("✓ web_search answered in "),
+        "{}\n{}",
+        apply.stdout,
+        apply.stderr
+    );
+    assert!(!apply.stderr.contains("warning"), "{}", apply.stderr);
+    let check = project
+        .infra_env(&moto, &["check", "--deep"], &env)
+        .expect(0);
+    assert!(
+        check.stdout.contains("✓ web_search answered in "),
+        "{}",
+        check.stdout
+    );
+    assert!(openai.keys.lock().unwrap().iter().all(|k| k == OPENAI_KEY));
+}
+
 /// The authorizer's refusals, through `infra` and a raw client. They happen before AgentCore
 /// starts the container, so the runtime here runs a prebuilt image that no registry holds.
 #[tokio::test]

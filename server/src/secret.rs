@@ -9,7 +9,9 @@
 //! - in the background at startup ([`SecretKey::start`]), so `tools/list` and
 //!   `/ping` never wait for AWS; a search that arrives before the first read
 //!   has finished waits for it (within the search's deadline), and starts it
-//!   if it has not started yet;
+//!   if it has not started yet; its outcome is logged once, as the line
+//!   [`STARTUP_MESSAGE`] with `outcome` `ok` or AWS's error code (what
+//!   `infra check` looks for in the runtime's log);
 //! - again when the cached key is older than `SECRET_REFRESH_SECS`: the call
 //!   that notices goes on with the cached key while a background read
 //!   replaces it (at most one read at a time);
@@ -61,6 +63,10 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// signing) then do not compete with the first `/ping` and `tools/list` on a
 /// one-vCPU runtime.
 pub const STARTUP_READ_DELAY: Duration = Duration::from_millis(200);
+
+/// The message of the line logged once at startup with the outcome of the
+/// first read of the secret (see [`SecretKey::start`]).
+pub const STARTUP_MESSAGE: &str = "secret read at startup";
 
 /// The AWS SDK's HTTP client: see [`crate::aws_http`]. Serves HTTPS (Secrets
 /// Manager) and plain HTTP (the container credentials endpoint, the metadata
@@ -160,8 +166,25 @@ impl SecretKey {
         let this = self.clone();
         aws_runtime().spawn(async move {
             tokio::time::sleep(STARTUP_READ_DELAY).await;
-            let _ = this.read_on_this_thread(0).await;
+            let result = this.read_on_this_thread(0).await;
+            this.log_startup_outcome(&result);
         });
+    }
+
+    /// The one line at startup that says whether the secret could be read
+    /// ([`STARTUP_MESSAGE`]): `outcome` is `ok` or AWS's error code, with the
+    /// secret's ARN (or name) and, on failure, AWS's message; never the value.
+    /// What `infra check` looks for in the runtime's log.
+    fn log_startup_outcome(&self, result: &Result<ReadKey, SecretError>) {
+        match result {
+            Ok(_) => tracing::info!(secret = %self.secret_id, outcome = "ok", "{STARTUP_MESSAGE}"),
+            Err(error) => tracing::error!(
+                secret = %self.secret_id,
+                outcome = %error.code,
+                error = %error.message,
+                "{STARTUP_MESSAGE}"
+            ),
+        }
     }
 
     /// The current key. Waits for a read only when no key has been read yet

@@ -539,3 +539,74 @@ async fn missing_credentials_are_named_as_such() {
     );
     assert_eq!(tools_list(&server, &mut seen).await, 2);
 }
+
+/// The line the server logs once at startup with the outcome of its secret
+/// read: what `infra check` looks for in the runtime's log.
+const STARTUP: &str = server::secret::STARTUP_MESSAGE;
+
+/// A readable secret: one startup line, `outcome` "ok", naming the secret's
+/// ARN and never its value, however many reads follow.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_startup_line_says_ok_and_names_the_secret_not_its_value() {
+    let aws = Emulator::start();
+    let arn = aws.create_secret("openai-startup-ok", KEY_A).await;
+    let upstream = MockUpstream::start().await;
+    upstream.accept_only(KEY_A);
+    let server = start_server(&upstream, &aws.server_env(&arn, None));
+    assert!(
+        eventually(Duration::from_secs(10), || !log_messages(&server, STARTUP)
+            .is_empty())
+        .await,
+        "no startup line:\n{}",
+        server.logs().join("\n")
+    );
+    let mut seen = Seen::default();
+    assert!(!search(&server, &mut seen, 1, "q").await.0);
+
+    let lines = log_messages(&server, STARTUP);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["outcome"], "ok");
+    assert_eq!(lines[0]["secret"], arn.as_str());
+    assert_eq!(lines[0]["level"], "INFO");
+    assert!(lines[0].get("error").is_none(), "{}", lines[0]);
+    assert_no_key_anywhere(&server, &seen);
+}
+
+/// A secret that cannot be read: the startup line's `outcome` is AWS's error
+/// code, with AWS's message and the secret's name; the server keeps serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_startup_line_carries_aws_error_code_when_the_read_fails() {
+    let aws = Emulator::start();
+    let upstream = MockUpstream::start().await;
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:openai-gone-AbCdEf";
+    let server = start_server(&upstream, &aws.server_env(missing, None));
+    assert!(
+        eventually(Duration::from_secs(10), || !log_messages(&server, STARTUP)
+            .is_empty())
+        .await,
+        "no startup line:\n{}",
+        server.logs().join("\n")
+    );
+    let lines = log_messages(&server, STARTUP);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["outcome"], "ResourceNotFoundException");
+    assert_eq!(lines[0]["secret"], missing);
+    assert_eq!(lines[0]["level"], "ERROR");
+    assert!(
+        lines[0]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "AWS's message: {}",
+        lines[0]
+    );
+    let mut seen = Seen::default();
+    assert_eq!(tools_list(&server, &mut seen).await, 2);
+
+    // A secret that exists, then one that holds a key: no value in any line.
+    let arn = aws.create_secret("openai-startup-value", KEY_B).await;
+    let server = start_server(&upstream, &aws.server_env(&arn, None));
+    assert!(
+        eventually(Duration::from_secs(10), || !log_messages(&server, STARTUP)
+            .is_empty())
+        .await
+    );
+    assert_no_key_anywhere(&server, &seen);
+}

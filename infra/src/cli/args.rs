@@ -74,6 +74,8 @@ pub enum Command {
     /// Delete what the stack owns (and only that), in reverse dependency order, after a plan
     /// of the deletions and a confirmation. Needs no secret value.
     Destroy(DestroyArgs),
+    /// Print the runtime's log (CloudWatch Logs): every stream, merged by time.
+    Logs(LogsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +95,19 @@ pub struct DestroyArgs {
     #[arg(long, value_name = "SECS", default_value_t = 1200,
           value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT))]
     pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// How far back to start: a whole number and a unit, `30s`, `10m`, `2h` or `1d`.
+    #[arg(long, value_name = "AGE", default_value = "10m", value_parser = crate::logs::since)]
+    pub since: std::time::Duration,
+    /// Keep printing new events as they arrive (a poll every 2 s) until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Print each event's line exactly as the server wrote it (its JSON), one per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +241,18 @@ pub enum ConfigClient {
 pub struct CheckArgs {
     #[command(flatten)]
     pub user: UserArgs,
+    /// Also call `web_search` once (a short query: one OpenAI request) and fail on a tool error.
+    #[arg(long)]
+    pub deep: bool,
+}
+
+/// How far the check after apply goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckDepth {
+    /// initialize, tools/list, and the server's secret read in the runtime's log.
+    Basic,
+    /// Also one `web_search` call.
+    Deep,
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +319,11 @@ pub struct ApplyArgs {
     /// something (also `INFRA_CHECK=0`).
     #[arg(long)]
     pub no_check: bool,
+    /// How far the check after apply goes: `basic` (initialize, tools/list, the server's secret
+    /// read in its log) or `deep` (also one `web_search` call). Default: basic, or deep with
+    /// `INFRA_CHECK=deep`.
+    #[arg(long, value_enum, value_name = "DEPTH", conflicts_with = "no_check")]
+    pub check: Option<CheckDepth>,
     /// Print one JSON event per line instead of text (docs/plan-format.md); needs `--yes` or
     /// a saved plan, as no plan is shown to confirm.
     #[arg(long)]

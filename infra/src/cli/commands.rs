@@ -256,7 +256,15 @@ async fn apply_steps(
     if verified != EXIT_OK || args.no_check || check_disabled() {
         return Ok(verified);
     }
-    crate::client::commands::check_after_apply(&aws, stack, &args.user).await
+    crate::client::commands::check_after_apply(&aws, stack, &args.user, deep_check(args)).await
+}
+
+/// `apply --check deep`, or `INFRA_CHECK=deep`: the check after apply also calls `web_search`.
+pub(super) fn deep_check(args: &ApplyArgs) -> bool {
+    match args.check {
+        Some(depth) => depth == CheckDepth::Deep,
+        None => std::env::var("INFRA_CHECK").is_ok_and(|v| v.trim().eq_ignore_ascii_case("deep")),
+    }
 }
 
 /// `INFRA_CHECK=0` (or `false`, `no`, `off`) turns the post-apply check off.
@@ -318,17 +326,41 @@ async fn check_events(
         context: Some(found.status),
     };
     let (check, code) = match mcp::check(&target).await {
-        Ok(checked) => (
-            render::Check {
-                status: "passed",
-                url: Some(found.url),
-                server: Some(checked.server),
-                tools: Some(checked.tools.iter().map(|t| t.name.to_string()).collect()),
-                duration_ms: Some(u64::try_from(checked.elapsed.as_millis()).unwrap_or(u64::MAX)),
-                reason: None,
-            },
-            EXIT_OK,
-        ),
+        Ok(checked) => {
+            // The secret's startup line, and `web_search` with `--check deep`.
+            let proven = crate::client::check::prove(
+                aws,
+                stack,
+                &target,
+                &found.runtime_id,
+                deep_check(args),
+            )
+            .await;
+            for warning in &proven.warnings {
+                eprintln!("warning: {warning}");
+            }
+            if let Some(failure) = &proven.failure {
+                eprintln!("error: the check failed: {failure}");
+            }
+            let code = if proven.failure.is_some() {
+                EXIT_ERROR
+            } else {
+                EXIT_OK
+            };
+            (
+                render::Check {
+                    status: if code == EXIT_OK { "passed" } else { "failed" },
+                    url: Some(found.url),
+                    server: Some(checked.server),
+                    tools: Some(checked.tools.iter().map(|t| t.name.to_string()).collect()),
+                    duration_ms: Some(
+                        u64::try_from(checked.elapsed.as_millis()).unwrap_or(u64::MAX),
+                    ),
+                    reason: proven.failure,
+                },
+                code,
+            )
+        }
         Err(failure) => {
             eprintln!("error: the MCP check failed: {failure}");
             (

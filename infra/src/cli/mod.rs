@@ -104,11 +104,12 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Output(args) => output_command(&cli, &stack, args).await,
         Command::Token(args) => crate::client::commands::token(&cli, &stack, args).await,
         Command::Mcp(args) => crate::client::commands::mcp(&cli, Some(&stack), args).await,
-        Command::Check(args) => crate::client::commands::check(&cli, &stack, &args.user).await,
+        Command::Check(args) => crate::client::commands::check(&cli, &stack, args).await,
         Command::Init(args) => Ok(init_command(&cli, args)),
         Command::Show(args) => Ok(show_command(args)),
         Command::Permissions(args) => crate::permissions::command(&cli, &stack, args).await,
         Command::Destroy(args) => destroy::command(&cli, &stack, args).await,
+        Command::Logs(args) => crate::logs::command(&cli, &stack, args).await,
     };
     finish(&cli, result)
 }

@@ -9,11 +9,11 @@ use serde_json::json;
 
 use super::config::{ClientConfig, assignment, command_line, server_name};
 use super::mcp::{self, Called, Failure, Session, Target};
-use super::{endpoint, takes_cognito_tokens, token as tokens};
+use super::{check, endpoint, takes_cognito_tokens, token as tokens};
 use crate::aws::Aws;
 use crate::cli::{
-    CallArgs, Cli, ConfigArgs, ConfigClient, EXIT_ERROR, EXIT_OK, McpArgs, McpCommand, TokenArgs,
-    UserArgs, connect,
+    CallArgs, CheckArgs, Cli, ConfigArgs, ConfigClient, EXIT_ERROR, EXIT_OK, McpArgs, McpCommand,
+    TokenArgs, UserArgs, connect,
 };
 use crate::engine::Error;
 use crate::resources::runtime::Runtime;
@@ -407,15 +407,20 @@ fn helper_command(cli: &Cli, stack: &Stack, user: &UserArgs) -> Result<String, E
     Ok(variables.join(" "))
 }
 
-pub async fn check(cli: &Cli, stack: &Stack, user: &UserArgs) -> Result<u8, Error> {
+pub async fn check(cli: &Cli, stack: &Stack, args: &CheckArgs) -> Result<u8, Error> {
     let aws = connect(cli, stack).await?;
-    run_check(&aws, stack, user, false).await
+    run_check(&aws, stack, &args.user, false, args.deep).await
 }
 
 /// After an apply that changed something: the same check, skipped (with a note) when it
-/// cannot sign in.
-pub async fn check_after_apply(aws: &Aws, stack: &Stack, user: &UserArgs) -> Result<u8, Error> {
-    run_check(aws, stack, user, true).await
+/// cannot sign in; `deep` also calls `web_search`.
+pub async fn check_after_apply(
+    aws: &Aws,
+    stack: &Stack,
+    user: &UserArgs,
+    deep: bool,
+) -> Result<u8, Error> {
+    run_check(aws, stack, user, true, deep).await
 }
 
 async fn run_check(
@@ -423,6 +428,7 @@ async fn run_check(
     stack: &Stack,
     user: &UserArgs,
     after_apply: bool,
+    deep: bool,
 ) -> Result<u8, Error> {
     let skip = |why: &str| {
         eprintln!("Check skipped: {why}.");
@@ -473,11 +479,25 @@ async fn run_check(
             for tool in &checked.tools {
                 println!("  {}", mcp::describe(tool));
             }
-            Ok(EXIT_OK)
         }
         Err(failure) => {
             eprintln!("error: the MCP check failed: {failure}");
+            return Ok(EXIT_ERROR);
+        }
+    }
+    let _ = std::io::stdout().flush();
+    let proven = check::prove(aws, stack, &target, &found.runtime_id, deep).await;
+    for line in &proven.passed {
+        println!("✓ {line}");
+    }
+    for warning in &proven.warnings {
+        eprintln!("warning: {warning}");
+    }
+    match proven.failure {
+        Some(failure) => {
+            eprintln!("error: the check failed: {failure}");
             Ok(EXIT_ERROR)
         }
+        None => Ok(EXIT_OK),
     }
 }

@@ -1,8 +1,9 @@
 //! From a deployed stack to an answering MCP client: a bearer token for a stack user
 //! ([`token`]), the runtime's MCP URL on the AgentCore data plane, an MCP client that lists the
-//! tools, calls one, or checks the deployment as a client would ([`mcp`]), and the
-//! configuration other clients need ([`config`]).
+//! tools, calls one, or checks the deployment as a client would ([`mcp`]; what the check proves
+//! beyond the round trip: [`check`]), and the configuration other clients need ([`config`]).
 
+pub mod check;
 pub mod commands;
 pub mod config;
 mod diagnose;
@@ -23,6 +24,8 @@ pub struct Endpoint {
     pub url: String,
     /// `runtime NAME: STATUS, version N` (and AWS's failure reason), shown with failures.
     pub status: String,
+    /// The runtime's id (its log group is named after it).
+    pub runtime_id: String,
 }
 
 /// The runtime's MCP URL and status, read from live AWS (the runtime only).
@@ -57,6 +60,7 @@ pub async fn endpoint(aws: &Aws, stack: &Stack) -> Result<Endpoint, Error> {
     Ok(Endpoint {
         url: mcp_url(&data_plane_endpoint(&aws.region), &runtime.arn),
         status,
+        runtime_id: runtime.id.clone(),
     })
 }
 

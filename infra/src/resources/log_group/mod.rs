@@ -6,6 +6,7 @@
 //! (`PutRetentionPolicy`). Without the key the group is left to AgentCore, as it always was:
 //! not read, never changed. The runtime id comes from the engine (`id_of::<Runtime>()`).
 
+pub mod events;
 pub mod section;
 
 use std::collections::BTreeMap;
@@ -47,11 +48,11 @@ impl Kind for LogGroup {
     /// The group is named after the runtime's id (`<runtime name>-<suffix>`):
     /// `log-group:/aws/bedrock-agentcore/runtimes/NAME-*-DEFAULT*`. `DescribeLogGroups` is authorized
     /// on the account's groups (`log-group:*`); a create with tags needs `logs:TagResource` too.
+    /// Reading the runtime's log (`infra logs`, and the check after apply, which looks for the
+    /// server's startup line) needs `logs:FilterLogEvents` on the group, whether or not the
+    /// stack manages it: a read, so in every policy of a stack with a runtime.
     fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
         use crate::engine::kind::{Access, Grant};
-        if !stack.declares::<LogGroup>() {
-            return Vec::new();
-        }
         let Some(runtime) = vars.get("runtime_name") else {
             return Vec::new();
         };
@@ -61,7 +62,12 @@ impl Kind for LogGroup {
             "logs",
             &format!("log-group:{}*", group_name(&format!("{runtime}-*"))),
         );
+        let events = Grant::new(Access::Read, "Events", &["logs:FilterLogEvents"], [&group]);
+        if !stack.declares::<LogGroup>() {
+            return vec![events];
+        }
         vec![
+            events,
             Grant::new(
                 Access::Read,
                 "List",
