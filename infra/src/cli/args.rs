@@ -71,6 +71,17 @@ pub enum Command {
     Show(ShowArgs),
     /// Print the IAM policy the identity that runs `plan` or `apply` needs for this stack.
     Permissions(PermissionsArgs),
+    /// List the runtime's versions, newest first: when each was made, its status, the image it
+    /// runs, the endpoints serving it, and which one the stack deploys now.
+    Versions(VersionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VersionsArgs {
+    /// Print one JSON document (runtime, the stack's image, and each version) instead of a
+    /// table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

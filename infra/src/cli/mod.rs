@@ -4,10 +4,12 @@
 //! args.rs      the command line (clap): every command and option
 //! mod.rs       run: dispatch, errors and hints, what several commands share
 //! commands.rs  plan, apply (and its check), output, init
+//! versions.rs  versions: the runtime's versions and which one the stack deploys
 //! ```
 
 mod args;
 mod commands;
+mod versions;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Mutex;
@@ -100,6 +102,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Init(args) => Ok(init_command(&cli, args)),
         Command::Show(args) => Ok(show_command(args)),
         Command::Permissions(args) => crate::permissions::command(&cli, &stack, args).await,
+        Command::Versions(args) => versions::command(&cli, &stack, args).await,
     };
     finish(&cli, result)
 }

@@ -586,10 +586,31 @@ fn a_failed_runtime_is_updated_again_and_the_failure_reason_is_noted() {
         ["UPDATE_FAILED: the image could not be pulled"]
     );
 
+    assert_eq!(runtime.reason, Action::Update.default_reason());
+}
+
+#[test]
+fn a_runtime_that_failed_to_create_is_planned_as_a_recovery_with_aws_reason() {
+    let plan = drifted(&stack(STACK), |r| {
+        r.status = "CREATE_FAILED".into();
+        r.failure_reason = Some("Image not found (manifest unknown)".into());
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(runtime.action, Action::Update);
+    assert_eq!(runtime.reason, super::plan::RECOVERY_REASON);
+    assert_eq!(
+        runtime.notes,
+        [
+            "CREATE_FAILED: Image not found (manifest unknown)",
+            super::plan::RECOVERY_NOTE
+        ]
+    );
+    insta::assert_snapshot!("create_failed_text", text(&plan));
+
     let plan = drifted(&stack(STACK), |r| r.status = "CREATE_FAILED".into());
     assert_eq!(
-        resource(&plan, RUNTIME).notes,
-        ["CREATE_FAILED: no reason given"]
+        resource(&plan, RUNTIME).notes[0],
+        "CREATE_FAILED: no reason given"
     );
 }
 
