@@ -599,6 +599,8 @@ fn no_command_panics_with_or_without_a_stack_file() {
         vec!["init"],
         vec!["permissions", "plan", "--skip-password-check"],
         vec!["permissions", "apply", "--json"],
+        vec!["versions"],
+        vec!["versions", "--json"],
     ];
     let exercised: std::collections::BTreeSet<(&str, &str)> = runs
         .iter()

@@ -255,15 +255,10 @@ impl Kind for Runtime {
                 &[
                     "bedrock-agentcore:UpdateAgentRuntime",
                     "bedrock-agentcore:TagResource",
+                    // A runtime that failed to create, which AWS refuses to update: deleted,
+                    // then created again (it never served a request).
+                    "bedrock-agentcore:DeleteAgentRuntime",
                 ],
-                [&runtimes],
-            ),
-            // A runtime that failed to create, which AWS refuses to update: deleted, then
-            // created again (it never served a request).
-            Grant::new(
-                Access::Write,
-                "RecoverFailedCreate",
-                &["bedrock-agentcore:DeleteAgentRuntime"],
                 [&runtimes],
             ),
             Grant::new(

@@ -590,6 +590,35 @@ fn a_failed_runtime_is_updated_again_and_the_failure_reason_is_noted() {
 }
 
 #[test]
+fn an_image_an_earlier_version_ran_is_named_in_the_plan() {
+    let stack = stack(STACK);
+    let desired = testing::runtime(&stack).unwrap().container_uri.unwrap();
+    let desired_digest = crate::resources::image::digest_in(&desired)
+        .expect("the declared image is by digest")
+        .to_owned();
+    let plan = drifted(&stack, |r| {
+        r.container_uri = Some(desired.replace(&desired_digest, NEW_DIGEST));
+        r.version = "3".into();
+        r.default_endpoint = Some(("READY".into(), Some("3".into())));
+        r.same_image_as = Some(("1".into(), desired_digest.clone()));
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(fields(runtime), ["container_uri"]);
+    assert_eq!(
+        runtime.notes,
+        [format!(
+            "same image as version 1 ({desired_digest}), which this runtime ran before"
+        )]
+    );
+    // Another digest than the one the stack deploys (read for another plan): no note.
+    let plan = drifted(&stack, |r| {
+        r.container_uri = Some(desired.replace(&desired_digest, NEW_DIGEST));
+        r.same_image_as = Some(("1".into(), NEW_DIGEST.into()));
+    });
+    assert!(resource(&plan, RUNTIME).notes.is_empty());
+}
+
+#[test]
 fn a_runtime_that_failed_to_create_is_planned_as_a_recovery_with_aws_reason() {
     let plan = drifted(&stack(STACK), |r| {
         r.status = "CREATE_FAILED".into();

@@ -86,7 +86,8 @@ async fn summaries(
             (
                 v.agent_runtime_version().to_owned(),
                 v.status().as_str().to_owned(),
-                v.last_updated_at()
+                // To the second, as a user reads it.
+                aws_smithy_types::DateTime::from_secs(v.last_updated_at().secs())
                     .fmt(aws_smithy_types::date_time::Format::DateTime)
                     .unwrap_or_default(),
             )
@@ -176,7 +177,7 @@ pub(super) async fn same_image(cx: &ReadContext<'_>, r: &mut LiveRuntime) -> Res
     }
     let addr = address(
         Runtime::TYPE,
-        &cx.stack.one::<Runtime>().map_or("", |s| &s.name),
+        cx.stack.one::<Runtime>().map_or("", |s| &s.name),
     );
     let earlier: Vec<String> = summaries(cx.aws, &addr, &r.id)
         .await?
