@@ -1224,6 +1224,101 @@ mod apply {
         assert_eq!(tag.num_calls(), 1);
     }
 
+    /// The stack's runtime, failed to create.
+    fn failed_to_create() -> (Stack, Live) {
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<Runtime>(|f| {
+                let runtime = found(&mut f.runtime);
+                runtime.status = "CREATE_FAILED".into();
+                runtime.failure_reason = Some("Image not found".into());
+            })
+            .build();
+        (stack, live)
+    }
+
+    #[tokio::test]
+    async fn a_failed_create_aws_refuses_to_update_is_deleted_and_created_again() {
+        use aws_sdk_bedrockagentcorecontrol::operation::delete_agent_runtime::DeleteAgentRuntimeOutput;
+        let (stack, live) = failed_to_create();
+        let refused = mock!(AgentCore::update_agent_runtime)
+            .match_requests(|req| req.agent_runtime_id() == Some(LIVE_ID))
+            .then_error(|| aws_error("ConflictException", "the runtime is in CREATE_FAILED"));
+        let delete = mock!(AgentCore::delete_agent_runtime)
+            .match_requests(|req| req.agent_runtime_id() == Some(LIVE_ID))
+            .then_output(|| {
+                DeleteAgentRuntimeOutput::builder()
+                    .agent_runtime_id(LIVE_ID)
+                    .status(AgentRuntimeStatus::Deleting)
+                    .build()
+                    .unwrap()
+            });
+        let gone = mock!(AgentCore::get_agent_runtime)
+            .match_requests(|req| req.agent_runtime_id() == Some(LIVE_ID))
+            .then_error(|| aws_error("ResourceNotFoundException", "no such runtime"));
+        let create = mock!(AgentCore::create_agent_runtime)
+            .match_requests(|req| {
+                declared(
+                    req.agent_runtime_artifact(),
+                    req.role_arn(),
+                    req.authorizer_configuration(),
+                    req.environment_variables(),
+                )
+            })
+            .then_output(|| {
+                CreateAgentRuntimeOutput::builder()
+                    .agent_runtime_id(ID)
+                    .agent_runtime_arn(ARN)
+                    .agent_runtime_version("1")
+                    .status(AgentRuntimeStatus::Creating)
+                    .created_at(DateTime::from_secs(1_700_000_000))
+                    .build()
+                    .unwrap()
+            });
+        let [runtime, endpoint] = deployed(ID, &Arc::new(AtomicU32::new(1)));
+        let rules = [&refused, &delete, &gone, &create, &runtime, &endpoint];
+        let applied = apply_mocked::<Runtime>(&stack, &live, RUNTIME, &rules).await;
+        assert_eq!(applied.id(), ID);
+        assert_eq!(
+            (refused.num_calls(), delete.num_calls(), create.num_calls()),
+            (1, 1, 1)
+        );
+        assert!(applied.said(
+            "agentcore_runtime.demo_mcp: AWS refused to update the runtime that failed to create \
+             (ConflictException: the runtime is in CREATE_FAILED); deleting it (it never served a \
+             request) and creating it again"
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_failed_create_aws_updates_is_not_deleted() {
+        let (stack, live) = failed_to_create();
+        let version = Arc::new(AtomicU32::new(1));
+        let update = update(LIVE_ID, 900, &version);
+        let [runtime, endpoint] = deployed(LIVE_ID, &version);
+        // No DeleteAgentRuntime rule: a delete would fail the test.
+        let rules = [&update, &runtime, &endpoint];
+        let applied = apply_mocked::<Runtime>(&stack, &live, RUNTIME, &rules).await;
+        assert_eq!(applied.id(), LIVE_ID);
+        assert_eq!((update.num_calls(), version.load(Ordering::SeqCst)), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn another_update_error_of_a_failed_create_is_reported_and_nothing_is_deleted() {
+        let (stack, live) = failed_to_create();
+        let message = "User is not authorized to perform bedrock-agentcore:UpdateAgentRuntime";
+        let denied = mock!(AgentCore::update_agent_runtime)
+            .then_error(move || aws_error("AccessDeniedException", message));
+        let applied = apply_mocked::<Runtime>(&stack, &live, RUNTIME, &[&denied]).await;
+        assert_failed(
+            &applied,
+            RUNTIME,
+            "UpdateAgentRuntime",
+            "AccessDeniedException",
+            message,
+        );
+    }
+
     #[tokio::test]
     async fn a_refused_create_names_the_runtime_the_operation_and_aws_message() {
         let message = "Invalid container URI: the image does not exist";
