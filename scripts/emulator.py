@@ -74,8 +74,9 @@ Deviations from stock moto, and why:
 11. Settings for tests (not an AWS API, never recorded):
    ``POST /_emulator/settings`` (or its older name ``/_emulator/agentcore/settings``) with
    JSON ``{"mmdsv2_on_create": bool, "endpoint_lag_polls": int, "ecr_registry": str,
-   "create_delay_ms": int}`` (any of the keys) changes items 8, 9, 12 and 13 from then on
-   and answers the settings in force. ``POST /moto-api/reset`` keeps them.
+   "create_delay_ms": int, "update_failed_runtime": "allow"|"refuse",
+   "default_endpoint_delay_s": int}`` (any of the keys) changes items 8, 9, 12, 13, 19 and 20
+   from then on and answers the settings in force. ``POST /moto-api/reset`` keeps them.
 12. The AgentCore Runtime data plane (InvokeAgentRuntime), which moto does not have; in
    scripts/emulator_dataplane.py. ``POST|GET|DELETE /runtimes/{URL-encoded runtime ARN,
    or id}/invocations?qualifier=DEFAULT`` (an endpoint name, or a version number; DEFAULT
