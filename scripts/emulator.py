@@ -74,9 +74,9 @@ Deviations from stock moto, and why:
 11. Settings for tests (not an AWS API, never recorded):
    ``POST /_emulator/settings`` (or its older name ``/_emulator/agentcore/settings``) with
    JSON ``{"mmdsv2_on_create": bool, "endpoint_lag_polls": int, "ecr_registry": str,
-   "create_delay_ms": int, "deny_secret_read": bool}`` (any of the keys) changes items 8, 9,
-   12, 13 and 18 from then on
-   and answers the settings in force. ``POST /moto-api/reset`` keeps them.
+   "create_delay_ms": int, "deny_secret_read": bool, "update_failed_runtime": "allow"|"refuse",
+   "default_endpoint_delay_s": int}`` (any of the keys) changes items 8, 9, 12, 13, 18, 22 and
+   23 from then on and answers the settings in force. ``POST /moto-api/reset`` keeps them.
 12. The AgentCore Runtime data plane (InvokeAgentRuntime), which moto does not have; in
    scripts/emulator_dataplane.py. ``POST|GET|DELETE /runtimes/{URL-encoded runtime ARN,
    or id}/invocations?qualifier=DEFAULT`` (an endpoint name, or a version number; DEFAULT
@@ -259,6 +259,33 @@ Deviations from stock moto, and why:
    supported resource types names Amazon Cognito user pools. moto's tagging API knows
    secrets and log groups but not pools; infra's plan searches it for pools tagged for the
    stack that the stack no longer declares.
+21. Versions. ListAgentRuntimeVersions answers AWS's shape: ``agentRuntimes`` (the member
+   name in the service model of aws-sdk-bedrockagentcorecontrol 1.97 and botocore), each an
+   AgentRuntime summary (agentRuntimeArn, agentRuntimeId, agentRuntimeVersion,
+   agentRuntimeName, description, lastUpdatedAt, status), newest first, paginated with
+   ``maxResults`` (1-100) and ``nextToken``; a version's status is its own (READY once made,
+   or CREATE_FAILED / UPDATE_FAILED), where moto froze each one at CREATING / UPDATING and
+   returned every version at once. GetAgentRuntime takes the ``version`` query parameter
+   (``agentRuntimeVersion`` in the API reference of GetAgentRuntime) and answers that
+   version's configuration (artifact, role, network, protocol, lifecycle, description,
+   environment, authorizer, request headers), status and lastUpdatedAt; an unknown version
+   is ResourceNotFoundException. moto ignored the parameter and answered the latest.
+   ListAgentRuntimeEndpoints' summaries carry ``liveVersion`` and ``targetVersion``, as
+   AWS's AgentRuntimeEndpoint shape has them (moto left both out).
+22. A runtime that failed to create (CREATE_FAILED). AWS does not document whether
+   UpdateAgentRuntime accepts one (the Terraform provider replaces it). The
+   ``update_failed_runtime`` setting (item 11) chooses: ``"refuse"`` (the default) answers
+   UpdateAgentRuntime on a CREATE_FAILED runtime with ConflictException (HTTP 409, "...
+   is in CREATE_FAILED state and cannot be updated; delete it and create it again"), the
+   error AWS's model declares for a resource whose state forbids the call; ``"allow"``
+   updates it like any runtime (a new version, READY).
+23. The DEFAULT endpoint may appear after the runtime: with the ``default_endpoint_delay_s``
+   setting (item 11; default 0), a new runtime's DEFAULT endpoint is not found
+   (GetAgentRuntimeEndpoint ResourceNotFoundException, absent from
+   ListAgentRuntimeEndpoints) for that many seconds after CreateAgentRuntime, while the
+   runtime itself already reads READY. AWS creates the endpoint asynchronously with the
+   runtime (developer guide, "versioning and endpoints"), so a client must not take its
+   absence right after a create for a deleted runtime.
 """
 
 from __future__ import annotations
@@ -350,6 +377,10 @@ _settings: dict[str, Any] = {
     "create_delay_ms": int(os.environ.get("EMULATOR_CREATE_DELAY_MS", "0")),
     # Item 18: runtime processes may not read secrets (their role lost the grant).
     "deny_secret_read": False,
+    # Item 22: whether UpdateAgentRuntime accepts a runtime that failed to create.
+    "update_failed_runtime": "refuse",
+    # Item 23: how long a new runtime's DEFAULT endpoint stays not found.
+    "default_endpoint_delay_s": 0,
 }
 _settings_lock = threading.Lock()
 
@@ -398,6 +429,12 @@ def _snapshot_config(runtime: Any) -> None:
             "authorizer": runtime.authorizer_configuration,
             "request_headers": runtime.request_header_configuration,
             "protocol": runtime.protocol_configuration,
+            # Item 21: the rest of the version, for GetAgentRuntime with a version.
+            "role_arn": runtime.role_arn,
+            "network": runtime.network_configuration,
+            "lifecycle": runtime.lifecycle_configuration,
+            "description": runtime.description,
+            "last_updated_at": runtime.last_updated_at,
         }
     )
 
@@ -575,7 +612,7 @@ UserPoolClient = cognito_models.CognitoIdpUserPoolClient
 
 
 def _pools_tagged(self: Any) -> Any:
-    """Item 18: every user pool, with its tags, for the Resource Groups Tagging API."""
+    """Item 20: every user pool, with its tags, for the Resource Groups Tagging API."""
     for pool in list(self.user_pools.values()):
         yield TaggedResource(
             arn=pool.arn,
@@ -751,6 +788,178 @@ def _(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(self, *args, **kwargs)
 
     return filter_log_events
+# Items 21-23: versions, a runtime that failed to create, a DEFAULT endpoint made later
+# --------------------------------------------------------------------------
+
+
+@_wrap(AgentRuntime, "update")
+def _(original: Callable[..., None]) -> Callable[..., None]:
+    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+        # Item 21: the version being replaced keeps the status it ended with.
+        statuses = getattr(self, "_emulator_version_status", {})
+        statuses[str(self.agent_runtime_version)] = self.status
+        self._emulator_version_status = statuses
+        original(self, *args, **kwargs)
+
+    return update
+
+
+def _version_status(runtime: Any, version: str) -> str:
+    """Item 21: a version's own status: the latest's is the runtime's."""
+    if str(version) == str(runtime.agent_runtime_version):
+        return runtime.status
+    return getattr(runtime, "_emulator_version_status", {}).get(str(version), "READY")
+
+
+@_wrap(Response, "list_agent_runtime_versions")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def list_agent_runtime_versions(self: Any) -> Any:
+        runtime = self.backend._get_runtime(self._get_param("agentRuntimeId"))
+        runtime.advance()
+        raw_max = self.querystring.get("maxResults", [None])[0]
+        token = self.querystring.get("nextToken", [None])[0]
+        try:
+            size = 100 if raw_max is None else int(raw_max)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= 100:
+            raise ValidationException(
+                f"1 validation error detected: Value '{raw_max}' at 'maxResults' failed to "
+                "satisfy constraint: Member must have value between 1 and 100",
+                reason="FieldValidationFailed",
+                field="maxResults",
+            )
+        start = 0
+        if token is not None:
+            if not re.fullmatch(r"v[0-9]+", token):
+                raise ValidationException(
+                    "Invalid nextToken", reason="FieldValidationFailed", field="nextToken"
+                )
+            start = int(token[1:])
+        summaries = [
+            {**v, "status": _version_status(runtime, v["agentRuntimeVersion"])}
+            for v in reversed(runtime.versions)
+        ]
+        page = summaries[start : start + size]
+        body: dict[str, Any] = {"agentRuntimes": page}
+        if start + size < len(summaries):
+            body["nextToken"] = f"v{start + size}"
+        return bac_responses.ActionResult(body)
+
+    return list_agent_runtime_versions
+
+
+@_wrap(Response, "get_agent_runtime")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_agent_runtime(self: Any) -> Any:
+        version = self.querystring.get("version", [None])[0]
+        result = original(self)
+        if version is None:
+            return result
+        body = result.result
+        runtime = self.backend.agent_runtimes.get(body.get("agentRuntimeId"))
+        config = getattr(runtime, "_emulator_configs", {}).get(str(version))
+        if runtime is None or config is None:
+            raise bac_exceptions.ResourceNotFoundException(
+                f"Could not find version {version} of Agent Runtime {body.get('agentRuntimeId')}"
+            )
+        if str(version) == str(runtime.agent_runtime_version):
+            return result
+        body.update(
+            {
+                "agentRuntimeVersion": str(version),
+                "agentRuntimeArtifact": config["artifact"],
+                "roleArn": config["role_arn"],
+                "networkConfiguration": config["network"],
+                "lifecycleConfiguration": config["lifecycle"],
+                "description": config["description"],
+                "lastUpdatedAt": config["last_updated_at"],
+                "status": _version_status(runtime, str(version)),
+            }
+        )
+        for member, key in (
+            ("protocolConfiguration", "protocol"),
+            ("environmentVariables", "environment"),
+            ("authorizerConfiguration", "authorizer"),
+            ("requestHeaderConfiguration", "request_headers"),
+        ):
+            body.pop(member, None)
+            if config[key]:
+                body[member] = config[key]
+        body.pop("failureReason", None)
+        return result
+
+    return get_agent_runtime
+
+
+@_wrap(Backend, "update_agent_runtime")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def update_agent_runtime(self: Any, *args: Any, **kwargs: Any) -> Any:
+        rid = kwargs["agent_runtime_id"] if "agent_runtime_id" in kwargs else args[0]
+        runtime = self._get_runtime(rid)
+        if runtime.status == "CREATE_FAILED" and _setting("update_failed_runtime") == "refuse":
+            raise bac_exceptions.ConflictException(
+                f"Agent runtime {rid} is in CREATE_FAILED state and cannot be updated; "
+                "delete it and create it again"
+            )
+        return original(self, *args, **kwargs)
+
+    return update_agent_runtime
+
+
+@_wrap(Backend, "create_agent_runtime")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_agent_runtime(self: Any, *args: Any, **kwargs: Any) -> Any:
+        runtime = original(self, *args, **kwargs)
+        runtime._emulator_default_at = time.time() + _setting("default_endpoint_delay_s")
+        return runtime
+
+    return create_agent_runtime
+
+
+def _default_hidden(backend: Any, runtime_id: str, name: str) -> bool:
+    """Item 23: a new runtime's DEFAULT endpoint, not made yet."""
+    runtime = backend.agent_runtimes.get(runtime_id)
+    return (
+        name == "DEFAULT"
+        and runtime is not None
+        and time.time() < getattr(runtime, "_emulator_default_at", 0)
+    )
+
+
+@_wrap(Backend, "get_agent_runtime_endpoint")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_agent_runtime_endpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
+        rid = kwargs["agent_runtime_id"] if "agent_runtime_id" in kwargs else args[0]
+        name = kwargs["endpoint_name"] if "endpoint_name" in kwargs else args[1]
+        if _default_hidden(self, rid, name):
+            raise bac_exceptions.ResourceNotFoundException(
+                f"Could not find endpoint {name} for Agent Runtime {rid}"
+            )
+        return original(self, *args, **kwargs)
+
+    return get_agent_runtime_endpoint
+
+
+@_wrap(Response, "list_agent_runtime_endpoints")
+def _(original: Callable[..., Any]) -> Callable[..., Any]:
+    def list_agent_runtime_endpoints(self: Any) -> Any:
+        result = original(self)
+        rid = self._get_param("agentRuntimeId")
+        summaries = []
+        for summary in result.result.get("runtimeEndpoints", []):
+            name = summary.get("name")
+            if _default_hidden(self.backend, rid, name):
+                continue
+            endpoint = self.backend.agent_runtime_endpoints.get((rid, name))
+            if endpoint is not None:
+                summary["liveVersion"] = endpoint.live_version
+                summary["targetVersion"] = endpoint.target_version
+            summaries.append(summary)
+        result.result["runtimeEndpoints"] = summaries
+        return result
+
+    return list_agent_runtime_endpoints
 
 
 # --------------------------------------------------------------------------
@@ -1000,6 +1209,8 @@ class EmulatorMiddleware:
             "ecr_registry": str,
             "create_delay_ms": int,
             "deny_secret_read": bool,
+            "update_failed_runtime": str,
+            "default_endpoint_delay_s": int,
         }
         if not isinstance(payload, dict) or not set(payload) <= set(kinds):
             return _json_response(
@@ -1012,6 +1223,8 @@ class EmulatorMiddleware:
                 type(value) is not kinds[key]
                 or (key in ("endpoint_lag_polls", "create_delay_ms") and value < 0)
                 or (key == "ecr_registry" and value and not re.match(r"https?://", value))
+                or (key == "update_failed_runtime" and value not in ("allow", "refuse"))
+                or (key == "default_endpoint_delay_s" and value < 0)
             ):
                 return _json_response(
                     start_response, "400 Bad Request", {"error": f"bad {key}"}

@@ -189,7 +189,7 @@ def check(base: str) -> None:
     update(old, metadataConfiguration={"requireMMDSV2": True})
     assert ac.get_agent_runtime(agentRuntimeId=old)["metadataConfiguration"] == {"requireMMDSV2": True}
     status, body = http(base, "POST", settings, {"mmdsv2_on_create": True})
-    assert status == 200 and json.loads(body) == {"mmdsv2_on_create": True, "endpoint_lag_polls": 2, "ecr_registry": "", "create_delay_ms": 0, "deny_secret_read": False}, body
+    assert status == 200 and json.loads(body) == {"mmdsv2_on_create": True, "endpoint_lag_polls": 2, "ecr_registry": "", "create_delay_ms": 0, "deny_secret_read": False, "update_failed_runtime": "refuse", "default_endpoint_delay_s": 0}, body
     assert http(base, "POST", settings, {"endpoint_lag_polls": -1})[0] == 400
     assert http(base, "POST", settings, {"ecr_registry": "127.0.0.1:5000"})[0] == 400  # a URL
     assert http(base, "POST", settings, {"unknown": 1})[0] == 400
@@ -386,6 +386,117 @@ def one_error(results, code: str):
     assert len(errors) == 1, results
     assert errors[0].response["Error"]["Code"] == code, errors[0]
     return next(r for r in results if not isinstance(r, ClientError))
+
+
+def check_versions(base: str) -> None:
+    """Items 21-23: versions listed and read one by one, a runtime that failed to create, a
+    DEFAULT endpoint made after the runtime."""
+    ac = client(base, "bedrock-agentcore-control")
+    settings = "/_emulator/settings"
+    image = lambda n: f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/x@sha256:" + f"{n:02d}" * 32
+
+    def artifact(n: int) -> dict:
+        return {"containerConfiguration": {"containerUri": image(n)}}
+
+    created = ac.create_agent_runtime(
+        agentRuntimeName="svc_versions",
+        agentRuntimeArtifact=artifact(1),
+        roleArn=ROLE_ARN,
+        networkConfiguration=NETWORK,
+        environmentVariables={"V": "1"},
+    )
+    rid, arn = created["agentRuntimeId"], created["agentRuntimeArn"]
+    for n in (2, 3):
+        ac.update_agent_runtime(
+            agentRuntimeId=rid,
+            agentRuntimeArtifact=artifact(n),
+            roleArn=ROLE_ARN,
+            networkConfiguration=NETWORK,
+            description=f"v{n}",
+        )
+    # item 21: newest first, AWS's summary members, each version's own status, paginated
+    listed = ac.list_agent_runtime_versions(agentRuntimeId=rid)
+    versions = listed["agentRuntimes"]
+    assert [v["agentRuntimeVersion"] for v in versions] == ["3", "2", "1"], versions
+    assert all(v["status"] == "READY" for v in versions), versions
+    assert all(v["agentRuntimeArn"] == arn and v["agentRuntimeId"] == rid for v in versions)
+    assert set(versions[0]) == {
+        "agentRuntimeArn", "agentRuntimeId", "agentRuntimeVersion", "agentRuntimeName",
+        "description", "lastUpdatedAt", "status",
+    }, versions[0]
+    assert "nextToken" not in listed, listed
+    first = ac.list_agent_runtime_versions(agentRuntimeId=rid, maxResults=2)
+    assert [v["agentRuntimeVersion"] for v in first["agentRuntimes"]] == ["3", "2"], first
+    rest = ac.list_agent_runtime_versions(agentRuntimeId=rid, maxResults=2, nextToken=first["nextToken"])
+    assert [v["agentRuntimeVersion"] for v in rest["agentRuntimes"]] == ["1"], rest
+    assert "nextToken" not in rest, rest
+    expect_error(ac.list_agent_runtime_versions, "ValidationException", 400, agentRuntimeId=rid, nextToken="junk")
+    expect_error(ac.list_agent_runtime_versions, "ResourceNotFoundException", 404, agentRuntimeId="nope-0123456789")
+    # GetAgentRuntime with a version: that version's configuration
+    one = ac.get_agent_runtime(agentRuntimeId=rid, agentRuntimeVersion="1")
+    assert one["agentRuntimeVersion"] == "1", one
+    assert one["agentRuntimeArtifact"] == artifact(1), one
+    assert one["environmentVariables"] == {"V": "1"}, one
+    assert one["description"] == "", one
+    two = ac.get_agent_runtime(agentRuntimeId=rid, agentRuntimeVersion="2")
+    assert (two["agentRuntimeArtifact"], two["description"]) == (artifact(2), "v2"), two
+    assert "environmentVariables" not in two, two
+    latest = ac.get_agent_runtime(agentRuntimeId=rid)
+    assert (latest["agentRuntimeVersion"], latest["agentRuntimeArtifact"]) == ("3", artifact(3))
+    three = ac.get_agent_runtime(agentRuntimeId=rid, agentRuntimeVersion="3")
+    strip = lambda r: {k: v for k, v in r.items() if k != "ResponseMetadata"}
+    assert strip(three) == strip(latest), (three, latest)
+    expect_error(ac.get_agent_runtime, "ResourceNotFoundException", 404, agentRuntimeId=rid, agentRuntimeVersion="9")
+    # ListAgentRuntimeEndpoints: liveVersion and targetVersion, as AWS's summary has them
+    for _ in range(4):
+        ac.get_agent_runtime_endpoint(agentRuntimeId=rid, endpointName="DEFAULT")
+    endpoints = ac.list_agent_runtime_endpoints(agentRuntimeId=rid)["runtimeEndpoints"]
+    assert [(e["name"], e["liveVersion"], e["targetVersion"]) for e in endpoints] == [("DEFAULT", "3", "3")], endpoints
+    # a failed update: that version says UPDATE_FAILED, the others keep theirs
+    http(base, "POST", "/_emulator/agentcore/fail-next", {"reason": "bad image"})
+    ac.update_agent_runtime(agentRuntimeId=rid, agentRuntimeArtifact=artifact(4), roleArn=ROLE_ARN, networkConfiguration=NETWORK)
+    statuses = [(v["agentRuntimeVersion"], v["status"]) for v in ac.list_agent_runtime_versions(agentRuntimeId=rid)["agentRuntimes"]]
+    assert statuses == [("4", "UPDATE_FAILED"), ("3", "READY"), ("2", "READY"), ("1", "READY")], statuses
+
+    # item 22: a runtime that failed to create: refused (the default), or updated when allowed
+    def failed_runtime(name: str) -> str:
+        http(base, "POST", "/_emulator/agentcore/fail-next", {"reason": "no such image"})
+        fid = ac.create_agent_runtime(
+            agentRuntimeName=name, agentRuntimeArtifact=artifact(1), roleArn=ROLE_ARN, networkConfiguration=NETWORK
+        )["agentRuntimeId"]
+        got = ac.get_agent_runtime(agentRuntimeId=fid)
+        assert (got["status"], got["failureReason"]) == ("CREATE_FAILED", "no such image"), got
+        return fid
+
+    fid = failed_runtime("svc_failed_refused")
+    e = expect_error(
+        ac.update_agent_runtime, "ConflictException", 409,
+        agentRuntimeId=fid, agentRuntimeArtifact=artifact(2), roleArn=ROLE_ARN, networkConfiguration=NETWORK,
+    )
+    assert "CREATE_FAILED" in str(e), e
+    assert ac.get_agent_runtime(agentRuntimeId=fid)["agentRuntimeVersion"] == "1"
+    ac.delete_agent_runtime(agentRuntimeId=fid)
+    status, body = http(base, "POST", settings, {"update_failed_runtime": "allow"})
+    assert status == 200 and json.loads(body)["update_failed_runtime"] == "allow", body
+    aid = failed_runtime("svc_failed_allowed")
+    ac.update_agent_runtime(agentRuntimeId=aid, agentRuntimeArtifact=artifact(2), roleArn=ROLE_ARN, networkConfiguration=NETWORK)
+    got = ac.get_agent_runtime(agentRuntimeId=aid)
+    assert (got["status"], got["agentRuntimeVersion"]) == ("READY", "2"), got
+    assert http(base, "POST", settings, {"update_failed_runtime": "maybe"})[0] == 400
+    assert http(base, "POST", settings, {"update_failed_runtime": "refuse"})[0] == 200
+
+    # item 23: DEFAULT made some seconds after the runtime
+    assert http(base, "POST", settings, {"default_endpoint_delay_s": -1})[0] == 400
+    assert http(base, "POST", settings, {"default_endpoint_delay_s": 1})[0] == 200
+    lid = ac.create_agent_runtime(
+        agentRuntimeName="svc_late_default", agentRuntimeArtifact=artifact(1), roleArn=ROLE_ARN, networkConfiguration=NETWORK
+    )["agentRuntimeId"]
+    assert http(base, "POST", settings, {"default_endpoint_delay_s": 0})[0] == 200
+    assert ac.get_agent_runtime(agentRuntimeId=lid)["status"] == "READY"
+    expect_error(ac.get_agent_runtime_endpoint, "ResourceNotFoundException", 404, agentRuntimeId=lid, endpointName="DEFAULT")
+    assert ac.list_agent_runtime_endpoints(agentRuntimeId=lid)["runtimeEndpoints"] == []
+    time.sleep(1.1)
+    assert ac.get_agent_runtime_endpoint(agentRuntimeId=lid, endpointName="DEFAULT")["status"] == "READY"
 
 
 def check_create_delay(base: str) -> None:
@@ -1077,6 +1188,7 @@ def run(registry: str, images: dict[str, str]) -> int:
     probe: dict = {}
     try:
         check(base)
+        check_versions(base)
         check_create_delay(base)
         probe = check_dataplane(base, registry, images)
         ok = True

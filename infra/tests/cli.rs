@@ -607,6 +607,8 @@ fn no_command_panics_with_or_without_a_stack_file() {
         vec!["logs", "--follow"],
         vec!["check", "--deep"],
         vec!["apply", "--yes", "--check", "deep"],
+        vec!["versions"],
+        vec!["versions", "--json"],
     ];
     let exercised: std::collections::BTreeSet<(&str, &str)> = runs
         .iter()

@@ -76,6 +76,9 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Print the runtime's log (CloudWatch Logs): every stream, merged by time.
     Logs(LogsArgs),
+    /// List the runtime's versions, newest first: when each was made, its status, the image it
+    /// runs, the endpoints serving it, and which one the stack deploys now.
+    Versions(VersionsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +109,14 @@ pub struct LogsArgs {
     #[arg(long, short = 'f')]
     pub follow: bool,
     /// Print each event's line exactly as the server wrote it (its JSON), one per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionsArgs {
+    /// Print one JSON document (runtime, the stack's image, and each version) instead of a
+    /// table.
     #[arg(long)]
     pub json: bool,
 }

@@ -4,11 +4,13 @@
 //! args.rs      the command line (clap): every command and option
 //! mod.rs       run: dispatch, errors and hints, what several commands share
 //! commands.rs  plan, apply (and its check), output, init
+//! versions.rs  versions: the runtime's versions and which one the stack deploys
 //! ```
 
 mod args;
 mod commands;
 mod destroy;
+mod versions;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Mutex;
@@ -110,6 +112,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Permissions(args) => crate::permissions::command(&cli, &stack, args).await,
         Command::Destroy(args) => destroy::command(&cli, &stack, args).await,
         Command::Logs(args) => crate::logs::command(&cli, &stack, args).await,
+        Command::Versions(args) => versions::command(&cli, &stack, args).await,
     };
     finish(&cli, result)
 }

@@ -189,7 +189,8 @@ pub trait Kind: Section + Sized {
     /// Whether this kind's live state names resources of the kinds it depends on (the
     /// runtime's JWT authorizer names a pool and a client): what lets such a kind, reading
     /// duplicates, keep the one in use ([`ReadContext::named_by_dependents`]). Its read must
-    /// not await the reads of the kinds it depends on.
+    /// not await the reads of the kinds it names (they await its read: neither would finish);
+    /// it may await another kind's (the runtime, planning, awaits the image's digest).
     const NAMES_DEPENDENCIES: bool = false;
 
     /// For tests: this kind's live state when everything `stack` declares exists exactly as

@@ -348,6 +348,7 @@ pub fn runtime(stack: &Stack) -> Option<LiveRuntime> {
         carried: Default::default(),
         require_mmdsv2: true,
         default_endpoint: Some(("READY".into(), Some("1".into()))),
+        same_image_as: None,
     })
 }
 

@@ -261,6 +261,8 @@ pub fn operation(method: &str, path: &str, target: Option<&str>, body: &str) -> 
         ("PUT", ["runtimes", _]) => Some("UpdateAgentRuntime"),
         ("DELETE", ["runtimes", _]) => Some("DeleteAgentRuntime"),
         ("GET", ["runtimes", _, "runtime-endpoints", _]) => Some("GetAgentRuntimeEndpoint"),
+        ("POST", ["runtimes", _, "runtime-endpoints"]) => Some("ListAgentRuntimeEndpoints"),
+        ("POST", ["runtimes", _, "versions"]) => Some("ListAgentRuntimeVersions"),
         ("GET", ["tags", ..]) => Some("ListTagsForResource"),
         ("POST", ["tags", ..]) => Some("TagResource"),
         ("DELETE", ["tags", ..]) => Some("UntagResource"),

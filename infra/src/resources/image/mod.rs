@@ -80,6 +80,17 @@ pub struct ImageRef {
     /// A tag in the stack's repository, which this apply creates: only apply can resolve it
     /// ([`Kind::resolve`]).
     pub resolved_by_apply: bool,
+    /// The digest the runtime will run, where known. While reading ([`Kind::reference`]) only
+    /// this is known (the URI needs the account's placeholders): the runtime's read compares it
+    /// with the digests its earlier versions ran.
+    pub digest: Option<String>,
+}
+
+/// `sha256:...` of `REPO@sha256:...`.
+pub fn digest_in(uri: &str) -> Option<&str> {
+    uri.rsplit_once('@')
+        .map(|(_, digest)| digest)
+        .filter(|d| d.starts_with("sha256:"))
 }
 
 impl Kind for Image {
@@ -317,8 +328,26 @@ impl Kind for Image {
                     tag_in_repository(cx.stack, uri, repository).is_some()
                 });
         Some(ImageRef {
+            digest: uri.as_deref().and_then(digest_in).map(str::to_owned),
             uri,
             resolved_by_apply,
+        })
+    }
+
+    /// While reading: the digest only (built, a tag's, pinned, or in the declared URI).
+    fn reference(stack: &Stack, live: &LiveImage) -> Option<ImageRef> {
+        let digest = match stack.one::<Image>()? {
+            ImageSpec::Build { .. } => live.built.as_ref().map(|(a, _)| a.image.digest.clone()),
+            ImageSpec::Uri(template) => live
+                .tag_digest
+                .clone()
+                .or_else(|| live.pinned.as_ref().map(|(digest, _)| digest.clone()))
+                .or_else(|| digest_in(template).map(str::to_owned)),
+        };
+        Some(ImageRef {
+            uri: None,
+            resolved_by_apply: false,
+            digest,
         })
     }
 

@@ -168,11 +168,71 @@ pub(super) async fn apply_to_live(
         return Ok(live.id.clone());
     }
     let config = configuration(cx, step).await?;
+    if step.recover {
+        return recover(cx, r, step, live, &config).await;
+    }
     update(cx, addr, &live.id, &config).await?;
     if r.changes("tags") {
         tag(cx, addr, live).await?;
     }
     Ok(live.id.clone())
+}
+
+/// Whether AWS refused to update a runtime because it failed to create. Not documented:
+/// AgentCore's API reference lists ConflictException ("a conflict performing an operation") and
+/// ValidationException for UpdateAgentRuntime, and no state in which an update is accepted; the
+/// Terraform provider replaces such a runtime. Both are taken as that refusal here; a
+/// ValidationException that is really about the configuration meets the create again, which
+/// reports it.
+pub(super) fn refuses_failed_runtime(e: &Error) -> bool {
+    e.code_is("ConflictException") || e.code_is("ValidationException")
+}
+
+/// A runtime that failed to create: `UpdateAgentRuntime` with the whole configuration; when AWS
+/// refuses to update it, delete it (it never served a request: the one delete infra makes on
+/// its own) and create it again. Returns the id.
+pub(super) async fn recover(
+    cx: &ApplyContext<'_>,
+    r: &ResourcePlan,
+    step: &Step,
+    live: &LiveRuntime,
+    config: &Configuration,
+) -> Result<String, Error> {
+    let addr = &r.address;
+    match update(cx, addr, &live.id, config).await {
+        Ok(_) => {
+            if r.changes("tags") {
+                tag(cx, addr, live).await?;
+            }
+            return Ok(live.id.clone());
+        }
+        Err(e) if e.operation == "UpdateAgentRuntime" && refuses_failed_runtime(&e) => {
+            cx.progress.line(&format!(
+                "{addr}: AWS refused to update the runtime that failed to create ({}: {}); \
+                 deleting it (it never served a request) and creating it again",
+                e.code.as_deref().unwrap_or("error"),
+                e.message
+            ));
+        }
+        Err(e) => return Err(e),
+    }
+    cx.aws
+        .agentcore
+        .delete_agent_runtime()
+        .agent_runtime_id(&live.id)
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "DeleteAgentRuntime", e))?;
+    wait_until_deleted(cx, addr, &live.id).await?;
+    cx.progress
+        .line(&format!("{addr}: deleted {}; creating it again", live.id));
+    let fresh = Step {
+        live: None,
+        recover: false,
+        ..step.clone()
+    };
+    // The failed create's token would name the deleted runtime: salted with its id.
+    Box::pin(create_salted(cx, r, &fresh, live.id.clone())).await
 }
 
 /// The `clientToken` of a create: a hash of the stack's name, the runtime's name and the whole
@@ -219,9 +279,19 @@ pub(super) async fn create(
     r: &ResourcePlan,
     step: &Step,
 ) -> Result<String, Error> {
+    create_salted(cx, r, step, String::new()).await
+}
+
+/// [`create`], with a token salted by `salt` (a runtime this apply deleted) unless empty.
+pub(super) async fn create_salted(
+    cx: &ApplyContext<'_>,
+    r: &ResourcePlan,
+    step: &Step,
+    mut salt: String,
+) -> Result<String, Error> {
     let addr = &r.address;
     let config = configuration(cx, step).await?;
-    let mut salt = String::new();
+    let mut repeated = false;
     loop {
         let token = client_token(cx.stack, &step.spec.name, &config, &salt);
         let result = retry_propagation(cx, addr, "CreateAgentRuntime", || {
@@ -273,7 +343,8 @@ pub(super) async fn create(
         .await
         {
             // The token named a runtime that is gone: create anew, once.
-            Err(e) if e.code_is("ResourceNotFoundException") && salt.is_empty() => {
+            Err(e) if e.code_is("ResourceNotFoundException") && !repeated => {
+                repeated = true;
                 salt = id;
                 continue;
             }

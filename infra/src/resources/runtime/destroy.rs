@@ -42,49 +42,7 @@ pub(super) async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<()
     if not_found_as_none(deleted, NOT_FOUND)?.is_none() {
         return Ok(());
     }
-    let started = Instant::now();
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
-    loop {
-        let read = cx
-            .aws
-            .agentcore
-            .get_agent_runtime()
-            .agent_runtime_id(id)
-            .send()
-            .await;
-        let read = read.map_err(|e| Error::aws(addr, "GetAgentRuntime", e));
-        let Some(out) = not_found_as_none(read, NOT_FOUND)? else {
-            return Ok(());
-        };
-        let status = out.status().as_str();
-        if status == "DELETE_FAILED" {
-            return Err(Error::new(
-                addr,
-                "DeleteAgentRuntime",
-                out.failure_reason()
-                    .unwrap_or("AWS gave no failureReason")
-                    .to_owned(),
-            )
-            .with_code(status));
-        }
-        let waited = started.elapsed();
-        if waited >= cx.timeout {
-            return Err(Error::new(
-                addr,
-                "DeleteAgentRuntime",
-                format!(
-                    "still {status} after {}s (--timeout); run destroy again later to continue",
-                    waited.as_secs()
-                ),
-            )
-            .with_code("Timeout"));
-        }
-        cx.progress.transient(&format!(
-            "{addr}: {status}, waiting until it is gone ({}s)",
-            waited.as_secs()
-        ));
-        backoff.sleep().await;
-    }
+    wait_until_deleted(cx, addr, id).await
 }
 
 /// Deleting reads the runtime (the kind's `Read` grants) and deletes it.

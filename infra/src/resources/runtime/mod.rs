@@ -9,6 +9,7 @@ mod plan;
 mod read;
 mod rules;
 pub mod section;
+pub mod versions;
 mod wait;
 
 use std::collections::{BTreeMap, HashMap};
@@ -74,6 +75,9 @@ pub struct LiveRuntime {
     /// The DEFAULT endpoint (the one the MCP URL names): its status and the version it serves;
     /// `None` when it does not exist.
     pub default_endpoint: Option<(String, Option<String>)>,
+    /// When the stack's image differs from the one it runs: the newest earlier version that
+    /// ran the stack's digest, as (version, digest). Read only then ([`versions`]).
+    pub same_image_as: Option<(String, String)>,
 }
 
 impl LiveRuntime {
@@ -147,6 +151,7 @@ impl Found {
 pub struct Runtime;
 
 /// What apply needs: the declared runtime, the live one, and the addresses of what it refers to.
+#[derive(Clone)]
 struct Step {
     spec: RuntimeSpec,
     live: Option<LiveRuntime>,
@@ -154,6 +159,9 @@ struct Step {
     only_tags: bool,
     /// Only the wait of an interrupted apply is left: no write at all.
     only_wait: bool,
+    /// The runtime failed to create (CREATE_FAILED): updated, or when AWS refuses that,
+    /// deleted and created again.
+    recover: bool,
     container_uri: String,
     role_arn: String,
     /// The JWT authorizer takes the stack's pool and client (their ids once they exist).
@@ -210,6 +218,10 @@ impl Kind for Runtime {
                 &[
                     "bedrock-agentcore:GetAgentRuntime",
                     "bedrock-agentcore:GetAgentRuntimeEndpoint",
+                    // A plan that changes the image looks for an earlier version that ran it;
+                    // `infra versions` lists them with their endpoints.
+                    "bedrock-agentcore:ListAgentRuntimeVersions",
+                    "bedrock-agentcore:ListAgentRuntimeEndpoints",
                 ],
                 [&runtimes],
             ),
@@ -244,6 +256,9 @@ impl Kind for Runtime {
                 &[
                     "bedrock-agentcore:UpdateAgentRuntime",
                     "bedrock-agentcore:TagResource",
+                    // A runtime that failed to create, which AWS refuses to update: deleted,
+                    // then created again (it never served a request).
+                    "bedrock-agentcore:DeleteAgentRuntime",
                 ],
                 [&runtimes],
             ),
@@ -305,11 +320,30 @@ impl Kind for Runtime {
         }
     }
 
+    /// Nothing is built: a marker that a plan is being made ([`versions::Planning`]), so the
+    /// read looks for an earlier version with the stack's image, which `output`, `token` and
+    /// `mcp` (reading the runtime alone) do not need.
+    fn prepare(
+        stack: &Stack,
+        _say: &dyn Fn(&str),
+    ) -> Result<Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>, Error> {
+        Ok(stack
+            .declares::<Runtime>()
+            .then(|| std::sync::Arc::new(versions::Planning) as _))
+    }
+
     async fn read(cx: &ReadContext<'_>) -> Result<Found, Error> {
-        match cx.stack.one::<Runtime>() {
-            Some(spec) => read(cx.aws, spec, &cx.stack.name).await,
-            None => Ok(Found::default()),
+        let Some(spec) = cx.stack.one::<Runtime>() else {
+            return Ok(Found::default());
+        };
+        let mut found = read(cx.aws, spec, &cx.stack.name).await?;
+        if cx.prepared.get::<Runtime, versions::Planning>().is_some()
+            && let Lookup::Found(r) = &mut found.runtime
+            && (r.owned || spec.adopt)
+        {
+            versions::same_image(cx, r).await?;
         }
+        Ok(found)
     }
 
     fn plan(cx: &PlanContext<'_>, planner: &mut Planner) {

@@ -17,6 +17,12 @@ pub(super) fn secret_arns(cx: &PlanContext, spec: &RuntimeSpec) -> Vec<(String, 
         .collect()
 }
 
+/// A runtime that failed to create, as the plan says it is recovered.
+pub(super) const RECOVERY_REASON: &str = "recovering a runtime that failed to create: if AWS \
+     refuses to update it, it is deleted and created again (it never served a request)";
+pub(super) const RECOVERY_NOTE: &str = "created again, the runtime gets a new id, ARN and MCP \
+     URL; this is the one delete infra makes on its own";
+
 pub(super) const NOUN: Noun = Noun::tagged("an AgentCore runtime", "AgentCore runtimes");
 
 pub(super) fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) {
@@ -55,6 +61,19 @@ pub(super) fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) 
     let role_arn = cx.reference::<Role>().map(|r| r.arn);
     settings_changes(spec, live, role_arn.clone(), &mut changes);
     let mut notes = Vec::new();
+    // A digest an earlier version ran (a rollback, or a revert in git): say which.
+    if let Some(r) = live
+        && let Some((version, digest)) = &r.same_image_as
+        && r.container_uri != desired_uri
+        && desired_uri
+            .as_deref()
+            .and_then(crate::resources::image::digest_in)
+            == Some(digest.as_str())
+    {
+        notes.push(format!(
+            "same image as version {version} ({digest}), which this runtime ran before"
+        ));
+    }
     let secret_arns = secret_arns(cx, spec);
     for (field, message) in environment_changes(spec, &secret_arns, live, &mut changes, &mut notes)
     {
@@ -79,6 +98,9 @@ pub(super) fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) 
             r.status,
             r.failure_reason.as_deref().unwrap_or("no reason given")
         ));
+        if r.status == "CREATE_FAILED" {
+            notes.push(RECOVERY_NOTE.to_owned());
+        }
     }
     if let Some(r) = live
         && !r.status.ends_with("_FAILED")
@@ -96,18 +118,22 @@ pub(super) fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) 
     tag_changes(&mut changes, live.map(|r| &r.tags), &cx.stack.tags());
     let only_tags = changes.only("tags");
     let only_wait = changes.only("deployment");
+    let recover = live.is_some_and(|r| r.status == "CREATE_FAILED");
     let step = Step {
         spec: spec.clone(),
         live: live.cloned(),
         only_tags,
         only_wait,
+        recover,
         container_uri: desired_uri.unwrap_or_default(),
         role_arn: role_arn.unwrap_or_default(),
         authorizer,
         secret_arns,
     };
     let mut planned = Planned::new(&spec.name, changes, live.map(|r| r.id.clone()));
-    if claim.adopting && planned.action() == Action::Update {
+    if recover {
+        planned = planned.with_reason(RECOVERY_REASON);
+    } else if claim.adopting && planned.action() == Action::Update {
         planned = planned.with_reason(if only_tags {
             "adopting: tags it for this stack; its configuration already is what the stack declares"
         } else {

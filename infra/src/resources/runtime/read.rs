@@ -180,5 +180,6 @@ pub(super) async fn get(
         require_mmdsv2: out
             .metadata_configuration()
             .is_some_and(|m| m.require_mmdsv2()),
+        same_image_as: None,
     })
 }

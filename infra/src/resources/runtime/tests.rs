@@ -586,10 +586,60 @@ fn a_failed_runtime_is_updated_again_and_the_failure_reason_is_noted() {
         ["UPDATE_FAILED: the image could not be pulled"]
     );
 
+    assert_eq!(runtime.reason, Action::Update.default_reason());
+}
+
+#[test]
+fn an_image_an_earlier_version_ran_is_named_in_the_plan() {
+    let stack = stack(STACK);
+    let desired = testing::runtime(&stack).unwrap().container_uri.unwrap();
+    let desired_digest = crate::resources::image::digest_in(&desired)
+        .expect("the declared image is by digest")
+        .to_owned();
+    let plan = drifted(&stack, |r| {
+        r.container_uri = Some(desired.replace(&desired_digest, NEW_DIGEST));
+        r.version = "3".into();
+        r.default_endpoint = Some(("READY".into(), Some("3".into())));
+        r.same_image_as = Some(("1".into(), desired_digest.clone()));
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(fields(runtime), ["container_uri"]);
+    assert_eq!(
+        runtime.notes,
+        [format!(
+            "same image as version 1 ({desired_digest}), which this runtime ran before"
+        )]
+    );
+    // Another digest than the one the stack deploys (read for another plan): no note.
+    let plan = drifted(&stack, |r| {
+        r.container_uri = Some(desired.replace(&desired_digest, NEW_DIGEST));
+        r.same_image_as = Some(("1".into(), NEW_DIGEST.into()));
+    });
+    assert!(resource(&plan, RUNTIME).notes.is_empty());
+}
+
+#[test]
+fn a_runtime_that_failed_to_create_is_planned_as_a_recovery_with_aws_reason() {
+    let plan = drifted(&stack(STACK), |r| {
+        r.status = "CREATE_FAILED".into();
+        r.failure_reason = Some("Image not found (manifest unknown)".into());
+    });
+    let runtime = resource(&plan, RUNTIME);
+    assert_eq!(runtime.action, Action::Update);
+    assert_eq!(runtime.reason, super::plan::RECOVERY_REASON);
+    assert_eq!(
+        runtime.notes,
+        [
+            "CREATE_FAILED: Image not found (manifest unknown)",
+            super::plan::RECOVERY_NOTE
+        ]
+    );
+    insta::assert_snapshot!("create_failed_text", text(&plan));
+
     let plan = drifted(&stack(STACK), |r| r.status = "CREATE_FAILED".into());
     assert_eq!(
-        resource(&plan, RUNTIME).notes,
-        ["CREATE_FAILED: no reason given"]
+        resource(&plan, RUNTIME).notes[0],
+        "CREATE_FAILED: no reason given"
     );
 }
 
@@ -1172,6 +1222,101 @@ mod apply {
         let applied = apply_mocked::<Runtime>(&stack, &live, RUNTIME, &[&tag]).await;
         assert_eq!(applied.id(), LIVE_ID);
         assert_eq!(tag.num_calls(), 1);
+    }
+
+    /// The stack's runtime, failed to create.
+    fn failed_to_create() -> (Stack, Live) {
+        let stack = stack(STACK);
+        let live = LiveBuilder::converged(&stack)
+            .edit::<Runtime>(|f| {
+                let runtime = found(&mut f.runtime);
+                runtime.status = "CREATE_FAILED".into();
+                runtime.failure_reason = Some("Image not found".into());
+            })
+            .build();
+        (stack, live)
+    }
+
+    #[tokio::test]
+    async fn a_failed_create_aws_refuses_to_update_is_deleted_and_created_again() {
+        use aws_sdk_bedrockagentcorecontrol::operation::delete_agent_runtime::DeleteAgentRuntimeOutput;
+        let (stack, live) = failed_to_create();
+        let refused = mock!(AgentCore::update_agent_runtime)
+            .match_requests(|req| req.agent_runtime_id() == Some(LIVE_ID))
+            .then_error(|| aws_error("ConflictException", "the runtime is in CREATE_FAILED"));
+        let delete = mock!(AgentCore::delete_agent_runtime)
+            .match_requests(|req| req.agent_runtime_id() == Some(LIVE_ID))
+            .then_output(|| {
+                DeleteAgentRuntimeOutput::builder()
+                    .agent_runtime_id(LIVE_ID)
+                    .status(AgentRuntimeStatus::Deleting)
+                    .build()
+                    .unwrap()
+            });
+        let gone = mock!(AgentCore::get_agent_runtime)
+            .match_requests(|req| req.agent_runtime_id() == Some(LIVE_ID))
+            .then_error(|| aws_error("ResourceNotFoundException", "no such runtime"));
+        let create = mock!(AgentCore::create_agent_runtime)
+            .match_requests(|req| {
+                declared(
+                    req.agent_runtime_artifact(),
+                    req.role_arn(),
+                    req.authorizer_configuration(),
+                    req.environment_variables(),
+                )
+            })
+            .then_output(|| {
+                CreateAgentRuntimeOutput::builder()
+                    .agent_runtime_id(ID)
+                    .agent_runtime_arn(ARN)
+                    .agent_runtime_version("1")
+                    .status(AgentRuntimeStatus::Creating)
+                    .created_at(DateTime::from_secs(1_700_000_000))
+                    .build()
+                    .unwrap()
+            });
+        let [runtime, endpoint] = deployed(ID, &Arc::new(AtomicU32::new(1)));
+        let rules = [&refused, &delete, &gone, &create, &runtime, &endpoint];
+        let applied = apply_mocked::<Runtime>(&stack, &live, RUNTIME, &rules).await;
+        assert_eq!(applied.id(), ID);
+        assert_eq!(
+            (refused.num_calls(), delete.num_calls(), create.num_calls()),
+            (1, 1, 1)
+        );
+        assert!(applied.said(
+            "agentcore_runtime.demo_mcp: AWS refused to update the runtime that failed to create \
+             (ConflictException: the runtime is in CREATE_FAILED); deleting it (it never served a \
+             request) and creating it again"
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_failed_create_aws_updates_is_not_deleted() {
+        let (stack, live) = failed_to_create();
+        let version = Arc::new(AtomicU32::new(1));
+        let update = update(LIVE_ID, 900, &version);
+        let [runtime, endpoint] = deployed(LIVE_ID, &version);
+        // No DeleteAgentRuntime rule: a delete would fail the test.
+        let rules = [&update, &runtime, &endpoint];
+        let applied = apply_mocked::<Runtime>(&stack, &live, RUNTIME, &rules).await;
+        assert_eq!(applied.id(), LIVE_ID);
+        assert_eq!((update.num_calls(), version.load(Ordering::SeqCst)), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn another_update_error_of_a_failed_create_is_reported_and_nothing_is_deleted() {
+        let (stack, live) = failed_to_create();
+        let message = "User is not authorized to perform bedrock-agentcore:UpdateAgentRuntime";
+        let denied = mock!(AgentCore::update_agent_runtime)
+            .then_error(move || aws_error("AccessDeniedException", message));
+        let applied = apply_mocked::<Runtime>(&stack, &live, RUNTIME, &[&denied]).await;
+        assert_failed(
+            &applied,
+            RUNTIME,
+            "UpdateAgentRuntime",
+            "AccessDeniedException",
+            message,
+        );
     }
 
     #[tokio::test]

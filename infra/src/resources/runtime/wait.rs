@@ -90,7 +90,7 @@ pub(super) async fn wait_until_deployed(
         .await?;
     };
     loop {
-        let out = cx
+        let result = cx
             .aws
             .agentcore
             .get_agent_runtime_endpoint()
@@ -98,7 +98,20 @@ pub(super) async fn wait_until_deployed(
             .endpoint_name("DEFAULT")
             .send()
             .await
-            .map_err(|e| Error::aws(addr, "GetAgentRuntimeEndpoint", e))?;
+            .map_err(|e| Error::aws(addr, "GetAgentRuntimeEndpoint", e));
+        // AWS makes the DEFAULT endpoint with a new runtime, asynchronously: right after a
+        // create it may not exist yet. Not ready yet, unless the runtime itself is gone (then
+        // GetAgentRuntime says so, and a create with a token that named a deleted runtime is
+        // repeated).
+        let Some(out) = crate::engine::not_found_as_none(result, "ResourceNotFoundException")?
+        else {
+            runtime_exists(cx, addr, id).await?;
+            poll.wait(&format!(
+                "the DEFAULT endpoint does not exist yet, waiting for it to serve version {version}"
+            ))
+            .await?;
+            continue;
+        };
         let status = out.status().as_str();
         if status == "READY" && reached(out.live_version(), version) {
             return Ok(deployed);
@@ -117,6 +130,57 @@ pub(super) async fn wait_until_deployed(
         poll.wait(&format!(
             "DEFAULT is {status} serving version {}, waiting for {version}",
             out.live_version().unwrap_or("none")
+        ))
+        .await?;
+    }
+}
+
+/// `GetAgentRuntime`: an error (ResourceNotFoundException included) when the runtime is gone.
+async fn runtime_exists(cx: &ApplyContext<'_>, addr: &str, id: &str) -> Result<(), Error> {
+    cx.aws
+        .agentcore
+        .get_agent_runtime()
+        .agent_runtime_id(id)
+        .send()
+        .await
+        .map_err(|e| Error::aws(addr, "GetAgentRuntime", e))?;
+    Ok(())
+}
+
+/// After `DeleteAgentRuntime`: wait until `GetAgentRuntime` no longer finds it (AWS deletes
+/// asynchronously, DELETING meanwhile, and its name stays taken until then).
+pub(super) async fn wait_until_deleted(
+    cx: &ApplyContext<'_>,
+    addr: &str,
+    id: &str,
+) -> Result<(), Error> {
+    let mut poll = Poll::new(cx, addr, "DeleteAgentRuntime");
+    loop {
+        let result = cx
+            .aws
+            .agentcore
+            .get_agent_runtime()
+            .agent_runtime_id(id)
+            .send()
+            .await
+            .map_err(|e| Error::aws(addr, "GetAgentRuntime", e));
+        let Some(out) = crate::engine::not_found_as_none(result, "ResourceNotFoundException")?
+        else {
+            return Ok(());
+        };
+        if out.status().as_str() == "DELETE_FAILED" {
+            return Err(Error::new(
+                addr,
+                "DeleteAgentRuntime",
+                out.failure_reason()
+                    .unwrap_or("AWS gave no failureReason")
+                    .to_owned(),
+            )
+            .with_code("DELETE_FAILED"));
+        }
+        poll.wait(&format!(
+            "{}, waiting for it to be deleted",
+            out.status().as_str()
         ))
         .await?;
     }
@@ -153,7 +217,7 @@ impl<'a> Poll<'a> {
                 self.addr,
                 self.operation,
                 format!(
-                    "still {status} after {}s (--timeout); apply again later to continue",
+                    "still {status} after {}s (--timeout); run the command again later to continue",
                     waited.as_secs()
                 ),
             )
