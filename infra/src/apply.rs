@@ -80,16 +80,35 @@ pub async fn apply(
 }
 
 async fn run(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<String, Error> {
-    let Some(kind) = KINDS.iter().find(|k| k.type_name() == r.type_name) else {
-        return Err(Error::new(
-            &r.address,
-            "apply",
-            format!("no resource kind is registered as {:?}", r.type_name),
-        ));
-    };
+    let kind = kind_of(r)?;
+    reported(cx, r, kind.apply(cx, r)).await
+}
+
+/// The registered kind of a planned resource.
+pub(crate) fn kind_of(r: &ResourcePlan) -> Result<&'static dyn crate::engine::DynKind, Error> {
+    KINDS
+        .iter()
+        .copied()
+        .find(|k| k.type_name() == r.type_name)
+        .ok_or_else(|| {
+            Error::new(
+                &r.address,
+                "apply",
+                format!("no resource kind is registered as {:?}", r.type_name),
+            )
+        })
+}
+
+/// Run one resource's step (`work`: the kind's apply or delete, which returns its id), with
+/// its start and end reported to the progress.
+pub(crate) async fn reported(
+    cx: &ApplyContext<'_>,
+    r: &ResourcePlan,
+    work: impl std::future::Future<Output = Result<String, Error>>,
+) -> Result<String, Error> {
     cx.progress.resource_started(&r.address, r.action);
     let started = Instant::now();
-    let result = kind.apply(cx, r).await;
+    let result = work.await;
     match &result {
         Ok(id) => cx
             .progress

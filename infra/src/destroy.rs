@@ -6,7 +6,7 @@
 //! Nothing is remembered between runs: a destroy stopped half way is finished by running it
 //! again, which reads live AWS and plans only what is left.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::join_all;
 
@@ -155,28 +155,12 @@ pub async fn run(
 }
 
 async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
-    let Some(kind) = KINDS.iter().find(|k| k.type_name() == r.type_name) else {
-        return Err(Error::new(
-            &r.address,
-            "delete",
-            format!("no resource kind is registered as {:?}", r.type_name),
-        ));
+    let kind = crate::apply::kind_of(r)?;
+    let deleted = async {
+        kind.delete(cx, r).await?;
+        Ok(r.id.clone().unwrap_or_default())
     };
-    cx.progress.resource_started(&r.address, r.action);
-    let started = Instant::now();
-    let result = kind.delete(cx, r).await;
-    match &result {
-        Ok(()) => cx.progress.resource_done(
-            &r.address,
-            r.action,
-            r.id.as_deref().unwrap_or("-"),
-            started.elapsed(),
-        ),
-        Err(e) => cx
-            .progress
-            .resource_failed(&r.address, r.action, e, started.elapsed()),
-    }
-    result
+    crate::apply::reported(cx, r, deleted).await.map(|_| ())
 }
 
 #[cfg(test)]

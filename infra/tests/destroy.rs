@@ -461,6 +461,16 @@ async fn a_renamed_pool_is_listed_as_no_longer_declared_and_deleted_by_apply_pru
         "{}",
         plan.stdout
     );
+    // The runtime's authorizer moves: the old pool's tokens stop working, and the plan says so.
+    assert!(
+        plan.stdout.contains(&format!(
+            "# note: the JWT authorizer moves to another user pool: access tokens issued by the \
+             old pool (https://cognito-idp.us-west-2.amazonaws.com/{}) stop working",
+            old[0]
+        )),
+        "{}",
+        plan.stdout
+    );
     let json = project.infra(&moto, &["plan", "--json"]).expect(0);
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     let undeclared: Vec<&serde_json::Value> = json["resources"]

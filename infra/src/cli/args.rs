@@ -69,7 +69,8 @@ pub enum Command {
     Init(InitArgs),
     /// Print a plan saved by `plan --out FILE` (text, or `--json`).
     Show(ShowArgs),
-    /// Print the IAM policy the identity that runs `plan` or `apply` needs for this stack.
+    /// Print the IAM policy the identity that runs `plan`, `apply` or `destroy` needs for this
+    /// stack.
     Permissions(PermissionsArgs),
     /// Delete what the stack owns (and only that), in reverse dependency order, after a plan
     /// of the deletions and a confirmation. Needs no secret value.

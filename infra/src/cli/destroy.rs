@@ -124,15 +124,7 @@ fn confirm_destroy(stack: &str) -> bool {
 
 /// The plan of deletions, as a person reads it.
 pub fn text(plan: &Plan, style: render::Style, w: &mut dyn Write) -> io::Result<()> {
-    writeln!(
-        w,
-        "{} {} (account {}, {})",
-        style.bold("Stack"),
-        plan.stack,
-        plan.account_id,
-        plan.region
-    )?;
-    writeln!(w)?;
+    render::header(plan, style, w)?;
     for r in plan.resources.iter().filter(|r| r.action == Action::Delete) {
         writeln!(
             w,

@@ -136,6 +136,11 @@ impl Changes {
         self.0.is_empty()
     }
 
+    /// The change of `field`, when it differs.
+    pub fn get(&self, field: &str) -> Option<&FieldChange> {
+        self.0.iter().find(|c| c.field == field)
+    }
+
     /// Whether something differs, and only `field`.
     pub fn only(&self, field: &str) -> bool {
         !self.0.is_empty() && self.0.iter().all(|c| c.field == field)

@@ -19,7 +19,7 @@ use crate::engine::{Action, Shown};
 
 pub use json::{Check, Event, Events, json};
 pub use markdown::markdown;
-pub use text::text;
+pub use text::{header, text};
 
 /// ANSI styling, or none at all.
 #[derive(Debug, Clone, Copy)]

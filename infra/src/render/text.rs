@@ -5,7 +5,8 @@ use std::io::{self, Write};
 use super::{Style, pretty, scalar, unified};
 use crate::engine::{Action, FieldChange, Plan, ResourcePlan, Shown};
 
-pub fn text(plan: &Plan, style: Style, w: &mut dyn Write) -> io::Result<()> {
+/// `Stack NAME (account ID, REGION)` and a blank line: how every plan starts.
+pub fn header(plan: &Plan, style: Style, w: &mut dyn Write) -> io::Result<()> {
     writeln!(
         w,
         "{} {} (account {}, {})",
@@ -14,7 +15,11 @@ pub fn text(plan: &Plan, style: Style, w: &mut dyn Write) -> io::Result<()> {
         plan.account_id,
         plan.region
     )?;
-    writeln!(w)?;
+    writeln!(w)
+}
+
+pub fn text(plan: &Plan, style: Style, w: &mut dyn Write) -> io::Result<()> {
+    header(plan, style, w)?;
     for r in &plan.resources {
         if r.undeclared {
             let id =

@@ -80,6 +80,17 @@ pub(super) fn plan(cx: &PlanContext, spec: &RuntimeSpec, planner: &mut Planner) 
         planner.block(&addr, Some(&field), message);
     }
     let authorizer = authorizer_changes(cx, planner, spec, live, &mut changes);
+    // Moving the authorizer to another pool changes the JWT issuer: say what that breaks.
+    if let Some(change) = changes.get("authorizer.discovery_url")
+        && let Shown::Value(before) = &change.before
+    {
+        let old = before.as_str().unwrap_or_default();
+        notes.push(format!(
+            "the JWT authorizer moves to another user pool: access tokens issued by the old \
+             pool ({}) stop working; clients sign in again (`infra token`)",
+            old.trim_end_matches("/.well-known/openid-configuration")
+        ));
+    }
     if let Some(r) = live {
         // Not part of CreateAgentRuntime (AWS turns it on for new runtimes); every update sends
         // it. AWS rejects invocations of a runtime without it ("not MMDSv2-enabled").
