@@ -510,3 +510,42 @@ async fn a_renamed_pool_is_listed_as_no_longer_declared_and_deleted_by_apply_pru
         last.stdout
     );
 }
+
+/// On a terminal destroy asks, and only `yes` deletes.
+#[tokio::test]
+async fn on_a_terminal_destroy_asks_first_and_only_yes_deletes() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+
+    moto.start_recording();
+    let no = project
+        .infra_on_terminal(&moto, "destroy", "no\n", &[("NO_COLOR", "1")])
+        .expect(1);
+    assert!(
+        no.stdout.contains(
+            "Do you really want to destroy every resource listed above of the stack web-search-mcp?"
+        ),
+        "{}",
+        no.stdout
+    );
+    assert!(
+        no.stdout
+            .contains("Destroy cancelled; nothing was deleted."),
+        "{}",
+        no.stdout
+    );
+    assert_eq!(moto.writes(), Vec::<String>::new());
+    assert!(ours(&aws).await.runtime);
+
+    let yes = project
+        .infra_on_terminal(&moto, "destroy", "yes\n", &[("NO_COLOR", "1")])
+        .expect(0);
+    assert!(
+        yes.stdout.contains("Destroy complete! 9 of 9 deleted."),
+        "{}",
+        yes.stdout
+    );
+    assert_eq!(ours(&aws).await, NOTHING);
+}
