@@ -254,11 +254,11 @@ Deviations from stock moto, and why:
    interleaves events from multiple log streams within a log group." moto interleaves only
    when the request sends ``interleaved: true`` (the SDKs do not), else returns each
    stream's events one stream after the other.
-20. The Resource Groups Tagging API (GetResources) finds Cognito user pools by their tags
-   (resource type ``cognito-idp:userpool``), as AWS's does: the API reference's list of
-   supported resource types names Amazon Cognito user pools. moto's tagging API knows
-   secrets and log groups but not pools; infra's plan searches it for pools tagged for the
-   stack that the stack no longer declares.
+20. The Resource Groups Tagging API (GetResources) finds Cognito user pools and ECR
+   repositories by their tags (resource types ``cognito-idp:userpool`` and
+   ``ecr:repository``), as AWS's does: the API reference's list of supported resource types
+   names both. moto's tagging API knows secrets and log groups but neither of these; infra's
+   plan searches it for what is tagged for the stack and no longer declared.
 21. Versions. ListAgentRuntimeVersions answers AWS's shape: ``agentRuntimes`` (the member
    name in the service model of aws-sdk-bedrockagentcorecontrol 1.97 and botocore), each an
    AgentRuntime summary (agentRuntimeArn, agentRuntimeId, agentRuntimeVersion,
@@ -621,12 +621,26 @@ def _pools_tagged(self: Any) -> Any:
         )
 
 
-cognito_models.CognitoIdpBackend.SERVICE_NAMESPACE = "cognito-idp"
-cognito_models.CognitoIdpBackend.iter_tagged_resources = _pools_tagged
-if TaggableResourcesMixin not in cognito_models.CognitoIdpBackend.__mro__:
-    cognito_models.CognitoIdpBackend.__bases__ = (
-        TaggableResourcesMixin,
-    ) + cognito_models.CognitoIdpBackend.__bases__
+def _repositories_tagged(self: Any) -> Any:
+    """Item 20: every ECR repository, with its tags, for the Resource Groups Tagging API."""
+    for repository in list(self.repositories.values()):
+        yield TaggedResource(
+            arn=repository.arn,
+            tags=self.tagger.get_tag_dict_for_resource(repository.arn),
+            resource_type="ecr:repository",
+        )
+
+
+def _taggable(backend: Any, namespace: str, resources: Callable[..., Any]) -> None:
+    """Item 20: make a moto backend answer the Resource Groups Tagging API."""
+    backend.SERVICE_NAMESPACE = namespace
+    backend.iter_tagged_resources = resources
+    if TaggableResourcesMixin not in backend.__mro__:
+        backend.__bases__ = (TaggableResourcesMixin,) + backend.__bases__
+
+
+_taggable(cognito_models.CognitoIdpBackend, "cognito-idp", _pools_tagged)
+_taggable(ecr_models.ECRBackend, "ecr", _repositories_tagged)
 
 
 @_wrap(UserPoolClient, "__init__")

@@ -39,11 +39,12 @@ pub fn plan(stack: &Stack, live: &Live, options: &Destroying) -> Plan {
     for (type_name, planned) in &live.undeclared {
         if let Some(kind) = KINDS.iter().find(|k| k.type_name() == *type_name) {
             planner.start(kind.type_name(), kind.depends_on());
-            planner.add(
-                planned
+            planner.add(match planned.action() {
+                Action::Delete => planned
                     .clone()
                     .with_reason(crate::engine::UNDECLARED_DELETED),
-            );
+                _ => planned.clone(),
+            });
         }
     }
     let mut resources = planner.resources;
@@ -100,7 +101,8 @@ pub fn prune(plan: &Plan) -> Plan {
     let mut resources: Vec<ResourcePlan> = plan
         .resources
         .iter()
-        .filter(|r| r.undeclared)
+        // Not those kept even so (a repository with images the stack did not push).
+        .filter(|r| r.undeclared && r.reason == crate::engine::UNDECLARED)
         .map(|r| ResourcePlan {
             action: Action::Delete,
             reason: crate::engine::UNDECLARED_DELETED.to_owned(),

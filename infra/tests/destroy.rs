@@ -549,3 +549,80 @@ async fn on_a_terminal_destroy_asks_first_and_only_yes_deletes() {
     );
     assert_eq!(ours(&aws).await, NOTHING);
 }
+
+/// A renamed repository: the old one is listed as no longer declared; `apply --prune` deletes
+/// it with the untagged images infra pushed, and keeps (and says so) one holding a tagged image.
+#[tokio::test]
+async fn a_renamed_repository_is_pruned_with_its_pushed_images_unless_it_holds_someone_elses() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let project = Project::from_repo(|s| s);
+    project.infra(&moto, &["apply", "--yes"]).expect(0);
+    // An image infra pushed (by digest, untagged) into the repository about to be renamed.
+    put_image(&aws, REPOSITORY, None).await;
+    project.edit_stack(|s| {
+        s.replacen(
+            &format!("[ecr.repository]\nname = \"{REPOSITORY}\""),
+            "[ecr.repository]\nname = \"renamed-mcp\"",
+            1,
+        )
+    });
+    let plan = project.infra(&moto, &["plan"]).expect(0);
+    assert!(
+        plan.stdout.contains(&format!(
+            "  - ecr_repository.{REPOSITORY} (no longer declared; apply --prune deletes it)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    project
+        .infra(&moto, &["apply", "--yes", "--prune"])
+        .expect(0);
+    let exists = |name: &'static str| {
+        let ecr = aws.ecr.clone();
+        async move {
+            ecr.describe_repositories()
+                .repository_names(name)
+                .send()
+                .await
+                .is_ok()
+        }
+    };
+    assert!(!exists(REPOSITORY).await);
+    assert!(exists("renamed-mcp").await);
+
+    // Renamed again, with someone's tagged image in it: listed, kept, and --prune keeps it.
+    put_image(&aws, "renamed-mcp", Some("theirs")).await;
+    project.edit_stack(|s| s.replace("name = \"renamed-mcp\"", "name = \"third-mcp\""));
+    let pruned = project
+        .infra(&moto, &["apply", "--yes", "--prune"])
+        .expect(0);
+    assert!(
+        pruned.stdout.contains(
+            "  - ecr_repository.renamed-mcp (no longer declared; kept: holds 1 image(s) this \
+             stack did not push (tagged theirs); delete them to let it go)"
+        ),
+        "{}",
+        pruned.stdout
+    );
+    assert!(exists("renamed-mcp").await);
+}
+
+/// Put an image into a repository through ECR's API: tagged, or by digest alone.
+async fn put_image(aws: &Aws, repository: &str, tag: Option<&str>) {
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
+                   "digest": format!("sha256:{:064x}", tag.map_or(1, |t| t.len()))},
+        "layers": []
+    });
+    aws.ecr
+        .put_image()
+        .repository_name(repository)
+        .image_manifest(manifest.to_string())
+        .set_image_tag(tag.map(str::to_owned))
+        .send()
+        .await
+        .unwrap();
+}

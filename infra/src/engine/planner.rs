@@ -329,8 +329,14 @@ impl Planner {
 
     /// Place a resource of the kind being planned that the stack no longer declares (found
     /// tagged for it): listed and kept; `apply --prune` deletes it.
+    /// One planned as kept (`Planned::kept`: it holds what the stack did not make) stays so,
+    /// its reason after "no longer declared; ".
     pub fn add_undeclared(&mut self, planned: Planned) {
-        self.add(planned.with_action(Action::NoOp).with_reason(UNDECLARED));
+        let reason = match (&planned.action, &planned.reason) {
+            (Action::NoOp, Some(why)) => format!("no longer declared; {why}"),
+            _ => UNDECLARED.to_owned(),
+        };
+        self.add(planned.with_action(Action::NoOp).with_reason(reason));
         if let Some(r) = self.resources.last_mut() {
             r.undeclared = true;
             r.depends_on.clear();

@@ -7,7 +7,7 @@ use super::{LiveRepository, Repository};
 use crate::aws::Aws;
 use crate::engine::kind::{Access, Grant};
 use crate::engine::{
-    ApplyContext, Destroying, Error, PlanContext, Planned, Planner, ResourcePlan, doomed,
+    ApplyContext, Destroying, Error, Kind, PlanContext, Planned, Planner, ResourcePlan, doomed,
     not_found_as_none,
 };
 use crate::stack::Stack;
@@ -160,4 +160,59 @@ pub(super) fn destroy_permissions(stack: &Stack, vars: &crate::policy::Vars) -> 
         )
         .on_stack_tagged(&stack.name),
     ]
+}
+
+/// The repositories tagged for the stack (`arns`, from the Tagging API) under another name than
+/// the declared one (a renamed repository), with their images listed: deleted with the
+/// untagged images infra pushed; one holding tagged images (someone else's) is listed, kept.
+pub(super) async fn undeclared(
+    cx: &crate::engine::ReadContext<'_>,
+    arns: &[String],
+) -> Result<Vec<Planned>, Error> {
+    let declared = cx.stack.one::<Repository>().map(|s| s.name.as_str());
+    let names: Vec<String> = arns
+        .iter()
+        .filter_map(|arn| {
+            arn.split_once(":repository/")
+                .map(|(_, name)| name.to_owned())
+        })
+        .filter(|name| Some(name.as_str()) != declared)
+        .collect();
+    let listed = cx
+        .aws
+        .all(names.iter().map(|name| async move {
+            let addr = crate::engine::address(Repository::TYPE, name);
+            let images = images(cx.aws, &addr, name).await;
+            Ok((
+                name,
+                not_found_as_none(images, "RepositoryNotFoundException")?,
+            ))
+        }))
+        .await?;
+    Ok(listed
+        .into_iter()
+        .filter_map(|(name, images)| {
+            let images = images?;
+            let arn = arns.iter().find(|a| a.ends_with(&format!("/{name}")))?;
+            let tagged: Vec<&StoredImage> = images.iter().filter(|i| !i.tags.is_empty()).collect();
+            Some(if tagged.is_empty() {
+                Planned::destroyed(name.as_str(), arn.as_str()).with_payload(Doomed {
+                    name: name.clone(),
+                    // Only untagged images are left in it: the ones infra pushed.
+                    force: !images.is_empty(),
+                })
+            } else {
+                Planned::kept(
+                    name.as_str(),
+                    Some(arn.clone()),
+                    format!(
+                        "kept: holds {} image(s) this stack did not push ({}); delete them to \
+                         let it go",
+                        tagged.len(),
+                        shown(&tagged)
+                    ),
+                )
+            })
+        })
+        .collect())
 }

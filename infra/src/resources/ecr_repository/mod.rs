@@ -155,6 +155,15 @@ impl Kind for Repository {
         destroy::plan_destroy(cx, o, planner);
     }
 
+    const TAGGED_AS: Option<&'static str> = Some("ecr:repository");
+
+    async fn undeclared(
+        cx: &ReadContext<'_>,
+        arns: &[String],
+    ) -> Result<Vec<crate::engine::Planned>, Error> {
+        destroy::undeclared(cx, arns).await
+    }
+
     async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
         destroy::delete(cx, r).await
     }
