@@ -286,6 +286,10 @@ Deviations from stock moto, and why:
    runtime itself already reads READY. AWS creates the endpoint asynchronously with the
    runtime (developer guide, "versioning and endpoints"), so a client must not take its
    absence right after a create for a deleted runtime.
+24. An image put with PutImage (no digest given) has the digest of its manifest's bytes, as
+   ECR's has ("imageDigest: The sha256 digest of the image manifest", ECR API reference,
+   ImageIdentifier). moto hashed the manifest's layer digests joined, so two manifests without
+   layers (or with the same layers) got the same digest and one image's tags covered the other.
 """
 
 from __future__ import annotations
@@ -293,6 +297,7 @@ from __future__ import annotations
 import collections
 import copy
 import functools
+import hashlib
 import html
 import io
 import json
@@ -619,6 +624,15 @@ def _pools_tagged(self: Any) -> Any:
             tags=dict(pool.extended_config.get("UserPoolTags") or {}),
             resource_type="cognito-idp:userpool",
         )
+
+
+@_wrap(ecr_models.Image, "_create_digest")
+def _(original: Callable[..., None]) -> Callable[..., None]:
+    def _create_digest(self: Any) -> None:
+        # Item 24: the digest of the manifest's bytes.
+        self._image_digest = "sha256:" + hashlib.sha256(self.image_manifest.encode()).hexdigest()
+
+    return _create_digest
 
 
 def _repositories_tagged(self: Any) -> Any:

@@ -326,6 +326,26 @@ def check(base: str) -> None:
     described = ecr.describe_repositories(repositoryNames=["scanned"])["repositories"][0]
     assert described["imageScanningConfiguration"] == {"scanOnPush": True}, described
 
+    # item 24: an image's digest is its manifest's sha256; two manifests, two digests
+    manifests = [
+        json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                               "size": n, "digest": "sha256:" + str(n) * 64}, "layers": []})
+        for n in (1, 2)
+    ]
+    digests = [
+        ecr.put_image(repositoryName="scanned", imageManifest=m, **tag)["image"]["imageId"]["imageDigest"]
+        for m, tag in zip(manifests, ({"imageTag": "v1"}, {}))
+    ]
+    assert digests == ["sha256:" + hashlib.sha256(m.encode()).hexdigest() for m in manifests], digests
+    # item 20: the Tagging API finds pools and repositories by tag
+    tagging = client(base, "resourcegroupstaggingapi")
+    ecr.tag_resource(resourceArn=repo["repository"]["repositoryArn"], tags=[{"Key": "a", "Value": "b"}])
+    found = tagging.get_resources(TagFilters=[{"Key": "a", "Values": ["b"]}],
+                                  ResourceTypeFilters=["cognito-idp:userpool", "ecr:repository"])
+    arns = sorted(r["ResourceARN"] for r in found["ResourceTagMappingList"])
+    assert arns == sorted([pool["UserPool"]["Arn"], repo["repository"]["repositoryArn"]]), arns
+
     # item 16: pools made one after another still sign tokens that moto's public JWKS verifies
     # (the key is imported once and shared)
     cognito = client(base, "cognito-idp")

@@ -323,7 +323,29 @@ async fn a_repository_with_an_image_the_stack_did_not_push_is_kept_unless_forced
         .await
         .unwrap();
 
+    // And an image infra pushed: by digest, untagged.
+    put_image(&aws, REPOSITORY, None).await;
     let destroy = project.infra(&moto, &["destroy", "--yes"]).expect(0);
+    assert!(
+        destroy.stdout.contains(&format!(
+            "# image.{REPOSITORY} will be destroyed: the 1 untagged image(s) infra pushed"
+        )),
+        "{}",
+        destroy.stdout
+    );
+    let left_images = aws
+        .ecr
+        .list_images()
+        .repository_name(REPOSITORY)
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<Option<&str>> = left_images
+        .image_ids()
+        .iter()
+        .map(|i| i.image_tag())
+        .collect();
+    assert_eq!(tags, [Some("theirs")], "only someone else's image is left");
     assert!(
         destroy.stdout.contains(&format!(
             "ecr_repository.{REPOSITORY} is kept: holds 1 image(s) this stack did not push \
