@@ -36,16 +36,14 @@ pub fn plan(stack: &Stack, live: &Live, options: &Destroying) -> Plan {
         kind.plan_destroy(&cx, options, &mut planner);
     }
     // Tagged for the stack but no longer declared: the stack's too.
-    for (type_name, planned) in &live.undeclared {
-        if let Some(kind) = KINDS.iter().find(|k| k.type_name() == *type_name) {
-            planner.start(kind.type_name(), kind.depends_on());
-            planner.add(match planned.action() {
-                Action::Delete => planned
-                    .clone()
-                    .with_reason(crate::engine::UNDECLARED_DELETED),
-                _ => planned.clone(),
-            });
-        }
+    for (kind, planned) in &live.undeclared {
+        planner.start(kind.type_name(), kind.depends_on());
+        planner.add(match planned.action() {
+            Action::Delete => planned
+                .clone()
+                .with_reason(crate::engine::UNDECLARED_DELETED),
+            _ => planned.clone(),
+        });
     }
     let mut resources = planner.resources;
     order(&mut resources, KINDS);
@@ -229,14 +227,8 @@ mod tests {
         }
     }
 
-    fn destroy(stack: &Stack, live: Live, force_delete_images: bool) -> Plan {
-        super::plan(
-            stack,
-            &live,
-            &Destroying {
-                force_delete_images,
-            },
-        )
+    fn destroy(stack: &Stack, live: Live, force: bool) -> Plan {
+        super::plan(stack, &live, &Destroying { force })
     }
 
     fn deleted(plan: &Plan) -> Vec<&str> {

@@ -3,7 +3,7 @@
 //! calls AWS.
 
 use crate::aws::{Aws, Reads, partition_of};
-use crate::engine::{Error, Live, Prepared, ReadContext, WriteOnly};
+use crate::engine::{DynKind, Error, Live, Prepared, ReadContext, WriteOnly};
 use crate::registry::KINDS;
 use crate::stack::Stack;
 
@@ -24,7 +24,19 @@ pub async fn read(
     write_only: WriteOnly,
     prepared: &Prepared,
 ) -> Result<Live, Error> {
-    read_with(ReadContext::new(aws, stack, write_only, prepared, KINDS)).await
+    read_with(
+        ReadContext::new(aws, stack, write_only, prepared, KINDS),
+        true,
+    )
+    .await
+}
+
+/// Read what the stack declares, and only that (`output`): no search for what it no longer
+/// declares, no image built, no write-only value compared.
+pub async fn read_declared(aws: &Aws, stack: &Stack) -> Result<Live, Error> {
+    let prepared = Prepared::default();
+    let cx = ReadContext::new(aws, stack, WriteOnly::Skip, &prepared, KINDS);
+    read_with(cx, false).await
 }
 
 /// Read for `infra destroy`: no image is built, no write-only value is compared, and each kind
@@ -33,10 +45,11 @@ pub async fn read_for_destroy(aws: &Aws, stack: &Stack) -> Result<Live, Error> {
     let prepared = Prepared::default();
     let mut cx = ReadContext::new(aws, stack, WriteOnly::Skip, &prepared, KINDS);
     cx.destroying = true;
-    read_with(cx).await
+    read_with(cx, true).await
 }
 
-async fn read_with(cx: ReadContext<'_>) -> Result<Live, Error> {
+/// Read every kind; with `undeclared`, also what is tagged for the stack but not declared.
+async fn read_with(cx: ReadContext<'_>, undeclared_too: bool) -> Result<Live, Error> {
     let (aws, write_only) = (cx.aws, cx.write_only);
     let identity = async {
         aws.sts
@@ -59,7 +72,11 @@ async fn read_with(cx: ReadContext<'_>) -> Result<Live, Error> {
         Ok(())
     };
     let (identity, ()) = aws.both(identity, kinds).await?;
-    let undeclared = undeclared(&cx).await?;
+    let undeclared = if undeclared_too {
+        undeclared(&cx).await?
+    } else {
+        Vec::new()
+    };
     let arn = identity.arn().unwrap_or_default();
     let mut live = Live::from_states(
         aws.region.clone(),
@@ -78,7 +95,7 @@ async fn read_with(cx: ReadContext<'_>) -> Result<Live, Error> {
 /// tells which of its own are not declared, and how it deletes them.
 async fn undeclared(
     cx: &ReadContext<'_>,
-) -> Result<Vec<(&'static str, crate::engine::Planned)>, Error> {
+) -> Result<Vec<(&'static dyn DynKind, crate::engine::Planned)>, Error> {
     let types: Vec<&'static str> = KINDS.iter().filter_map(|k| k.tagged_as()).collect();
     if types.is_empty() {
         return Ok(Vec::new());
@@ -118,7 +135,7 @@ async fn undeclared(
             continue;
         }
         for planned in kind.undeclared(cx, &of_kind).await? {
-            found.push((kind.type_name(), planned));
+            found.push((*kind, planned));
         }
     }
     Ok(found)

@@ -24,11 +24,9 @@ pub fn plan(stack: &Stack, live: &Live) -> Plan {
         kind.plan(&cx, &mut planner);
     }
     // What is tagged for the stack but no longer declared: listed and kept.
-    for (type_name, planned) in &live.undeclared {
-        if let Some(kind) = KINDS.iter().find(|k| k.type_name() == *type_name) {
-            planner.start(kind.type_name(), kind.depends_on());
-            planner.add_undeclared(planned.clone());
-        }
+    for (kind, planned) in &live.undeclared {
+        planner.start(kind.type_name(), kind.depends_on());
+        planner.add_undeclared(planned.clone());
     }
 
     let mut summary = Summary::default();

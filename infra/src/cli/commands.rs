@@ -196,7 +196,7 @@ async fn apply_steps(
     if !plan.has_changes() && !prune {
         return Ok(EXIT_OK);
     }
-    if saved.is_none() && !args.yes && !confirm() {
+    if saved.is_none() && !args.yes && !confirm("Do you want to perform these actions?") {
         eprintln!("Apply cancelled; nothing was changed.");
         return Ok(EXIT_ERROR);
     }
@@ -210,13 +210,7 @@ async fn apply_steps(
     let applied = match apply::apply(&aws, stack, &live, &plan, progress, timeout).await {
         Ok(applied) => applied,
         Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-                hints(cli, e);
-                if let Some(events) = events {
-                    events.error(e);
-                }
-            }
+            report_errors(cli, &errors, events);
             eprintln!(
                 "Apply stopped. What is listed as complete above is done; the resources named \
                  in the errors may be partly changed, and those not started were not changed. \
@@ -434,7 +428,7 @@ pub(super) async fn output_command(
     args: &OutputArgs,
 ) -> Result<u8, Error> {
     let aws = connect(cli, stack).await?;
-    let live = live::read(&aws, stack, WriteOnly::Skip, &Prepared::default()).await?;
+    let live = live::read_declared(&aws, stack).await?;
     let outputs = crate::output::Outputs::from_live(stack, &live);
     let mut out = io::stdout().lock();
     let written = if args.json {
@@ -508,8 +502,9 @@ pub(super) fn init_command(cli: &Cli, args: &InitArgs) -> u8 {
     }
 }
 
-pub(super) fn confirm() -> bool {
-    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+/// Ask `question` on the terminal; only `yes` is a yes.
+pub(super) fn confirm(question: &str) -> bool {
+    print!("\n{question} Only 'yes' will be accepted: ");
     let _ = io::stdout().flush();
     let mut answer = String::new();
     io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim() == "yes"

@@ -26,7 +26,7 @@ pub(super) async fn command(cli: &Cli, stack: &Stack, args: &DestroyArgs) -> Res
     let aws = connect(cli, stack).await?;
     let live = live::read_for_destroy(&aws, stack).await?;
     let options = Destroying {
-        force_delete_images: args.force_delete_images,
+        force: args.force_delete_images,
     };
     let plan = crate::destroy::plan(stack, &live, &options);
     let style = cli.style();
@@ -55,7 +55,11 @@ pub(super) async fn command(cli: &Cli, stack: &Stack, args: &DestroyArgs) -> Res
         }
         return Ok(EXIT_OK);
     }
-    if !args.yes && !confirm_destroy(&stack.name) {
+    let question = format!(
+        "Do you really want to destroy every resource listed above of the stack {}?",
+        stack.name
+    );
+    if !args.yes && !confirm(&question) {
         eprintln!("Destroy cancelled; nothing was deleted.");
         return Ok(EXIT_ERROR);
     }
@@ -64,10 +68,7 @@ pub(super) async fn command(cli: &Cli, stack: &Stack, args: &DestroyArgs) -> Res
     let progress: &dyn Progress = if args.json { &quiet } else { &printer };
     let timeout = Duration::from_secs(args.timeout);
     let done = crate::destroy::run(&aws, stack, &live, &plan, progress, timeout).await;
-    for e in &done.errors {
-        eprintln!("error: {e}");
-        hints(cli, e);
-    }
+    report_errors(cli, &done.errors, None);
     if args.json {
         print_json(&Report::new(&plan, &done.deleted, &done.errors));
     } else {
@@ -89,13 +90,7 @@ pub(super) fn pruned(
     done: &crate::destroy::Destroyed,
     events: Option<&render::Events>,
 ) -> bool {
-    for e in &done.errors {
-        eprintln!("error: {e}");
-        hints(cli, e);
-        if let Some(events) = events {
-            events.error(e);
-        }
-    }
+    report_errors(cli, &done.errors, events);
     if !done.errors.is_empty() {
         eprintln!(
             "Apply stopped while deleting what the stack no longer declares; the changes \
@@ -110,16 +105,6 @@ struct Quiet;
 
 impl Progress for Quiet {
     fn line(&self, _text: &str) {}
-}
-
-fn confirm_destroy(stack: &str) -> bool {
-    print!(
-        "\nDo you really want to destroy every resource listed above of the stack {stack}? \
-         Only 'yes' will be accepted: "
-    );
-    let _ = io::stdout().flush();
-    let mut answer = String::new();
-    io::BufRead::read_line(&mut io::stdin().lock(), &mut answer).is_ok() && answer.trim() == "yes"
 }
 
 /// The plan of deletions, as a person reads it.

@@ -138,6 +138,18 @@ pub(super) fn finish(cli: &Cli, result: Result<u8, Error>) -> u8 {
     })
 }
 
+/// Errors of a step that went on with the others (apply, destroy): each on stderr with what to
+/// do about it, and as an event with `--json`.
+pub(super) fn report_errors(cli: &Cli, errors: &[Error], events: Option<&render::Events>) {
+    for e in errors {
+        eprintln!("error: {e}");
+        hints(cli, e);
+        if let Some(events) = events {
+            events.error(e);
+        }
+    }
+}
+
 /// What to do about an error, when infra knows: refused credentials, an endpoint that timed out.
 pub(super) fn hints(cli: &Cli, e: &Error) {
     if crate::aws::CREDENTIAL_ERRORS.iter().any(|c| e.code_is(c)) {

@@ -223,9 +223,10 @@ pub trait Kind: Section + Sized {
     }
 
     /// `infra destroy`: plan the delete of each of this kind's resources the stack owns, as
-    /// `read` found them (the same identity rules as plan: tags, names inside the stack's own
-    /// pool), with [`Planner::delete`]; say why one is kept ([`Planner::keep`]: not owned,
-    /// holds what the stack did not make) or refuse ([`Planner::protect`]). Pure.
+    /// `read` found them (by the same identity rules as plan), as
+    /// [`Planned::destroyed`](super::Planned::destroyed); say why one is kept
+    /// ([`Planned::kept`](super::Planned::kept): not owned, holds what the stack did not make)
+    /// or refuse ([`Planner::protect`]). Pure.
     fn plan_destroy(_cx: &PlanContext<'_>, _options: &Destroying, _planner: &mut Planner) {}
 
     /// Delete one resource [`Kind::plan_destroy`] planned, waiting until it is gone where AWS
@@ -242,9 +243,9 @@ pub trait Kind: Section + Sized {
         }
     }
 
-    /// The Resource Groups Tagging API's type of this kind's resources (`cognito-idp:userpool`)
-    /// when AWS lets them be found by tag: `plan` searches the resources tagged for the stack
-    /// that it no longer declares (a renamed pool).
+    /// The Resource Groups Tagging API's type of this kind's resources (`service:type`) when
+    /// AWS lets them be found by tag: `plan` searches the resources tagged for the stack that
+    /// it no longer declares (renamed in the stack file).
     const TAGGED_AS: Option<&'static str> = None;
 
     /// Of the resources the Tagging API found tagged for the stack (`arns`, of type
@@ -268,8 +269,9 @@ pub trait Kind: Section + Sized {
 /// What `infra destroy` was asked to do beyond the stack's own rules.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Destroying {
-    /// `--force-delete-images`: delete a repository with the images the stack did not push.
-    pub force_delete_images: bool,
+    /// Delete a resource the stack owns even when it holds what the stack did not make (which
+    /// each kind otherwise keeps, saying what it holds).
+    pub force: bool,
 }
 
 /// The object-safe face of a [`Kind`], for the registry's list.

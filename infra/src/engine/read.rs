@@ -63,7 +63,7 @@ pub struct Live {
     kinds: Vec<&'static dyn DynKind>,
     /// Resources tagged for the stack that it no longer declares, by kind, each planned as its
     /// delete ([`crate::engine::Kind::undeclared`]).
-    pub undeclared: Vec<(&'static str, super::Planned)>,
+    pub undeclared: Vec<(&'static dyn DynKind, super::Planned)>,
 }
 
 impl fmt::Debug for Live {
@@ -163,8 +163,8 @@ pub struct ReadContext<'a> {
     pub stack: &'a Stack,
     pub write_only: WriteOnly,
     pub prepared: &'a Prepared,
-    /// Read for `infra destroy`: a kind reads too what only deleting needs (the images in a
-    /// repository).
+    /// Read for `infra destroy`: a kind reads too what only deleting needs (what its resources
+    /// hold).
     pub destroying: bool,
     slots: Vec<Slot>,
 }

@@ -59,7 +59,7 @@ pub(super) fn plan_destroy(cx: &PlanContext<'_>, options: &Destroying, planner: 
         return;
     };
     let foreign = foreign_images(repository);
-    if !foreign.is_empty() && !options.force_delete_images {
+    if !foreign.is_empty() && !options.force {
         planner.add(Planned::kept(
             &spec.name,
             Some(repository.arn.clone()),
@@ -74,7 +74,7 @@ pub(super) fn plan_destroy(cx: &PlanContext<'_>, options: &Destroying, planner: 
     }
     let mut planned = Planned::destroyed(&spec.name, &repository.arn).with_payload(Doomed {
         name: spec.name.clone(),
-        force: options.force_delete_images,
+        force: options.force,
     });
     if !foreign.is_empty() {
         planned = planned.with_notes(vec![format!(
@@ -141,10 +141,7 @@ pub(super) fn destroy_permissions(stack: &Stack, vars: &crate::policy::Vars) -> 
     let Some(spec) = stack.one::<Repository>() else {
         return Vec::new();
     };
-    let repository = vars
-        .get("repository_arn")
-        .map(str::to_owned)
-        .unwrap_or_else(|| Grant::arn(vars, "ecr", &format!("repository/{}", spec.name)));
+    let repository = super::repository_arn(vars, spec);
     vec![
         Grant::new(
             Access::Read,

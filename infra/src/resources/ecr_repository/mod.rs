@@ -75,10 +75,7 @@ impl Kind for Repository {
         let Some(spec) = stack.one::<Repository>() else {
             return Vec::new();
         };
-        let repository = vars
-            .get("repository_arn")
-            .map(str::to_owned)
-            .unwrap_or_else(|| Grant::arn(vars, "ecr", &format!("repository/{}", spec.name)));
+        let repository = repository_arn(vars, spec);
         let mut grants = vec![
             Grant::new(
                 Access::Read,
@@ -217,6 +214,15 @@ impl Kind for Repository {
             cx.live.get::<Repository>().found().map(|r| r.uri.clone()),
         )]
     }
+}
+
+/// The repository's ARN, as its grants name it.
+fn repository_arn(vars: &crate::policy::Vars, spec: &RepositorySpec) -> String {
+    vars.get("repository_arn")
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            crate::engine::kind::Grant::arn(vars, "ecr", &format!("repository/{}", spec.name))
+        })
 }
 
 /// The lifecycle policy for "keep the newest `n` images".

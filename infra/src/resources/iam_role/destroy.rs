@@ -73,7 +73,7 @@ pub(super) fn destroy_permissions(stack: &Stack, vars: &crate::policy::Vars) -> 
     let Some(spec) = stack.one::<Role>() else {
         return Vec::new();
     };
-    let role = Grant::global_arn(vars, "iam", &format!("role{}{}", spec.path, spec.name));
+    let role = super::role_arn(vars, spec);
     vec![
         Grant::new(
             Access::Write,

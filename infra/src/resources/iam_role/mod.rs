@@ -66,7 +66,7 @@ impl Kind for Role {
         let Some(spec) = stack.one::<Role>() else {
             return Vec::new();
         };
-        let role = Grant::global_arn(vars, "iam", &format!("role{}{}", spec.path, spec.name));
+        let role = role_arn(vars, spec);
         vec![
             Grant::new(Access::Read, "Read", &["iam:GetRole"], [&role]),
             Grant::new(
@@ -182,6 +182,11 @@ impl Kind for Role {
             cx.live.get::<Role>().found().map(|r| r.arn.clone()),
         )]
     }
+}
+
+/// The declared role's ARN, as grants name it (its path and name).
+pub fn role_arn(vars: &crate::policy::Vars, spec: &RoleSpec) -> String {
+    crate::engine::kind::Grant::global_arn(vars, "iam", &format!("role{}{}", spec.path, spec.name))
 }
 
 async fn read(aws: &Aws, spec: &RoleSpec, stack: &str) -> Result<Lookup<LiveRole>, Error> {

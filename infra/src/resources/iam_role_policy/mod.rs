@@ -34,7 +34,7 @@ impl Kind for RolePolicy {
         let Some(role) = stack.one::<Role>() else {
             return Vec::new();
         };
-        let role = Grant::global_arn(vars, "iam", &format!("role{}{}", role.path, role.name));
+        let role = super::iam_role::role_arn(vars, role);
         vec![
             Grant::new(
                 Access::Read,
@@ -203,7 +203,7 @@ impl Kind for RolePolicy {
         let Some(role) = stack.one::<Role>() else {
             return Vec::new();
         };
-        let role = Grant::global_arn(vars, "iam", &format!("role{}{}", role.path, role.name));
+        let role = super::iam_role::role_arn(vars, role);
         vec![
             Grant::new(Access::Write, "Delete", &["iam:DeleteRolePolicy"], [role])
                 .on_stack_tagged(&stack.name),

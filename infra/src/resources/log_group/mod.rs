@@ -53,44 +53,26 @@ impl Kind for LogGroup {
     /// stack manages it: a read, so in every policy of a stack with a runtime.
     fn permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<crate::engine::kind::Grant> {
         use crate::engine::kind::{Access, Grant};
-        let Some(runtime) = vars.get("runtime_name") else {
+        let Some(group) = group_arn(vars) else {
             return Vec::new();
         };
-        // `...:log-group:NAME` for tagging, `...:log-group:NAME:*` for the rest.
-        let group = Grant::arn(
-            vars,
-            "logs",
-            &format!("log-group:{}*", group_name(&format!("{runtime}-*"))),
-        );
         let events = Grant::new(Access::Read, "Events", &["logs:FilterLogEvents"], [&group]);
         if !stack.declares::<LogGroup>() {
             return vec![events];
         }
-        vec![
-            events,
-            Grant::new(
-                Access::Read,
-                "List",
-                &["logs:DescribeLogGroups"],
-                [Grant::arn(vars, "logs", "log-group:*")],
-            ),
-            Grant::new(
-                Access::Read,
-                "Tags",
-                &["logs:ListTagsForResource"],
-                [&group],
-            ),
-            Grant::new(
-                Access::Write,
-                "Write",
-                &[
-                    "logs:CreateLogGroup",
-                    "logs:TagResource",
-                    "logs:PutRetentionPolicy",
-                ],
-                [&group],
-            ),
-        ]
+        let mut grants = vec![events];
+        grants.extend(reads(vars, &group));
+        grants.push(Grant::new(
+            Access::Write,
+            "Write",
+            &[
+                "logs:CreateLogGroup",
+                "logs:TagResource",
+                "logs:PutRetentionPolicy",
+            ],
+            [&group],
+        ));
+        grants
     }
 
     const TYPE: &'static str = "cloudwatch_log_group";
@@ -240,35 +222,28 @@ impl Kind for LogGroup {
         Ok(())
     }
 
-    /// The reads too: destroy reads the group when the stack declares no retention.
+    /// Its reads too when the stack declares no retention (`permissions` has them otherwise):
+    /// destroy reads the group all the same.
     fn destroy_permissions(
-        _stack: &Stack,
+        stack: &Stack,
         vars: &crate::policy::Vars,
     ) -> Vec<crate::engine::kind::Grant> {
         use crate::engine::kind::{Access, Grant};
-        let Some(runtime) = vars.get("runtime_name") else {
+        let Some(group) = group_arn(vars) else {
             return Vec::new();
         };
-        let group = Grant::arn(
-            vars,
-            "logs",
-            &format!("log-group:{}*", group_name(&format!("{runtime}-*"))),
-        );
-        vec![
-            Grant::new(
-                Access::Read,
-                "DestroyList",
-                &["logs:DescribeLogGroups"],
-                [Grant::arn(vars, "logs", "log-group:*")],
-            ),
-            Grant::new(
-                Access::Read,
-                "DestroyTags",
-                &["logs:ListTagsForResource"],
-                [&group],
-            ),
-            Grant::new(Access::Write, "Delete", &["logs:DeleteLogGroup"], [&group]),
-        ]
+        let mut grants = if stack.declares::<LogGroup>() {
+            Vec::new()
+        } else {
+            reads(vars, &group)
+        };
+        grants.push(Grant::new(
+            Access::Write,
+            "Delete",
+            &["logs:DeleteLogGroup"],
+            [&group],
+        ));
+        grants
     }
 
     /// `log_group`, when the stack declares a retention.
@@ -284,6 +259,31 @@ impl Kind for LogGroup {
     fn id(_stack: &Stack, live: &Self::Live) -> Option<String> {
         live.as_ref().map(|g| g.name.clone())
     }
+}
+
+/// The runtime's group, as IAM names it: `log-group:NAME*` (`...:log-group:NAME` for tagging,
+/// `...:log-group:NAME:*` for the rest), the runtime id being `<runtime name>-<suffix>`.
+fn group_arn(vars: &crate::policy::Vars) -> Option<String> {
+    let runtime = vars.get("runtime_name")?;
+    Some(crate::engine::kind::Grant::arn(
+        vars,
+        "logs",
+        &format!("log-group:{}*", group_name(&format!("{runtime}-*"))),
+    ))
+}
+
+/// Finding the group: listing the account's groups, and reading its tags.
+fn reads(vars: &crate::policy::Vars, group: &str) -> Vec<crate::engine::kind::Grant> {
+    use crate::engine::kind::{Access, Grant};
+    vec![
+        Grant::new(
+            Access::Read,
+            "List",
+            &["logs:DescribeLogGroups"],
+            [Grant::arn(vars, "logs", "log-group:*")],
+        ),
+        Grant::new(Access::Read, "Tags", &["logs:ListTagsForResource"], [group]),
+    ]
 }
 
 /// How a plan shows a retention.

@@ -216,14 +216,7 @@ pub(super) async fn recover(
         }
         Err(e) => return Err(e),
     }
-    cx.aws
-        .agentcore
-        .delete_agent_runtime()
-        .agent_runtime_id(&live.id)
-        .send()
-        .await
-        .map_err(|e| Error::aws(addr, "DeleteAgentRuntime", e))?;
-    wait_until_deleted(cx, addr, &live.id).await?;
+    super::destroy::delete_runtime(cx, addr, &live.id).await?;
     cx.progress
         .line(&format!("{addr}: deleted {}; creating it again", live.id));
     let fresh = Step {

@@ -30,7 +30,16 @@ pub(super) fn plan_destroy(cx: &PlanContext<'_>, _: &Destroying, planner: &mut P
 
 pub(super) async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<(), Error> {
     let Doomed { id } = r.payload()?;
-    let addr = r.address.as_str();
+    delete_runtime(cx, &r.address, id).await
+}
+
+/// `DeleteAgentRuntime`, then wait until `GetAgentRuntime` no longer finds it (AWS deletes in
+/// the background and keeps the name taken until then). One already gone is no error.
+pub(super) async fn delete_runtime(
+    cx: &ApplyContext<'_>,
+    addr: &str,
+    id: &str,
+) -> Result<(), Error> {
     let deleted = cx
         .aws
         .agentcore

@@ -3,7 +3,6 @@
 //! restored (`aws secretsmanager restore-secret`) until the window ends. A secret named by ARN
 //! is not the stack's and never deleted; one already scheduled for deletion is left as it is.
 
-use super::section::SecretSpec;
 use super::{LiveSecret, Secret};
 use crate::engine::kind::{Access, Grant};
 use crate::engine::{
@@ -56,11 +55,7 @@ pub(super) async fn delete(cx: &ApplyContext<'_>, r: &ResourcePlan) -> Result<()
 }
 
 pub(super) fn destroy_permissions(stack: &Stack, vars: &crate::policy::Vars) -> Vec<Grant> {
-    let kept: Vec<String> = stack
-        .all::<Secret>()
-        .filter(|s: &&SecretSpec| s.managed())
-        .map(|s| Grant::arn(vars, "secretsmanager", &format!("secret:{}-*", s.name)))
-        .collect();
+    let kept = super::kept_arns(stack, vars);
     if kept.is_empty() {
         return Vec::new();
     }

@@ -74,11 +74,7 @@ impl Kind for Secret {
         if specs.is_empty() {
             return Vec::new();
         }
-        let kept: Vec<String> = specs
-            .iter()
-            .filter(|s| s.managed())
-            .map(|s| Grant::arn(vars, "secretsmanager", &format!("secret:{}-*", s.name)))
-            .collect();
+        let kept = kept_arns(stack, vars);
         let named: Vec<String> = specs
             .iter()
             .filter_map(|s| match &s.source {
@@ -523,6 +519,18 @@ async fn update(
             .map_err(|e| Error::aws(&r.address, "TagResource", e))?;
     }
     Ok(live.arn.clone())
+}
+
+/// The ARNs of the secrets the stack keeps, as grants name them: `secret:NAME-*` (Secrets
+/// Manager ends an ARN with `-` and six characters of its own).
+fn kept_arns(stack: &Stack, vars: &crate::policy::Vars) -> Vec<String> {
+    stack
+        .all::<Secret>()
+        .filter(|s| s.managed())
+        .map(|s| {
+            crate::engine::kind::Grant::arn(vars, "secretsmanager", &format!("secret:{}-*", s.name))
+        })
+        .collect()
 }
 
 #[cfg(test)]
